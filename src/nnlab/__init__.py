@@ -1,0 +1,24 @@
+"""nnlab: a deep-learning framework written on NumPy."""
+
+from . import functional
+from .gradcheck import GradcheckResult, gradcheck
+from .ops.elementwise import maximum, minimum, where
+from .ops.shape import concatenate, stack
+from .tensor import Tensor, is_grad_enabled, no_grad, tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor",
+    "tensor",
+    "no_grad",
+    "is_grad_enabled",
+    "gradcheck",
+    "GradcheckResult",
+    "functional",
+    "maximum",
+    "minimum",
+    "where",
+    "concatenate",
+    "stack",
+]

@@ -1,0 +1,1 @@
+"""Differentiable primitives: each op's forward and backward sit side by side."""

@@ -1,0 +1,368 @@
+"""Tensor: an ndarray with a gradient, and the reverse-mode pass over the graph.
+
+Every differentiable op builds its result with :func:`make_result`, handing it
+the parents and a ``backward(g)`` closure that returns one gradient per parent
+(``None`` for parents that need none).  ``Tensor.backward`` walks the graph in
+reverse topological order with an explicit stack, so depth is not limited by
+Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_DTYPE = np.float32
+
+
+class _GradMode:
+    """Global switch read by every op; ``no_grad`` flips it."""
+
+    enabled = True
+
+
+class no_grad:
+    """Context manager (and decorator) inside which no graph is recorded.
+
+    >>> import nnlab
+    >>> w = nnlab.tensor([1.0], requires_grad=True)
+    >>> with nnlab.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __enter__(self):
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self._previous
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    return _GradMode.enabled
+
+
+def _released(_g):
+    raise RuntimeError(
+        "backward through a graph that was already released; "
+        "pass retain_graph=True to the first backward() to reuse it"
+    )
+
+
+class Tensor:
+    """A NumPy array that can take part in automatic differentiation.
+
+    ``data`` is the ndarray, ``grad`` the accumulated gradient (an ndarray of
+    the same shape and dtype, or None).  Only leaf tensors (created by the user,
+    or parameters) keep ``grad``; intermediate results pass theirs on.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "__weakref__")
+
+    # Make ``ndarray (op) Tensor`` call the Tensor's reflected operator.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = np.array(data, dtype=DEFAULT_DTYPE if dtype is None else dtype)  # a private copy
+        if requires_grad and arr.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require grad, got dtype {arr.dtype}")
+        self.data = arr
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._backward = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._backward is None
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing ``data`` that is cut from the graph."""
+        out = Tensor.__new__(Tensor)
+        out.data, out.grad, out.requires_grad = self.data, None, False
+        out._parents, out._backward = (), None
+        return out
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        if self.dtype != DEFAULT_DTYPE:
+            extra = f", dtype={self.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    # ---------------------------------------------------------------- backward
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+        Without ``grad`` the tensor must hold a single value (a loss); otherwise
+        ``grad`` is the upstream gradient, of the tensor's shape.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad (no graph was recorded)")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a single-value tensor, got shape {self.shape}; "
+                    "pass the upstream gradient explicitly"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"gradient shape {grad.shape} does not match tensor shape {self.shape}")
+
+        order = _reverse_topological_order(self)
+        grads = {id(self): grad}
+        owned = set()  # ids of arrays already stored in some leaf's .grad
+        for node in order:
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._backward is None:
+                _accumulate_leaf(node, g, owned)
+                continue
+            parent_grads = node._backward(g)
+            for parent, pg in zip(node._parents, parent_grads):
+                if pg is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = pg if previous is None else previous + pg
+            if not retain_graph:
+                node._parents = ()
+                node._backward = _released
+
+    # ------------------------------------------------------------- operators
+    def __add__(self, other):
+        return _ew.add(self, other)
+
+    def __radd__(self, other):
+        return _ew.add(other, self)
+
+    def __sub__(self, other):
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ew.sub(other, self)
+
+    def __mul__(self, other):
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ew.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ew.div(other, self)
+
+    def __pow__(self, exponent):
+        return _ew.power(self, exponent)
+
+    def __rpow__(self, base):
+        return _ew.rpower(base, self)
+
+    def __neg__(self):
+        return _ew.neg(self)
+
+    def __matmul__(self, other):
+        return _linalg.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _linalg.matmul(other, self)
+
+    def __getitem__(self, index):
+        return _shape.getitem(self, index)
+
+    # Comparisons give plain boolean arrays: they have no gradient.
+    def __gt__(self, other):
+        return self.data > _raw(other)
+
+    def __lt__(self, other):
+        return self.data < _raw(other)
+
+    def __ge__(self, other):
+        return self.data >= _raw(other)
+
+    def __le__(self, other):
+        return self.data <= _raw(other)
+
+    def __eq__(self, other):
+        return self.data == _raw(other)
+
+    def __ne__(self, other):
+        return self.data != _raw(other)
+
+    __hash__ = object.__hash__
+
+    # ---------------------------------------------------------------- methods
+    def exp(self):
+        return _ew.exp(self)
+
+    def log(self):
+        return _ew.log(self)
+
+    def sqrt(self):
+        return _ew.sqrt(self)
+
+    def abs(self):
+        return _ew.absolute(self)
+
+    def clip(self, min=None, max=None):
+        return _ew.clip(self, min, max)
+
+    def sum(self, axis=None, keepdims=False):
+        return _reduce.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _reduce.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _reduce.max(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return _shape.reshape(self, *shape)
+
+    def transpose(self, *axes):
+        return _shape.transpose(self, *axes)
+
+    @property
+    def T(self):
+        return _shape.transpose(self)
+
+    def astype(self, dtype):
+        return _ew.astype(self, dtype)
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: set) -> None:
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype)
+    if leaf.grad is None:
+        # The engine hands out views and shares arrays between parents; a leaf
+        # gets an array of its own so in-place updates of .grad are safe.
+        if id(g) in owned or not g.flags.writeable or g.base is not None or g.shape != leaf.shape:
+            g = np.array(np.broadcast_to(g, leaf.shape))
+        owned.add(id(g))
+        leaf.grad = g
+    else:
+        leaf.grad += g
+
+
+def _reverse_topological_order(root: Tensor) -> list:
+    """Nodes that require grad, each before all of its parents (iterative DFS)."""
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent.requires_grad and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def make_result(data: np.ndarray, parents: tuple, backward) -> Tensor:
+    """Wrap an op's output; record the graph edge only when a parent needs grad."""
+    out = Tensor.__new__(Tensor)
+    out.data = data
+    out.grad = None
+    if _GradMode.enabled:
+        for p in parents:
+            if p.requires_grad:
+                out.requires_grad = True
+                out._parents = parents
+                out._backward = backward
+                return out
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
+    return out
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """Return ``x`` as a Tensor; a constant takes the dtype of ``like`` (no silent upcast)."""
+    if isinstance(x, Tensor):
+        return x
+    dtype = like.data.dtype if like is not None else None
+    arr = np.asarray(x, dtype=dtype)
+    if dtype is None and arr.dtype.kind != "f":
+        arr = arr.astype(DEFAULT_DTYPE)
+    out = Tensor.__new__(Tensor)
+    out.data, out.grad, out.requires_grad = arr, None, False
+    out._parents, out._backward = (), None
+    return out
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Create a Tensor from array-like data: float32 unless ``dtype`` asks for another.
+
+    A float64 NumPy array becomes float32 too; pass ``dtype=np.float64`` to keep it.
+
+    >>> import nnlab
+    >>> nnlab.tensor([1, 2]).dtype
+    dtype('float32')
+    >>> nnlab.tensor([1.0], dtype="float64").dtype
+    dtype('float64')
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# Imported last: the op modules need Tensor and make_result defined above.
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import linalg as _linalg  # noqa: E402
+from .ops import reduce as _reduce  # noqa: E402
+from .ops import shape as _shape  # noqa: E402
