@@ -1,9 +1,11 @@
 """nnlab: a deep-learning framework written on NumPy."""
 
-from . import functional
+from . import functional, random
+from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
 from .ops.elementwise import maximum, minimum, where
 from .ops.shape import concatenate, stack
+from .random import seed
 from .tensor import Tensor, is_grad_enabled, no_grad, tensor
 
 __version__ = "0.1.0"
@@ -21,4 +23,10 @@ __all__ = [
     "where",
     "concatenate",
     "stack",
+    "seed",
+    "random",
+    "NnlabError",
+    "ConfigError",
+    "DataError",
+    "ModelFileError",
 ]
