@@ -1,0 +1,52 @@
+"""PyTorch CPU side: nn.Sequential, F.cross_entropy, torch.optim.Adam, data as tensors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .runner import Runner
+
+
+def versions() -> dict:
+    import torch
+
+    return {"torch": torch.__version__}
+
+
+def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(case.sizes[:-1], case.sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(case.sizes) - 2:  # hidden layer
+            if case.batchnorm:
+                layers.append(nn.BatchNorm1d(b))
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    X_t = torch.from_numpy(X)  # shares the array: the data are pre-made tensors
+    y_t = torch.from_numpy(y)
+    gen = torch.Generator().manual_seed(seed + 1)
+    n, bs = len(X), case.batch_size
+
+    def run(stop):
+        perm = torch.randperm(n, generator=gen)[:stop]
+        loss = None
+        for i in range(0, len(perm), bs):
+            idx = perm[i : i + bs]
+            xb, yb = X_t[idx], y_t[idx]
+            out = model(xb)
+            loss = F.cross_entropy(out, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return loss.item()
+
+    return Runner(run, n, bs, info={"threads": torch.get_num_threads()})
+

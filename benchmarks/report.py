@@ -1,0 +1,138 @@
+"""Derived numbers (FLOP/s, ratios), the issue-6 target checks, and the text table."""
+
+from __future__ import annotations
+
+from .cases import FLOPS_PER_WEIGHT_PER_SAMPLE
+
+# Plain-loop epoch-time ratio nnlab/torch (medians) that issue 6 asks for, per case.
+RATIO_TARGETS = {"small": 0.35, "medium": 0.85, "large": 1.0, "deep": 0.9}
+FIT_OVER_LOOP_MAX = 1.10
+PEAK_FRACTION_MIN = 0.60
+PEAK_FRACTION_CASES = ("medium", "large")
+IMPORT_NNLAB_MAX_S = 0.3
+
+
+def _median(results: dict, fw: str):
+    r = results.get(fw) or {}
+    return r.get("median")
+
+
+def _ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def derive(case, results: dict, peak_gflops: float | None) -> dict:
+    """Add GFLOP/s and fraction of the matmul peak to each framework; return the case's ratios."""
+    for r in results.values():
+        if r.get("median"):
+            r["gflops"] = case.flops_per_epoch / r["median"] / 1e9
+            r["peak_fraction"] = r["gflops"] / peak_gflops if peak_gflops else None
+    m = {fw: _median(results, fw) for fw in results}
+    return {
+        "nnlab/torch": _ratio(m.get("nnlab"), m.get("torch")),
+        "nnlab-fit/torch": _ratio(m.get("nnlab-fit"), m.get("torch")),
+        "nnlab/sklearn": _ratio(m.get("nnlab"), m.get("sklearn")),
+        "nnlab-fit/nnlab": _ratio(m.get("nnlab-fit"), m.get("nnlab")),
+        "nnlab/gemm-floor": _ratio(m.get("nnlab"), m.get("gemm-floor")),
+        "torch/gemm-floor": _ratio(m.get("torch"), m.get("gemm-floor")),
+    }
+
+
+def _check(name: str, value, limit, op: str, unit: str = "") -> dict:
+    if value is None:
+        status = "n/a"
+    elif op == "<=":
+        status = "met" if value <= limit else "missed"
+    else:
+        status = "met" if value >= limit else "missed"
+    return {"target": name, "value": value, "limit": limit, "op": op, "unit": unit, "status": status}
+
+
+def targets(report: dict) -> list:
+    """The issue-6 targets, each met / missed / n/a, from a finished report."""
+    out = []
+    cases = report["cases"]
+    for name, limit in RATIO_TARGETS.items():
+        if name in cases:
+            out.append(_check(f"{name}: epoch time nnlab/torch (plain loop)", cases[name]["ratios"]["nnlab/torch"], limit, "<="))
+    for name, c in cases.items():
+        out.append(_check(f"{name}: epoch time fit/plain loop", c["ratios"]["nnlab-fit/nnlab"], FIT_OVER_LOOP_MAX, "<="))
+    for name in PEAK_FRACTION_CASES:
+        if name in cases:
+            frac = cases[name]["frameworks"].get("nnlab", {}).get("peak_fraction")
+            out.append(_check(f"{name}: nnlab FLOP/s / matmul peak", frac, PEAK_FRACTION_MIN, ">="))
+    for name, c in cases.items():
+        fws = c["frameworks"]
+        torch_rss = fws.get("torch", {}).get("maxrss_mb")
+        for fw in ("nnlab", "nnlab-fit"):
+            rss = fws.get(fw, {}).get("maxrss_mb")
+            ratio = _ratio(rss, torch_rss)
+            out.append(_check(f"{name}: peak RSS {fw}/torch", ratio, 1.0, "<="))
+    imp = report["startup"].get("import nnlab", {}).get("median")
+    out.append(_check("import nnlab (s)", imp, IMPORT_NNLAB_MAX_S, "<=", "s"))
+    return out
+
+
+# ---------------------------------------------------------------- text output
+def _fmt(x, spec=".3f", na="n/a"):
+    return na if x is None else format(x, spec)
+
+
+def table(report: dict) -> str:
+    meta = report["meta"]
+    lines = [
+        f"nnlab benchmarks — {meta['mode']} mode, {meta['reps']} interleaved repetitions, "
+        f"{meta['threads']} BLAS threads, float32, Adam lr 1e-3, one epoch per repetition",
+        f"CPU: {meta['cpu']} ({meta['cpus']} cores)   " + "  ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+    ]
+    lines.append(
+        "load average at start / end: "
+        + " / ".join(", ".join(f"{x:.2f}" for x in meta.get(k, ())) for k in ("loadavg_start", "loadavg_end"))
+        + "  (other work on the machine disturbs the timings)"
+    )
+    peak = report.get("matmul_peak") or {}
+    if peak:
+        lines.append(
+            f"float32 matmul peak: {peak['gflops_best']:.1f} GFLOP/s (NumPy {peak['n']}×{peak['n']}, best of {peak['reps']}; "
+            f"median {peak['gflops_median']:.1f}).  FLOP count: {FLOPS_PER_WEIGHT_PER_SAMPLE} per weight per sample "
+            "(forward 2 + backward 4)."
+        )
+    header = f"  {'framework':<22}{'median s':>10}{'min–max s':>19}{'×torch':>8}{'GFLOP/s':>9}{'% peak':>8}{'peak RSS MB':>13}"
+    for name, c in report["cases"].items():
+        lines += ["", f"{name}: {c['description']}  ({c['flops_per_epoch'] / 1e9:.1f} GFLOP/epoch)", header]
+        torch_med = (c["frameworks"].get("torch") or {}).get("median")
+        for fw, r in c["frameworks"].items():
+            label = r.get("label", fw)
+            if "median" not in r:
+                why = r.get("skipped") or r.get("error") or "no result"
+                lines.append(f"  {label:<22}  n/a — {why[:90]}")
+                continue
+            rng = f"{r['min']:.3f}–{r['max']:.3f}"
+            frac = r.get("peak_fraction")
+            lines.append(
+                f"  {label:<22}{r['median']:>10.3f}{rng:>19}{_fmt(_ratio(r['median'], torch_med), '.2f'):>8}"
+                f"{_fmt(r.get('gflops'), '.1f'):>9}{_fmt(None if frac is None else 100 * frac, '.0f'):>8}"
+                f"{_fmt(r.get('maxrss_mb'), '.0f'):>13}"
+            )
+        rt = c["ratios"]
+        lines.append(
+            "  ratios: " + "  ".join(f"{k} {_fmt(v, '.2f')}" for k, v in rt.items())
+        )
+    lines += ["", "start-up (fresh processes; median, min–max):"]
+    for name, s in report["startup"].items():
+        if "median" in s:
+            lines.append(f"  {name:<32}{s['median']:.3f} s  ({s['min']:.3f}–{s['max']:.3f})")
+        else:
+            lines.append(f"  {name:<32}n/a ({s.get('na', '')})")
+    if report.get("accuracy"):
+        lines += ["", "accuracy parity on digits (test accuracy, mean over seeds):"]
+        acc = report["accuracy"]
+        if "error" in acc:
+            lines.append(f"  n/a — {acc['error']}")
+        else:
+            for fw, a in acc["frameworks"].items():
+                lines.append(f"  {fw:<10}{100 * a['mean']:.2f}%  per seed {', '.join(f'{100 * v:.2f}' for v in a['per_seed'])}")
+    lines += ["", "issue-6 targets:"]
+    for t in report["targets"]:
+        lines.append(f"  [{t['status']:^6}] {t['target']:<46} {_fmt(t['value'])} (target {t['op']} {t['limit']})")
+    return "\n".join(lines)

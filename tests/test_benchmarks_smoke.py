@@ -1,0 +1,96 @@
+"""The benchmark harness (benchmarks/) keeps working: a tiny run end to end, and the target checks.
+
+No timing is asserted: speed lives in ``python -m benchmarks`` and BENCHMARKS.md.
+"""
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import report  # noqa: E402
+from benchmarks.cases import CASES, FLOPS_PER_WEIGHT_PER_SAMPLE, make_data, select  # noqa: E402
+
+
+def _nnlab_training_stack_present() -> bool:
+    return all(importlib.util.find_spec(m) for m in ("nnlab.nn", "nnlab.losses", "nnlab.optim", "nnlab.train"))
+
+
+def test_cases_match_issue_6():
+    by_name = {c.name: c for c in CASES}
+    assert by_name["small"].sizes == (64, 64, 10) and by_name["small"].batch_size == 32
+    assert by_name["medium"].weights == 784 * 256 + 256 * 256 + 256 * 10
+    assert by_name["large"].samples == 20_000 and by_name["large"].batch_size == 256
+    deep = by_name["deep"]
+    assert deep.batchnorm and deep.sizes == (784,) + (256,) * 8 + (10,)
+    assert deep.flops_per_epoch == FLOPS_PER_WEIGHT_PER_SAMPLE * deep.weights * 60_000
+    assert [c.samples for c in select(mode="quick")] == [2_000, 6_000, 2_000, 6_000]
+
+
+def test_data_are_seeded_float32_and_learnable():
+    case = select(["medium"], samples=300)[0]
+    X, y = make_data(case, seed=3)
+    X2, y2 = make_data(case, seed=3)
+    assert X.dtype == "float32" and X.shape == (300, 784) and y.dtype == "int64"
+    assert (X == X2).all() and (y == y2).all()
+    assert len(set(y.tolist())) > 5  # the teacher uses many classes
+
+
+def _fake_report(nnlab_small, torch_small, fit_small, rss_nnlab, rss_torch, import_s):
+    fws = {
+        "nnlab": {"median": nnlab_small, "maxrss_mb": rss_nnlab},
+        "nnlab-fit": {"median": fit_small, "maxrss_mb": rss_nnlab},
+        "torch": {"median": torch_small, "maxrss_mb": rss_torch},
+    }
+    case = select(["small"])[0]
+    ratios = report.derive(case, fws, peak_gflops=100.0)
+    return {"cases": {"small": {"frameworks": fws, "ratios": ratios}}, "startup": {"import nnlab": {"median": import_s}}}
+
+
+def test_target_checks_report_met_and_missed():
+    good = report.targets(_fake_report(0.3, 1.0, 0.32, 100, 300, 0.1))
+    assert {t["status"] for t in good} == {"met"}
+    bad = report.targets(_fake_report(0.5, 1.0, 0.6, 400, 300, 0.5))
+    status = {t["target"]: t["status"] for t in bad}
+    assert status["small: epoch time nnlab/torch (plain loop)"] == "missed"
+    assert status["small: epoch time fit/plain loop"] == "missed"
+    assert status["small: peak RSS nnlab/torch"] == "missed"
+    assert status["import nnlab (s)"] == "missed"
+    missing = report.targets(_fake_report(None, 1.0, None, None, 300, None))
+    assert {t["status"] for t in missing} == {"n/a"}
+
+
+def test_tiny_run_end_to_end(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    out = tmp_path / "results.json"
+    argv = [sys.executable, "-m", "benchmarks", "--cases", "small,deep", "--samples", "256", "--reps", "1",
+            "--warmup", "1", "--gap", "0", "--startup-reps", "1", "--peak-size", "256", "--out", str(out)]
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "issue-6 targets" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["matmul_peak"]["gflops_best"] > 0
+    assert result["startup"]["import nnlab"]["median"] > 0
+    small, deep = result["cases"]["small"]["frameworks"], result["cases"]["deep"]["frameworks"]
+    for fws in (small, deep):
+        for fw in ("torch", "gemm-floor"):
+            assert fws[fw]["median"] > 0 and fws[fw]["maxrss_mb"] > 0, fws[fw]
+        assert math.isfinite(fws["torch"]["losses"][0])
+        assert fws["torch"]["info"]["threads"] == 2
+    assert small["sklearn"]["median"] > 0 and small["sklearn"]["info"]["dtype_check"] == "float32"
+    assert "BatchNorm" in deep["sklearn"]["skipped"]
+    if _nnlab_training_stack_present():
+        for fws in (small, deep):
+            for fw in ("nnlab", "nnlab-fit"):
+                assert "error" not in fws[fw], fws[fw]["error"]
+                assert fws[fw]["median"] > 0 and math.isfinite(fws[fw]["losses"][0])
+                assert fws[fw]["info"]["param_dtypes"] == ["float32"]
+    assert {t["status"] for t in result["targets"]} <= {"met", "missed", "n/a"}
