@@ -1,6 +1,7 @@
 """nnlab: a deep-learning framework written on NumPy."""
 
 from . import functional, random
+from . import data, datasets
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
 from .ops.elementwise import maximum, minimum, where
@@ -25,6 +26,8 @@ __all__ = [
     "stack",
     "seed",
     "random",
+    "data",
+    "datasets",
     "NnlabError",
     "ConfigError",
     "DataError",

@@ -1,0 +1,49 @@
+"""Data for training: in-memory datasets, the mini-batch loader, splits, preprocessing,
+augmentation and local file readers. Pure NumPy."""
+
+from .augmentation import Compose, GaussianNoiseAugment, Jitter
+from .dataset import ArrayDataset, as_dataset
+from .loader import DataLoader
+from .preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    Pipeline,
+    Preprocessor,
+    Standardizer,
+    UnitNormalizer,
+    merge_state,
+    one_hot,
+    preprocessor_from_state,
+    split_state,
+)
+from .readers import load_mnist_folder, read_csv, read_idx, read_npz
+from .split import train_test_split, train_val_test_split
+from .validation import as_features, check_finite, check_labels
+
+__all__ = [
+    "ArrayDataset",
+    "as_dataset",
+    "DataLoader",
+    "train_test_split",
+    "train_val_test_split",
+    "Preprocessor",
+    "Standardizer",
+    "MinMaxScaler",
+    "UnitNormalizer",
+    "OneHotEncoder",
+    "Pipeline",
+    "one_hot",
+    "preprocessor_from_state",
+    "split_state",
+    "merge_state",
+    "GaussianNoiseAugment",
+    "Jitter",
+    "Compose",
+    "read_csv",
+    "read_npz",
+    "read_idx",
+    "load_mnist_folder",
+    "as_features",
+    "check_finite",
+    "check_labels",
+]

@@ -1,0 +1,68 @@
+"""Datasets held in memory as NumPy arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from .validation import as_features, as_targets
+
+
+class ArrayDataset:
+    """Features ``X`` (one row per sample) and optional targets ``y``, validated once.
+
+    ``X`` is cast to ``dtype`` (float32 by default) here and only here, so the loader
+    never converts per batch. Integer targets become int64 (class labels); float
+    targets take ``dtype``. The stored arrays are read-only views: batches never
+    write back into the data.
+
+    >>> ds = ArrayDataset([[0, 0], [0, 1], [1, 0]], [0, 1, 1])
+    >>> len(ds), ds.X.dtype, ds.y.dtype
+    (3, dtype('float32'), dtype('int64'))
+    >>> ds[[2, 0]]
+    (array([[1., 0.],
+           [0., 0.]], dtype=float32), array([1, 0]))
+    """
+
+    def __init__(self, X, y=None, dtype=np.float32):
+        X = _read_only(as_features(X, dtype=dtype))
+        self.X = X
+        self.y = None if y is None else _read_only(as_targets(y, len(X), dtype=dtype))
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def __getitem__(self, indices):
+        """``(X[indices], y[indices])``; ``y`` part is None for an unlabelled dataset."""
+        return self.X[indices], (None if self.y is None else self.y[indices])
+
+    @property
+    def num_features(self) -> int:
+        return int(np.prod(self.X.shape[1:]))
+
+    @property
+    def arrays(self):
+        return self.X, self.y
+
+    def __repr__(self) -> str:
+        target = "" if self.y is None else f", y={self.y.dtype}{list(self.y.shape)}"
+        return f"ArrayDataset(X={self.X.dtype}{list(self.X.shape)}{target})"
+
+
+def as_dataset(data, dtype=np.float32) -> ArrayDataset:
+    """A dataset from an ArrayDataset (returned as is), an ``(X, y)`` tuple, or an array ``X`` alone."""
+    if isinstance(data, ArrayDataset):
+        return data
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise DataError(f"a data tuple must be (X, y), got a tuple of {len(data)} items")
+        return ArrayDataset(data[0], data[1], dtype=dtype)
+    if isinstance(data, np.ndarray | list):
+        return ArrayDataset(data, dtype=dtype)
+    raise DataError(f"expected a dataset, an (X, y) tuple or an array, got {type(data).__name__}")
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -1,0 +1,95 @@
+"""Mini-batches over a dataset, reshuffled every epoch (the seeds: shuffle the training samples)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from ..random import get_rng
+from .augmentation import Compose
+from .dataset import ArrayDataset, as_dataset
+
+
+class DataLoader:
+    """Iterate ``(X_batch, y_batch)`` pairs of ``batch_size`` samples.
+
+    ``batch_size`` equal to the number of samples (or None) is batch gradient
+    descent; 1 is stochastic gradient descent. With ``shuffle`` the order is a fresh
+    permutation every epoch, drawn from ``rng`` (an int seed or Generator fixed at
+    construction; None draws from nnlab's global generator at the start of each
+    epoch, so ``nnlab.seed`` applies). Each batch is one fancy index into the
+    dataset's arrays (a slice, so no copy at all, when not shuffling); the dataset
+    itself is never copied or converted per batch. ``augment`` (a callable or a list
+    of them) maps each X batch to a new array, for training loaders only.
+
+    >>> loader = DataLoader((np.arange(10).reshape(5, 2), np.arange(5)), batch_size=2, shuffle=False)
+    >>> len(loader), [y.tolist() for _, y in loader]
+    (3, [[0, 1], [2, 3], [4]])
+    """
+
+    def __init__(self, data, batch_size: int | None = 32, shuffle: bool = True, drop_last: bool = False,
+                 rng=None, augment=None):
+        self.dataset = data if _is_custom_dataset(data) else as_dataset(data)
+        n = len(self.dataset)
+        if n == 0:
+            raise DataError("the dataset is empty: no samples to batch")
+        self.batch_size = n if batch_size is None else _check_batch_size(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        if self.drop_last and self.batch_size > n:
+            raise DataError(
+                f"drop_last with batch_size {self.batch_size} leaves no batch: the dataset has only {n} samples"
+            )
+        self._rng = None if rng is None else get_rng(rng)
+        self.augment = _compose(augment)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.dataset)
+
+    def __len__(self) -> int:
+        n, b = self.num_samples, self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        n, b = self.num_samples, self.batch_size
+        stop = n - n % b if self.drop_last else n
+        order = get_rng(self._rng).permutation(n) if self.shuffle else None
+        augment = self.augment
+        if isinstance(self.dataset, ArrayDataset):
+            X, y = self.dataset.X, self.dataset.y
+            for start in range(0, stop, b):
+                index = slice(start, start + b) if order is None else order[start:start + b]
+                X_batch = X[index]
+                yield (X_batch if augment is None else augment(X_batch)), (None if y is None else y[index])
+        else:
+            for start in range(0, stop, b):
+                index = np.arange(start, min(start + b, n)) if order is None else order[start:start + b]
+                X_batch, y_batch = self.dataset[index]
+                yield (X_batch if augment is None else augment(X_batch)), y_batch
+
+    def __repr__(self) -> str:
+        return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"drop_last={self.drop_last}, batches={len(self)})")
+
+
+def _check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size <= 0:
+        raise DataError(f"batch_size must be a positive integer, got {batch_size}")
+    return int(batch_size)
+
+
+def _is_custom_dataset(data) -> bool:
+    """A user's own dataset class: anything sized and indexable by an index array except raw arrays."""
+    return (not isinstance(data, np.ndarray | list | tuple | ArrayDataset)
+            and hasattr(data, "__len__") and hasattr(data, "__getitem__"))
+
+
+def _compose(augment):
+    if augment is None or callable(augment):
+        return augment
+    if isinstance(augment, str) or not hasattr(augment, "__iter__"):
+        raise DataError(f"augment must be a callable or a list of callables, got {augment!r}")
+    return Compose(augment) if len(augment := list(augment)) else None
