@@ -1,0 +1,339 @@
+"""``fit``, ``evaluate`` and ``predict``: the training loop, read top to bottom.
+
+One training step is what a user writes by hand -- forward, loss, zero the
+gradients, backward, ``optimizer.step()`` -- plus only what costs nearly nothing:
+one conversion of the loss to a float, a finiteness check on it (so a NaN batch
+can be refused *before* it updates the weights), a running sum, one metric
+update per batch in whole-array NumPy, and per-batch callback hooks only for
+callbacks that override them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from ..tensor import as_tensor, no_grad
+from .callbacks import CallbackList, ProgressBar, get_lr
+from .metrics import confusion_matrix, metric_list, predicted_labels, target_labels
+
+
+class History(Mapping):
+    """What ``fit`` returns: one value per epoch for every logged quantity.
+
+    ``history["loss"]``, ``history["val_loss"]``, ``history["accuracy"]``,
+    ``history["val_accuracy"]``, ``history["lr"]`` (the learning rate used in that
+    epoch), ... are lists; ``history.epoch`` holds the 1-based epoch numbers,
+    ``history.history`` the underlying dict (as in Keras). ``stop_reason`` says why
+    training ended early (None when it ran all epochs).
+
+    >>> h = History()
+    >>> h.append(1, {"loss": 0.5, "lr": 0.1}); h.append(2, {"loss": 0.25, "lr": 0.1})
+    >>> h["loss"], h.epoch, h.to_rows()[1]
+    ([0.5, 0.25], [1, 2], {'epoch': 2, 'loss': 0.25, 'lr': 0.1})
+    """
+
+    def __init__(self):
+        self.history: dict[str, list] = {}
+        self.epoch: list[int] = []
+        self.params: dict = {}
+        self.stop_reason: str | None = None
+
+    def append(self, epoch: int, logs: Mapping) -> None:
+        """Record the logs of (1-based) ``epoch``; a key missing in some epochs gets NaN there."""
+        n = len(self.epoch)
+        for key, value in logs.items():
+            column = self.history.setdefault(key, [math.nan] * n)
+            column.append(value)
+        self.epoch.append(epoch)
+        for column in self.history.values():
+            if len(column) < n + 1:
+                column.append(math.nan)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __iter__(self):
+        return iter(self.history)
+
+    def __len__(self):
+        return len(self.history)
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.epoch)
+
+    def to_rows(self) -> list[dict]:
+        """One dict per epoch: ``{"epoch": n, "loss": ..., ...}`` (for CSV writers and DataFrames)."""
+        keys = list(self.history)
+        return [{"epoch": e, **{k: self.history[k][i] for k in keys}} for i, e in enumerate(self.epoch)]
+
+    def to_csv(self, path) -> None:
+        """Write :meth:`to_rows` as CSV with an ``epoch`` column first."""
+        import csv
+
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["epoch", *self.history])
+            writer.writeheader()
+            writer.writerows(self.to_rows())
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int = 32,
+        metrics=("accuracy",), callbacks=(), seed=None, augment=None, verbose: int = 1, shuffle: bool = True,
+        drop_last: bool = False) -> History:
+    """Train ``model`` to lower ``loss(model(X), y)`` with ``optimizer``; return the :class:`History`.
+
+    ``train_data`` and ``val_data`` are ``(X, y)`` pairs, ``nnlab.data.ArrayDataset``
+    objects or any sized dataset indexable by an index array. Every epoch the
+    training samples are reshuffled by a generator seeded from ``seed`` (None:
+    nnlab's global generator, set by ``nnlab.seed``), so the same seed gives the same
+    weights. ``augment`` (a callable or list of them, ``X_batch -> X_batch``) is
+    applied to training batches only. ``verbose``: 0 silent, 1 a progress bar in a
+    terminal and one line per epoch otherwise, 2 one line per epoch.
+
+    The model is in training mode while it learns and in evaluation mode (and
+    under ``no_grad``) while it is validated; its original mode is restored at the end.
+    """
+    _check_positive_int(epochs, "epochs")
+    _check_positive_int(batch_size, "batch_size")
+    if verbose not in (0, 1, 2):
+        raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    from ..data import DataLoader
+
+    dtype = _model_dtype(model)
+    train_set = _prepare(model, train_data, dtype, "train_data")
+    val_set = None if val_data is None else _prepare(model, val_data, dtype, "val_data")
+    rng = None if seed is None else np.random.default_rng(seed)
+    loader = DataLoader(train_set, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, rng=rng,
+                        augment=augment)
+    meters = metric_list(metrics)
+    val_meters = metric_list(metrics)
+
+    callbacks = list(callbacks)
+    if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
+        callbacks.append(ProgressBar(always_lines=verbose == 2))
+    params = {"epochs": epochs, "steps": len(loader), "batch_size": loader.batch_size, "samples": len(train_set)}
+    cbs = CallbackList(callbacks, model, optimizer, params)
+    history = History()
+    history.params = params
+    was_training = model.training
+
+    try:
+        cbs.on_train_begin()
+        for epoch in range(epochs):
+            cbs.on_epoch_begin(epoch)
+            model.train()
+            logs = _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch)
+            if val_set is not None:
+                val_logs = _evaluate(model, loss, val_set, max(loader.batch_size, 256), val_meters)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            logs["lr"] = get_lr(optimizer)
+            cbs.on_epoch_end(epoch, logs)
+            history.append(epoch + 1, logs)
+            if cbs.stop_training:
+                history.stop_reason = _stop_reason(cbs, epoch)
+                break
+    except BaseException:
+        try:  # still close log files and the progress display; the original error wins
+            cbs.on_train_end()
+        except Exception:
+            pass
+        raise
+    cbs.on_train_end()
+    model.train(was_training)
+    return history
+
+
+def _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch) -> dict:
+    """One pass over the training batches; returns the epoch's logs (sample-weighted mean loss, metrics)."""
+    for meter in meters:
+        meter.reset()
+    batch_hooks = bool(cbs.batch_callbacks)
+    total = 0.0
+    seen = 0
+    isfinite = math.isfinite
+    for batch, (X_batch, y_batch) in enumerate(loader):
+        n = len(X_batch)
+        if batch_hooks:
+            cbs.on_batch_begin(batch, {"size": n})
+        target = X_batch if y_batch is None else y_batch
+        output = model(as_tensor(X_batch))
+        batch_loss = loss(output, target)
+        value = float(batch_loss.data)
+        total += value * n
+        seen += n
+        if not isfinite(value):
+            cbs.on_nonfinite_loss(epoch, batch, value)
+            if cbs.stop_training:
+                break
+        optimizer.zero_grad()
+        batch_loss.backward()
+        optimizer.step()
+        for meter in meters:
+            meter.update(output.data, target)
+        if batch_hooks:
+            cbs.on_batch_end(batch, {"loss": value, "size": n})
+            if cbs.stop_training:
+                break
+    logs = {"loss": total / seen if seen else math.nan}
+    for meter in meters:
+        logs[meter.name] = meter.result()
+    return logs
+
+
+def evaluate(model, loss, data, batch_size: int = 1024, metrics=("accuracy",), confusion: bool = False) -> dict:
+    """Mean ``loss`` and ``metrics`` of ``model`` on ``data``, in evaluation mode without building a graph.
+
+    Returns ``{"loss": ..., "accuracy": ...}`` (no ``"loss"`` when ``loss`` is None);
+    with ``confusion=True`` also ``"confusion_matrix"`` (rows: true class, columns:
+    predicted class; see :func:`nnlab.train.metrics.confusion_matrix`).
+    """
+    _check_positive_int(batch_size, "batch_size")
+    dataset = _prepare(model, data, _model_dtype(model), "data")
+    return _evaluate(model, loss, dataset, batch_size, metric_list(metrics), confusion)
+
+
+def _evaluate(model, loss, dataset, batch_size, meters, confusion=False) -> dict:
+    from ..data import DataLoader
+
+    for meter in meters:
+        meter.reset()
+    total, seen = 0.0, 0
+    true_labels, predictions = [], []
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for X_batch, y_batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+                target = X_batch if y_batch is None else y_batch
+                output = model(as_tensor(X_batch))
+                if loss is not None:
+                    total += float(loss(output, target).data) * len(X_batch)
+                seen += len(X_batch)
+                for meter in meters:
+                    meter.update(output.data, target)
+                if confusion:
+                    true_labels.append(target_labels(target))
+                    predictions.append(predicted_labels(output.data))
+    finally:
+        model.train(was_training)
+    logs = {} if loss is None else {"loss": total / seen}
+    for meter in meters:
+        logs[meter.name] = meter.result()
+    if confusion:
+        y_true = np.concatenate(true_labels).astype(np.int64)
+        y_pred = np.concatenate(predictions)
+        logs["confusion_matrix"] = confusion_matrix(y_true, y_pred)
+    return logs
+
+
+def predict(model, X, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs for the rows of ``X`` as one ndarray, in evaluation mode without a graph.
+
+    >>> import nnlab
+    >>> class Double(nnlab.nn.Module):
+    ...     def forward(self, x):
+    ...         return x * 2
+    >>> predict(Double(), [[1.0], [2.0]]).ravel().tolist()
+    [2.0, 4.0]
+    """
+    _check_positive_int(batch_size, "batch_size")
+    dtype = _model_dtype(model)
+    from ..data.validation import as_features
+
+    X = as_features(getattr(X, "X", X), dtype=dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            first = _probe_forward(model, X[:batch_size], "X")
+            if len(X) <= batch_size:
+                return first
+            out = np.empty((len(X),) + first.shape[1:], dtype=first.dtype)
+            out[:batch_size] = first
+            for start in range(batch_size, len(X), batch_size):
+                out[start:start + batch_size] = model(as_tensor(X[start:start + batch_size])).data
+            return out
+    finally:
+        model.train(was_training)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _model_dtype(model):
+    for p in model.parameters():
+        return p.data.dtype
+    return np.dtype(np.float32)
+
+
+def _probe_forward(model, X_rows, name) -> np.ndarray:
+    """Run the model on a few rows, turning a shape mismatch into a DataError that names the data."""
+    try:
+        return model(as_tensor(X_rows)).data
+    except DataError as exc:
+        raise DataError(f"{name}: {exc}") from exc
+    except (ConfigError, ValueError, TypeError, IndexError) as exc:
+        # Layers report a wrong input width as ConfigError (Linear) or NumPy's ValueError (matmul).
+        shape = X_rows.shape[1:]
+        raise DataError(f"{name} has samples of shape {shape}, which the model cannot take: {exc}") from exc
+
+
+def _prepare(model, data, dtype, name):
+    """A dataset of ``dtype`` features, validated: non-empty, finite, and labels that fit the model's outputs.
+
+    One forward pass on two rows, in evaluation mode under ``no_grad`` (so no
+    running statistics move and no randomness is drawn), finds a feature-count
+    mismatch and the number of outputs before any training happens.
+    """
+    from ..data import ArrayDataset
+    from ..data.dataset import as_dataset
+    from ..data.loader import _is_custom_dataset
+    from ..data.validation import check_labels
+
+    if _is_custom_dataset(data):
+        if len(data) == 0:
+            raise DataError(f"{name} is empty: no samples")
+        return data
+    if isinstance(data, list) and len(data) == 2 and not np.isscalar(data[0]):
+        data = tuple(data)
+    try:
+        dataset = as_dataset(data, dtype=dtype)
+    except DataError as exc:
+        raise DataError(f"{name}: {exc}") from None
+    if dataset.X.dtype != dtype:
+        dataset = ArrayDataset(dataset.X, dataset.y, dtype=dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            output = _probe_forward(model, dataset.X[:2], name)
+    finally:
+        model.train(was_training)
+    y = dataset.y
+    if y is not None and output.ndim == 2 and output.shape[1] > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
+        labels = check_labels(y, num_classes=output.shape[1], name=f"{name} labels")
+        if labels.dtype != y.dtype or labels.shape != y.shape:
+            dataset = ArrayDataset(dataset.X, labels, dtype=dtype)
+    elif y is not None and y.ndim >= 2 and output.ndim == y.ndim and y.shape[1:] != output.shape[1:]:
+        raise DataError(f"{name}: targets have shape {y.shape[1:]} per sample but the model outputs {output.shape[1:]}")
+    return dataset
+
+
+def _stop_reason(cbs, epoch) -> str:
+    for cb in cbs.callbacks:
+        if cb.stop_training:
+            message = getattr(cb, "message", None)
+            return message or f"{type(cb).__name__} stopped training after epoch {epoch + 1}"
+    return f"stopped after epoch {epoch + 1}"
