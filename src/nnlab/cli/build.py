@@ -1,0 +1,233 @@
+"""Turn a validated :class:`RunConfig` into data, a model, a loss, an optimizer and callbacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import datasets, losses, nn, optim
+from ..data import (
+    GaussianNoiseAugment,
+    Jitter,
+    MinMaxScaler,
+    OneHotEncoder,
+    Pipeline,
+    Standardizer,
+    UnitNormalizer,
+    check_labels,
+    load_mnist_folder,
+    one_hot,
+    read_csv,
+    read_npz,
+    train_test_split,
+)
+from ..errors import DataError
+from ..optim import schedules
+from ..train import callbacks as cb
+from .config import RunConfig
+
+_IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28)}
+_PREPROCESSORS = {"standardize": Standardizer, "minmax": MinMaxScaler, "unit_norm": UnitNormalizer}
+
+
+@dataclass
+class Splits:
+    """Raw (unpreprocessed) splits; ``preprocessing`` is fitted on the training split only."""
+
+    train: tuple
+    val: tuple | None
+    test: tuple
+    preprocessing: object | None
+    num_features: int
+    num_classes: int
+    test_is_train: bool = False
+
+    def prepared(self, part):
+        """A split with the preprocessing applied."""
+        X, y = part
+        return (self.preprocessing.transform(X) if self.preprocessing else X), y
+
+
+def load_raw(cfg: RunConfig):
+    """``(X, y)`` of the configured source, or for MNIST its own train and test parts."""
+    d = cfg.data
+    if d.source == "csv":
+        return read_csv(d.path, target=d.target)
+    if d.source == "npz":
+        return read_npz(d.path)
+    if d.source == "mnist":
+        return load_mnist_folder(d.path)
+    if d.source == "blobs":  # data.noise is the standard deviation of each blob
+        return datasets.load("blobs", n=d.n, std=d.noise, seed=cfg.seed)
+    if d.source in ("moons", "circles", "spirals"):
+        return datasets.load(d.source, n=d.n, noise=d.noise, seed=cfg.seed)
+    return datasets.load(d.source)
+
+
+def prepare_data(cfg: RunConfig) -> Splits:
+    d = cfg.data
+    raw = load_raw(cfg)
+    if d.source == "mnist":
+        (X, y), test = raw
+    else:
+        X, y = raw
+        test = None
+    if y is None:
+        raise DataError(f"data source {d.source!r} gave no labels")
+    y = check_labels(y)
+    if len(X) < 2:
+        raise DataError(f"the data set has {len(X)} samples; training needs at least 2")
+    test_is_train = False
+    if test is None:
+        if d.test_size > 0:
+            X, X_test, y, y_test = train_test_split(X, y, test_size=d.test_size, seed=cfg.seed)
+            test = (X_test, y_test)
+        else:
+            test, test_is_train = (X, y), True
+    val = None
+    if d.val_size > 0:
+        # val_size is a fraction of the whole data set; rescale it to what is left after the test split.
+        fraction = d.val_size if test_is_train else d.val_size / (1 - d.test_size)
+        X, X_val, y, y_val = train_test_split(X, y, test_size=min(fraction, 0.9), seed=cfg.seed + 1)
+        val = (X_val, y_val)
+    steps = []
+    if d.categorical_columns:
+        steps.append(OneHotEncoder(columns=d.categorical_columns))
+    steps += [_PREPROCESSORS[name]() for name in d.preprocessing]
+    preprocessing = Pipeline(steps).fit(X) if steps else None
+    num_features = preprocessing.transform(X[:1]).shape[1] if preprocessing else X.shape[1]
+    num_classes = int(max(y.max(), test[1].max(), val[1].max() if val else 0)) + 1
+    return Splits((X, y), val, test, preprocessing, num_features, num_classes, test_is_train)
+
+
+def augmentation(cfg: RunConfig):
+    d = cfg.data
+    steps = []
+    if d.augment_jitter:
+        shape = d.image_shape or _IMAGE_SHAPES.get(d.source)
+        if shape is None:
+            raise DataError("data.augment_jitter needs data.image_shape = [height, width] for this data source")
+        steps.append(Jitter(shape=tuple(shape), max_shift=d.augment_jitter, rng=cfg.seed + 2))
+    if d.augment_noise_std:
+        steps.append(GaussianNoiseAugment(d.augment_noise_std, rng=cfg.seed + 3))
+    return steps or None
+
+
+def _activation(m) -> nn.Module:
+    return {
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "relu": nn.ReLU,
+        "leaky_relu": nn.LeakyReLU,
+        "prelu": nn.PReLU,
+        "elu": nn.ELU,
+    }[m.activation]()
+
+
+def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
+    """An MLP: [noise] [input dropout] (Linear [BatchNorm] activation [dropout])* Linear."""
+    m = cfg.model
+    weight_init = m.weight_init or ("xavier_normal" if m.activation in ("sigmoid", "tanh") else "he_normal")
+    bias_init = nn.init.constant(m.bias_init)
+    layers = []
+    if m.input_noise_std:
+        layers.append(nn.GaussianNoise(m.input_noise_std))
+    if m.input_dropout_keep < 1:
+        layers.append(nn.Dropout(keep=m.input_dropout_keep))
+    width = num_features
+    for size in m.hidden:
+        if m.activation == "maxout":
+            layers.append(nn.Maxout(width, size, pieces=m.maxout_pieces, weight_init=weight_init))
+        else:
+            layers.append(nn.Linear(width, size, weight_init=weight_init, bias_init=bias_init))
+            if m.batch_norm:
+                layers.append(nn.BatchNorm(size))
+            layers.append(_activation(m))
+        if m.dropout_keep < 1:
+            layers.append(nn.Dropout(keep=m.dropout_keep))
+        width = size
+    out_init = "xavier_normal" if cfg.loss.name != "cross_entropy" else weight_init
+    layers.append(nn.Linear(width, num_classes, weight_init=out_init))
+    return nn.Sequential(*layers)
+
+
+def build_loss(cfg: RunConfig, num_classes: int, model=None):
+    """``loss(output, labels)``; with ``model``, the configured L1/L2 penalties on its weights are added."""
+    if cfg.loss.name == "cross_entropy":
+        smoothing = cfg.loss.label_smoothing
+
+        def base(out, y):
+            return losses.cross_entropy(out, y, label_smoothing=smoothing)
+
+    else:
+        fn = losses.mse_loss if cfg.loss.name == "mse" else losses.euclidean_loss
+
+        def base(out, y):
+            return fn(out, one_hot(y, num_classes))
+
+    reg = cfg.regularization
+    if model is None or not (reg.l1 or reg.l2):
+        return base
+    params = list(model.named_parameters())
+
+    def penalized(out, y):
+        total = base(out, y)
+        if reg.l1:
+            total = total + losses.l1_penalty(params, reg.l1)
+        if reg.l2:
+            total = total + losses.l2_penalty(params, reg.l2)
+        return total
+
+    return penalized
+
+
+def build_optimizer(cfg: RunConfig, model) -> optim.Optimizer:
+    o = cfg.optimizer
+    # Weight decay applies to weights only: biases, BatchNorm's γ/β and PReLU's α are left alone.
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (decay if name.rsplit(".", 1)[-1] in ("weight", "weights") else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    if o.name == "sgd":
+        return optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
+    if o.name == "adagrad":
+        return optim.Adagrad(groups, lr=o.lr, eps=o.eps)
+    if o.name == "rmsprop":
+        return optim.RMSProp(groups, lr=o.lr, beta=o.beta, eps=o.eps)
+    if o.name == "adam":
+        return optim.Adam(groups, lr=o.lr, betas=o.betas, eps=o.eps)
+    return optim.AdamW(groups, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+
+
+def build_schedule_callbacks(cfg: RunConfig, has_val: bool) -> list:
+    s, lr = cfg.schedule, cfg.optimizer.lr
+    monitor = "val_loss" if has_val else "loss"
+    out = []
+    schedule = {
+        "constant": lambda: schedules.constant(lr),
+        "step_decay": lambda: schedules.step_decay(lr, factor=s.factor, every=s.every),
+        "exponential_decay": lambda: schedules.exponential_decay(lr, s.k),
+        "inverse_time_decay": lambda: schedules.inverse_time_decay(lr, s.k),
+        "cosine_decay": lambda: schedules.cosine_decay(lr, cfg.train.epochs, final=s.final),
+    }.get(s.name)
+    if schedule is not None:
+        fn = schedule()
+        if s.warmup_epochs:
+            fn = schedules.warmup(fn, s.warmup_epochs)
+        if s.name != "constant" or s.warmup_epochs:
+            out.append(cb.LearningRateScheduler(fn))
+    elif s.name == "halve_on_rise":
+        out.append(cb.HalveOnRise(monitor=monitor))
+    else:
+        out.append(cb.ReduceLROnPlateau(monitor=monitor, factor=s.factor, patience=s.patience))
+    if s.momentum_warmup_epochs:
+        if cfg.optimizer.name != "sgd" or cfg.optimizer.momentum == 0:
+            raise DataError("schedule.momentum_warmup_epochs needs optimizer.name = 'sgd' with optimizer.momentum > 0")
+        out.append(
+            cb.MomentumScheduler(
+                schedules.momentum_schedule(0.5, cfg.optimizer.momentum, switch=s.momentum_warmup_epochs)
+            )
+        )
+    return out
