@@ -50,8 +50,8 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
         loss = None
         for i in range(0, len(perm), bs):
             idx = perm[i : i + bs]
-            xb, yb = nnlab.tensor(X[idx]), y[idx]
-            out = model(xb)
+            xb, yb = X[idx], y[idx]
+            out = model(xb)  # layers take ndarrays: no copy into a Tensor
             loss = cross_entropy(out, yb)
             opt.zero_grad()
             loss.backward()
@@ -62,7 +62,7 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
 
 
 def build_fit(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
-    """``nnlab.train.fit(model, cross_entropy, Adam, (X, y), epochs=1, batch_size, metrics=())``."""
+    """``nnlab.train.fit(model, cross_entropy, Adam, (X, y), epochs=1, batch_size, metrics=(), verbose=0)``."""
     import nnlab
     from nnlab.losses import cross_entropy
     from nnlab.optim import Adam
@@ -77,8 +77,9 @@ def build_fit(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
     def run(stop):
         calls[0] += 1
         data = (X, y) if stop >= n else (X[:stop], y[:stop])
-        # metrics=(): the plain loop computes no accuracy either; a new seed per call reshuffles.
-        history = fit(model, cross_entropy, opt, data, epochs=1, batch_size=bs, metrics=(), seed=seed + calls[0])
+        # metrics=(): the plain loop computes no accuracy either; verbose=0: no progress
+        # output; a new seed per call reshuffles.
+        history = fit(model, cross_entropy, opt, data, epochs=1, batch_size=bs, metrics=(), seed=seed + calls[0], verbose=0)
         return _last_loss(history)
 
     return Runner(run, n, bs, info=_dtype_info(model))

@@ -96,7 +96,8 @@ def main(argv=None) -> int:
     p.add_argument("--gap", type=float, default=0.15, help="idle seconds between two timed epochs (default 0.15)")
     p.add_argument("--peak-size", type=int, default=2048, help="side of the square matmul for the peak (default 2048)")
     p.add_argument("--startup-reps", type=int, help="fresh processes per start-up measurement (default 5, quick 3)")
-    p.add_argument("--accuracy", action="store_true", help="also run the digits accuracy-parity check (3 seeds)")
+    p.add_argument("--accuracy", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the digits accuracy-parity check (3 seeds); default: on in full mode, off in --quick")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON report path (default {DEFAULT_OUT})")
     args = p.parse_args(argv)
 
@@ -122,7 +123,7 @@ def main(argv=None) -> int:
         peak_size=args.peak_size,
         peak_reps=5 if quick or args.samples else 10,
         startup_reps=args.startup_reps or (3 if quick or args.samples else 5),
-        accuracy=args.accuracy,
+        accuracy=(not quick and not args.samples) if args.accuracy is None else args.accuracy,
         command="python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:]),
     )
     print(report.table(result))

@@ -10,6 +10,7 @@ FIT_OVER_LOOP_MAX = 1.10
 PEAK_FRACTION_MIN = 0.60
 PEAK_FRACTION_CASES = ("medium", "large")
 IMPORT_NNLAB_MAX_S = 0.3
+ACCURACY_GAP_MAX_PP = 0.5  # mean test accuracy over 3 seeds, percentage points
 
 
 def _median(results: dict, fw: str):
@@ -68,6 +69,10 @@ def targets(report: dict) -> list:
             rss = fws.get(fw, {}).get("maxrss_mb")
             ratio = _ratio(rss, torch_rss)
             out.append(_check(f"{name}: peak RSS {fw}/torch", ratio, 1.0, "<="))
+    acc = report.get("accuracy")
+    if acc is not None:
+        gap = acc.get("gap_pp")
+        out.append(_check("digits accuracy |nnlab − torch| (pp)", None if gap is None else abs(gap), ACCURACY_GAP_MAX_PP, "<=", "pp"))
     imp = report["startup"].get("import nnlab", {}).get("median")
     out.append(_check("import nnlab (s)", imp, IMPORT_NNLAB_MAX_S, "<=", "s"))
     return out
@@ -130,7 +135,11 @@ def table(report: dict) -> str:
         if "error" in acc:
             lines.append(f"  n/a — {acc['error']}")
         else:
+            lines.append(f"  {acc['setup']}")
             for fw, a in acc["frameworks"].items():
+                if "mean" not in a:
+                    lines.append(f"  {fw:<10}n/a — {a.get('error', '')[:90]}")
+                    continue
                 lines.append(f"  {fw:<10}{100 * a['mean']:.2f}%  per seed {', '.join(f'{100 * v:.2f}' for v in a['per_seed'])}")
     lines += ["", "issue-6 targets:"]
     for t in report["targets"]:
