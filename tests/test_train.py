@@ -200,7 +200,8 @@ def test_early_stopping_returns_the_best_epochs_weights():
         assert best == 2 and stopper.best_epoch == 2
         assert history.epoch[-1] == best + 1 + patience  # exactly p epochs after the best one
         assert stopper.stopped_epoch == best + patience
-        assert "EarlyStopping" in history.stop_reason
+        assert history.stop_reason.startswith("EarlyStopping: val_loss did not improve for 3 epochs")
+        assert ("restored epoch 3's weights" in history.stop_reason) is restore
         returned = evaluate(model, mse_loss, (X, X), metrics=())["loss"]
         if restore:
             assert returned == pytest.approx(history["val_loss"][best], rel=1e-6)
@@ -301,6 +302,20 @@ def test_bad_settings(kwargs, error, words):
     model = mlp()
     with pytest.raises(error, match=words):
         fit(model, cross_entropy, SGD(model.parameters(), lr=0.1), (X, y), **{"verbose": 0, **kwargs})
+
+
+def test_problems_found_before_training():
+    X, y = blobs(10)
+    model = mlp()
+    opt = SGD(model.parameters(), lr=0.1)
+    before = weights(model)
+    with pytest.raises(ConfigError, match=r"EarlyStopping monitors 'val_loss'.*pass val_data"):
+        fit(model, cross_entropy, opt, (X, y), callbacks=[EarlyStopping()], verbose=0)
+    assert all(np.array_equal(before[k], v) for k, v in weights(model).items())
+    with pytest.raises(ConfigError, match="single value"):
+        fit(model, lambda out, target: cross_entropy(out, target, reduction="none"), opt, (X, y), verbose=0)
+    with pytest.raises(ConfigError, match="must return an nnlab Tensor"):
+        fit(model, lambda out, target: 1.0, opt, (X, y), verbose=0)
 
 
 def test_bad_data():

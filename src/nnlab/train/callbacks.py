@@ -252,13 +252,24 @@ class Monitor:
 
 
 class MonitorCallback(Callback):
-    """A callback driven by a :class:`Monitor`, reset at the start of each training run."""
+    """A callback driven by a :class:`Monitor`, reset at the start of each training run.
+
+    When ``fit`` announces the keys it will log (``params["metrics"]``), a monitored
+    key that will never appear is reported before training starts.
+    """
 
     def __init__(self, monitor="val_loss", mode="auto", min_delta=0.0, patience=0, baseline=None):
         self.monitor = Monitor(monitor, mode, min_delta, patience, baseline, owner=type(self).__name__)
 
+    @property
+    def uses_monitor(self) -> bool:
+        return True
+
     def on_train_begin(self, logs=None):
         self.monitor.reset()
+        keys = self.params.get("metrics")
+        if self.uses_monitor and keys is not None:
+            self.monitor.value(dict.fromkeys(keys, 0.0))
 
 
 # ------------------------------------------------------------------ stopping
@@ -297,6 +308,17 @@ class EarlyStopping(MonitorCallback):
         elif self.monitor.exhausted:
             self.stopped_epoch = epoch
             self.stop_training = True
+
+    @property
+    def message(self):
+        """Why training stopped (None if it did not stop early)."""
+        if self.stopped_epoch is None:
+            return None
+        m = self.monitor
+        best = "no finite value" if m.best_epoch is None else f"best {m.best:.6g} at epoch {m.best_epoch + 1}"
+        kept = f"; restored epoch {m.best_epoch + 1}'s weights" if self.best_weights is not None else ""
+        return (f"EarlyStopping: {m.key} did not improve for {m.patience} epochs ({best}), "
+                f"stopped after epoch {self.stopped_epoch + 1}{kept}")
 
     def on_train_end(self, logs=None):
         if self.restore_best_weights and self.best_weights is not None:
@@ -511,6 +533,10 @@ class Checkpoint(MonitorCallback):
         self.save_options = save_options
         self.saved = []  # (0-based epoch, path) of every write
 
+    @property
+    def uses_monitor(self) -> bool:
+        return self.save_best_only
+
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self.saved = []
@@ -677,13 +703,13 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._epoch_started
+        line = f"epoch {epoch + 1}/{self.params.get('epochs', '?')} {seconds:.1f}s  {_format_logs(logs or {})}"
         if self._progress is not None:
-            self._progress.update(self._task, completed=self._done, loss=f"{logs.get('loss', math.nan):.4f}")
-            extra = _format_logs({k: v for k, v in logs.items() if k != "loss"})
-            self._progress.console.print(f"  epoch {epoch + 1}: {seconds:.1f}s  {extra}", highlight=False)
+            # The finished epoch's bar gives way to its summary line; one live bar at a time.
+            self._progress.remove_task(self._task)
+            self._progress.console.print(line, highlight=False)
         else:
-            print(f"epoch {epoch + 1}/{self.params.get('epochs', '?')} {seconds:.1f}s  {_format_logs(logs)}",
-                  file=self._out(), flush=True)
+            print(line, file=self._out(), flush=True)
 
     def on_train_end(self, logs=None):
         if self._progress is not None:

@@ -25,8 +25,8 @@ class History(Mapping):
     """What ``fit`` returns: one value per epoch for every logged quantity.
 
     ``history["loss"]``, ``history["val_loss"]``, ``history["accuracy"]``,
-    ``history["val_accuracy"]``, ``history["lr"]`` (the learning rate used in that
-    epoch), ... are lists; ``history.epoch`` holds the 1-based epoch numbers,
+    ``history["val_accuracy"]``, ``history["lr"]`` (the learning rate at the end of
+    that epoch: the one its last step used), ... are lists; ``history.epoch`` holds the 1-based epoch numbers,
     ``history.history`` the underlying dict (as in Keras). ``stop_reason`` says why
     training ended early (None when it ran all epochs).
 
@@ -93,7 +93,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     objects or any sized dataset indexable by an index array. Every epoch the
     training samples are reshuffled by a generator seeded from ``seed`` (None:
     nnlab's global generator, set by ``nnlab.seed``), so the same seed gives the same
-    weights. ``augment`` (a callable or list of them, ``X_batch -> X_batch``) is
+    weights (layers that draw randomness, such as Dropout, use their own generators or
+    the global one). ``augment`` (a callable or list of them, ``X_batch -> X_batch``) is
     applied to training batches only. ``verbose``: 0 silent, 1 a progress bar in a
     terminal and one line per epoch otherwise, 2 one line per epoch.
 
@@ -118,7 +119,10 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     callbacks = list(callbacks)
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
         callbacks.append(ProgressBar(always_lines=verbose == 2))
-    params = {"epochs": epochs, "steps": len(loader), "batch_size": loader.batch_size, "samples": len(train_set)}
+    names = ["loss"] + [m.name for m in meters]
+    logged = names + ([f"val_{n}" for n in names] if val_set is not None else []) + ["lr"]
+    params = {"epochs": epochs, "steps": len(loader), "batch_size": loader.batch_size, "samples": len(train_set),
+              "metrics": logged}
     cbs = CallbackList(callbacks, model, optimizer, params)
     history = History()
     history.params = params
@@ -145,8 +149,9 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
         except Exception:
             pass
         raise
+    finally:
+        model.train(was_training)
     cbs.on_train_end()
-    model.train(was_training)
     return history
 
 
@@ -165,7 +170,10 @@ def _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch) -> dict:
         target = X_batch if y_batch is None else y_batch
         output = model(as_tensor(X_batch))
         batch_loss = loss(output, target)
-        value = float(batch_loss.data)
+        try:
+            value = float(batch_loss.data)
+        except (AttributeError, TypeError):
+            raise ConfigError(_bad_loss(batch_loss)) from None
         total += value * n
         seen += n
         if not isfinite(value):
@@ -329,6 +337,13 @@ def _prepare(model, data, dtype, name):
     elif y is not None and y.ndim >= 2 and output.ndim == y.ndim and y.shape[1:] != output.shape[1:]:
         raise DataError(f"{name}: targets have shape {y.shape[1:]} per sample but the model outputs {output.shape[1:]}")
     return dataset
+
+
+def _bad_loss(value) -> str:
+    if not hasattr(value, "data"):
+        return f"the loss function must return an nnlab Tensor, got {type(value).__name__}"
+    return (f"the loss function must return a single value (a 0-d Tensor, e.g. reduction='mean'), "
+            f"got shape {value.shape}")
 
 
 def _stop_reason(cbs, epoch) -> str:
