@@ -275,7 +275,7 @@ def test_checkpoint_best_only_and_last(tmp_path):
 def test_checkpoint_path_template(tmp_path):
     X, y = blobs()
     model = mlp()
-    checkpoint = Checkpoint(tmp_path / "m-{epoch:02d}.bin", writer=fake_writer([]))
+    checkpoint = Checkpoint(tmp_path / "m-{epoch:02d}.bin", save_last=True, writer=fake_writer([]))
     fit(model, cross_entropy, SGD(model.parameters(), lr=0.1), (X, y), epochs=2, callbacks=[checkpoint], verbose=0)
     assert sorted(os.listdir(tmp_path)) == ["m-01.bin", "m-02.bin"]
 

@@ -512,8 +512,10 @@ class Checkpoint(MonitorCallback):
 
     ``path`` may hold ``{epoch}`` (1-based) and logged names, e.g.
     ``"model-{epoch:03d}-{val_loss:.3f}.nnlab"``. With ``save_best_only`` the file is
-    written only when ``monitor`` improves; ``save_last=True`` additionally keeps
-    the latest epoch in ``<stem>-last<suffix>`` next to it.
+    written only when ``monitor`` improves, and ``save_last=True`` additionally keeps
+    the latest epoch in ``<stem>-last<suffix>`` next to it (without
+    ``save_best_only``, ``path`` itself always holds the latest epoch, so
+    ``save_last`` adds nothing).
 
     Each write is atomic: the model goes to a temporary file in the same folder,
     which then replaces the target with ``os.replace``. An error midway leaves the
@@ -546,7 +548,7 @@ class Checkpoint(MonitorCallback):
         target = self.path.format(epoch=epoch + 1, **logs) if "{" in self.path else self.path
         if not self.save_best_only or self.monitor.update(logs, epoch):
             self._save(target, epoch)
-        if self.save_last:
+        if self.save_last and self.save_best_only:
             stem, suffix = os.path.splitext(target)
             self._save(f"{stem}-last{suffix}", epoch)
 
