@@ -1,0 +1,26 @@
+"""Optimizers, gradient clipping and learning-rate schedules.
+
+All optimizers share :class:`Optimizer`: parameter groups, one flat buffer per
+group for values and gradients (the update is a few vectorized in-place NumPy
+calls), the seeds' L2 weight decay, and exact ``state_dict`` round trips.
+"""
+
+from . import schedules
+from .adaptive import Adagrad, Adam, AdamW, RMSProp
+from .clip import clip_grad_norm, clip_grad_value
+from .line_search import LineSearch
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adagrad",
+    "RMSProp",
+    "Adam",
+    "AdamW",
+    "LineSearch",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "schedules",
+]

@@ -1,0 +1,431 @@
+"""Optimizer machinery: flat buffers and re-syncing, groups, dtypes, state dicts, clipping, line search."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnlab
+from nnlab.errors import ConfigError, NnlabError
+from nnlab.functional import tanh
+from nnlab.optim.clip import _grad_blocks
+from nnlab.optim import (SGD, Adagrad, Adam, AdamW, LineSearch, Optimizer, RMSProp, clip_grad_norm,
+                         clip_grad_value)
+
+SHAPES = [(4, 6), (6,), (6, 2), (2,)]
+
+
+def make_params(dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    return [nnlab.tensor(rng.standard_normal(s) * 0.5, requires_grad=True, dtype=dtype) for s in SHAPES]
+
+
+_data_rng = np.random.default_rng(7)
+X = _data_rng.standard_normal((32, 4))
+Y = _data_rng.standard_normal((32, 2))
+
+
+def loss_of(params, t=0):
+    W1, b1, W2, b2 = params[:4]
+    rows = slice(8 * (t % 4), 8 * (t % 4) + 8)
+    dtype = W1.dtype
+    out = tanh(nnlab.tensor(X[rows], dtype=dtype) @ W1 + b1) @ W2 + b2
+    return ((out - nnlab.tensor(Y[rows], dtype=dtype)) ** 2).mean()
+
+
+def train(opt, params, steps, start=0, none_grads=False):
+    for t in range(start, start + steps):
+        if none_grads:
+            for p in params:
+                p.grad = None  # what Module.zero_grad does
+        else:
+            opt.zero_grad()
+        loss_of(params, t).backward()
+        opt.step()
+    return [p.data.copy() for p in params]
+
+
+FACTORIES = {
+    "sgd": lambda p: SGD(p, lr=0.1),
+    "momentum": lambda p: SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
+    "nesterov": lambda p: SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    "adagrad": lambda p: Adagrad(p, lr=0.05, eps=1e-3),
+    "rmsprop": lambda p: RMSProp(p, lr=0.01, weight_decay=1e-2),
+    "adam": lambda p: Adam(p, lr=0.01),
+    "adamw": lambda p: AdamW(p, lr=0.01, weight_decay=0.1),
+    "adam_groups": lambda p: Adam([{"params": p[::2], "lr": 0.02}, {"params": p[1::2], "weight_decay": 0.1}],
+                                  lr=0.01),
+}
+
+
+# ---------------------------------------------------------------- flat buffers
+def test_parameters_and_gradients_live_in_one_buffer():
+    params = make_params()
+    before = [p.data.copy() for p in params]
+    opt = SGD(params, lr=0.1)
+    (flat,) = opt._flats[0]
+    assert all(p.data.base is flat.data for p in params)
+    assert all(np.array_equal(p.data, b) for p, b in zip(params, before))
+    loss_of(params).backward()
+    opt.step()
+    views = [p.grad for p in params]
+    assert all(g.base is flat.grad for g in views)
+    for t in range(3):
+        opt.zero_grad()
+        assert all(p.grad is v and not p.grad.any() for p, v in zip(params, views))
+        loss_of(params, t).backward()  # the engine adds into the views in place
+        assert all(p.grad is v for p, v in zip(params, views))
+        opt.step()
+    assert all(p.data.base is flat.data for p in params)
+
+
+@pytest.mark.parametrize("name", list(FACTORIES))
+def test_none_gradients_every_step_give_the_same_trajectory(name):
+    # Module.zero_grad sets .grad = None: every step re-syncs by copying, with the same result.
+    fast, synced = make_params(), make_params()
+    a = train(FACTORIES[name](fast), fast, 6)
+    b = train(FACTORIES[name](synced), synced, 6, none_grads=True)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_replaced_gradient_and_data_are_copied_in():
+    params = make_params(np.float64)
+    opt = SGD(params, lr=0.5)
+    new_value = np.full(SHAPES[0], 2.0)
+    params[0].data = new_value  # rebinding, not an in-place change
+    params[1].grad = np.ones(SHAPES[1])
+    for p in (params[0], params[2], params[3]):
+        p.grad = np.full(p.shape, 0.5)
+    opt.step()
+    np.testing.assert_array_equal(params[0].data, 2.0 - 0.25)
+    assert params[0].data is not new_value and params[0].data.base is opt._flats[0][0].data
+    assert params[1].grad.base is opt._flats[0][0].grad
+    params[0].data[...] = 0.0  # in-place edits reach the buffer directly
+    opt.step()
+    np.testing.assert_array_equal(params[0].data, -0.25)
+
+
+def test_parameter_without_gradient_is_skipped():
+    params = make_params(np.float64)
+    opt = Adam(params, lr=0.1)
+    train(opt, params, 2)
+    frozen = params[3].data.copy()
+    state_before = opt.state_dict()["state"][3]
+    opt.zero_grad()
+    loss_of(params).backward()
+    params[3].grad = None
+    moved = params[0].data.copy()
+    opt.step()
+    np.testing.assert_array_equal(params[3].data, frozen)
+    assert not np.array_equal(params[0].data, moved)
+    state = opt.state_dict()["state"]
+    assert state[3]["step"] == 2 and state[0]["step"] == 3
+    for key in ("exp_avg", "exp_avg_sq"):
+        np.testing.assert_array_equal(state[3][key], state_before[key])
+    assert params[3].grad is None  # left as the user set it
+    for p in params:
+        p.grad = None
+    opt.step()  # nothing has a gradient: nothing changes
+    assert opt.state_dict()["state"][0]["step"] == 3
+
+
+def test_zero_grad_set_to_none_and_shape_errors():
+    params = make_params()
+    opt = SGD(params, lr=0.1)
+    loss_of(params).backward()
+    opt.zero_grad(set_to_none=True)
+    assert all(p.grad is None for p in params)
+    params[0].data = np.zeros((3, 3), dtype=np.float32)
+    with pytest.raises(NnlabError, match="build a new optimizer"):
+        opt.step()
+    params[0].data = np.zeros(SHAPES[0], dtype=np.float64)
+    with pytest.raises(NnlabError, match="float64"):
+        opt.step()
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes=st.lists(st.lists(st.integers(0, 4), min_size=0, max_size=3).map(tuple), min_size=1, max_size=6),
+       seed=st.integers(0, 2**16))
+def test_flat_update_equals_per_parameter_update(shapes, seed):
+    rng = np.random.default_rng(seed)
+    init = [rng.standard_normal(s) for s in shapes]
+    grads = [[rng.standard_normal(s) for s in shapes] for _ in range(3)]
+    params = [nnlab.tensor(a, requires_grad=True, dtype=np.float64) for a in init]
+    opt = SGD(params, lr=0.1, momentum=0.9, weight_decay=0.01)
+    ref, update = [a.copy() for a in init], [np.zeros(s) for s in shapes]
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = g.copy()
+        opt.step()
+        for k, g in enumerate(step_grads):
+            update[k] = 0.9 * update[k] + 0.1 * (g + 0.01 * ref[k])
+            ref[k] = ref[k] - update[k]
+    for p, r in zip(params, ref):
+        assert p.shape == r.shape
+        np.testing.assert_allclose(p.data, r, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------- dtypes
+ALL_OPTIMIZERS = list(FACTORIES.items()) + [("line_search", lambda p: LineSearch(p, candidates=(0.01, 0.1)))]
+
+
+def run(make, params, steps=5):
+    opt = make(params)
+    for t in range(steps):
+        opt.zero_grad()
+        loss = loss_of(params, t)
+        loss.backward()
+        if isinstance(opt, LineSearch):
+            opt.step(lambda: loss_of(params, t))
+        else:
+            opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("name, make", ALL_OPTIMIZERS, ids=[n for n, _ in ALL_OPTIMIZERS])
+def test_float32_stays_float32(name, make):
+    params32, params64 = make_params(np.float32), make_params(np.float64)
+    opt = run(make, params32)
+    run(make, params64)
+    for p32, p64 in zip(params32, params64):
+        assert p32.data.dtype == np.float32 and p32.grad.dtype == np.float32
+        np.testing.assert_allclose(p32.data, p64.data, rtol=1e-3, atol=1e-4)
+    for entry in opt.state_dict()["state"].values():
+        assert all(v.dtype == np.float32 for k, v in entry.items() if k != "step")
+
+
+def test_mixed_dtypes_in_one_group():
+    a = nnlab.tensor([1.0, 2.0], requires_grad=True)
+    b = nnlab.tensor([3.0], requires_grad=True, dtype=np.float64)
+    opt = Adam([a, b], lr=0.1)
+    assert len(opt._flats[0]) == 2
+    ((a * a).sum() + (b * b).sum().astype(np.float32)).backward()
+    opt.step()
+    assert a.data.dtype == np.float32 and b.data.dtype == np.float64
+    np.testing.assert_allclose(a.data, [0.9, 1.9], rtol=1e-6)
+    np.testing.assert_allclose(b.data, [2.9])
+
+
+# ---------------------------------------------------------------- state dicts
+@pytest.mark.parametrize("name", list(FACTORIES))
+@pytest.mark.parametrize("skip_one", [False, True], ids=["all", "one_skipped"])
+def test_state_dict_continues_bit_for_bit(name, skip_one):
+    make = FACTORIES[name]
+    params = make_params()
+    opt = make(params)
+    train(opt, params, 4)
+    if skip_one:  # a parameter with a lagging step count
+        opt.zero_grad()
+        loss_of(params, 4).backward()
+        params[1].grad = None
+        opt.step()
+    opt.param_groups[0]["lr"] *= 0.5  # hyper-parameters are part of the state
+    saved_values, saved_state = [p.data.copy() for p in params], opt.state_dict()
+    expected = train(opt, params, 5, start=10)
+
+    fresh = [nnlab.tensor(v, requires_grad=True) for v in saved_values]
+    resumed = make(fresh)
+    resumed.load_state_dict(saved_state)
+    assert resumed.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+    got = train(resumed, fresh, 5, start=10)
+    assert all(np.array_equal(x, y) for x, y in zip(expected, got))
+    # parameters are numbered in group order; the state dict holds copies, unchanged by stepping on
+    skipped = next(i for i, p in enumerate(p for g in opt.param_groups for p in g["params"]) if p is params[1])
+    assert [e["step"] for e in saved_state["state"].values()] == [4 + skip_one * (i != skipped) for i in range(4)]
+    assert opt.state_dict()["state"][skipped]["step"] == 9
+
+
+def test_state_dict_layout_and_bad_loads():
+    params = make_params()
+    opt = SGD([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], lr=0.1, momentum=0.9)
+    train(opt, params, 2)
+    sd = opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [[0, 1], [2, 3]]
+    assert sd["param_groups"][1]["lr"] == 0.5 and sd["param_groups"][0]["momentum"] == 0.9
+    assert sd["state"][2]["update"].shape == SHAPES[2] and sd["state"][2]["step"] == 2
+    with pytest.raises(ConfigError, match="parameter groups"):
+        SGD(params, lr=0.1).load_state_dict(sd)
+    with pytest.raises(ConfigError, match="expects"):
+        Adam([{"params": params[:2]}, {"params": params[2:]}]).load_state_dict(sd)
+    bad = opt.state_dict()
+    bad["state"][1]["update"] = np.zeros((7,))
+    before = opt.state_dict()
+    with pytest.raises(ConfigError, match="shape"):
+        opt.load_state_dict(bad)
+    np.testing.assert_array_equal(opt.state_dict()["state"][0]["update"], before["state"][0]["update"])
+    with pytest.raises(ConfigError):
+        opt.load_state_dict({"state": {}})
+
+
+# ---------------------------------------------------------------- groups and hyper-parameters
+def test_groups_lr_property_and_add_param_group():
+    params = make_params()
+    opt = SGD([{"params": params[:2], "lr": 0.5, "name": "weights"}, {"params": params[2:3]}], lr=0.1, momentum=0.9)
+    assert opt.lr == 0.5
+    assert opt.param_groups[1]["lr"] == 0.1 and opt.param_groups[1]["momentum"] == 0.9
+    opt.add_param_group({"params": [params[3]], "weight_decay": 0.01})
+    opt.lr = 0.01
+    assert [g["lr"] for g in opt.param_groups] == [0.01] * 3
+    assert opt.param_groups[2]["weight_decay"] == 0.01
+    assert "group 2: 1 params" in repr(opt)
+
+
+def test_per_group_lr_and_weight_decay_apply_to_their_group_only():
+    a = nnlab.tensor([1.0], requires_grad=True, dtype=np.float64)
+    b = nnlab.tensor([1.0], requires_grad=True, dtype=np.float64)
+    opt = SGD([{"params": [a], "lr": 0.5}, {"params": [b], "weight_decay": 0.5}], lr=0.1)
+    (a + b).sum().backward()
+    opt.step()
+    np.testing.assert_allclose(a.data, [1 - 0.5 * 1.0])
+    np.testing.assert_allclose(b.data, [1 - 0.1 * (1.0 + 0.5 * 1.0)])
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda p: SGD([], lr=0.1), "empty"),
+    (lambda p: SGD(p[0], lr=0.1), "single Tensor"),
+    (lambda p: SGD(p, lr=-1.0), "lr"),
+    (lambda p: SGD(p, lr=0.1, momentum=1.0), "momentum"),
+    (lambda p: SGD(p, lr=0.1, nesterov=True), "nesterov"),
+    (lambda p: SGD(p + p[:1], lr=0.1), "more than once"),
+    (lambda p: SGD([{"params": p, "lr": 0.1, "weight_deacy": 0.1}]), "weight_deacy"),
+    (lambda p: SGD([p[0] * 2.0]), "leaf"),
+    (lambda p: SGD([nnlab.tensor([1.0])]), "requires_grad"),
+    (lambda p: Adam(p, betas=(0.9,)), "betas"),
+    (lambda p: Adam(p, betas=(0.9, 1.0)), "betas"),
+    (lambda p: RMSProp(p, beta=1.5), "beta"),
+    (lambda p: Adagrad(p, eps=-1.0), "eps"),
+    (lambda p: LineSearch(p, candidates=()), "candidate"),
+    (lambda p: LineSearch(p, candidates=(0.1, -1.0)), "candidate"),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_bad_configuration_is_reported(build, message):
+    with pytest.raises(ConfigError, match=message):
+        build(make_params())
+
+
+def test_lr_setter_validates_and_step_returns_closure_loss():
+    params = make_params()
+    opt = Adam(params)
+    with pytest.raises(ConfigError, match="lr"):
+        opt.lr = -0.1
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of(params)
+        loss.backward()
+        return loss
+
+    first = opt.step(closure)
+    assert isinstance(first.item(), float) and loss_of(params).item() < first.item()
+    assert isinstance(opt, Optimizer)
+
+
+# ---------------------------------------------------------------- clipping
+def grads_of(params):
+    return np.concatenate([p.grad.ravel() for p in params])
+
+
+@pytest.mark.parametrize("in_optimizer", [True, False], ids=["flat_buffer", "loose_tensors"])
+def test_clip_grad_norm(in_optimizer):
+    params = make_params(np.float64)
+    if in_optimizer:  # after its first step the optimizer's views are the gradients
+        opt = SGD(params, lr=0.1)
+        train(opt, params, 1)
+        opt.zero_grad()
+    (loss_of(params) * 100.0).backward()
+    assert len(_grad_blocks(params)) == (1 if in_optimizer else len(params))  # one call for the whole buffer
+    raw = grads_of(params)
+    norm = clip_grad_norm(params, max_norm=1.0)
+    np.testing.assert_allclose(norm, np.linalg.norm(raw), rtol=1e-12)
+    np.testing.assert_allclose(grads_of(params), raw / (norm + 1e-6), rtol=1e-12)
+    assert clip_grad_norm(params, max_norm=10.0) <= 1.0  # already small: unchanged
+    np.testing.assert_allclose(grads_of(params), raw / (norm + 1e-6), rtol=1e-12)
+    inf_norm = clip_grad_norm(params, max_norm=1e-3, norm_type=math.inf)
+    assert np.abs(grads_of(params)).max() <= 1e-3 and inf_norm > 1e-3
+
+
+def test_clip_grad_norm_matches_torch_and_skips_missing_grads():
+    torch = pytest.importorskip("torch")
+    params = make_params(np.float64)
+    SGD(params, lr=0.1)
+    (loss_of(params) * 50.0).backward()
+    params[1].grad = None
+    theirs = [torch.tensor(p.data, requires_grad=True) for p in params]
+    for p, q in zip(params, theirs):
+        q.grad = None if p.grad is None else torch.tensor(p.grad)
+    norm = clip_grad_norm(params, 0.5)
+    torch_norm = torch.nn.utils.clip_grad_norm_(theirs, 0.5)
+    np.testing.assert_allclose(norm, torch_norm.item(), rtol=1e-12)
+    for p, q in zip(params, theirs):
+        if q.grad is not None:
+            np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-12)
+
+
+def test_clipping_part_of_the_parameters_leaves_the_rest():
+    params = make_params(np.float64)
+    SGD(params, lr=0.1)
+    (loss_of(params) * 100.0).backward()
+    untouched = params[2].grad.copy()
+    clip_grad_value(params[:2], 0.01)
+    assert np.abs(grads_of(params[:2])).max() <= 0.01
+    np.testing.assert_array_equal(params[2].grad, untouched)
+    clip_grad_value(params, 0.001)
+    assert np.abs(grads_of(params)).max() == 0.001
+
+
+# ---------------------------------------------------------------- line search
+def candidate_losses(params, candidates, t):
+    """Each candidate's loss, recomputed independently from the current point and gradient."""
+    origin, grads = [p.data.copy() for p in params], [p.grad.copy() for p in params]
+    out = []
+    for lr in candidates:
+        trial = [nnlab.tensor(w - lr * g, dtype=w.dtype) for w, g in zip(origin, grads)]
+        out.append(loss_of(trial, t).item())
+    return out
+
+
+def test_line_search_keeps_the_best_candidate():
+    params = make_params()
+    candidates = (1e-3, 1e-2, 0.1, 1.0, 10.0)
+    opt = LineSearch(params, candidates=candidates)
+    start = loss_of(params, 0).item()
+    chosen = set()
+    for t in range(8):
+        opt.zero_grad()
+        loss_of(params, t).backward()
+        expected = candidate_losses(params, candidates, t)
+        best = opt.step(lambda: loss_of(params, t))
+        after = loss_of(params, t).item()
+        assert after == best == min(opt.last_losses)  # never worse than the best candidate
+        assert all(after <= c for c in expected)
+        np.testing.assert_allclose(opt.last_losses, expected, rtol=1e-5)
+        assert opt.lr == candidates[int(np.argmin(expected))]
+        chosen.add(opt.lr)
+    assert loss_of(params, 0).item() < start
+    assert opt.state_dict()["state"][0]["step"] == 8
+
+
+def test_line_search_edge_cases():
+    w = nnlab.tensor([2.0], requires_grad=True, dtype=np.float64)
+    opt = LineSearch([w], candidates=(0.0, 5.0))
+    with pytest.raises(NnlabError, match="backward"):
+        opt.step(lambda: (w * w).sum())
+    (w * w).sum().backward()
+    with pytest.raises(ConfigError, match="closure"):
+        opt.step()
+    with pytest.raises(ConfigError, match="candidates"):
+        opt.lr = 0.1
+    assert opt.step(lambda: (w * w).sum()) == 4.0  # staying put (η = 0) beats overshooting
+    assert opt.lr == 0.0 and w.data[0] == 2.0
+    # NaN losses are never chosen; if all are NaN the parameters stay where they were
+    assert opt.step(lambda: float("nan") if w.data[0] == 2.0 else (w * w).sum()) == 18 ** 2
+    w.data[...] = 2.0
+    assert math.isnan(opt.step(lambda: float("nan"))) and w.data[0] == 2.0 and opt.lr is None
+
+    def failing():
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        opt.step(failing)
+    assert w.data[0] == 2.0  # restored
