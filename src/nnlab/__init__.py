@@ -1,6 +1,7 @@
 """nnlab: a deep-learning framework written on NumPy."""
 
 from . import functional, random
+from . import init, losses, nn
 from . import data, datasets
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
@@ -26,6 +27,9 @@ __all__ = [
     "stack",
     "seed",
     "random",
+    "nn",
+    "init",
+    "losses",
     "data",
     "datasets",
     "NnlabError",

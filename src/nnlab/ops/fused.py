@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..errors import DataError
 from ..tensor import make_result
 
 
@@ -31,3 +32,185 @@ def linear(x, W, b=None):
         return (gX, gW) if b is None else (gX, gW, gb)
 
     return make_result(out, parents, backward)
+
+
+def linear_t(x, W, b=None):
+    """``x @ W.T + b`` as one node: a layer that reuses another's (in, out) weight transposed (tying).
+
+    ``W`` is (out_features, in_features) from this layer's point of view; its
+    gradient is ``g.T @ x``, accumulated into the shared weight like any other use.
+    """
+    X, Wd = x.data, W.data
+    out = X @ Wd.T
+    if b is not None:
+        out += b.data
+    rx, rw = x.requires_grad, W.requires_grad
+    rb = b is not None and b.requires_grad
+    parents = (x, W) if b is None else (x, W, b)
+
+    def backward(g):
+        gX = g @ Wd if rx else None
+        g2 = g.reshape(-1, g.shape[-1])
+        gW = g2.T @ X.reshape(-1, X.shape[-1]) if rw else None
+        gb = g2.sum(axis=0) if rb else None
+        return (gX, gW) if b is None else (gX, gW, gb)
+
+    return make_result(out, parents, backward)
+
+
+def maxout(x, W, b, pieces):
+    """Maxout: ``max_p (x @ W + b)[..., p*out + j]`` over the ``pieces`` affine maps of each unit j.
+
+    ``W`` is (in, pieces·out) and ``b`` (pieces·out,) or None: column
+    ``p·out + j`` is piece p of output unit j.  The gradient of each unit
+    goes to its winning piece only (the first one on a tie, as ``argmax``).
+    """
+    X, Wd = x.data, W.data
+    X2 = X.reshape(-1, X.shape[-1])
+    Z = X2 @ Wd
+    if b is not None:
+        Z += b.data
+    n, units = Z.shape[0], Z.shape[1] // pieces
+    Z3 = Z.reshape(n, pieces, units)
+    out = Z3.max(axis=1)
+    rx, rw = x.requires_grad, W.requires_grad
+    rb = b is not None and b.requires_grad
+    parents = (x, W) if b is None else (x, W, b)
+
+    def backward(g):
+        winner = Z3.argmax(axis=1)  # (n, units)
+        onehot = np.arange(pieces)[None, :, None] == winner[:, None, :]
+        gZ = (onehot * g.reshape(n, 1, units)).reshape(n, pieces * units)
+        gX = (gZ @ Wd.T).reshape(X.shape) if rx else None
+        gW = X2.T @ gZ if rw else None
+        gb = gZ.sum(axis=0) if rb else None
+        return (gX, gW) if b is None else (gX, gW, gb)
+
+    return make_result(out.reshape(X.shape[:-1] + (units,)), parents, backward)
+
+
+def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
+    """Batch normalization over all axes but the last (features), as one node.
+
+    Training: the seeds' algorithm — mini-batch mean μ and biased variance σ²,
+    x̂ = (x − μ)/√(σ² + ε), y = γx̂ + β — and, when running arrays are given,
+    they are updated in place with PyTorch's BatchNorm1d rule:
+    ``running = (1 − momentum)·running + momentum·batch_stat``, the variance
+    entering unbiased (·n/(n − 1)).  Eval (``training=False``): normalizes with
+    the running statistics.  Backward (training), with ĝ = g·γ:
+    dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / √(σ² + ε).
+    """
+    X = x.data
+    G, B = gamma.data, beta.data
+    C = X.shape[-1]
+    X2 = X.reshape(-1, C)
+    n = X2.shape[0]
+    dt = X.dtype.type
+    if training:
+        if n < 2:
+            raise DataError(
+                f"BatchNorm in training mode needs more than one value per feature, got input of shape {X.shape}"
+            )
+        mu = X2.mean(axis=0)
+        xc = X2 - mu
+        var = np.mean(np.square(xc), axis=0)
+        inv = 1 / np.sqrt(var + dt(eps))
+        if running_mean is not None:
+            m = running_mean.dtype.type(momentum)
+            running_mean *= 1 - m
+            running_mean += m * mu
+        if running_var is not None:
+            m = running_var.dtype.type(momentum)
+            running_var *= 1 - m
+            running_var += (m * dt(n / (n - 1))) * var
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm in eval mode needs running_mean and running_var")
+        xc = X2 - running_mean.astype(X.dtype, copy=False)
+        inv = 1 / np.sqrt(running_var.astype(X.dtype, copy=False) + dt(eps))
+    out = xc * (G * inv)
+    out += B
+    rx, rg, rb = x.requires_grad, gamma.requires_grad, beta.requires_grad
+
+    def backward(g):
+        g2 = g.reshape(-1, C)
+        xhat = xc * inv
+        g_gamma = (g2 * xhat).sum(axis=0) if rg else None
+        g_beta = g2.sum(axis=0) if rb else None
+        gX = None
+        if rx:
+            dxhat = g2 * G
+            if training:
+                gX = (dxhat - dxhat.mean(axis=0)) - xhat * (dxhat * xhat).mean(axis=0)
+                gX *= inv
+            else:
+                gX = dxhat * inv
+            gX = gX.reshape(X.shape)
+        return gX, g_gamma, g_beta
+
+    return make_result(out.reshape(X.shape), (x, gamma, beta), backward)
+
+
+def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean"):
+    """Softmax and cross-entropy as one node, stable for any logits (shifted by the row maximum).
+
+    ``target`` is an ndarray: integer class indices of shape ``logits.shape[:-1]``,
+    or probability rows of ``logits.shape``.  Smoothing (the seeds' rule) turns
+    target q into q·(1 − ε) + (1 − q)·ε/(K − 1): a hard label gets 1 − ε and
+    every other class ε/(K − 1).  Loss per row −Σ q log softmax(z);
+    gradient (softmax(z) − q), divided by the number of rows for ``"mean"``.
+    Validation of the target is the caller's (``nnlab.losses.cross_entropy``).
+    """
+    Z = logits.data
+    K = Z.shape[-1]
+    lead = Z.shape[:-1]
+    Z2 = Z.reshape(-1, K)
+    n = Z2.shape[0]
+    dt = Z.dtype.type
+    shifted = Z2 - Z2.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    log_s = np.log(s)
+    hard = target.dtype.kind in "iu"
+    eps = float(label_smoothing)
+    off = dt(eps / (K - 1)) if eps else dt(0)
+    if hard:
+        y = target.reshape(-1)
+        rows = np.arange(n)
+        picked = shifted[rows, y] - log_s[:, 0]
+        if eps:
+            row_sum = shifted.sum(axis=1) - K * log_s[:, 0]
+            per = -(dt(1 - eps) - off) * picked - off * row_sum
+        else:
+            per = -picked
+        q = None
+    else:
+        q = target.reshape(-1, K).astype(Z.dtype, copy=False)
+        if eps:
+            q = q * dt(1 - eps * K / (K - 1)) + off
+        per = -(q * (shifted - log_s)).sum(axis=1)
+
+    if reduction == "mean":
+        out = np.asarray(per.mean(), dtype=Z.dtype)
+    elif reduction == "sum":
+        out = np.asarray(per.sum(), dtype=Z.dtype)
+    else:
+        out = per.reshape(lead)
+
+    def backward(g):
+        grad = e / s
+        if hard:
+            if eps:
+                grad -= off
+            grad[rows, y] -= dt(1 - eps) - off
+        else:
+            grad -= q
+        if reduction == "mean":
+            grad *= g * dt(1.0 / n)
+        elif reduction == "sum":
+            grad *= g
+        else:
+            grad *= g.reshape(-1, 1)
+        return (grad.reshape(Z.shape),)
+
+    return make_result(out, (logits,), backward)

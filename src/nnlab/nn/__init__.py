@@ -1,0 +1,33 @@
+"""Neural-network building blocks: Module, Parameter, layers, activations, initializers, specs."""
+
+from . import init
+from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .layers import BatchNorm, Dropout, GaussianNoise, Linear, Maxout, Residual, Sequential, TiedLinear
+from .module import Module, Parameter
+from .spec import from_spec, layer_types, register, to_spec
+
+__all__ = [
+    "Module",
+    "Parameter",
+    "Linear",
+    "Sequential",
+    "Residual",
+    "Maxout",
+    "BatchNorm",
+    "Dropout",
+    "GaussianNoise",
+    "TiedLinear",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "Softmax",
+    "Identity",
+    "init",
+    "to_spec",
+    "from_spec",
+    "register",
+    "layer_types",
+]

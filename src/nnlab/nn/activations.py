@@ -1,0 +1,170 @@
+"""Activation modules: Sigmoid Tanh ReLU LeakyReLU PReLU ELU Softmax Identity.
+
+Each wraps one function of :mod:`nnlab.functional` (PReLU's op lives here,
+since its α is a parameter).  FLOP counts per element follow the formula:
+exp and tanh count as one operation each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..errors import ConfigError
+from ..ops._broadcast import unbroadcast
+from ..tensor import Tensor, as_tensor, make_result
+from .layers import check_dtype, check_float, check_int
+from .module import Module, Parameter, elements
+
+__all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Identity", "prelu"]
+
+
+class _Elementwise(Module):
+    """A parameter-free activation costing ``flops_per_element`` per element."""
+
+    flops_per_element = 1
+
+    def _count_flops(self, shape):
+        return self.flops_per_element * elements(shape), shape
+
+    def spec_args(self) -> dict:
+        return {}
+
+
+class Identity(_Elementwise):
+    """Returns its input unchanged."""
+
+    flops_per_element = 0
+
+    def forward(self, x):
+        return x if isinstance(x, Tensor) else as_tensor(x)
+
+
+class Sigmoid(_Elementwise):
+    """σ(x) = 1/(1 + e^(−x)); saturates (gradient → 0) for large |x|."""
+
+    flops_per_element = 4  # negate, exp, add, divide
+
+    def forward(self, x):
+        return F.sigmoid(x)
+
+
+class Tanh(_Elementwise):
+    """tanh(x): zero-centred, saturates for large |x|."""
+
+    def forward(self, x):
+        return F.tanh(x)
+
+
+class ReLU(_Elementwise):
+    """max(0, x); gradient 1[x > 0]."""
+
+    def forward(self, x):
+        return F.relu(x)
+
+
+class LeakyReLU(_Elementwise):
+    """max(αx, x) with the seeds' α = 0.01 by default."""
+
+    flops_per_element = 2  # multiply, max
+
+    def __init__(self, alpha=0.01):
+        super().__init__()
+        self.alpha = check_float("LeakyReLU", "alpha", alpha, 0.0)
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.alpha)
+
+    def spec_args(self):
+        return {"alpha": self.alpha}
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class ELU(_Elementwise):
+    """x for x > 0, α(eˣ − 1) otherwise."""
+
+    flops_per_element = 3  # exp, subtract, multiply
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = check_float("ELU", "alpha", alpha, 0.0)
+
+    def forward(self, x):
+        return F.elu(x, self.alpha)
+
+    def spec_args(self):
+        return {"alpha": self.alpha}
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Softmax(_Elementwise):
+    """softmax(β·x) along ``axis``; β is the seeds' ``temperature`` (1 is the usual softmax)."""
+
+    def __init__(self, axis=-1, temperature=1.0):
+        super().__init__()
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ConfigError(f"Softmax: axis must be an integer, got {axis!r}")
+        self.axis = int(axis)
+        self.temperature = check_float("Softmax", "temperature", temperature, 0.0, low_open=True)
+
+    def forward(self, x):
+        return F.softmax(x, self.axis, self.temperature)
+
+    def _count_flops(self, shape):
+        # max, subtract, exp, sum, divide (+ the β multiply)
+        per = 5 + (self.temperature != 1.0)
+        return per * elements(shape), shape
+
+    def spec_args(self):
+        return {"axis": self.axis, "temperature": self.temperature}
+
+    def extra_repr(self):
+        return f"axis={self.axis}, temperature={self.temperature}"
+
+
+def prelu(x, alpha):
+    """max(αx, x) elementwise, α a tensor broadcast along the last (feature) axis; α gets a gradient."""
+    X, A = x.data, alpha.data
+    positive = X > 0
+    out = np.where(positive, X, A * X)
+    rx, ra = x.requires_grad, alpha.requires_grad
+
+    def backward(g):
+        zero = g.dtype.type(0)
+        gX = np.where(positive, g, A * g) if rx else None
+        gA = unbroadcast(np.where(positive, zero, g * X), A.shape) if ra else None
+        return gX, gA
+
+    return make_result(out, (x, alpha), backward)
+
+
+class PReLU(Module):
+    """The seeds' parametric ReLU max(αx, x), α learned by backprop (parameter ``alpha``).
+
+    ``num_parameters=1`` shares one α over all units; ``num_parameters=C``
+    gives one per feature (last axis), as PyTorch's PReLU on (N, C).
+    """
+
+    def __init__(self, init=0.25, num_parameters=1, dtype=np.float32):
+        super().__init__()
+        self.num_parameters = check_int("PReLU", "num_parameters", num_parameters)
+        self.init = check_float("PReLU", "init", init)
+        self.alpha = Parameter(np.full(self.num_parameters, self.init), dtype=check_dtype("PReLU", dtype))
+
+    def forward(self, x):
+        if not isinstance(x, Tensor):
+            x = as_tensor(x, like=self.alpha)
+        return prelu(x, self.alpha)
+
+    def _count_flops(self, shape):
+        return 2 * elements(shape), shape
+
+    def spec_args(self):
+        return {"init": self.init, "num_parameters": self.num_parameters, "dtype": self.alpha.data.dtype.name}
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"

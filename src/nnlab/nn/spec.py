@@ -1,0 +1,213 @@
+"""Architecture specs: a model as JSON-able data, and back.
+
+A layer is ``{"type": "Linear", "args": {"in_features": 4, ...}}``; the
+containers hold their children: ``{"type": "Sequential", "layers": [...]}``
+and ``{"type": "Residual", "module": {...}}``.  ``from_spec`` also accepts a
+layer's arguments inline (``{"type": "ReLU"}``, ``{"type": "Dropout",
+"keep": 0.8}``), which is handy in hand-written configs.  Initializers are
+stored by name (``"he_normal"``) or, for a factory, as a dict
+(``{"name": "constant", "value": 0.01}``); dtypes by name (``"float32"``).
+
+Weight tying: a TiedLinear stores ``"tied_to"``, the dotted path of its
+encoder Linear inside the model being described (the names
+``named_modules`` gives, e.g. ``"0"`` or ``"encoder.0"``), so the tie must
+stay within that model.  A spec describes structure only; the values travel
+in the state dict.
+
+>>> from nnlab.nn import Linear, ReLU, Sequential, TiedLinear
+>>> encoder = Linear(8, 3, weight_init="he_normal")
+>>> model = Sequential(encoder, ReLU(), TiedLinear(encoder))
+>>> spec = to_spec(model)
+>>> spec["layers"][2]["args"]["tied_to"]
+'0'
+>>> copy = from_spec(spec)
+>>> copy[2].weight is copy[0].weight
+True
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from ..errors import ConfigError
+from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .layers import BatchNorm, Dropout, GaussianNoise, Linear, Maxout, Residual, Sequential, TiedLinear
+from .module import Module, _join
+
+__all__ = ["to_spec", "from_spec", "register", "layer_types"]
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls=None, *, name: str | None = None):
+    """Make a Module class describable in specs (usable as a decorator).
+
+    The class needs a ``spec_args()`` method returning JSON-able keyword
+    arguments that its constructor accepts.
+    """
+
+    def add(klass):
+        if not (isinstance(klass, type) and issubclass(klass, Module)):
+            raise TypeError(f"register() takes a Module subclass, got {klass!r}")
+        if klass not in (Sequential, Residual) and not callable(getattr(klass, "spec_args", None)):
+            raise TypeError(f"{klass.__name__} needs a spec_args() method to be registered")
+        _REGISTRY[name or klass.__name__] = klass
+        return klass
+
+    return add if cls is None else add(cls)
+
+
+for _cls in (
+    Linear, Sequential, Residual, Maxout, BatchNorm, Dropout, GaussianNoise, TiedLinear,
+    Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, Identity,
+):  # fmt: skip
+    register(_cls)
+
+
+def layer_types() -> list[str]:
+    """The ``"type"`` names ``from_spec`` knows."""
+    return sorted(_REGISTRY)
+
+
+def _type_name(module: Module, path: str) -> str:
+    for name, klass in _REGISTRY.items():
+        if type(module) is klass:
+            return name
+    where = f" at {path!r}" if path else ""
+    raise ConfigError(
+        f"cannot describe {type(module).__name__}{where}: not a registered layer type "
+        f"(known: {', '.join(layer_types())}; add your own with nnlab.nn.register)"
+    )
+
+
+# ---------------------------------------------------------------------- to_spec
+def to_spec(module: Module) -> dict:
+    """A JSON-able dict describing ``module``'s architecture (no weights)."""
+    if not isinstance(module, Module):
+        raise ConfigError(f"to_spec takes a Module, got {type(module).__name__}")
+    encoders = {}
+    for path, m in module.named_modules():
+        if type(m) is Linear:
+            encoders.setdefault(id(m.weight), path)
+    return _describe(module, "", encoders, set())
+
+
+def _describe(module: Module, path: str, encoders: dict, seen: set) -> dict:
+    if id(module) in seen:
+        raise ConfigError(
+            f"the module at {path!r} appears twice in the model; a spec cannot share a whole module "
+            "(tie weights with TiedLinear instead)"
+        )
+    seen.add(id(module))
+    kind = _type_name(module, path)
+    if isinstance(module, Sequential):
+        return {
+            "type": kind,
+            "layers": [_describe(m, _join(path, str(i)), encoders, seen) for i, m in enumerate(module)],
+        }
+    if isinstance(module, Residual):
+        return {"type": kind, "module": _describe(module.module, _join(path, "module"), encoders, seen)}
+    # None marks what cannot be stored (a custom initializer): the default is used when rebuilding.
+    args = {k: v for k, v in module.spec_args().items() if v is not None}
+    if isinstance(module, TiedLinear):
+        encoder = encoders.get(id(module.weight))
+        if encoder is None:
+            raise ConfigError(
+                f"TiedLinear at {path!r} is tied to a Linear outside the model being described; "
+                "describe a model that contains both"
+            )
+        args = {"tied_to": encoder, **args}
+    return {"type": kind, "args": args}
+
+
+# -------------------------------------------------------------------- from_spec
+def from_spec(spec: dict) -> Module:
+    """Build the Module a spec describes (fresh weights; load a state dict for trained ones).
+
+    Raises :class:`nnlab.ConfigError` naming the place in the spec, the bad
+    key or value, and the allowed choices.
+    """
+    pending = []
+    model = _build(spec, "", pending)
+    for tied, target, where in pending:
+        try:
+            encoder = model.get_submodule(target)
+        except ConfigError:
+            raise ConfigError(f"{where}: tied_to {target!r} names no layer in the model") from None
+        if type(encoder) is not Linear:
+            raise ConfigError(f"{where}: tied_to {target!r} is a {type(encoder).__name__}, not a Linear")
+        try:
+            tied._tie(encoder)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return model
+
+
+def _label(where: str) -> str:
+    return f"layer {where!r}" if where else "model spec"
+
+
+def _build(spec, where: str, pending: list) -> Module:
+    label = _label(where)
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{label}: a layer spec is a dict with a 'type' key, got {type(spec).__name__}")
+    kind = spec.get("type")
+    if kind not in _REGISTRY:
+        raise ConfigError(f"{label}: unknown layer type {kind!r}; choose one of {', '.join(layer_types())}")
+    cls = _REGISTRY[kind]
+    if cls is Sequential:
+        _only_keys(spec, ("type", "layers"), label)
+        layers = spec.get("layers", [])
+        if not isinstance(layers, list):
+            raise ConfigError(f"{label}: 'layers' must be a list of layer specs, got {type(layers).__name__}")
+        return Sequential(*(_build(s, _join(where, str(i)), pending) for i, s in enumerate(layers)))
+    if cls is Residual:
+        _only_keys(spec, ("type", "module"), label)
+        if "module" not in spec:
+            raise ConfigError(f"{label}: a Residual spec needs 'module', the spec of the wrapped layer")
+        return Residual(_build(spec["module"], _join(where, "module"), pending))
+    args = _arguments(spec, label)
+    if cls is TiedLinear:
+        args = dict(args)
+        target = args.pop("tied_to", None)
+        if not isinstance(target, str):
+            raise ConfigError(f"{label}: TiedLinear needs 'tied_to', the dotted path of its Linear, got {target!r}")
+        module = _construct(TiedLinear._untied, "TiedLinear", args, label)
+        pending.append((module, target, label))
+        return module
+    return _construct(cls, kind, args, label)
+
+
+def _only_keys(spec: dict, allowed: tuple, label: str) -> None:
+    extra = [k for k in spec if k not in allowed]
+    if extra:
+        raise ConfigError(f"{label}: unexpected key(s) {', '.join(map(repr, extra))}; allowed: {', '.join(allowed)}")
+
+
+def _arguments(spec: dict, label: str) -> dict:
+    if "args" in spec:
+        _only_keys(spec, ("type", "args"), label)
+        args = spec["args"]
+        if not isinstance(args, dict):
+            raise ConfigError(f"{label}: 'args' must be a dict, got {type(args).__name__}")
+        return args
+    return {k: v for k, v in spec.items() if k != "type"}
+
+
+def _construct(factory, kind: str, args: dict, label: str) -> Module:
+    params = inspect.signature(factory).parameters
+    allowed = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in args if k not in allowed]
+    if unknown:
+        raise ConfigError(
+            f"{label}: {kind} has no argument {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}"
+        )
+    missing = [n for n in allowed if params[n].default is inspect.Parameter.empty and n not in args]
+    if missing:
+        raise ConfigError(f"{label}: {kind} needs argument(s) {', '.join(map(repr, missing))}")
+    try:
+        return factory(**args)
+    except ConfigError as exc:
+        raise ConfigError(f"{label}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{label}: bad arguments for {kind}: {exc}") from None

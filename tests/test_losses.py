@@ -1,0 +1,176 @@
+"""Losses and penalties: float64 gradchecks, the seeds' formulas, stability, reductions, errors."""
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import losses, nn
+from nnlab.errors import ConfigError, DataError
+
+F64 = np.float64
+RNG = np.random.default_rng(0)
+LOGITS = RNG.standard_normal((5, 4)) * 2
+LABELS = np.array([0, 3, 1, 1, 2])
+SOFT = RNG.random((5, 4))
+SOFT /= SOFT.sum(axis=1, keepdims=True)
+TARGET = RNG.standard_normal((5, 4))
+BINARY = (RNG.random((5, 4)) > 0.5).astype(float)
+
+
+def _x(array):
+    return nnlab.tensor(array, requires_grad=True, dtype=F64)
+
+
+# name, loss of (prediction tensor) -> tensor, prediction array
+LOSSES = [
+    ("mse-mean", lambda p: losses.mse_loss(p, TARGET), LOGITS),
+    ("mse-sum", lambda p: losses.mse_loss(p, TARGET, reduction="sum"), LOGITS),
+    ("mse-none", lambda p: losses.mse_loss(p, TARGET, reduction="none"), LOGITS),
+    ("euclidean", lambda p: losses.euclidean_loss(p, TARGET), LOGITS),
+    ("euclidean-none", lambda p: losses.euclidean_loss(p, TARGET, reduction="none"), LOGITS),
+    ("euclidean-1d", lambda p: losses.euclidean_loss(p, TARGET[:, 0]), LOGITS[:, 0]),
+    ("ce-labels", lambda p: losses.cross_entropy(p, LABELS), LOGITS),
+    ("ce-smoothing", lambda p: losses.cross_entropy(p, LABELS, label_smoothing=0.2), LOGITS),
+    ("ce-soft", lambda p: losses.cross_entropy(p, SOFT), LOGITS),
+    ("ce-soft-smoothing", lambda p: losses.cross_entropy(p, SOFT, label_smoothing=0.1), LOGITS),
+    ("ce-sum", lambda p: losses.cross_entropy(p, LABELS, reduction="sum"), LOGITS),
+    ("ce-none", lambda p: losses.cross_entropy(p, LABELS, label_smoothing=0.3, reduction="none"), LOGITS),
+    ("ce-3d", lambda p: losses.cross_entropy(p, LABELS[:4].reshape(2, 2)), LOGITS[:4].reshape(2, 2, 4)),
+    ("bce", lambda p: losses.binary_cross_entropy_with_logits(p, BINARY), LOGITS),
+    ("bce-none", lambda p: losses.binary_cross_entropy_with_logits(p, SOFT, reduction="none"), LOGITS),
+    ("nll", lambda p: losses.nll_loss(p, LABELS), np.log(SOFT)),
+    ("nll-sum", lambda p: losses.nll_loss(p, LABELS, reduction="sum"), np.log(SOFT)),
+    ("nll-none", lambda p: losses.nll_loss(p, LABELS, reduction="none"), np.log(SOFT)),
+]
+
+
+@pytest.mark.parametrize("name, loss, prediction", LOSSES, ids=[row[0] for row in LOSSES])
+def test_loss_gradcheck(name, loss, prediction):
+    x = _x(prediction)
+    assert nnlab.gradcheck(loss, [x])
+    out = loss(x)
+    if "none" not in name:
+        assert out.shape == () and out.dtype == F64
+
+
+def test_target_gradients_when_the_target_requires_grad():
+    for fn in (losses.mse_loss, losses.euclidean_loss, losses.binary_cross_entropy_with_logits):
+        p, t = _x(LOGITS), _x(SOFT)
+        assert nnlab.gradcheck(fn, [p, t])
+
+
+def test_mse_and_euclidean_formulas():
+    p, t = LOGITS, TARGET
+    assert losses.mse_loss(_x(p), t).item() == pytest.approx(np.mean((p - t) ** 2))
+    assert losses.euclidean_loss(_x(p), t).item() == pytest.approx(0.5 * np.sum((p - t) ** 2) / 5)
+    x = _x(p)
+    losses.euclidean_loss(x, t).backward()
+    np.testing.assert_allclose(x.grad, (p - t) / 5)  # the seeds' gradient (pred − target)/N
+
+
+def test_cross_entropy_gradient_is_softmax_minus_target_over_n():
+    x = _x(LOGITS)
+    losses.cross_entropy(x, LABELS).backward()
+    probs = np.exp(LOGITS) / np.exp(LOGITS).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(x.grad, (probs - np.eye(4)[LABELS]) / 5, atol=1e-12)
+
+
+def test_label_smoothing_is_the_seeds_soft_target():
+    eps, K = 0.2, 4
+    q = np.full((5, K), eps / (K - 1))
+    q[np.arange(5), LABELS] = 1 - eps
+    smoothed = losses.cross_entropy(_x(LOGITS), LABELS, label_smoothing=eps).item()
+    assert smoothed == pytest.approx(losses.cross_entropy(_x(LOGITS), q).item(), rel=1e-12)
+    log_probs = LOGITS - np.log(np.exp(LOGITS).sum(axis=1, keepdims=True))
+    assert smoothed == pytest.approx(-(q * log_probs).sum(axis=1).mean(), rel=1e-12)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    x = nnlab.tensor([[1000.0, -1000.0, 0.0], [-5e4, 5e4, 0.0]], requires_grad=True)
+    loss = losses.cross_entropy(x, [0, 0], label_smoothing=0.1)
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.all(np.isfinite(x.grad))
+    assert loss.dtype == np.float32 and x.grad.dtype == np.float32
+    b = nnlab.tensor([1e4, -1e4], requires_grad=True)
+    bce = losses.binary_cross_entropy_with_logits(b, [0.0, 0.0])
+    bce.backward()
+    assert bce.item() == pytest.approx(5e3) and np.all(np.isfinite(b.grad))
+
+
+def test_float32_in_float32_out():
+    x = nnlab.tensor(LOGITS, requires_grad=True)
+    for loss in (
+        losses.mse_loss(x, TARGET),
+        losses.euclidean_loss(x, TARGET),
+        losses.cross_entropy(x, SOFT),
+        losses.binary_cross_entropy_with_logits(x, BINARY),
+        losses.nll_loss(x, LABELS),
+    ):
+        assert loss.dtype == np.float32
+        loss.backward()
+        assert x.grad.dtype == np.float32
+        x.grad = None
+
+
+def test_cross_entropy_accepts_whole_float_labels_and_one_hot_rows():
+    a = losses.cross_entropy(_x(LOGITS), LABELS).item()
+    assert losses.cross_entropy(_x(LOGITS), LABELS.astype(float)).item() == pytest.approx(a)
+    assert losses.cross_entropy(_x(LOGITS), np.eye(4, dtype=int)[LABELS]).item() == pytest.approx(a)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: losses.cross_entropy(_x(LOGITS), [0, 1, 2, 3, 4]), DataError, "class index 4 is out of range for 4 classes"),
+        (lambda: losses.cross_entropy(_x(LOGITS), [0, -1, 2, 3, 0]), DataError, "class index -1"),
+        (lambda: losses.cross_entropy(_x(LOGITS), [0.5, 1, 2, 3, 0]), DataError, "whole numbers"),
+        (lambda: losses.cross_entropy(_x(LOGITS), [0, 1]), DataError, "shape \\(2,\\)"),
+        (lambda: losses.cross_entropy(_x(LOGITS), LABELS, label_smoothing=1.5), ConfigError, "label_smoothing"),
+        (lambda: losses.cross_entropy(_x(LOGITS[:, :1]), [0] * 5, label_smoothing=0.1), ConfigError, "at least 2 classes"),
+        (lambda: losses.mse_loss(_x(LOGITS), TARGET[:2]), DataError, "target shape \\(2, 4\\)"),
+        (lambda: losses.mse_loss(_x(LOGITS), TARGET, reduction="avg"), ConfigError, "mean, sum, none"),
+        (lambda: losses.nll_loss(_x(LOGITS), [9] * 5), DataError, "out of range"),
+    ],
+)
+def test_bad_loss_inputs(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_penalties_cover_weights_not_biases():
+    encoder = nn.Linear(3, 2, rng=0, bias_init=nnlab.init.constant(1.0), dtype=F64)
+    model = nn.Sequential(encoder, nn.BatchNorm(2, dtype=F64), nn.PReLU(dtype=F64), nn.TiedLinear(encoder))
+    W = encoder.weight.data
+    l2 = losses.l2_penalty(model, alpha=0.1)
+    assert l2.item() == pytest.approx(0.05 * np.sum(W**2))  # the tied weight counted once
+    l2.backward()
+    np.testing.assert_allclose(encoder.weight.grad, 0.1 * W)
+    assert encoder.bias.grad is None and model[1].gamma.grad is None
+    l1 = losses.l1_penalty(model.parameters(), alpha=0.5)
+    assert l1.item() == pytest.approx(0.5 * np.abs(W).sum())
+    every = losses.l2_penalty(model, alpha=1.0, weights_only=False).item()
+    assert every == pytest.approx(0.5 * sum(np.sum(p.data**2) for p in model.parameters()))
+
+
+def test_penalty_gradchecks_and_empty():
+    a, b = _x(RNG.standard_normal((3, 2))), _x(RNG.standard_normal((2, 2)))
+    assert nnlab.gradcheck(lambda a, b: losses.l2_penalty([a, b], 0.3), [a, b])
+    assert nnlab.gradcheck(lambda a, b: losses.l1_penalty([a, b], 0.3), [a, b])
+    assert losses.l2_penalty([], 1.0).item() == 0.0
+
+
+def test_class_forms_and_lookup():
+    loss = losses.CrossEntropyLoss(label_smoothing=0.1)
+    assert loss(_x(LOGITS), LABELS).item() == pytest.approx(losses.cross_entropy(_x(LOGITS), LABELS, 0.1).item())
+    assert loss.config == {"name": "cross_entropy", "reduction": "mean", "label_smoothing": 0.1}
+    assert losses.get(loss.config["name"], label_smoothing=0.1).config == loss.config
+    assert isinstance(losses.get("MSELoss"), losses.MSELoss)
+    assert losses.EuclideanLoss()(_x(LOGITS), TARGET).item() == pytest.approx(losses.euclidean_loss(_x(LOGITS), TARGET).item())
+    assert losses.NLLLoss(reduction="sum")(_x(np.log(SOFT)), LABELS).shape == ()
+    assert losses.BCEWithLogitsLoss()(_x(LOGITS), BINARY).shape == ()
+    with pytest.raises(ConfigError, match="unknown loss 'hinge'; choose one of bce_with_logits"):
+        losses.get("hinge")
+    with pytest.raises(ConfigError, match="bad settings"):
+        losses.get("mse", label_smoothing=0.1)
+    with pytest.raises(ConfigError):
+        losses.CrossEntropyLoss(label_smoothing=-0.1)

@@ -1,0 +1,249 @@
+"""Every layer and activation: float64 gradchecks for inputs and parameters, plus layer behaviour."""
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import nn
+from nnlab.errors import ConfigError, DataError
+
+F64 = np.float64
+
+
+def _x(shape, seed=0, scale=1.0):
+    return nnlab.tensor(np.random.default_rng(seed).standard_normal(shape) * scale, requires_grad=True, dtype=F64)
+
+
+def _tied_pair():
+    encoder = nn.Linear(5, 3, rng=1, dtype=F64)
+    return nn.Sequential(encoder, nn.Tanh(), nn.TiedLinear(encoder, bias_init=nnlab.init.normal(0.1), rng=2))
+
+
+def _reseeded(layer):
+    """Freeze a random layer's mask/noise: the same draw at every call."""
+
+    def run(x):
+        layer.reseed(7)
+        return layer(x)
+
+    return run
+
+
+# name, module factory (float64), input shape, train mode
+LAYERS = [
+    ("Linear", lambda: nn.Linear(4, 3, rng=0, dtype=F64, bias_init=nnlab.init.normal(0.5)), (5, 4), True),
+    ("Linear-nobias", lambda: nn.Linear(4, 3, bias=False, rng=0, dtype=F64), (5, 4), True),
+    ("Linear-3d", lambda: nn.Linear(4, 2, rng=0, dtype=F64), (2, 3, 4), True),
+    ("Sequential", lambda: nn.Sequential(nn.Linear(4, 6, rng=0, dtype=F64), nn.Tanh(), nn.Linear(6, 2, rng=1, dtype=F64)), (3, 4), True),
+    ("Residual", lambda: nn.Residual(nn.Sequential(nn.Linear(4, 4, rng=0, dtype=F64), nn.ELU())), (3, 4), True),
+    ("Maxout", lambda: nn.Maxout(4, 3, pieces=3, rng=0, dtype=F64, bias_init=nnlab.init.normal(0.3)), (6, 4), True),
+    ("Maxout-3d", lambda: nn.Maxout(4, 2, pieces=2, rng=0, dtype=F64), (2, 3, 4), True),
+    ("BatchNorm-train", lambda: _bn(), (8, 3), True),
+    ("BatchNorm-eval", lambda: _bn(), (8, 3), False),
+    ("BatchNorm-3d", lambda: _bn(), (2, 4, 3), True),
+    ("TiedAutoencoder", _tied_pair, (4, 5), True),
+    ("Sigmoid", nn.Sigmoid, (4, 3), True),
+    ("Tanh", nn.Tanh, (4, 3), True),
+    ("ReLU", nn.ReLU, (4, 3), True),
+    ("LeakyReLU", lambda: nn.LeakyReLU(0.2), (4, 3), True),
+    ("PReLU", lambda: nn.PReLU(dtype=F64), (4, 3), True),
+    ("PReLU-per-feature", lambda: nn.PReLU(0.1, num_parameters=3, dtype=F64), (4, 3), True),
+    ("ELU", lambda: nn.ELU(0.7), (4, 3), True),
+    ("Softmax", lambda: nn.Softmax(), (4, 3), True),
+    ("Softmax-temperature", lambda: nn.Softmax(axis=0, temperature=2.5), (4, 3), True),
+    ("Identity", nn.Identity, (4, 3), True),
+]
+
+
+def _bn():
+    layer = nn.BatchNorm(3, dtype=F64)
+    layer.gamma.data[:] = [0.5, 1.5, -2.0]
+    layer.beta.data[:] = [0.1, -0.2, 0.3]
+    layer.running_mean[:] = [0.2, -0.1, 0.0]
+    layer.running_var[:] = [0.5, 2.0, 1.5]
+    return layer
+
+
+@pytest.mark.parametrize("name, factory, shape, train", LAYERS, ids=[row[0] for row in LAYERS])
+def test_layer_gradcheck(name, factory, shape, train):
+    layer = factory().train(train)
+    x = _x(shape)
+    params = list(layer.parameters())
+    result = nnlab.gradcheck(lambda x, *p: layer(x), [x, *params])
+    assert result, f"{name}: {result}"
+    assert all(p.dtype == F64 for p in params)
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout(keep=0.6), nn.Dropout(rate=0.3), nn.GaussianNoise(0.5)], ids=repr)
+def test_random_layers_gradcheck_with_frozen_draw(layer):
+    x = _x((6, 4))
+    assert nnlab.gradcheck(_reseeded(layer), [x])
+
+
+def test_linear_shapes_dtype_and_no_input_gradient():
+    layer = nn.Linear(3, 2, rng=0)
+    assert layer.weight.shape == (3, 2) and layer.bias.shape == (2,)
+    assert layer.weight.dtype == np.float32
+    x = nnlab.tensor(np.ones((4, 3)))  # data: no gradient wanted
+    out = layer(x)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert x.grad is None and layer.weight.grad.shape == (3, 2)
+    np.testing.assert_allclose(out.numpy(), np.ones((4, 3)) @ layer.weight.data + layer.bias.data, rtol=1e-6)
+
+
+def test_linear_accepts_arrays_without_upcast():
+    layer = nn.Linear(3, 2, rng=0)
+    assert layer(np.ones((2, 3))).dtype == np.float32  # a float64 array is cast to the layer's dtype
+
+
+def test_linear_wrong_feature_count_names_shapes():
+    with pytest.raises(ConfigError, match="expects 3 features"):
+        nn.Linear(3, 2)(np.ones((2, 4)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"in_features": 0, "out_features": 2}, "in_features"),
+        ({"in_features": 2.5, "out_features": 2}, "in_features"),
+        ({"in_features": 2, "out_features": 2, "weight_init": "nope"}, "unknown initializer 'nope'"),
+        ({"in_features": 2, "out_features": 2, "dtype": "int32"}, "floating"),
+        ({"in_features": 2, "out_features": 2, "bias": "yes"}, "bias"),
+    ],
+)
+def test_linear_rejects_bad_arguments(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        nn.Linear(**kwargs)
+
+
+def test_linear_bias_init_and_custom_callable():
+    layer = nn.Linear(2, 3, weight_init=lambda shape, rng=None, dtype=np.float32: np.full(shape, 2.0, dtype), bias_init=nnlab.init.constant(0.01))
+    assert np.all(layer.weight.data == 2.0)
+    np.testing.assert_allclose(layer.bias.data, 0.01, rtol=1e-6)
+
+
+def test_maxout_is_max_of_affine_pieces():
+    layer = nn.Maxout(3, 2, pieces=4, rng=0, bias_init=nnlab.init.normal(1.0))
+    X = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
+    Z = (X @ layer.weight.data + layer.bias.data).reshape(5, 4, 2)
+    np.testing.assert_allclose(layer(X).numpy(), Z.max(axis=1), rtol=1e-6)
+
+
+def test_maxout_with_two_pieces_can_be_relu():
+    # max(w·x + b, 0·x + 0) is ReLU: the seeds' "generalizes ReLU"
+    layer = nn.Maxout(2, 2, pieces=2, rng=0)
+    layer.weight.data[:, 2:] = 0
+    layer.bias.data[:] = 0
+    X = np.random.default_rng(2).standard_normal((6, 2)).astype(np.float32)
+    np.testing.assert_allclose(layer(X).numpy(), np.maximum(X @ layer.weight.data[:, :2], 0), rtol=1e-6)
+
+
+def test_batchnorm_training_normalizes_and_eval_uses_running_stats():
+    layer = nn.BatchNorm(4)
+    X = np.random.default_rng(0).normal(3.0, 2.0, (64, 4)).astype(np.float32)
+    out = layer(X).numpy()
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(out.var(axis=0), 1, atol=1e-3)
+    np.testing.assert_allclose(layer.running_mean, 0.1 * X.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(layer.running_var, 0.9 + 0.1 * X.var(axis=0, ddof=1), rtol=1e-5)
+    layer.eval()
+    expected = (X - layer.running_mean) / np.sqrt(layer.running_var + 1e-5)
+    np.testing.assert_allclose(layer(X).numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert layer.running_mean.dtype == np.float32
+
+
+def test_batchnorm_single_example_in_training_is_an_error():
+    with pytest.raises(DataError, match="more than one value"):
+        nn.BatchNorm(3)(np.ones((1, 3)))
+    assert nn.BatchNorm(3).eval()(np.ones((1, 3))).shape == (1, 3)
+
+
+def test_dropout_keyword_meaning_and_modes():
+    assert nn.Dropout(keep=0.8).keep == 0.8
+    assert nn.Dropout(rate=0.2).keep == pytest.approx(0.8)
+    for kwargs in ({}, {"keep": 0.5, "rate": 0.5}, {"keep": 0.0}, {"rate": 1.0}, {"keep": 1.5}):
+        with pytest.raises(ConfigError):
+            nn.Dropout(**kwargs)
+    layer = nn.Dropout(keep=0.25, rng=0)
+    x = nnlab.tensor(np.ones((200, 50)))
+    out = layer(x).numpy()
+    assert set(np.unique(out)) == {0.0, 4.0}  # inverted scaling by 1/keep
+    assert abs((out > 0).mean() - 0.25) < 0.02
+    assert layer.eval()(x) is x  # eval mode: identity
+
+
+def test_dropout_masks_come_from_its_generator():
+    a, b = nn.Dropout(keep=0.5, rng=3), nn.Dropout(keep=0.5, rng=3)
+    x = np.ones((10, 10), dtype=np.float32)
+    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    assert not np.array_equal(a(x).numpy(), a(x).numpy())  # a new mask every call
+    nnlab.seed(5)
+    first = nn.Dropout(keep=0.5)(x).numpy()
+    nnlab.seed(5)
+    np.testing.assert_array_equal(nn.Dropout(keep=0.5)(x).numpy(), first)
+
+
+def test_dropout_gradient_uses_the_same_mask():
+    layer = nn.Dropout(keep=0.5, rng=0)
+    x = nnlab.tensor(np.ones((4, 5)), requires_grad=True)
+    out = layer(x)
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, out.numpy())
+
+
+def test_gaussian_noise_training_only():
+    layer = nn.GaussianNoise(0.5, rng=0)
+    x = nnlab.tensor(np.zeros((400, 50)))
+    noise = layer(x).numpy()
+    assert noise.dtype == np.float32
+    assert abs(noise.std() - 0.5) < 0.01 and abs(noise.mean()) < 0.01
+    assert layer.eval()(x) is x
+    with pytest.raises(ConfigError):
+        nn.GaussianNoise(-1.0)
+
+
+def test_tied_linear_uses_transposed_weight_and_own_bias():
+    encoder = nn.Linear(4, 2, rng=0)
+    decoder = nn.TiedLinear(encoder, bias_init=nnlab.init.constant(0.5))
+    X = np.random.default_rng(0).standard_normal((3, 2)).astype(np.float32)
+    np.testing.assert_allclose(decoder(X).numpy(), X @ encoder.weight.data.T + 0.5, rtol=1e-6)
+    model = nn.Sequential(encoder, nn.ReLU(), decoder)
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.bias"]
+    with pytest.raises(ConfigError):
+        nn.TiedLinear(nn.ReLU())
+
+
+def test_prelu_alpha_is_a_learned_parameter():
+    layer = nn.PReLU(init=0.25, num_parameters=3)
+    assert [n for n, _ in layer.named_parameters()] == ["alpha"]
+    x = nnlab.tensor([[-2.0, 1.0, -4.0]])
+    out = layer(x)
+    np.testing.assert_allclose(out.numpy(), [[-0.5, 1.0, -1.0]])
+    out.sum().backward()
+    np.testing.assert_allclose(layer.alpha.grad, [-2.0, 0.0, -4.0])
+
+
+def test_softmax_module_temperature_sharpens():
+    x = nnlab.tensor([[1.0, 2.0, 3.0]])
+    soft, sharp = nn.Softmax()(x).numpy(), nn.Softmax(temperature=5.0)(x).numpy()
+    np.testing.assert_allclose(soft.sum(), 1, rtol=1e-6)
+    assert sharp[0, 2] > soft[0, 2]
+    with pytest.raises(ConfigError):
+        nn.Softmax(temperature=0)
+
+
+def test_residual_adds_input():
+    inner = nn.Linear(3, 3, rng=0)
+    X = np.ones((2, 3), dtype=np.float32)
+    np.testing.assert_allclose(nn.Residual(inner)(X).numpy(), X + inner(X).numpy(), rtol=1e-6)
+
+
+def test_sequential_indexing_and_append():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    model.append(nn.Linear(3, 1))
+    assert len(model) == 3 and isinstance(model[2], nn.Linear)
+    assert isinstance(model[:2], nn.Sequential) and len(model[:2]) == 2
+    assert [n for n, _ in model.named_modules()] == ["", "0", "1", "2"]
+    assert model(np.ones((4, 2))).shape == (4, 1)
+    assert nn.Sequential([nn.ReLU(), nn.Tanh()])[1].__class__ is nn.Tanh

@@ -1,0 +1,196 @@
+"""Architecture specs: every layer round-trips through JSON; bad specs fail naming the problem."""
+
+import json
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import nn
+from nnlab.errors import ConfigError
+
+
+def _tied():
+    encoder = nn.Linear(4, 2, weight_init="xavier_uniform")
+    return nn.Sequential(encoder, nn.Sigmoid(), nn.TiedLinear(encoder, bias_init=nnlab.init.constant(0.1)))
+
+
+def _nested_tied():
+    encoder = nn.Linear(4, 3)
+    inner = nn.Sequential(nn.Residual(nn.Sequential(encoder, nn.TiedLinear(encoder, bias=False))))
+    return nn.Sequential(inner, nn.Linear(4, 2))
+
+
+MODELS = {
+    "Linear": lambda: nn.Linear(4, 3, weight_init="he_uniform", bias_init=nnlab.init.constant(0.01)),
+    "Linear-nobias-f64": lambda: nn.Linear(4, 2, bias=False, dtype=np.float64),
+    "Maxout": lambda: nn.Maxout(4, 3, pieces=3, weight_init=nnlab.init.normal(0.2)),
+    "BatchNorm": lambda: nn.BatchNorm(4, momentum=0.3, eps=1e-3),
+    "Dropout": lambda: nn.Dropout(keep=0.8),
+    "GaussianNoise": lambda: nn.GaussianNoise(0.1),
+    "Sigmoid": nn.Sigmoid,
+    "Tanh": nn.Tanh,
+    "ReLU": nn.ReLU,
+    "LeakyReLU": lambda: nn.LeakyReLU(0.2),
+    "PReLU": lambda: nn.PReLU(0.1, num_parameters=4),
+    "ELU": lambda: nn.ELU(0.5),
+    "Softmax": lambda: nn.Softmax(axis=-1, temperature=2.0),
+    "Identity": nn.Identity,
+    "Residual": lambda: nn.Residual(nn.Sequential(nn.Linear(4, 4), nn.Tanh())),
+    "Sequential": lambda: nn.Sequential(nn.Linear(4, 8), nn.BatchNorm(8), nn.ReLU(), nn.Dropout(rate=0.5), nn.Linear(8, 4)),
+    "TiedLinear": _tied,
+    "TiedLinear-nested": _nested_tied,
+}
+
+
+def test_every_registered_layer_type_is_covered():
+    covered = set()
+    for factory in MODELS.values():
+        covered |= {type(m).__name__ for m in factory().modules()}
+    assert covered == set(nn.layer_types())
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_spec_round_trip_through_json(name):
+    nnlab.seed(0)
+    model = MODELS[name]()
+    model(np.ones((4, 4))) if name == "BatchNorm" else None  # move the running statistics
+    spec = nn.to_spec(model)
+    text = json.dumps(spec)
+    rebuilt = nn.from_spec(json.loads(text))
+    assert type(rebuilt) is type(model)
+    assert nn.to_spec(rebuilt) == spec
+    rebuilt.load_state_dict(model.state_dict())
+    X = np.random.default_rng(1).standard_normal((5, 4))
+    model.eval(), rebuilt.eval()
+    np.testing.assert_array_equal(rebuilt(X).numpy(), model(X).numpy())
+    assert [p.dtype for p in rebuilt.parameters()] == [p.dtype for p in model.parameters()]
+
+
+def test_spec_format_is_plain_data():
+    spec = nn.to_spec(nn.Sequential(nn.Linear(3, 2, bias_init=nnlab.init.constant(0.01)), nn.Dropout(keep=0.5)))
+    assert spec == {
+        "type": "Sequential",
+        "layers": [
+            {
+                "type": "Linear",
+                "args": {
+                    "in_features": 3,
+                    "out_features": 2,
+                    "bias": True,
+                    "weight_init": "lecun_normal",
+                    "bias_init": {"name": "constant", "value": 0.01},
+                    "dtype": "float32",
+                },
+            },
+            {"type": "Dropout", "args": {"keep": 0.5}},
+        ],
+    }
+
+
+def test_tie_is_stored_as_path_and_rebuilt_as_shared_parameter():
+    spec = nn.to_spec(_nested_tied())
+    tied = spec["layers"][0]["layers"][0]["module"]["layers"][1]
+    assert tied["type"] == "TiedLinear" and tied["args"]["tied_to"] == "0.0.module.0"
+    model = nn.from_spec(spec)
+    encoder = model.get_submodule("0.0.module.0")
+    assert model.get_submodule("0.0.module.1").weight is encoder.weight
+    assert [n for n, _ in model.named_parameters()] == ["0.0.module.0.weight", "0.0.module.0.bias", "1.weight", "1.bias"]
+
+
+def test_inline_arguments_are_accepted():
+    model = nn.from_spec(
+        {"type": "Sequential", "layers": [{"type": "Linear", "in_features": 3, "out_features": 2}, {"type": "ReLU"}]}
+    )
+    assert model[0].weight.shape == (3, 2) and isinstance(model[1], nn.ReLU)
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ({"type": "Conv2d"}, "unknown layer type 'Conv2d'; choose one of BatchNorm, Dropout, ELU"),
+        ({"args": {}}, "unknown layer type None"),
+        ([1, 2], "a layer spec is a dict"),
+        ({"type": "Linear", "args": {"in_features": 3}}, "Linear needs argument\\(s\\) 'out_features'"),
+        ({"type": "Linear", "args": {"in_features": 3, "out_features": 2, "units": 4}}, "no argument 'units'; allowed: in_features"),
+        ({"type": "Linear", "args": {"in_features": -3, "out_features": 2}}, "in_features must be an integer >= 1"),
+        ({"type": "Linear", "args": {"in_features": 3, "out_features": 2, "weight_init": "magic"}}, "unknown initializer 'magic'; choose one of"),
+        ({"type": "Linear", "args": {"in_features": 3, "out_features": 2, "dtype": "float128x"}}, "dtype"),
+        ({"type": "Dropout", "args": {"keep": 0.5, "rate": 0.5}}, "exactly one of keep="),
+        ({"type": "Sequential", "layers": [{"type": "ReLU"}, {"type": "Nope"}]}, "layer '1': unknown layer type 'Nope'"),
+        ({"type": "Sequential", "layers": {"type": "ReLU"}}, "'layers' must be a list"),
+        ({"type": "Sequential", "layers": [], "extra": 1}, "unexpected key\\(s\\) 'extra'"),
+        ({"type": "Residual"}, "needs 'module'"),
+        ({"type": "ReLU", "args": [1]}, "'args' must be a dict"),
+        ({"type": "Sequential", "layers": [{"type": "TiedLinear", "args": {"in_features": 2, "out_features": 3}}]}, "needs 'tied_to'"),
+        (
+            {"type": "Sequential", "layers": [{"type": "TiedLinear", "args": {"tied_to": "7", "in_features": 2, "out_features": 3}}]},
+            "tied_to '7' names no layer",
+        ),
+        (
+            {"type": "Sequential", "layers": [{"type": "ReLU"}, {"type": "TiedLinear", "args": {"tied_to": "0", "in_features": 2, "out_features": 3}}]},
+            "tied_to '0' is a ReLU, not a Linear",
+        ),
+        (
+            {
+                "type": "Sequential",
+                "layers": [
+                    {"type": "Linear", "in_features": 3, "out_features": 2},
+                    {"type": "TiedLinear", "args": {"tied_to": "0", "in_features": 3, "out_features": 2}},
+                ],
+            },
+            "cannot tie to a Linear with weight shape \\(3, 2\\)",
+        ),
+    ],
+)
+def test_bad_specs_fail_with_clear_messages(spec, match):
+    with pytest.raises(ConfigError, match=match):
+        nn.from_spec(spec)
+
+
+def test_to_spec_refuses_what_it_cannot_describe():
+    class Custom(nn.Module):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(ConfigError, match="cannot describe Custom at '1'"):
+        nn.to_spec(nn.Sequential(nn.ReLU(), Custom()))
+    encoder = nn.Linear(3, 2)
+    with pytest.raises(ConfigError, match="outside the model"):
+        nn.to_spec(nn.Sequential(nn.TiedLinear(encoder)))
+    shared = nn.Linear(3, 3)
+    with pytest.raises(ConfigError, match="appears twice"):
+        nn.to_spec(nn.Sequential(shared, shared))
+
+
+def test_custom_initializer_is_not_stored_but_warned():
+    layer = nn.Linear(2, 2, weight_init=lambda shape, rng=None, dtype=np.float32: np.ones(shape, dtype))
+    with pytest.warns(UserWarning, match="custom callable"):
+        spec = nn.to_spec(layer)
+    assert "weight_init" not in spec["args"]
+    assert nn.from_spec(spec).weight.shape == (2, 2)
+
+
+def test_registered_custom_layer_round_trips():
+    @nn.register
+    class Scale(nn.Module):
+        def __init__(self, factor=2.0):
+            super().__init__()
+            self.factor = factor
+
+        def forward(self, x):
+            return x * self.factor
+
+        def spec_args(self):
+            return {"factor": self.factor}
+
+    try:
+        spec = nn.to_spec(nn.Sequential(Scale(3.0)))
+        assert spec["layers"][0] == {"type": "Scale", "args": {"factor": 3.0}}
+        assert nn.from_spec(spec)[0].factor == 3.0
+    finally:
+        from nnlab.nn import spec as spec_module
+
+        spec_module._REGISTRY.pop("Scale")
+    with pytest.raises(TypeError, match="spec_args"):
+        nn.register(type("NoArgs", (nn.Module,), {}))
