@@ -3,6 +3,7 @@
 from . import functional, random
 from . import init, losses, nn
 from . import data, datasets
+from . import optim
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
 from .ops.elementwise import maximum, minimum, where
