@@ -4,8 +4,10 @@ from . import functional, random
 from . import init, losses, nn
 from . import data, datasets
 from . import optim
+from . import train
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
+from .io import load, save
 from .ops.elementwise import maximum, minimum, where
 from .ops.shape import concatenate, stack
 from .random import seed
@@ -26,6 +28,8 @@ __all__ = [
     "where",
     "concatenate",
     "stack",
+    "save",
+    "load",
     "seed",
     "random",
     "nn",
@@ -33,6 +37,7 @@ __all__ = [
     "losses",
     "data",
     "datasets",
+    "train",
     "NnlabError",
     "ConfigError",
     "DataError",

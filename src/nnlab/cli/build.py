@@ -101,17 +101,27 @@ def prepare_data(cfg: RunConfig) -> Splits:
     return Splits((X, y), val, test, preprocessing, num_features, num_classes, test_is_train)
 
 
-def augmentation(cfg: RunConfig):
+def training_data(cfg: RunConfig, splits: Splits):
+    """The training split and the per-batch augmentation to apply to it in ``fit``.
+
+    Jitter shifts pixels, so it must see raw images: with jitter the split stays
+    raw and the preprocessing runs per batch after it.  Input noise is added
+    after preprocessing, so its std is in units of the normalized features.
+    """
     d = cfg.data
     steps = []
+    train = splits.prepared(splits.train)
     if d.augment_jitter:
         shape = d.image_shape or _IMAGE_SHAPES.get(d.source)
         if shape is None:
             raise DataError("data.augment_jitter needs data.image_shape = [height, width] for this data source")
         steps.append(Jitter(shape=tuple(shape), max_shift=d.augment_jitter, rng=cfg.seed + 2))
+        if splits.preprocessing is not None:
+            train = splits.train
+            steps.append(splits.preprocessing.transform)
     if d.augment_noise_std:
         steps.append(GaussianNoiseAugment(d.augment_noise_std, rng=cfg.seed + 3))
-    return steps or None
+    return train, (steps or None)
 
 
 def _activation(m) -> nn.Module:

@@ -16,12 +16,12 @@ from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
 from ..train import Checkpoint, EarlyStopping, MetricsLogger, evaluate, fit, lr_search, predict
 from .build import (
-    augmentation,
     build_loss,
     build_model,
     build_optimizer,
     build_schedule_callbacks,
     prepare_data,
+    training_data,
 )
 from .config import RunConfig, load_config, parse_config
 
@@ -63,7 +63,7 @@ def train(args) -> int:
     metadata = {"config": cfg.model_dump(mode="json")}
     model.preprocessing = splits.preprocessing
 
-    train_data = splits.prepared(splits.train)
+    train_data, augment = training_data(cfg, splits)
     val_data = splits.prepared(splits.val) if splits.val else None
     callbacks = build_schedule_callbacks(cfg, val_data is not None)
     if cfg.train.early_stopping:
@@ -85,7 +85,7 @@ def train(args) -> int:
               f"{splits.num_features} features, {splits.num_classes} classes, {model.num_parameters():,} parameters")
     history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
                   batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed,
-                  augment=augmentation(cfg), verbose=0 if args.quiet else 1)
+                  augment=augment, verbose=0 if args.quiet else 1)
 
     test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)

@@ -1,0 +1,186 @@
+"""The `nnlab` command: every example config runs; every bad input gets a clear message, a non-zero
+exit, no traceback and no half-written file."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnlab.cli import main
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
+
+
+def _nnlab(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "nnlab.cli", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_default_train_reaches_97_percent_and_writes_the_run(tmp_path):
+    result = _nnlab("train", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    accuracy = float(result.stdout.split("test accuracy:")[1].split()[0])
+    assert accuracy >= 0.97
+    run = tmp_path / "runs" / "digits-mlp"
+    assert sorted(p.name for p in run.iterdir()) == [
+        "checkpoint.safetensors", "config.json", "curves.png", "history.csv", "model.safetensors"
+    ]
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len((run / "history.csv").read_text().splitlines()) == 1 + 40
+
+    # The saved run can be evaluated, inspected and used for predictions.
+    evaluated = _nnlab("evaluate", run, cwd=tmp_path)
+    assert evaluated.returncode == 0 and f"accuracy: {accuracy:.4f}" in evaluated.stdout
+    info = _nnlab("info", run / "model.safetensors", cwd=tmp_path)
+    assert info.returncode == 0 and "parameters: 50,826" in info.stdout and "FLOPs per example" in info.stdout
+    from nnlab.datasets import digits
+
+    X, y = digits()
+    _write_csv(tmp_path / "in.csv", X[:20])
+    predicted = _nnlab("predict", run, tmp_path / "in.csv", cwd=tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    rows = (tmp_path / "in.predictions.csv").read_text().splitlines()
+    labels = np.array([int(r.split(",")[0]) for r in rows[1:]])
+    assert (labels == y[:20]).mean() >= 0.9
+
+
+@pytest.mark.parametrize("config", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_config_runs(tmp_path, config):
+    result = _nnlab("train", config, "--epochs", "2", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "accuracy:" in result.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "model.safetensors").exists() and (run / "curves.png").exists()
+
+
+def test_lr_search_command(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nsource = "moons"\nn = 200\n[optimizer]\nname = "sgd"\n')
+    result = _nnlab("lr-search", config, "--epochs", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("coarse") >= 5 and "fine" in result.stdout and "best learning rate" in result.stdout
+
+
+def _write_csv(path, X, y=None, header=None):
+    columns = header or [f"f{i}" for i in range(X.shape[1])] + ([] if y is None else ["label"])
+    rows = X if y is None else np.column_stack([X, y])
+    with open(path, "w") as f:
+        f.write(",".join(columns) + "\n")
+        for row in rows:
+            f.write(",".join(str(v) for v in row) + "\n")
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # runs/ is written under the working directory
+
+
+def _fails(tmp_path, capsys, argv, message):
+    """Run the CLI in-process; it must return non-zero with ``message`` on stderr and no traceback."""
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code != 0
+    assert message in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("model.safetensors"))
+    return err
+
+
+def _config(tmp_path, text):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def _csv_config(tmp_path, X, y):
+    _write_csv(tmp_path / "d.csv", X, y)
+    return _config(tmp_path, f'[data]\nsource = "csv"\npath = "{tmp_path / "d.csv"}"\ntarget = "label"\n')
+
+
+@pytest.fixture
+def table():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(40, 3)), np.arange(40) % 2
+
+
+def test_nan_in_features(tmp_path, capsys, table):
+    X, y = table
+    X[3, 1] = np.nan
+    _fails(tmp_path, capsys, ["train", _csv_config(tmp_path, X, y)], "'nan' is not a finite number")
+
+
+def test_infinity_in_features(tmp_path, capsys, table):
+    X, y = table
+    X[5, 0] = np.inf
+    _fails(tmp_path, capsys, ["train", _csv_config(tmp_path, X, y)], "'inf' is not a finite number")
+
+
+def test_negative_label(tmp_path, capsys, table):
+    X, y = table
+    y = y.copy()
+    y[7] = -1
+    _fails(tmp_path, capsys, ["train", _csv_config(tmp_path, X, y)], "-1")
+
+
+def test_non_integer_label(tmp_path, capsys, table):
+    X, y = table
+    y = y.astype(float)
+    y[2] = 0.5
+    _fails(tmp_path, capsys, ["train", _csv_config(tmp_path, X, y)], "0.5")
+
+
+def test_empty_dataset(tmp_path, capsys):
+    (tmp_path / "d.csv").write_text("a,b,label\n")
+    config = _config(tmp_path, f'[data]\nsource = "csv"\npath = "{tmp_path / "d.csv"}"\ntarget = "label"\n')
+    _fails(tmp_path, capsys, ["train", config], "no data rows")
+
+
+def test_feature_count_mismatch(tmp_path, capsys, table):
+    X, y = table
+    assert main(["train", _csv_config(tmp_path, X, y), "--epochs", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    _write_csv(tmp_path / "wide.csv", np.ones((3, 5)))
+    code = main(["predict", "runs/digits-mlp", str(tmp_path / "wide.csv")])
+    err = capsys.readouterr().err
+    assert code != 0 and "expected 3 features, got 5" in err and "Traceback" not in err
+    assert not (tmp_path / "wide.predictions.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[train]\nbatch_size = 0\n", "train.batch_size"),
+        ("[train]\nbatch_size = -4\n", "train.batch_size"),
+        ("[train]\nepochs = 0\n", "train.epochs"),
+        ('[optimizer]\nname = "adma"\n', "'sgd', 'adagrad', 'rmsprop', 'adam' or 'adamw'"),
+        ('[model]\nactivation = "relu6"\n', "model.activation"),
+        ('[model]\nweight_init = "glorot"\n', "'xavier_normal'"),
+        ("[model\nhidden = [3]\n", "not valid TOML"),
+        ("[model]\nhiden = [3]\n", "unknown key 'model.hiden' (allowed: hidden,"),
+        ("colour = 1\n", "unknown key 'colour'"),
+    ],
+)
+def test_bad_configs(tmp_path, capsys, text, message):
+    _fails(tmp_path, capsys, ["train", _config(tmp_path, text)], message)
+
+
+def test_epochs_below_one_on_the_command_line(tmp_path, capsys):
+    _fails(tmp_path, capsys, ["train", "--epochs", "0"], "train.epochs")
+
+
+def test_missing_config_file(tmp_path, capsys):
+    _fails(tmp_path, capsys, ["train", str(tmp_path / "none.toml")], "does not exist")
+
+
+def test_file_that_is_not_a_model(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello, I am not a model")
+    _fails(tmp_path, capsys, ["info", str(tmp_path / "notes.txt")], "not an nnlab model")
+
+
+def test_user_error_in_a_real_process_has_no_traceback(tmp_path):
+    result = _nnlab("train", _config(tmp_path, '[optimizer]\nname = "adma"\n'), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "optimizer.name" in result.stderr and "Traceback" not in result.stderr
