@@ -131,6 +131,17 @@ def test_parameter_without_gradient_is_skipped():
     assert opt.state_dict()["state"][0]["step"] == 3
 
 
+@pytest.mark.parametrize("name", [name for name in FACTORIES if name != "adam_groups"])
+def test_a_parameter_the_loss_never_reaches_changes_nothing_else(name):
+    params, alone = make_params(), make_params()
+    unused = nnlab.tensor(np.ones(3), requires_grad=True)
+    opt, ref = FACTORIES[name](params + [unused]), FACTORIES[name](alone)
+    a, b = train(opt, params, 5), train(ref, alone, 5)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert unused.grad is None and np.array_equal(unused.data, np.ones(3))
+    assert opt._flats[0][0].t == 5
+
+
 def test_zero_grad_set_to_none_and_shape_errors():
     params = make_params()
     opt = SGD(params, lr=0.1)
@@ -165,6 +176,31 @@ def test_flat_update_equals_per_parameter_update(shapes, seed):
     for p, r in zip(params, ref):
         assert p.shape == r.shape
         np.testing.assert_allclose(p.data, r, rtol=1e-12, atol=1e-14)
+
+
+def test_with_an_nn_module():
+    nn = pytest.importorskip("nnlab.nn")
+    nnlab.seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 2))
+    opt = Adam(model.parameters(), lr=0.01)
+    x, y = nnlab.tensor(X[:8]), nnlab.tensor(Y[:8])
+
+    def step(zero_grad):
+        zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    losses = [step(opt.zero_grad) for _ in range(5)] + [step(model.zero_grad) for _ in range(5)]
+    assert losses[-1] < losses[0]
+    (flat,) = opt._flats[0]
+    assert all(p.data.base is flat.data and p.grad.base is flat.grad for p in model.parameters())
+    saved = model.state_dict()
+    step(opt.zero_grad)
+    model.load_state_dict(saved)  # copies in place: the views survive
+    assert all(p.data.base is flat.data for p in model.parameters())
+    np.testing.assert_array_equal(flat.data, np.concatenate([v.ravel() for v in saved.values()]))
 
 
 # ---------------------------------------------------------------- dtypes
@@ -414,6 +450,7 @@ def test_line_search_edge_cases():
     (w * w).sum().backward()
     with pytest.raises(ConfigError, match="closure"):
         opt.step()
+    assert opt.requires_closure and not SGD([nnlab.tensor([1.0], requires_grad=True)]).requires_closure
     with pytest.raises(ConfigError, match="candidates"):
         opt.lr = 0.1
     assert opt.step(lambda: (w * w).sum()) == 4.0  # staying put (η = 0) beats overshooting

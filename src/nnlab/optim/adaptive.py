@@ -85,6 +85,14 @@ class Adam(Optimizer):
     ``weight_decay`` is the L2 rule (∇ + αw, as PyTorch's Adam); see :class:`AdamW` for decoupled decay.
 
     12 in-place NumPy calls over the flat buffer per step, whatever the number of parameters.
+
+    >>> import nnlab
+    >>> w = nnlab.tensor([1.0, 1.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w * nnlab.tensor([100.0, -0.01])).sum().backward()
+    >>> opt.step()  # the first step moves every weight by ≈ η, whatever its gradient's size
+    >>> w.data.round(4)
+    array([0.9, 1.1], dtype=float32)
     """
 
     state_names = ("exp_avg", "exp_avg_sq")
@@ -102,9 +110,10 @@ class Adam(Optimizer):
         check_range("eps", group["eps"])
 
     def _update(self, group, flat, grad):
-        beta1, beta2 = (float(b) for b in group["betas"])
+        betas = group["betas"]
+        beta1, beta2 = float(betas[0]), float(betas[1])
         lr, eps = float(group["lr"]), float(group["eps"])
-        t = flat.steps()
+        t = flat.t
         if isinstance(t, int):
             bias1, root_bias2 = 1.0 - beta1**t, math.sqrt(1.0 - beta2**t)
         else:  # some parameters were skipped on some steps: per-element counts

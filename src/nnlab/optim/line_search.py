@@ -50,6 +50,8 @@ class LineSearch(Optimizer):
     0.5
     """
 
+    requires_closure = True
+
     def __init__(self, params, candidates=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), weight_decay: float = 0.0):
         candidates = tuple(check_range("candidate learning rate", c) for c in candidates)
         if not candidates:

@@ -55,7 +55,8 @@ class FlatParams:
     ``data[slices[i]]`` reshaped, likewise ``.grad``.  ``state`` maps each
     state name of the rule to a zero-initialized array of the same size.
     ``step`` counts the updates; ``param_steps`` holds per-parameter counts
-    once some parameter was skipped (else None: all equal ``step``).
+    once some parameter was skipped (else None: all equal ``step``); ``t`` is
+    the count the current update uses (see :meth:`advance`).
     """
 
     def __init__(self, params: list, state_names=()):
@@ -82,6 +83,7 @@ class FlatParams:
         self._scratch2 = None
         self.step = 0
         self.param_steps = None
+        self.t = 0
         _FLAT_GRADS[id(self.grad)] = self.grad
 
     # ------------------------------------------------------------ syncing
@@ -160,22 +162,28 @@ class FlatParams:
                 buf[sl] = values
 
     def advance(self, skipped) -> None:
-        """Count one update, except for the skipped parameters."""
-        self.step += 1
-        if skipped:
-            if self.param_steps is None:
-                self.param_steps = np.full(len(self.params), self.step - 1, dtype=np.int64)
-            self.param_steps += 1
-            self.param_steps[skipped] -= 1
-        elif self.param_steps is not None:
-            self.param_steps += 1
+        """Count one update of every parameter but the skipped ones; set ``t`` for the rule.
 
-    def steps(self):
-        """The step count: an int when all parameters share it, else one value per element."""
+        ``t`` is the step count the update uses: an int when the updated parameters
+        share it (always, unless some parameter was skipped on some earlier step and
+        is updated now), else one count per element.
+        """
         counts = self.param_steps
-        if counts is None or (counts == counts[0]).all():
-            return self.step if counts is None else int(counts[0])
-        return np.repeat(counts, self.sizes)
+        if counts is None and not skipped:
+            self.step += 1
+            self.t = self.step
+            return
+        if counts is None:
+            counts = self.param_steps = np.full(len(self.params), self.step, dtype=np.int64)
+        counts += 1
+        if skipped:
+            counts[skipped] -= 1
+        self.step = int(counts.max())
+        active = np.delete(counts, skipped) if skipped else counts
+        if (active == active[0]).all():
+            self.t = int(active[0])  # the skipped ones are restored after the update: their t does not matter
+        else:
+            self.t = np.repeat(counts, self.sizes)
 
     def param_step(self, i: int) -> int:
         return self.step if self.param_steps is None else int(self.param_steps[i])
@@ -220,6 +228,8 @@ class Optimizer:
 
     #: per-element state buffers of the update rule, e.g. ("exp_avg", "exp_avg_sq")
     state_names: tuple = ()
+    #: True when ``step`` needs a closure that recomputes the loss (LineSearch); a training loop checks it
+    requires_closure: bool = False
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
