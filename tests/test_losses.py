@@ -146,6 +146,8 @@ def test_penalties_cover_weights_not_biases():
     l2.backward()
     np.testing.assert_allclose(encoder.weight.grad, 0.1 * W)
     assert encoder.bias.grad is None and model[1].gamma.grad is None
+    named = losses.l2_penalty(list(model.named_parameters()), alpha=0.1)  # (name, parameter) pairs too
+    assert named.item() == pytest.approx(l2.item())
     l1 = losses.l1_penalty(model.parameters(), alpha=0.5)
     assert l1.item() == pytest.approx(0.5 * np.abs(W).sum())
     every = losses.l2_penalty(model, alpha=1.0, weights_only=False).item()

@@ -292,3 +292,17 @@ def test_register_buffer_and_get_submodule():
         model.get_submodule("9")
     model[1].running_mean = np.full(8, 2.0, dtype=np.float32)  # reassigning a buffer keeps it registered
     assert model.state_dict()["1.running_mean"][0] == 2.0
+
+
+def test_deepcopy_and_pickle_keep_ties_and_state():
+    import copy
+    import pickle
+
+    encoder = nn.Linear(4, 3, rng=0)
+    model = nn.Sequential(encoder, nn.BatchNorm(3), nn.TiedLinear(encoder))
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    model(X)
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone[2].weight is clone[0].weight and clone[0].weight is not encoder.weight
+        np.testing.assert_array_equal(clone.eval()(X).numpy(), model.eval()(X).numpy())
+        model.train()

@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nnlab
 from nnlab import nn
@@ -194,3 +196,36 @@ def test_registered_custom_layer_round_trips():
         spec_module._REGISTRY.pop("Scale")
     with pytest.raises(TypeError, match="spec_args"):
         nn.register(type("NoArgs", (nn.Module,), {}))
+
+
+_NAMES = ["in_features", "out_features", "bias", "weight_init", "bias_init", "dtype", "keep", "rate", "std", "alpha",
+          "init", "num_parameters", "axis", "temperature", "pieces", "momentum", "eps", "num_features", "tied_to"]
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 12), st.floats(-2, 2), st.just(float("nan")),
+    st.sampled_from(["he_normal", "float64", "0", "", "zeros", "bogus"]),
+)  # fmt: skip
+
+
+def _spec_strategy():
+    leaf_args = st.dictionaries(st.sampled_from(_NAMES), _SCALARS, max_size=5)
+    leaf = st.fixed_dictionaries({"type": st.sampled_from([*nn.layer_types(), "Nope", 3]), "args": leaf_args})
+    return st.recursive(
+        leaf,
+        lambda children: st.one_of(
+            st.fixed_dictionaries({"type": st.just("Sequential"), "layers": st.lists(children, max_size=4)}),
+            st.fixed_dictionaries({"type": st.just("Residual"), "module": children}),
+            st.lists(children, max_size=2),
+        ),
+        max_leaves=6,
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(_spec_strategy())
+def test_from_spec_on_arbitrary_data_builds_or_raises_config_error(spec):
+    try:
+        model = nn.from_spec(spec)
+    except ConfigError:
+        return
+    assert isinstance(model, nn.Module)
+    assert nn.from_spec(json.loads(json.dumps(nn.to_spec(model)))).num_parameters() == model.num_parameters()

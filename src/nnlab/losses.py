@@ -249,8 +249,10 @@ def _weights(params, weights_only: bool) -> list:
         params = [params]
     chosen, seen = [], set()
     for p in params:
+        if isinstance(p, tuple) and len(p) == 2 and isinstance(p[1], Tensor):
+            p = p[1]  # a (name, parameter) pair from named_parameters()
         if not isinstance(p, Tensor):
-            raise ConfigError(f"a penalty takes a Module or Tensors, got {type(p).__name__}")
+            raise ConfigError(f"a penalty takes a Module, Tensors or (name, Tensor) pairs, got {type(p).__name__}")
         if id(p) in seen or (weights_only and p.data.ndim < 2):
             continue
         seen.add(id(p))
@@ -274,8 +276,9 @@ def _penalty(params, value_fn, grad_fn):
 def l2_penalty(params, alpha, weights_only=True):
     """The seeds' weight decay term α/2·Σ‖w‖² over weights (gradient α·w).
 
-    ``params`` is a Module or Tensors.  Weights are the tensors with two or
-    more dimensions — the matrices of Linear, Maxout and TiedLinear — so
+    ``params`` is a Module, Tensors, or ``named_parameters()`` pairs.
+    Weights are the tensors with two or more dimensions — the matrices of
+    Linear, Maxout and TiedLinear, the parameters named ``weight`` — so
     biases, BatchNorm's γ/β and PReLU's α (all vectors) are left out; pass
     ``weights_only=False`` to cover every tensor.  A tied weight counts once.
 

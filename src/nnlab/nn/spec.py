@@ -152,7 +152,7 @@ def _build(spec, where: str, pending: list) -> Module:
     if not isinstance(spec, dict):
         raise ConfigError(f"{label}: a layer spec is a dict with a 'type' key, got {type(spec).__name__}")
     kind = spec.get("type")
-    if kind not in _REGISTRY:
+    if not isinstance(kind, str) or kind not in _REGISTRY:
         raise ConfigError(f"{label}: unknown layer type {kind!r}; choose one of {', '.join(layer_types())}")
     cls = _REGISTRY[kind]
     if cls is Sequential:

@@ -111,9 +111,10 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
             raise DataError(
                 f"BatchNorm in training mode needs more than one value per feature, got input of shape {X.shape}"
             )
-        mu = X2.mean(axis=0)
+        inv_n = dt(1.0 / n)  # sum·(1/n): np.mean costs a Python-level wrapper per call
+        mu = X2.sum(axis=0) * inv_n
         xc = X2 - mu
-        var = np.mean(np.square(xc), axis=0)
+        var = np.square(xc).sum(axis=0) * inv_n
         inv = 1 / np.sqrt(var + dt(eps))
         if running_mean is not None:
             m = running_mean.dtype.type(momentum)
@@ -141,7 +142,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
         if rx:
             dxhat = g2 * G
             if training:
-                gX = (dxhat - dxhat.mean(axis=0)) - xhat * (dxhat * xhat).mean(axis=0)
+                gX = (dxhat - dxhat.sum(axis=0) * inv_n) - xhat * ((dxhat * xhat).sum(axis=0) * inv_n)
                 gX *= inv
             else:
                 gX = dxhat * inv
@@ -191,7 +192,7 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
         per = -(q * (shifted - log_s)).sum(axis=1)
 
     if reduction == "mean":
-        out = np.asarray(per.mean(), dtype=Z.dtype)
+        out = np.asarray(per.sum() * dt(1.0 / n), dtype=Z.dtype)
     elif reduction == "sum":
         out = np.asarray(per.sum(), dtype=Z.dtype)
     else:
