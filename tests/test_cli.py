@@ -78,14 +78,16 @@ def _in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # runs/ is written under the working directory
 
 
-def _fails(tmp_path, capsys, argv, message):
+def _fails(tmp_path, capsys, argv, message, writes_run=False):
     """Run the CLI in-process; it must return non-zero with ``message`` on stderr and no traceback."""
     code = main(argv)
     err = capsys.readouterr().err
     assert code != 0
     assert message in err, err
     assert "Traceback" not in err
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("model.safetensors"))
+    if not writes_run:
+        assert not (tmp_path / "runs").exists()
+    assert not list(tmp_path.rglob("*.part"))  # no temporary file left half-written
     return err
 
 
@@ -184,3 +186,10 @@ def test_user_error_in_a_real_process_has_no_traceback(tmp_path):
     result = _nnlab("train", _config(tmp_path, '[optimizer]\nname = "adma"\n'), cwd=tmp_path)
     assert result.returncode == 2
     assert "optimizer.name" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_divergence_stops_with_a_message(tmp_path, capsys):
+    config = _config(tmp_path, '[data]\nsource = "moons"\n[optimizer]\nname = "sgd"\nlr = 1e6\n')
+    err = _fails(tmp_path, capsys, ["train", config, "--epochs", "3", "--quiet"], "training diverged",
+                writes_run=True)
+    assert "non-finite loss" in err and "epoch 1, batch" in err and "RuntimeWarning" not in err

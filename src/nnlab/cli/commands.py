@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import os
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from .. import io as model_io
 from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
-from ..train import Checkpoint, EarlyStopping, MetricsLogger, evaluate, fit, lr_search, predict
+from ..train import Checkpoint, EarlyStopping, MetricsLogger, TerminateOnNaN, evaluate, fit, lr_search, predict
 from .build import (
     build_loss,
     build_model,
@@ -65,7 +67,8 @@ def train(args) -> int:
 
     train_data, augment = training_data(cfg, splits)
     val_data = splits.prepared(splits.val) if splits.val else None
-    callbacks = build_schedule_callbacks(cfg, val_data is not None)
+    nan_guard = TerminateOnNaN()
+    callbacks = build_schedule_callbacks(cfg, val_data is not None) + [nan_guard]
     if cfg.train.early_stopping:
         if val_data is None:
             raise ConfigError("train.early_stopping needs a validation set: set data.val_size above 0")
@@ -83,11 +86,13 @@ def train(args) -> int:
     if not args.quiet:
         print(f"nnlab: training {cfg.name}: {len(train_data[0])} training samples, "
               f"{splits.num_features} features, {splits.num_classes} classes, {model.num_parameters():,} parameters")
-    history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
-                  batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed,
-                  augment=augment, verbose=0 if args.quiet else 1)
-
-    test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
+    # Divergence is reported once, by TerminateOnNaN, rather than as NumPy overflow warnings.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
+                      batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed,
+                      augment=augment, verbose=0 if args.quiet else 1)
+        test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)
     _write_text(run_dir / "config.json", json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n")
     from .plots import plot_history
@@ -100,6 +105,10 @@ def train(args) -> int:
     print(f"{which} loss: {test_logs['loss']:.4f}")
     print(f"{which} accuracy: {test_logs['accuracy']:.4f} ({len(splits.test[0])} samples)")
     print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png)")
+    if nan_guard.stop_training:
+        print(f"nnlab: error: training diverged ({nan_guard.message}); "
+              f"try a lower learning rate than optimizer.lr = {cfg.optimizer.lr:g}", file=sys.stderr)
+        return 1
     return 0
 
 
