@@ -53,6 +53,7 @@ def test_every_example_config_runs(tmp_path, config):
     assert result.returncode == 0, result.stderr
     assert "accuracy:" in result.stdout
     (run,) = (tmp_path / "runs").iterdir()
+    assert run.name == config.stem
     assert (run / "model.safetensors").exists() and (run / "curves.png").exists()
 
 

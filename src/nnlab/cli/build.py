@@ -206,6 +206,8 @@ def build_optimizer(cfg: RunConfig, model) -> optim.Optimizer:
         return optim.Adagrad(groups, lr=o.lr, eps=o.eps)
     if o.name == "rmsprop":
         return optim.RMSProp(groups, lr=o.lr, beta=o.beta, eps=o.eps)
+    if o.name == "line_search":
+        return optim.LineSearch(model.parameters(), candidates=tuple(o.candidates), weight_decay=o.weight_decay)
     if o.name == "adam":
         return optim.Adam(groups, lr=o.lr, betas=o.betas, eps=o.eps)
     return optim.AdamW(groups, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)

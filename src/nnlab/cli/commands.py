@@ -43,6 +43,8 @@ def run(args) -> int:
 def _config_with_overrides(args) -> RunConfig:
     cfg = load_config(args.config)
     raw = cfg.model_dump()
+    if args.config and "name" not in cfg.model_fields_set:
+        raw["name"] = Path(args.config).stem  # a config without a name is named after its file
     if getattr(args, "epochs", None) is not None:
         raw["train"]["epochs"] = args.epochs
     if getattr(args, "name", None):

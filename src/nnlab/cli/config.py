@@ -75,7 +75,7 @@ class LossConfig(_Section):
 
 
 class OptimizerConfig(_Section):
-    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "adam"
+    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw", "line_search"] = "adam"
     lr: float = Field(1e-3, gt=0)
     momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum γ")
     nesterov: bool = False
@@ -83,6 +83,10 @@ class OptimizerConfig(_Section):
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(0.0, ge=0, description="the notes' L2 rule: gradient + αw (weights only)")
+    candidates: list[float] = Field(
+        default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        description="line_search: the learning rates tried at every step (the lowest loss wins)",
+    )
 
     @model_validator(mode="after")
     def _check(self):

@@ -23,4 +23,14 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "schedules",
+    "lr_search",
 ]
+
+
+def __getattr__(name):
+    # lr_search trains models, so it lives with the training loop; imported on first use to avoid a cycle.
+    if name == "lr_search":
+        from ..train.lr_search import lr_search
+
+        return lr_search
+    raise AttributeError(f"module 'nnlab.optim' has no attribute {name!r}")

@@ -160,6 +160,8 @@ def _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch) -> dict:
     for meter in meters:
         meter.reset()
     batch_hooks = bool(cbs.batch_callbacks)
+    # LineSearch tries several step sizes and needs the loss recomputed for each one.
+    needs_closure = getattr(optimizer, "requires_closure", False)
     total = 0.0
     seen = 0
     isfinite = math.isfinite
@@ -182,7 +184,10 @@ def _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch) -> dict:
                 break
         optimizer.zero_grad()
         batch_loss.backward()
-        optimizer.step()
+        if needs_closure:
+            optimizer.step(lambda: loss(model(as_tensor(X_batch)), target))
+        else:
+            optimizer.step()
         for meter in meters:
             meter.update(output.data, target)
         if batch_hooks:
