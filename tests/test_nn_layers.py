@@ -217,6 +217,7 @@ def test_tied_linear_uses_transposed_weight_and_own_bias():
 def test_prelu_alpha_is_a_learned_parameter():
     layer = nn.PReLU(init=0.25, num_parameters=3)
     assert [n for n, _ in layer.named_parameters()] == ["alpha"]
+    assert layer.num_parameters() == 3 and layer.num_alphas == 3
     x = nnlab.tensor([[-2.0, 1.0, -4.0]])
     out = layer(x)
     np.testing.assert_allclose(out.numpy(), [[-0.5, 1.0, -1.0]])

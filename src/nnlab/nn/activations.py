@@ -151,9 +151,10 @@ class PReLU(Module):
 
     def __init__(self, init=0.25, num_parameters=1, dtype=np.float32):
         super().__init__()
-        self.num_parameters = check_int("PReLU", "num_parameters", num_parameters)
+        # Not stored as ``num_parameters``: that name is Module.num_parameters().
+        self.num_alphas = check_int("PReLU", "num_parameters", num_parameters)
         self.init = check_float("PReLU", "init", init)
-        self.alpha = Parameter(np.full(self.num_parameters, self.init), dtype=check_dtype("PReLU", dtype))
+        self.alpha = Parameter(np.full(self.num_alphas, self.init), dtype=check_dtype("PReLU", dtype))
 
     def forward(self, x):
         if not isinstance(x, Tensor):
@@ -164,7 +165,7 @@ class PReLU(Module):
         return 2 * elements(shape), shape
 
     def spec_args(self):
-        return {"init": self.init, "num_parameters": self.num_parameters, "dtype": self.alpha.data.dtype.name}
+        return {"init": self.init, "num_parameters": self.num_alphas, "dtype": self.alpha.data.dtype.name}
 
     def extra_repr(self):
-        return f"num_parameters={self.num_parameters}"
+        return f"num_parameters={self.num_alphas}"
