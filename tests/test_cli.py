@@ -146,7 +146,7 @@ def test_feature_count_mismatch(tmp_path, capsys, table):
     assert main(["train", _csv_config(tmp_path, X, y), "--epochs", "1", "--quiet"]) == 0
     capsys.readouterr()
     _write_csv(tmp_path / "wide.csv", np.ones((3, 5)))
-    code = main(["predict", "runs/digits-mlp", str(tmp_path / "wide.csv")])
+    code = main(["predict", "runs/c", str(tmp_path / "wide.csv")])
     err = capsys.readouterr().err
     assert code != 0 and "expected 3 features, got 5" in err and "Traceback" not in err
     assert not (tmp_path / "wide.predictions.csv").exists()
@@ -158,7 +158,7 @@ def test_feature_count_mismatch(tmp_path, capsys, table):
         ("[train]\nbatch_size = 0\n", "train.batch_size"),
         ("[train]\nbatch_size = -4\n", "train.batch_size"),
         ("[train]\nepochs = 0\n", "train.epochs"),
-        ('[optimizer]\nname = "adma"\n', "'sgd', 'adagrad', 'rmsprop', 'adam' or 'adamw'"),
+        ('[optimizer]\nname = "adma"\n', "'sgd', 'adagrad', 'rmsprop', 'adam', 'adamw' or 'line_search'"),
         ('[model]\nactivation = "relu6"\n', "model.activation"),
         ('[model]\nweight_init = "glorot"\n', "'xavier_normal'"),
         ("[model\nhidden = [3]\n", "not valid TOML"),
