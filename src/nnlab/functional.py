@@ -14,9 +14,17 @@ def sigmoid(x):
     """σ(x) = 1 / (1 + e^(−x)), computed without overflow; σ' = σ(1 − σ)."""
     x = _t(x)
     X = x.data
-    z = np.exp(-np.abs(X))
-    out = np.where(X >= 0, 1 / (1 + z), z / (1 + z)).astype(X.dtype, copy=False)
-    return make_result(out, (x,), lambda g: (g * out * (1 - out),))
+    z = np.exp(-np.abs(X))  # in (0, 1]: never overflows
+    out = np.where(X >= 0, 1, z).astype(X.dtype, copy=False)  # numerator: 1 for x >= 0, e^x below
+    out /= 1 + z
+
+    def backward(g):
+        d = 1 - out
+        d *= out
+        d *= g
+        return (d,)
+
+    return make_result(out, (x,), backward)
 
 
 def tanh(x):
@@ -77,8 +85,11 @@ def softmax(x, axis=-1, temperature=1.0):
 
     def backward(g):
         inner = (g * out).sum(axis=axis, keepdims=True)
-        grad = out * (g - inner)
-        return (grad * beta if temperature != 1.0 else grad,)
+        grad = g - inner  # a fresh array: finish it in place
+        grad *= out
+        if temperature != 1.0:
+            grad *= beta
+        return (grad,)
 
     return make_result(out, (x,), backward)
 
@@ -87,8 +98,8 @@ def log_softmax(x, axis=-1):
     """x − logsumexp(x); stable for large logits."""
     x = _t(x)
     X = x.data
-    shifted = X - X.max(axis=axis, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    out = X - X.max(axis=axis, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))  # fresh array: shift it in place
 
     def backward(g):
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
@@ -104,7 +115,8 @@ def logsumexp(x, axis=None, keepdims=False):
     m = X.max(axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0).astype(X.dtype, copy=False)
     s = np.exp(X - m).sum(axis=axes, keepdims=True)
-    out_keep = np.log(s) + m
+    with np.errstate(divide="ignore"):  # all -inf: log(0) = -inf is the answer
+        out_keep = np.log(s) + m
     out = out_keep if keepdims else np.squeeze(out_keep, axis=axes)
 
     def backward(g):

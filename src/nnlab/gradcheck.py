@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .random import get_rng
 from .tensor import Tensor
 
 
@@ -44,12 +45,15 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directional=None, seed
 
     ``inputs`` are float64 Tensors (a single Tensor is allowed); those with
     ``requires_grad`` are checked.  A non-scalar output is reduced with a fixed
-    random weighting ⟨v, fn(x)⟩, so every output element takes part.  An element
+    random weighting ⟨v, fn(x)⟩, so every output element takes part (a
+    single-value output is used as it is).  An element
     passes when |analytic − numeric| ≤ atol + rtol·|numeric|.
 
     ``directional=True`` checks one random direction per input (one pair of
     extra forward passes instead of two per element); by default inputs with
-    more than 2,000 elements are checked that way.
+    more than 2,000 elements are checked that way.  ``seed`` fixes the output
+    weighting and the directions.  The inputs' values and ``.grad`` are left
+    as they were.
 
     >>> import nnlab
     >>> x = nnlab.tensor([1.0, 2.0], requires_grad=True, dtype="float64")
@@ -71,16 +75,30 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directional=None, seed
     if not checked:
         raise ValueError("gradcheck: no input requires grad, nothing to check")
 
-    rng = np.random.default_rng(seed)
+    rng = get_rng(seed)
+    saved_grads = [t.grad for t in inputs]
+    saved_data = {i: inputs[i].data.copy() for i in checked}
+    for t in inputs:
+        t.grad = None
+    try:
+        return _check(fn, inputs, checked, rng, eps, atol, rtol, directional)
+    finally:  # leave the inputs as they were, even when fn raises half-way
+        for i, data in saved_data.items():
+            inputs[i].data[...] = data
+        for t, grad in zip(inputs, saved_grads):
+            t.grad = grad
+
+
+def _check(fn, inputs, checked, rng, eps, atol, rtol, directional) -> GradcheckResult:
     out = fn(*inputs)
-    weights = rng.standard_normal(out.shape)
+    # A single-value output is checked as it is, so the errors are in its own units.
+    weights = np.ones(out.shape) if out.size == 1 else rng.standard_normal(out.shape)
 
     def objective() -> float:
         return float(np.sum(weights * fn(*inputs).data))
 
-    for t in inputs:
-        t.grad = None
-    (fn(*inputs) * weights).sum().backward()
+    if out.requires_grad:  # otherwise the output does not depend on the inputs: all gradients are 0
+        (out * weights).sum().backward()
     analytic = {i: (np.zeros(inputs[i].shape) if inputs[i].grad is None else inputs[i].grad.copy()) for i in checked}
 
     worst = GradcheckResult(True, 0.0, 0.0, None, None, 0)
@@ -121,6 +139,4 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, directional=None, seed
             minus = objective()
             data[element] = original
             record(i, element, float(analytic[i][element]), (plus - minus) / (2 * eps))
-    for t in inputs:
-        t.grad = None
     return worst

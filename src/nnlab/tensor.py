@@ -285,9 +285,14 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: set) -> None:
         g = g.astype(leaf.data.dtype)
     if leaf.grad is None:
         # The engine hands out views and shares arrays between parents; a leaf
-        # gets an array of its own so in-place updates of .grad are safe.
-        if id(g) in owned or not g.flags.writeable or g.base is not None or g.shape != leaf.shape:
-            g = np.array(np.broadcast_to(g, leaf.shape))
+        # gets a C-contiguous array of its own so in-place updates of .grad are safe.
+        if (
+            id(g) in owned
+            or g.base is not None
+            or not (g.flags.writeable and g.flags.c_contiguous)
+            or g.shape != leaf.shape
+        ):
+            g = np.array(np.broadcast_to(g, leaf.shape), order="C")
         owned.add(id(g))
         leaf.grad = g
     else:
@@ -318,7 +323,8 @@ def _reverse_topological_order(root: Tensor) -> list:
 def make_result(data: np.ndarray, parents: tuple, backward) -> Tensor:
     """Wrap an op's output; record the graph edge only when a parent needs grad."""
     out = Tensor.__new__(Tensor)
-    out.data = data
+    # NumPy ufuncs turn 0-d arrays into NumPy scalars; ``.data`` is always an ndarray.
+    out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
     out.grad = None
     if _GradMode.enabled:
         for p in parents:
@@ -334,10 +340,14 @@ def make_result(data: np.ndarray, parents: tuple, backward) -> Tensor:
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
-    """Return ``x`` as a Tensor; a constant takes the dtype of ``like`` (no silent upcast)."""
+    """Return ``x`` as a Tensor; a constant takes the floating dtype of ``like`` (no silent upcast).
+
+    Next to a non-floating ``like`` (an integer tensor) the constant keeps its own
+    floating dtype, or becomes float32: ``2.5`` is never truncated to an integer.
+    """
     if isinstance(x, Tensor):
         return x
-    dtype = like.data.dtype if like is not None else None
+    dtype = like.data.dtype if like is not None and like.data.dtype.kind == "f" else None
     arr = np.asarray(x, dtype=dtype)
     if dtype is None and arr.dtype.kind != "f":
         arr = arr.astype(DEFAULT_DTYPE)

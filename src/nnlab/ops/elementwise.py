@@ -6,21 +6,36 @@ tensor they meet, so a float32 graph stays float32 under NumPy 2's promotion rul
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor, make_result
+from ..tensor import DEFAULT_DTYPE, Tensor, as_tensor, make_result
 from ._broadcast import unbroadcast
+
+
+def float_dtype(*dtypes) -> np.dtype:
+    """The floating dtype a mix of operands computes in.
+
+    Integer (or bool) operands never decide it: they are converted to the
+    floating operands' dtype, so an integer tensor cannot turn a float32 graph
+    into float64.  Floating operands of different precision promote as in
+    NumPy (float32 with float64 is the user's explicit mix).  All non-floating:
+    float32.
+    """
+    floats = [d for d in dtypes if d.kind == "f"]
+    if not floats:
+        return np.dtype(DEFAULT_DTYPE)
+    return np.result_type(*floats)
 
 
 def _pair(a, b):
     """Both operands as Tensors of one floating dtype."""
     if isinstance(a, Tensor):
         b = as_tensor(b, like=a)
-    else:
+    elif isinstance(b, Tensor):
         a = as_tensor(a, like=b)
+    else:
+        a = as_tensor(a)
+        b = as_tensor(b, like=a)
     if a.data.dtype != b.data.dtype:
-        dtype = np.result_type(a.data.dtype, b.data.dtype)
-        if dtype.kind != "f":
-            dtype = np.dtype(np.float32)
-        # Only a non-float operand is converted; float32 with float64 is the user's explicit mix.
+        dtype = float_dtype(a.data.dtype, b.data.dtype)
         a = a if a.data.dtype == dtype else astype(a, dtype)
         b = b if b.data.dtype == dtype else astype(b, dtype)
     return a, b
@@ -77,7 +92,7 @@ def neg(a):
 
 
 def power(a, exponent):
-    """``a ** p`` for a scalar exponent p: d/da = p·a^(p−1)."""
+    """``a ** p`` for a scalar exponent p: d/da = p·a^(p−1) (0 for p = 0, also at a = 0)."""
     if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
         raise TypeError("Tensor ** exponent needs a scalar exponent; use exp(b * log(a)) for a tensor exponent")
     X = a.data
@@ -85,7 +100,11 @@ def power(a, exponent):
     out = X**p
 
     def backward(g):
-        return (g * p * X ** (p - 1),)
+        if p == 0:  # a**0 is constant; p·a^(−1) would give 0·inf = NaN at a = 0
+            return (np.zeros_like(X),)
+        d = X + X if p == 2 else p * X ** (p - 1)
+        d *= g  # d is a fresh array: scale it in place
+        return (d,)
 
     return make_result(out, (a,), backward)
 
@@ -129,12 +148,11 @@ def clip(a, low=None, high=None):
     out = np.clip(X, low_, high_)
 
     def backward(g):
-        keep = np.ones(X.shape, dtype=bool)
-        if low_ is not None:
-            keep &= X >= low_
-        if high_ is not None:
-            keep &= X <= high_
-        return (g * keep,)
+        if low_ is None:
+            keep = X <= high_ if high_ is not None else None
+        else:
+            keep = X >= low_ if high_ is None else (X >= low_) & (X <= high_)
+        return (g if keep is None else g * keep,)
 
     return make_result(out, (a,), backward)
 

@@ -18,17 +18,24 @@ def matmul(a, b):
     def backward(g):
         A2 = A[None, :] if A.ndim == 1 else A
         B2 = B[:, None] if B.ndim == 1 else B
-        if A.ndim == 1:
-            g = np.expand_dims(g, -2)
+        # Restore the axes NumPy dropped for 1-D operands: B's column axis first, so
+        # that 1-D @ 1-D (a 0-d output) works too.
         if B.ndim == 1:
             g = np.expand_dims(g, -1)
+        if A.ndim == 1:
+            g = np.expand_dims(g, -2)
         gA = gB = None
         if ra:
             gA = g @ np.swapaxes(B2, -1, -2)
             gA = unbroadcast(gA, A2.shape).reshape(A.shape)
         if rb:
-            gB = np.swapaxes(A2, -1, -2) @ g
-            gB = unbroadcast(gB, B2.shape).reshape(B.shape)
+            if B2.ndim == 2 and A2.ndim > 2:
+                # A batch of inputs times one matrix: fold the batch into the rows
+                # (one GEMM instead of a batch of products summed afterwards).
+                gB = A2.reshape(-1, A2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+            else:
+                gB = unbroadcast(np.swapaxes(A2, -1, -2) @ g, B2.shape)
+            gB = gB.reshape(B.shape)
         return gA, gB
 
     return make_result(A @ B, (a, b), backward)

@@ -42,8 +42,16 @@ def mean(a, axis=None, keepdims=False):
 def max(a, axis=None, keepdims=False):
     """Maximum over ``axis``.
 
-    Tie rule: the whole gradient goes to the first maximal element in C order
-    (the one ``argmax`` picks), as ``torch.max(x, dim)`` does.
+    Tie rule: the whole gradient goes to the first maximal element of each
+    reduced block, in C order of the reduced axes (the one ``argmax`` picks).
+    PyTorch differs: ``torch.max(x)`` and ``torch.amax`` split a tie's gradient
+    evenly; ``torch.max(x, dim)`` sends it to the index it returns.
+
+    >>> import nnlab
+    >>> x = nnlab.tensor([1.0, 3.0, 3.0], requires_grad=True)
+    >>> x.max().backward()
+    >>> x.grad.tolist()
+    [0.0, 1.0, 0.0]
     """
     X = a.data
     axes = _axes(axis, X.ndim)
@@ -57,8 +65,7 @@ def max(a, axis=None, keepdims=False):
         flat = moved.reshape(lead + (-1,))
         first = np.argmax(flat, axis=-1)
         grad_flat = np.zeros(flat.shape, dtype=X.dtype)
-        g_kept = g.reshape(lead) if not keepdims else np.reshape(g, lead)
-        np.put_along_axis(grad_flat, first[..., None], g_kept[..., None], axis=-1)
+        np.put_along_axis(grad_flat, first[..., None], np.reshape(g, lead + (1,)), axis=-1)
         grad_moved = grad_flat.reshape(moved.shape)
         return (np.transpose(grad_moved, np.argsort(kept + list(axes))),)
 

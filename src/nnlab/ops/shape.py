@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..tensor import Tensor, as_tensor, make_result
+from .elementwise import astype, float_dtype
 
 
 def reshape(a, *shape):
@@ -17,9 +18,11 @@ def transpose(a, *axes):
     """Permute axes (reverse them when none are given), as ``ndarray.transpose``."""
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
+    ndim = a.data.ndim
     if not axes:
-        axes = tuple(range(a.data.ndim))[::-1]
-    inverse = tuple(np.argsort(axes))
+        axes = tuple(range(ndim))[::-1]
+    # Negative axes are allowed (as in NumPy); the inverse permutation needs them normalized.
+    inverse = tuple(np.argsort([ax % ndim for ax in axes])) if ndim else ()
     return make_result(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
 
@@ -30,6 +33,10 @@ def _is_basic(index) -> bool:
 
 
 def getitem(a, index):
+    """``a[index]`` with NumPy semantics; the gradient is scattered back (repeated indices add up).
+
+    As in NumPy, a basic index (ints, slices, None, ...) gives a view that shares ``a.data``.
+    """
     if isinstance(index, Tensor):
         index = index.data
     elif isinstance(index, tuple):
@@ -46,9 +53,7 @@ def getitem(a, index):
             np.add.at(grad, index, g)  # repeated indices add up
         return (grad,)
 
-    if basic:
-        out = out.copy() if isinstance(out, np.ndarray) else np.asarray(out)
-    return make_result(np.asarray(out), (a,), backward)
+    return make_result(out, (a,), backward)
 
 
 def concatenate(tensors, axis=0):
@@ -73,7 +78,9 @@ def stack(tensors, axis=0):
     ax = axis % out.ndim
 
     def backward(g):
-        return tuple(np.take(g, i, axis=ax) if t.requires_grad else None for i, t in enumerate(tensors))
+        # Basic indexing: views into g, not copies.
+        lead = (slice(None),) * ax
+        return tuple(g[lead + (i,)] if t.requires_grad else None for i, t in enumerate(tensors))
 
     return make_result(out, tuple(tensors), backward)
 
@@ -84,9 +91,7 @@ def _same_dtype(tensors):
         raise ValueError("need at least one tensor to join")
     like = next((t for t in tensors if isinstance(t, Tensor)), None)
     tensors = [as_tensor(t, like=like) for t in tensors]
-    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    dtype = float_dtype(*[t.data.dtype for t in tensors])
     if any(t.data.dtype != dtype for t in tensors):
-        from .elementwise import astype
-
         tensors = [t if t.data.dtype == dtype else astype(t, dtype) for t in tensors]
     return tensors
