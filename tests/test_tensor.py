@@ -345,3 +345,16 @@ def test_float32_graph_is_float32_at_every_node():
         assert node.dtype == np.float32, node
     loss.backward()
     assert W.grad.dtype == np.float32 and b.grad.dtype == np.float32
+
+
+def test_float64_batch_into_float32_layers_stays_float32():
+    from nnlab import nn
+
+    nnlab.seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm(4), nn.Maxout(4, 2, pieces=2), nn.Linear(2, 2))
+    x = nnlab.tensor(np.ones((5, 3)), dtype=np.float64, requires_grad=True)
+    y = model(x)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float64
+    assert all(p.grad.dtype == np.float32 for p in model.parameters())

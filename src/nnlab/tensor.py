@@ -281,6 +281,8 @@ def _raw(x):
 
 
 def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: set) -> None:
+    if g.shape != leaf.data.shape:  # an op's backward broke its contract: fail loudly, never broadcast
+        raise RuntimeError(f"internal error: gradient of shape {g.shape} for a leaf of shape {leaf.data.shape}")
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     if leaf.grad is None:
@@ -290,9 +292,8 @@ def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: set) -> None:
             id(g) in owned
             or g.base is not None
             or not (g.flags.writeable and g.flags.c_contiguous)
-            or g.shape != leaf.shape
         ):
-            g = np.array(np.broadcast_to(g, leaf.shape), order="C")
+            g = np.array(g, order="C")
         owned.add(id(g))
         leaf.grad = g
     else:

@@ -4,6 +4,12 @@ import numpy as np
 
 from ..errors import DataError
 from ..tensor import make_result
+from .elementwise import astype
+
+
+def _like(x, weight):
+    """The input in the layer's dtype: a float64 batch must not turn a float32 model's graph float64."""
+    return x if x.data.dtype == weight.data.dtype else astype(x, weight.data.dtype)
 
 
 def linear(x, W, b=None):
@@ -12,6 +18,7 @@ def linear(x, W, b=None):
     The backward computes dX only when ``x`` requires grad, so a data batch
     costs no extra matrix product.
     """
+    x = _like(x, W)
     X, Wd = x.data, W.data
     out = X @ Wd
     if b is not None:
@@ -40,6 +47,7 @@ def linear_t(x, W, b=None):
     ``W`` is (out_features, in_features) from this layer's point of view; its
     gradient is ``g.T @ x``, accumulated into the shared weight like any other use.
     """
+    x = _like(x, W)
     X, Wd = x.data, W.data
     out = X @ Wd.T
     if b is not None:
@@ -65,6 +73,7 @@ def maxout(x, W, b, pieces):
     ``p·out + j`` is piece p of output unit j.  The gradient of each unit
     goes to its winning piece only (the first one on a tie, as ``argmax``).
     """
+    x = _like(x, W)
     X, Wd = x.data, W.data
     X2 = X.reshape(-1, X.shape[-1])
     Z = X2 @ Wd
@@ -100,6 +109,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
     the running statistics.  Backward (training), with ĝ = g·γ:
     dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) / √(σ² + ε).
     """
+    x = _like(x, gamma)
     X = x.data
     G, B = gamma.data, beta.data
     C = X.shape[-1]
