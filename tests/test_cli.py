@@ -194,3 +194,16 @@ def test_divergence_stops_with_a_message(tmp_path, capsys):
     err = _fails(tmp_path, capsys, ["train", config, "--epochs", "3", "--quiet"], "training diverged",
                 writes_run=True)
     assert "non-finite loss" in err and "epoch 1, batch" in err and "RuntimeWarning" not in err
+
+
+def test_same_config_and_seed_give_identical_weights(tmp_path, capsys):
+    import nnlab
+
+    config = str(EXAMPLES[0].parent / "digits_regularized.toml")  # dropout, noise and batch norm draw randomness
+    for folder in ("a", "b"):
+        assert main(["train", config, "--epochs", "2", "--quiet", "--runs-dir", folder]) == 0
+    first = nnlab.load(tmp_path / "a" / "digits_regularized" / "model.safetensors").state_dict()
+    second = nnlab.load(tmp_path / "b" / "digits_regularized" / "model.safetensors").state_dict()
+    assert list(first) == list(second)
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
