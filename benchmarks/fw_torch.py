@@ -13,13 +13,10 @@ def versions() -> dict:
     return {"torch": torch.__version__}
 
 
-def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
-    import torch
-    import torch.nn.functional as F
+def build_model(case):
+    """The case's MLP as ``nn.Sequential`` (Linear [+ BatchNorm1d] + ReLU per hidden layer), in training mode."""
     from torch import nn
 
-    torch.set_num_threads(threads)
-    torch.manual_seed(seed)
     layers = []
     for i, (a, b) in enumerate(zip(case.sizes[:-1], case.sizes[1:])):
         layers.append(nn.Linear(a, b))
@@ -27,8 +24,16 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
             if case.batchnorm:
                 layers.append(nn.BatchNorm1d(b))
             layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
-    model.train()
+    return nn.Sequential(*layers).train()
+
+
+def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = build_model(case)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     X_t = torch.from_numpy(X)  # shares the array: the data are pre-made tensors
     y_t = torch.from_numpy(y)

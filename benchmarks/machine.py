@@ -30,6 +30,19 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_features() -> str:
+    """The SIMD flags that matter for float32 GEMM, from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return " ".join(x for x in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if x in flags)
+    except OSError:
+        pass
+    return ""
+
+
 def cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))

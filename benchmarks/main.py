@@ -45,7 +45,7 @@ def run(
         "threads": threads,
         "seed": seed,
         "warmup_steps": warmup,
-        "cpu": machine.cpu_model(),
+        "cpu": f"{machine.cpu_model()} [{machine.cpu_features()}]",
         "cpus": machine.cpu_count(),
         "versions": machine.library_versions(),
         "flop_count": f"{cases_mod.FLOPS_PER_WEIGHT_PER_SAMPLE} FLOPs per weight per sample per step "
@@ -85,7 +85,7 @@ def run(
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    p.add_argument("--quick", action="store_true", help="a tenth of the samples per case, fewer start-up runs: under a minute")
+    p.add_argument("--quick", action="store_true", help="a tenth of the samples (large: a twentieth), fewer start-up runs: under a minute")
     p.add_argument("--cases", help="comma-separated subset of " + ",".join(c.name for c in cases_mod.CASES))
     p.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS), help="comma-separated subset of " + ",".join(FRAMEWORKS))
     p.add_argument("--reps", type=int, default=5, help="interleaved repetitions per framework (default 5)")
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2, help="BLAS/OpenMP threads in every framework (default 2)")
     p.add_argument("--warmup", type=int, default=3, help="untimed training steps before the first epoch (default 3)")
-    p.add_argument("--gap", type=float, default=0.15, help="idle seconds between two timed epochs (default 0.15)")
+    p.add_argument("--gap", type=float, help="idle seconds between two timed epochs (default 0.15, quick 0.1)")
     p.add_argument("--peak-size", type=int, default=2048, help="side of the square matmul for the peak (default 2048)")
     p.add_argument("--startup-reps", type=int, help="fresh processes per start-up measurement (default 5, quick 3)")
     p.add_argument("--accuracy", action=argparse.BooleanOptionalAction, default=None,
@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         seed=args.seed,
         threads=args.threads,
         warmup=args.warmup,
-        gap=args.gap,
+        gap=args.gap if args.gap is not None else (0.1 if quick else 0.15),
         peak_size=args.peak_size,
         peak_reps=5 if quick or args.samples else 10,
         startup_reps=args.startup_reps or (3 if quick or args.samples else 5),

@@ -1,40 +1,37 @@
 """Where an nnlab training step spends its time, beside PyTorch: ``python -m benchmarks.profile CASE``.
 
-Prints, per training step of the case (same model, data and batch size as the
-benchmark, 2 BLAS threads):
-- the time of each phase (gather, forward, loss, zero_grad, backward, step) in
-  nnlab's plain loop and in PyTorch's, in µs per step (median of ``--rounds``);
+For the case's model, data and batch size (2 BLAS threads), each in a fresh
+process of its own (allocator state is per process and changes the results):
+- nnlab's plain loop and PyTorch's loop, phase by phase (gather, forward, loss,
+  zero_grad, backward, step) in µs per step, median of ``--rounds`` rounds,
+  with minor page faults and kernel (sys) time per step;
 - the floors a NumPy framework cannot beat: the step's GEMMs alone, and a
   minimal in-place Adam over one flat float32 buffer of the same size;
-- nnlab's cProfile top functions by own time over ``--steps`` steps.
+- nnlab's cProfile top functions by own time.
 
-Diagnosis only (nnlab and PyTorch share the process here); the benchmark
-itself runs every framework in its own process.
+Diagnosis only; ``python -m benchmarks`` is the measurement.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "2")  # before NumPy loads its BLAS
+import numpy as np
 
-import argparse  # noqa: E402
-import cProfile  # noqa: E402
-import io  # noqa: E402
-import pstats  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from .cases import make_data, select  # noqa: E402
+from .cases import make_data, select
 
 PHASES = ("gather", "forward", "loss", "zero_grad", "backward", "step")
 
 
 def _phase_loop(steps, batches, forward, loss_fn, zero_grad, backward, step):
-    """Run ``steps`` steps; return total seconds per phase."""
+    """Run ``steps`` training steps; return total seconds per phase."""
     totals = dict.fromkeys(PHASES, 0.0)
     clock = time.perf_counter
     for k in range(steps):
@@ -56,24 +53,21 @@ def _phase_loop(steps, batches, forward, loss_fn, zero_grad, backward, step):
     return totals
 
 
-def _batcher(X, y, batch_size, seed, wrap=lambda a: a):
-    rng = np.random.default_rng(seed)
-    n = len(X)
-    perm = rng.permutation(n)
+def _batcher(n, batch_size, permutation, take):
+    """``batches(k)``: the k-th batch of a reshuffled-every-epoch order, like the benchmark's loops."""
     per_epoch = n // batch_size
+    perm = [permutation()]
 
     def batches(k):
-        nonlocal perm
         j = k % per_epoch
         if j == 0 and k:
-            perm = rng.permutation(n)
-        idx = perm[j * batch_size : (j + 1) * batch_size]
-        return wrap(X[idx]), wrap(y[idx])
+            perm[0] = permutation()
+        return take(perm[0][j * batch_size : (j + 1) * batch_size])
 
     return batches
 
 
-def nnlab_phases(case, X, y, steps):
+def _nnlab_step_parts(case, X, y):
     import nnlab
     from nnlab.losses import cross_entropy
     from nnlab.optim import Adam
@@ -83,79 +77,115 @@ def nnlab_phases(case, X, y, steps):
     nnlab.seed(0)
     model = build_model(case)
     opt = Adam(model.parameters(), lr=1e-3)
-    batches = _batcher(X, y, case.batch_size, 1)
-    run = lambda n: _phase_loop(n, batches, model, cross_entropy, opt.zero_grad, lambda l: l.backward(), opt.step)  # noqa: E731
-    return run, (model, opt, batches, cross_entropy)
+    rng = np.random.default_rng(1)
+    batches = _batcher(len(X), case.batch_size, lambda: rng.permutation(len(X)), lambda idx: (X[idx], y[idx]))
+    return batches, model, cross_entropy, opt.zero_grad, lambda loss: loss.backward(), opt.step
 
 
-def torch_phases(case, X, y, steps):
+def _torch_step_parts(case, X, y):
     import torch
     import torch.nn.functional as F
 
-    torch.set_num_threads(2)
-    from . import fw_torch
+    from .fw_torch import build_model
 
-    runner = fw_torch.build(case, X, y, 0, 2)  # builds model + optimizer; we reuse its pieces below
-    del runner
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     torch.manual_seed(0)
-    layers = []
-    for i, (a, b) in enumerate(zip(case.sizes[:-1], case.sizes[1:])):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(case.sizes) - 2:
-            if case.batchnorm:
-                layers.append(torch.nn.BatchNorm1d(b))
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = build_model(case)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(1)
-    n, bs = len(X), case.batch_size
-    per_epoch = n // bs
-    perm = [torch.randperm(n, generator=gen)]
-
-    def batches(k):
-        j = k % per_epoch
-        if j == 0 and k:
-            perm[0] = torch.randperm(n, generator=gen)
-        idx = perm[0][j * bs : (j + 1) * bs]
-        return X_t[idx], y_t[idx]
-
-    return lambda s: _phase_loop(s, batches, model, F.cross_entropy, opt.zero_grad, lambda l: l.backward(), opt.step)
+    batches = _batcher(len(X), case.batch_size, lambda: torch.randperm(len(X), generator=gen), lambda idx: (X_t[idx], y_t[idx]))
+    return batches, model, F.cross_entropy, opt.zero_grad, lambda loss: loss.backward(), opt.step
 
 
-def gemm_floor_per_step(case, X, steps):
-    """Seconds per step of only the GEMMs (forward, dW, dX except for the input)."""
+def _phases_child(framework, case, steps, rounds, top) -> dict:
+    X, y = make_data(case, 0)
+    parts = (_nnlab_step_parts if framework == "nnlab" else _torch_step_parts)(case, X, y)
+    _phase_loop(3, *parts)  # warm-up
+    per = {ph: [] for ph in PHASES}
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(rounds):
+        totals = _phase_loop(steps, *parts)
+        for ph in PHASES:
+            per[ph].append(totals[ph] / steps * 1e6)
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    n = steps * rounds
+    out = {
+        "phases_us": {ph: statistics.median(v) for ph, v in per.items()},
+        "faults_per_step": (ru1.ru_minflt - ru0.ru_minflt) / n,
+        "sys_us_per_step": (ru1.ru_stime - ru0.ru_stime) / n * 1e6,
+        "user_us_per_step": (ru1.ru_utime - ru0.ru_utime) / n * 1e6,
+    }
+    if framework == "nnlab" and top:
+        import cProfile
+        import io
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        _phase_loop(steps, *parts)
+        prof.disable()
+        buf = io.StringIO()
+        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(top)
+        text = buf.getvalue()
+        out["cprofile"] = text[text.find("   ncalls") :].rstrip()
+    return out
+
+
+def _floors_child(case, steps) -> dict:
     from .fw_numpy import build
 
+    X, _ = make_data(case, 0)
     runner = build(case, X, None, 0, 2)
     samples = min(len(X), steps * case.batch_size)
-    runner._run(samples)
-    t0 = time.perf_counter()
-    runner._run(samples)
-    return (time.perf_counter() - t0) / -(-samples // case.batch_size)
+    runner.warmup(3)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        runner._run(samples)
+        times.append(time.perf_counter() - t0)
+    gemm = min(times) / -(-samples // case.batch_size)
+    return {"gemm_us": gemm * 1e6, "adam_us": adam_floor(n_parameters(case)) * 1e6}
+
+
+def n_parameters(case) -> int:
+    n = sum(a * b + b for a, b in zip(case.sizes[:-1], case.sizes[1:]))
+    return n + (2 * sum(case.sizes[1:-1]) if case.batchnorm else 0)
 
 
 def adam_floor(size, reps=20):
-    """Seconds of a minimal in-place float32 Adam over ``size`` elements (7 ufunc passes)."""
+    """Seconds of a minimal in-place float32 Adam over ``size`` elements (11 single-threaded ufunc passes)."""
     rng = np.random.default_rng(0)
     w, g = rng.standard_normal(size, dtype=np.float32), rng.standard_normal(size, dtype=np.float32)
     m, v, s = np.zeros_like(w), np.zeros_like(w), np.empty_like(w)
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        m *= 0.9
-        m += 0.1 * g  # one temporary: still counts as a pass
+        np.multiply(m, 0.9, out=m)
+        np.multiply(g, 0.1, out=s)
+        np.add(m, s, out=m)
         np.multiply(g, g, out=s)
-        v *= 0.999
-        s *= 0.001
-        v += s
+        np.multiply(v, 0.999, out=v)
+        np.multiply(s, 0.001, out=s)
+        np.add(v, s, out=v)
         np.sqrt(v, out=s)
-        s += 1e-8
+        np.add(s, 1e-8, out=s)
         np.divide(m, s, out=s)
-        s *= 1e-3
-        w -= s
+        np.multiply(s, 1e-3, out=s)
+        np.subtract(w, s, out=w)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _child(kind: str, args) -> dict:
+    cmd = [sys.executable, "-m", "benchmarks.profile", args.case, "--child", kind, "--steps", str(args.steps),
+           "--rounds", str(args.rounds), "--top", str(args.top)]
+    from .harness import ROOT, child_env
+
+    proc = subprocess.run(cmd, env=child_env(2), cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
@@ -163,57 +193,46 @@ def main(argv=None) -> int:
     p.add_argument("case", choices=["small", "medium", "large", "deep"])
     p.add_argument("--steps", type=int, default=100, help="steps per measurement round (default 100)")
     p.add_argument("--rounds", type=int, default=3, help="rounds; the median per phase is shown (default 3)")
-    p.add_argument("--top", type=int, default=25, help="cProfile rows (default 25)")
+    p.add_argument("--top", type=int, default=25, help="cProfile rows (default 25; 0: no cProfile)")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--child", choices=["nnlab", "torch", "floors"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    case = select([args.case], samples=max(args.steps * select([args.case])[0].batch_size, 4096))[0]
 
-    case = select([args.case], samples=max(args.steps * 256, 4096))[0]
-    X, y = make_data(case, 0)
-    steps = args.steps
-    n_params = sum(a * b + b for a, b in zip(case.sizes[:-1], case.sizes[1:]))
-    if case.batchnorm:
-        n_params += 2 * sum(case.sizes[1:-1])
-    print(f"case {case.name}: {case.describe()}; {n_params:,} parameters; {steps} steps × {args.rounds} rounds; "
-          f"threads {os.environ['OMP_NUM_THREADS']}")
+    if args.child:
+        if args.child == "floors":
+            print(json.dumps(_floors_child(case, args.steps)))
+        else:
+            print(json.dumps(_phases_child(args.child, case, args.steps, args.rounds, args.top)))
+        return 0
 
-    run_nnlab, (model, opt, batches, ce) = nnlab_phases(case, X, y, steps)
-    run_nnlab(3)
-    runs = {"nnlab": run_nnlab}
+    print(f"case {case.name}: {case.describe()}; {n_parameters(case):,} parameters; "
+          f"{args.steps} steps × {args.rounds} rounds; 2 threads; each framework in its own process")
+    runs = {"nnlab": _child("nnlab", args)}
     if not args.no_torch:
-        try:
-            run_torch = torch_phases(case, X, y, steps)
-            run_torch(3)
-            runs["torch"] = run_torch
-        except ImportError:
-            pass
-    per = {name: {ph: [] for ph in PHASES} for name in runs}
-    for _ in range(args.rounds):
-        for name, run in runs.items():  # interleaved
-            totals = run(steps)
-            for ph in PHASES:
-                per[name][ph].append(totals[ph] / steps * 1e6)
-    med = {name: {ph: statistics.median(v) for ph, v in phases.items()} for name, phases in per.items()}
-    print(f"\nµs per step (median of {args.rounds} rounds of {steps} steps)")
-    print(f"  {'phase':<10}" + "".join(f"{name:>12}" for name in runs) + ("   nnlab/torch" if "torch" in runs else ""))
-    for ph in PHASES + ("total",):
-        vals = [sum(med[n].values()) if ph == "total" else med[n][ph] for n in runs]
-        ratio = f"{vals[0] / vals[1]:>14.2f}" if len(vals) > 1 and vals[1] else ""
-        print(f"  {ph:<10}" + "".join(f"{v:>12.1f}" for v in vals) + ratio)
-    gemm = gemm_floor_per_step(case, X, steps) * 1e6
-    adam = adam_floor(n_params) * 1e6
-    print(f"\nfloors (NumPy, this process): GEMMs of one step {gemm:.1f} µs; "
-          f"minimal in-place Adam over {n_params:,} float32 {adam:.1f} µs")
-
-    prof = cProfile.Profile()
-    prof.enable()
-    _phase_loop(steps, batches, model, ce, opt.zero_grad, lambda l: l.backward(), opt.step)
-    prof.disable()
-    buf = io.StringIO()
-    stats = pstats.Stats(prof, stream=buf)
-    stats.sort_stats("tottime").print_stats(args.top)
-    print(f"\nnnlab cProfile, {steps} steps, by own time (tottime):")
-    text = buf.getvalue()
-    print(text[text.find("   ncalls"):].rstrip())
+        runs["torch"] = _child("torch", args)
+    for name, r in list(runs.items()):
+        if "error" in r:
+            print(f"{name}: {r['error']}")
+            del runs[name]
+    if not runs:
+        return 1
+    names = list(runs)
+    print(f"\nµs per step (median of {args.rounds} rounds of {args.steps} steps)")
+    print(f"  {'phase':<14}" + "".join(f"{n:>12}" for n in names) + ("   nnlab/torch" if len(names) == 2 else ""))
+    rows = [(ph, [runs[n]["phases_us"][ph] for n in names]) for ph in PHASES]
+    rows.append(("total", [sum(runs[n]["phases_us"].values()) for n in names]))
+    rows += [(k.replace("_per_step", "").replace("_us", " µs"), [runs[n][k] for n in names])
+             for k in ("faults_per_step", "sys_us_per_step", "user_us_per_step")]
+    for label, vals in rows:
+        ratio = f"{vals[0] / vals[1]:>14.2f}" if len(vals) == 2 and vals[1] else ""
+        print(f"  {label:<14}" + "".join(f"{v:>12.1f}" for v in vals) + ratio)
+    floors = _child("floors", args)
+    if "error" not in floors:
+        print(f"\nfloors (NumPy, own process): the GEMMs of one step {floors['gemm_us']:.1f} µs; a minimal in-place "
+              f"Adam over {n_parameters(case):,} float32 (12 ufunc calls) {floors['adam_us']:.1f} µs")
+    if runs.get("nnlab", {}).get("cprofile"):
+        print(f"\nnnlab cProfile, {args.steps} steps, by own time (tottime):\n{runs['nnlab']['cprofile']}")
     return 0
 
 

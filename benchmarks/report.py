@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from .cases import FLOPS_PER_WEIGHT_PER_SAMPLE
 
 # Plain-loop epoch-time ratio nnlab/torch (medians) that issue 6 asks for, per case.
@@ -22,21 +24,38 @@ def _ratio(a, b):
     return a / b if a is not None and b else None
 
 
+RATIO_PAIRS = (
+    ("nnlab/torch", "nnlab", "torch"),
+    ("nnlab-fit/torch", "nnlab-fit", "torch"),
+    ("nnlab/sklearn", "nnlab", "sklearn"),
+    ("nnlab-fit/nnlab", "nnlab-fit", "nnlab"),
+    ("nnlab/gemm-floor", "nnlab", "gemm-floor"),
+    ("torch/gemm-floor", "torch", "gemm-floor"),
+)
+
+
 def derive(case, results: dict, peak_gflops: float | None) -> dict:
-    """Add GFLOP/s and fraction of the matmul peak to each framework; return the case's ratios."""
+    """Add GFLOP/s and fraction of the matmul peak to each framework; return the case's ratios.
+
+    ``ratios[name]`` is the ratio of the medians (what the targets use);
+    ``ratios["paired"][name]`` the median and range of the per-repetition ratios
+    (epoch i of A over epoch i of B, run back to back), which cancels slow drifts
+    of the machine that hit every framework alike.
+    """
     for r in results.values():
         if r.get("median"):
             r["gflops"] = case.flops_per_epoch / r["median"] / 1e9
             r["peak_fraction"] = r["gflops"] / peak_gflops if peak_gflops else None
-    m = {fw: _median(results, fw) for fw in results}
-    return {
-        "nnlab/torch": _ratio(m.get("nnlab"), m.get("torch")),
-        "nnlab-fit/torch": _ratio(m.get("nnlab-fit"), m.get("torch")),
-        "nnlab/sklearn": _ratio(m.get("nnlab"), m.get("sklearn")),
-        "nnlab-fit/nnlab": _ratio(m.get("nnlab-fit"), m.get("nnlab")),
-        "nnlab/gemm-floor": _ratio(m.get("nnlab"), m.get("gemm-floor")),
-        "torch/gemm-floor": _ratio(m.get("torch"), m.get("gemm-floor")),
-    }
+    ratios, paired = {}, {}
+    for name, a, b in RATIO_PAIRS:
+        ra, rb = results.get(a) or {}, results.get(b) or {}
+        ratios[name] = _ratio(ra.get("median"), rb.get("median"))
+        ta, tb = ra.get("times") or [], rb.get("times") or []
+        if ta and len(ta) == len(tb):
+            per = [x / y for x, y in zip(ta, tb)]
+            paired[name] = {"median": statistics.median(per), "min": min(per), "max": max(per)}
+    ratios["paired"] = paired
+    return ratios
 
 
 def _check(name: str, value, limit, op: str, unit: str = "") -> dict:
@@ -49,15 +68,23 @@ def _check(name: str, value, limit, op: str, unit: str = "") -> dict:
     return {"target": name, "value": value, "limit": limit, "op": op, "unit": unit, "status": status}
 
 
+def _paired(check: dict, ratios: dict, name: str) -> dict:
+    """Attach the paired per-repetition ratio, for context (the status uses the ratio of medians)."""
+    p = ratios.get("paired", {}).get(name)
+    if p:
+        check["paired_median"] = p["median"]
+    return check
+
+
 def targets(report: dict) -> list:
     """The issue-6 targets, each met / missed / n/a, from a finished report."""
     out = []
     cases = report["cases"]
     for name, limit in RATIO_TARGETS.items():
         if name in cases:
-            out.append(_check(f"{name}: epoch time nnlab/torch (plain loop)", cases[name]["ratios"]["nnlab/torch"], limit, "<="))
+            out.append(_paired(_check(f"{name}: epoch time nnlab/torch (plain loop)", cases[name]["ratios"]["nnlab/torch"], limit, "<="), cases[name]["ratios"], "nnlab/torch"))
     for name, c in cases.items():
-        out.append(_check(f"{name}: epoch time fit/plain loop", c["ratios"]["nnlab-fit/nnlab"], FIT_OVER_LOOP_MAX, "<="))
+        out.append(_paired(_check(f"{name}: epoch time fit/plain loop", c["ratios"]["nnlab-fit/nnlab"], FIT_OVER_LOOP_MAX, "<="), c["ratios"], "nnlab-fit/nnlab"))
     for name in PEAK_FRACTION_CASES:
         if name in cases:
             frac = cases[name]["frameworks"].get("nnlab", {}).get("peak_fraction")
@@ -81,6 +108,20 @@ def targets(report: dict) -> list:
 # ---------------------------------------------------------------- text output
 def _fmt(x, spec=".3f", na="n/a"):
     return na if x is None else format(x, spec)
+
+
+def _ratio_text(ratios: dict, bold: bool = False) -> str:
+    parts = []
+    paired = ratios.get("paired", {})
+    for name, _, _ in RATIO_PAIRS:
+        value = ratios.get(name)
+        if value is None:
+            continue
+        v = f"**{value:.2f}**" if bold else f"{value:.2f}"
+        p = paired.get(name)
+        extra = f" ({p['median']:.2f}, {p['min']:.2f}–{p['max']:.2f})" if p else ""
+        parts.append(f"{name} {v}{extra}")
+    return "; ".join(parts) if parts else "n/a"
 
 
 def table(report: dict) -> str:
@@ -119,10 +160,8 @@ def table(report: dict) -> str:
                 f"{_fmt(r.get('gflops'), '.1f'):>9}{_fmt(None if frac is None else 100 * frac, '.0f'):>8}"
                 f"{_fmt(r.get('maxrss_mb'), '.0f'):>13}"
             )
-        rt = c["ratios"]
-        lines.append(
-            "  ratios: " + "  ".join(f"{k} {_fmt(v, '.2f')}" for k, v in rt.items())
-        )
+        lines.append("  ratios of medians (paired per-repetition median, min–max):")
+        lines.append("    " + _ratio_text(c["ratios"]))
     lines += ["", "start-up (fresh processes; median, min–max):"]
     for name, s in report["startup"].items():
         if "median" in s:
@@ -143,5 +182,76 @@ def table(report: dict) -> str:
                 lines.append(f"  {fw:<10}{100 * a['mean']:.2f}%  per seed {', '.join(f'{100 * v:.2f}' for v in a['per_seed'])}")
     lines += ["", "issue-6 targets:"]
     for t in report["targets"]:
-        lines.append(f"  [{t['status']:^6}] {t['target']:<46} {_fmt(t['value'])} (target {t['op']} {t['limit']})")
+        paired = f"; paired {t['paired_median']:.3f}" if "paired_median" in t else ""
+        lines.append(f"  [{t['status']:^6}] {t['target']:<46} {_fmt(t['value'])} (target {t['op']} {t['limit']}{paired})")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------ markdown output
+def markdown(report: dict) -> str:
+    """The report as Markdown tables (for BENCHMARKS.md): ``python -m benchmarks.report results.json``."""
+    meta = report["meta"]
+    peak = report.get("matmul_peak") or {}
+    out = [
+        f"- date: {meta['date']}",
+        f"- command: `{meta['command'].strip()}`",
+        f"- CPU: {meta['cpu']}, {meta['cpus']} cores; load average at start {', '.join(f'{x:.2f}' for x in meta.get('loadavg_start', ()))}, "
+        f"at end {', '.join(f'{x:.2f}' for x in meta.get('loadavg_end', ()))}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"- {meta['reps']} interleaved repetitions of one epoch per framework, {meta['threads']} BLAS/OpenMP threads, "
+        f"{meta['warmup_steps']} untimed warm-up steps, {meta.get('gap_seconds', 0)} s idle between epochs",
+        f"- float32 matmul peak: **{peak.get('gflops_best', float('nan')):.1f} GFLOP/s** (NumPy {peak.get('n')}×{peak.get('n')}, "
+        f"best of {peak.get('reps')}); FLOP count: {meta['flop_count']}",
+        "",
+    ]
+    for name, c in report["cases"].items():
+        out += [
+            f"#### {name}: {c['description']} — {c['flops_per_epoch'] / 1e9:.1f} GFLOP per epoch",
+            "",
+            "| framework | median s | min–max s | × torch | GFLOP/s | % of peak | peak RSS MB |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        torch_med = (c["frameworks"].get("torch") or {}).get("median")
+        for fw, r in c["frameworks"].items():
+            if "median" not in r:
+                out.append(f"| {r.get('label', fw)} | n/a ({r.get('skipped') or r.get('error')}) | | | | | |")
+                continue
+            frac = r.get("peak_fraction")
+            out.append(
+                f"| {r.get('label', fw)} | {r['median']:.3f} | {r['min']:.3f}–{r['max']:.3f} | "
+                f"{_fmt(_ratio(r['median'], torch_med), '.2f')} | {_fmt(r.get('gflops'), '.1f')} | "
+                f"{_fmt(None if frac is None else 100 * frac, '.0f')} | {_fmt(r.get('maxrss_mb'), '.0f')} |"
+            )
+        out += ["", "ratios of medians (in brackets: median and range of the per-repetition ratios): "
+                + _ratio_text(c["ratios"], bold=True), ""]
+    out += ["#### Start-up", "", "| measurement | median s | min–max s |", "|---|---:|---:|"]
+    for name, s in report["startup"].items():
+        if "median" in s:
+            out.append(f"| `{name}` | {s['median']:.3f} | {s['min']:.3f}–{s['max']:.3f} |")
+        else:
+            out.append(f"| `{name}` | n/a ({s.get('na', '')}) | |")
+    acc = report.get("accuracy")
+    if acc:
+        out += ["", "#### Accuracy parity on digits", ""]
+        if "error" in acc:
+            out.append(f"n/a: {acc['error']}")
+        else:
+            out += [acc["setup"], "", "| framework | mean test accuracy | per seed |", "|---|---:|---|"]
+            for fw, a in acc["frameworks"].items():
+                if "mean" in a:
+                    out.append(f"| {fw} | {100 * a['mean']:.2f}% | {', '.join(f'{100 * v:.2f}' for v in a['per_seed'])} |")
+                else:
+                    out.append(f"| {fw} | n/a ({a.get('error')}) | |")
+    out += ["", "#### Issue-6 targets", "", "| target | value | paired | limit | status |", "|---|---:|---:|---:|---|"]
+    for t in report["targets"]:
+        paired = _fmt(t.get("paired_median"), na="")
+        out.append(f"| {t['target']} | {_fmt(t['value'])} | {paired} | {t['op']} {t['limit']} | **{t['status']}** |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    with open(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results.json") as f:
+        print(markdown(json.load(f)), end="")
