@@ -142,6 +142,15 @@ def startup_times(threads: int, reps: int = 5) -> dict:
     return results
 
 
+def git_revision() -> str:
+    """``git describe --always --dirty`` of the checkout that holds the benchmarks (nnlab's source when editable)."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
 def library_versions() -> dict:
     """Versions of the interpreter, NumPy and its BLAS (importing numpy only, never torch)."""
     import numpy as np

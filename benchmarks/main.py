@@ -48,6 +48,7 @@ def run(
         "cpu": f"{machine.cpu_model()} [{machine.cpu_features()}]",
         "cpus": machine.cpu_count(),
         "versions": machine.library_versions(),
+        "git": machine.git_revision(),
         "flop_count": f"{cases_mod.FLOPS_PER_WEIGHT_PER_SAMPLE} FLOPs per weight per sample per step "
         "(forward 2, backward dW 2 and dX 2); biases, activations, BatchNorm and optimizer not counted",
         "thread_env": {v: str(threads) for v in harness.THREAD_VARS},

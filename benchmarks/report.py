@@ -194,7 +194,7 @@ def markdown(report: dict) -> str:
     peak = report.get("matmul_peak") or {}
     out = [
         f"- date: {meta['date']}",
-        f"- command: `{meta['command'].strip()}`",
+        f"- command: `{meta['command'].strip()}` (repository at `{meta.get('git', 'unknown')}`)",
         f"- CPU: {meta['cpu']}, {meta['cpus']} cores; load average at start {', '.join(f'{x:.2f}' for x in meta.get('loadavg_start', ()))}, "
         f"at end {', '.join(f'{x:.2f}' for x in meta.get('loadavg_end', ()))}",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
