@@ -180,6 +180,8 @@ def adam_floor(size, reps=20):
 def _child(kind: str, args) -> dict:
     cmd = [sys.executable, "-m", "benchmarks.profile", args.case, "--child", kind, "--steps", str(args.steps),
            "--rounds", str(args.rounds), "--top", str(args.top)]
+    if args.samples:
+        cmd += ["--samples", str(args.samples)]
     from .harness import ROOT, child_env
 
     proc = subprocess.run(cmd, env=child_env(2), cwd=ROOT, capture_output=True, text=True)
@@ -194,10 +196,11 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=100, help="steps per measurement round (default 100)")
     p.add_argument("--rounds", type=int, default=3, help="rounds; the median per phase is shown (default 3)")
     p.add_argument("--top", type=int, default=25, help="cProfile rows (default 25; 0: no cProfile)")
+    p.add_argument("--samples", type=int, help="dataset size (default: the benchmark's full size for the case)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--child", choices=["nnlab", "torch", "floors"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    case = select([args.case], samples=max(args.steps * select([args.case])[0].batch_size, 4096))[0]
+    case = select([args.case], samples=args.samples)[0]  # the data size matters (cache and TLB misses)
 
     if args.child:
         if args.child == "floors":

@@ -99,7 +99,7 @@ def targets(report: dict) -> list:
     acc = report.get("accuracy")
     if acc is not None:
         gap = acc.get("gap_pp")
-        out.append(_check("digits accuracy |nnlab − torch| (pp)", None if gap is None else abs(gap), ACCURACY_GAP_MAX_PP, "<=", "pp"))
+        out.append(_check("digits accuracy gap abs(nnlab − torch), pp", None if gap is None else abs(gap), ACCURACY_GAP_MAX_PP, "<=", "pp"))
     imp = report["startup"].get("import nnlab", {}).get("median")
     out.append(_check("import nnlab (s)", imp, IMPORT_NNLAB_MAX_S, "<=", "s"))
     return out
