@@ -10,9 +10,9 @@ from ..errors import ConfigError
 from .optimizer import Optimizer, check_range
 
 
-def _divide_by_root(flat, grad, v, eps: float, lr: float) -> None:
-    """w ← w − η/√(v + ε)·∇ (ε inside the root, as in the seeds)."""
-    w, s = flat.data, flat.scratch
+def _step_by_root(part, grad, v, eps: float, lr: float) -> None:
+    """w ← w − η·∇/√(v + ε), ε inside the root (4 + 1 passes)."""
+    w, s = part.data, part.scratch
     np.add(v, eps, out=s)
     np.sqrt(s, out=s)
     np.divide(grad, s, out=s)
@@ -44,20 +44,30 @@ class Adagrad(Optimizer):
         super()._validate(group)
         check_range("eps", group["eps"])
 
-    def _update(self, group, flat, grad):
-        v, s = flat.state["sum_sq"], flat.scratch
-        np.multiply(grad, grad, out=s)
-        np.add(v, s, out=v)
-        _divide_by_root(flat, grad, v, float(group["eps"]), float(group["lr"]))
+    def _rule(self, group, flat):
+        eps, lr = float(group["eps"]), float(group["lr"])
+
+        def update(part, grad):  # 7 passes
+            v, s = part.state["sum_sq"], part.scratch
+            np.multiply(grad, grad, out=s)
+            np.add(v, s, out=v)
+            _step_by_root(part, grad, v, eps, lr)
+
+        return update
 
 
 class RMSProp(Optimizer):
     """RMSProp: v_t = β·v_{t−1} + (1 − β)(∇w)²;  w ← w − η/√(v_t + ε)·∇w.
 
     ε inside the root, as in the seeds (PyTorch's RMSprop: outside, and calls β ``alpha``).
+
+    The state kept is the unscaled sum ``sq_grad_sum`` V = v/(1 − β), so that
+    V_t = β·V_{t−1} + (∇w)² needs no multiplication by (1 − β), and the step is
+    η/√(1−β) · ∇w/√(V + ε/(1−β)): the same update, 8 passes over the buffers
+    instead of 9.  (PyTorch's ``square_avg`` is (1 − β)·V.)
     """
 
-    state_names = ("square_avg",)
+    state_names = ("sq_grad_sum",)
 
     def __init__(self, params, lr: float = 0.001, beta: float = 0.9, eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, beta=beta, eps=eps, weight_decay=weight_decay))
@@ -67,14 +77,19 @@ class RMSProp(Optimizer):
         check_range("beta", group["beta"], 0.0, 1.0, high_open=True)
         check_range("eps", group["eps"])
 
-    def _update(self, group, flat, grad):
+    def _rule(self, group, flat):
         beta = float(group["beta"])
-        v, s = flat.state["square_avg"], flat.scratch
-        np.multiply(v, beta, out=v)
-        np.multiply(grad, grad, out=s)
-        np.multiply(s, 1.0 - beta, out=s)
-        np.add(v, s, out=v)
-        _divide_by_root(flat, grad, v, float(group["eps"]), float(group["lr"]))
+        eps = float(group["eps"]) / (1.0 - beta)
+        lr = float(group["lr"]) / math.sqrt(1.0 - beta)
+
+        def update(part, grad):
+            v, s = part.state["sq_grad_sum"], part.scratch
+            np.multiply(v, beta, out=v)
+            np.multiply(grad, grad, out=s)
+            np.add(v, s, out=v)
+            _step_by_root(part, grad, v, eps, lr)
+
+        return update
 
 
 class Adam(Optimizer):
@@ -84,7 +99,15 @@ class Adam(Optimizer):
     m̂ = m_t/(1 − β₁ᵗ);  v̂ = v_t/(1 − β₂ᵗ);  w ← w − η·m̂/(√v̂ + ε).
     ``weight_decay`` is the L2 rule (∇ + αw, as PyTorch's Adam); see :class:`AdamW` for decoupled decay.
 
-    12 in-place NumPy calls over the flat buffer per step, whatever the number of parameters.
+    The state kept is the unscaled sums ``grad_sum`` M = m/(1 − β₁) and
+    ``sq_grad_sum`` V = v/(1 − β₂) (PyTorch's ``exp_avg`` and ``exp_avg_sq``
+    times 1/(1 − β)), so the moments need no multiplication by (1 − β):
+    M_t = β₁M_{t−1} + ∇w,  V_t = β₂V_{t−1} + (∇w)², and with r = √((1 − β₂)/(1 − β₂ᵗ))
+    the step is η(1 − β₁)/((1 − β₁ᵗ)·r) · M/(√V + ε/r) — the same update with
+    every scalar folded: 10 in-place NumPy calls over the buffers per step
+    (12 with PyTorch's scaling).  ``state_dict()`` saves M and V as they are
+    (scaling them to PyTorch's on the way out would not round-trip bit for bit).
+    In float32, V overflows for gradients above about 6e17 rather than 2e19.
 
     >>> import nnlab
     >>> w = nnlab.tensor([1.0, 1.0], requires_grad=True)
@@ -95,7 +118,7 @@ class Adam(Optimizer):
     array([0.9, 1.1], dtype=float32)
     """
 
-    state_names = ("exp_avg", "exp_avg_sq")
+    state_names = ("grad_sum", "sq_grad_sum")
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
@@ -109,30 +132,35 @@ class Adam(Optimizer):
         check_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
         check_range("eps", group["eps"])
 
-    def _update(self, group, flat, grad):
+    def _rule(self, group, flat):
         betas = group["betas"]
         beta1, beta2 = float(betas[0]), float(betas[1])
         lr, eps = float(group["lr"]), float(group["eps"])
         t = flat.t
-        if isinstance(t, int):
-            bias1, root_bias2 = 1.0 - beta1**t, math.sqrt(1.0 - beta2**t)
-        else:  # some parameters were skipped on some steps: per-element counts
-            bias1 = (1.0 - beta1**t).astype(flat.dtype)
-            root_bias2 = np.sqrt(1.0 - beta2**t).astype(flat.dtype)
-        m, v, s, w = flat.state["exp_avg"], flat.state["exp_avg_sq"], flat.scratch, flat.data
-        np.multiply(m, beta1, out=m)
-        np.multiply(grad, 1.0 - beta1, out=s)
-        np.add(m, s, out=m)
-        np.multiply(v, beta2, out=v)
-        np.multiply(grad, grad, out=s)
-        np.multiply(s, 1.0 - beta2, out=s)
-        np.add(v, s, out=v)
-        # η·m̂/(√v̂ + ε) = (η·√(1−β₂ᵗ)/(1−β₁ᵗ))·m/(√v + ε·√(1−β₂ᵗ)): scalars folded, no extra pass.
-        np.sqrt(v, out=s)
-        np.add(s, eps * root_bias2, out=s)
-        np.divide(m, s, out=s)
-        np.multiply(s, lr * root_bias2 / bias1, out=s)
-        np.subtract(w, s, out=w)
+        scalar = isinstance(t, int)
+        if scalar:
+            r = math.sqrt((1.0 - beta2) / (1.0 - beta2**t))
+            eps_r, step = eps / r, lr * (1.0 - beta1) / ((1.0 - beta1**t) * r)
+        else:  # some parameters were skipped on some steps: per-element counts, sliced per part
+            t = np.maximum(t, 1)  # a count of 0 is a parameter never updated, skipped now too: no 0/0
+            r = np.sqrt((1.0 - beta2) / (1.0 - beta2**t))
+            eps_all = (eps / r).astype(flat.dtype)
+            step_all = (lr * (1.0 - beta1) / ((1.0 - beta1**t) * r)).astype(flat.dtype)
+
+        def update(part, grad):
+            m, v, s, w = part.state["grad_sum"], part.state["sq_grad_sum"], part.scratch, part.data
+            np.multiply(m, beta1, out=m)
+            np.add(m, grad, out=m)  # M_t = β₁M + ∇
+            np.multiply(v, beta2, out=v)
+            np.multiply(grad, grad, out=s)
+            np.add(v, s, out=v)  # V_t = β₂V + ∇²
+            np.sqrt(v, out=s)
+            np.add(s, eps_r if scalar else eps_all[part.sl], out=s)
+            np.divide(m, s, out=s)
+            np.multiply(s, step if scalar else step_all[part.sl], out=s)
+            np.subtract(w, s, out=w)
+
+        return update
 
 
 class AdamW(Adam):
@@ -144,8 +172,8 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
-    def _gradient(self, group, flat):
+    def _gradient(self, group, part):
         shrink = 1.0 - float(group["lr"]) * float(group["weight_decay"])
         if shrink != 1.0:
-            np.multiply(flat.data, shrink, out=flat.data)
-        return flat.grad
+            np.multiply(part.data, shrink, out=part.data)
+        return part.grad
