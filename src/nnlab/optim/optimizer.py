@@ -476,7 +476,7 @@ class Optimizer:
     gradient used is ∇ + α·w.
     """
 
-    #: per-element state buffers of the update rule, e.g. ("exp_avg", "exp_avg_sq")
+    #: per-element state buffers of the update rule, e.g. ("grad_sum", "sq_grad_sum") for Adam
     state_names: tuple = ()
     #: True when ``step`` needs a closure that recomputes the loss (LineSearch); a training loop checks it
     requires_closure: bool = False
