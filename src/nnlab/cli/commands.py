@@ -132,10 +132,8 @@ def _run_config(model) -> RunConfig | None:
     return None if raw is None else parse_config(raw, source="config stored in the model file")
 
 
-def _expected_features(model) -> int | None:
-    pre = getattr(model, "preprocessing", None)
-    if pre is not None:
-        return None  # the preprocessing checks the raw feature count itself
+def _input_features(model) -> int | None:
+    """Features per row the model's first affine layer takes (None if it has none)."""
     for module in model.modules():
         if hasattr(module, "in_features"):
             return int(module.in_features)
@@ -143,11 +141,14 @@ def _expected_features(model) -> int | None:
 
 
 def _features(model, X) -> np.ndarray:
-    expected = _expected_features(model)
+    """Raw rows as model inputs: the saved preprocessing checks the raw width itself."""
+    pre = getattr(model, "preprocessing", None)
+    if pre is not None:
+        return pre.transform(X)
+    expected = _input_features(model)
     if expected is not None and X.shape[1] != expected:
         raise DataError(f"the model expects {expected} features per row, the data has {X.shape[1]}")
-    pre = getattr(model, "preprocessing", None)
-    return pre.transform(X) if pre is not None else X
+    return X
 
 
 def evaluate_command(args) -> int:
@@ -210,11 +211,7 @@ def info(args) -> int:
     path = _model_path(args.model)
     model = model_io.load(path)
     meta = model_io.read_metadata(path)
-    features = None
-    for module in model.modules():
-        if hasattr(module, "in_features"):
-            features = int(module.in_features)
-            break
+    features = _input_features(model)
     print(f"model file: {path}")
     print(f"saved by nnlab {meta.get('nnlab_version')} on {meta.get('created')}")
     print(model)
@@ -222,16 +219,11 @@ def info(args) -> int:
     if features is not None:
         print(f"FLOPs per example (forward, 1 multiply-add = 2 FLOPs): {model.flops((1, features)):,}")
         for row in model.flops_by_layer((1, features)):
-            print(f"  {_flops_row(row)}")
+            print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
     if model.preprocessing is not None:
         print(f"preprocessing: {model.preprocessing!r}")
     return 0
 
-
-def _flops_row(row) -> str:
-    if isinstance(row, dict):
-        return ", ".join(f"{k}={v}" for k, v in row.items())
-    return "  ".join(str(v) for v in row)
 
 
 def lr_search_command(args) -> int:

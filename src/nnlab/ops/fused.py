@@ -5,6 +5,7 @@ import numpy as np
 from ..errors import DataError
 from ..tensor import is_grad_enabled, make_result
 from .elementwise import astype
+from .shape import transpose
 
 
 _ONES: dict = {}
@@ -62,28 +63,12 @@ def linear(x, W, b=None):
 
 
 def linear_t(x, W, b=None):
-    """``x @ W.T + b`` as one node: a layer that reuses another's (in, out) weight transposed (tying).
+    """``x @ W.T + b``: a layer that reuses another's (in, out) weight transposed (tying).
 
-    ``W`` is (out_features, in_features) from this layer's point of view; its
-    gradient is ``g.T @ x``, accumulated into the shared weight like any other use.
+    The transpose is a view node, so the shared weight's gradient from this use is
+    ``(x.T @ g).T`` and adds to the gradient of its other uses like any contribution.
     """
-    x = _like(x, W)
-    X, Wd = x.data, W.data
-    out = X @ Wd.T
-    if b is not None:
-        out += b.data
-    rx, rw = x.requires_grad, W.requires_grad
-    rb = b is not None and b.requires_grad
-    parents = (x, W) if b is None else (x, W, b)
-
-    def backward(g):
-        gX = g @ Wd if rx else None
-        g2 = g.reshape(-1, g.shape[-1])
-        gW = g2.T @ X.reshape(-1, X.shape[-1]) if rw else None
-        gb = _column_sums(g2) if rb else None
-        return (gX, gW) if b is None else (gX, gW, gb)
-
-    return make_result(out, parents, backward)
+    return linear(x, transpose(W), b)
 
 
 def maxout(x, W, b, pieces):
