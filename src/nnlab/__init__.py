@@ -17,7 +17,7 @@ from .ops.shape import concatenate, stack
 from .random import seed
 from .tensor import Tensor, is_grad_enabled, no_grad, tensor
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "Tensor",

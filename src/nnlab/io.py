@@ -10,11 +10,14 @@ wrong becomes a :class:`~nnlab.errors.ModelFileError` naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import stat
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -37,24 +40,92 @@ def _checksum(tensors: dict) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_bytes(path: str, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` via a temporary file in the same folder and a rename.
+TEMP_MARK = ".nnlab-tmp-"  # in the name of every temporary file the atomic writer makes (see remove_temporaries)
 
-    A crash or error midway leaves any previous file at ``path`` untouched.
+
+@contextlib.contextmanager
+def atomic_path(path) -> Iterator[str]:
+    """Yield a temporary path beside ``path`` to write to; on success it atomically becomes ``path``.
+
+    The one atomic writer of nnlab: the temporary file lies in the same folder (so
+    the rename cannot cross file systems) and keeps ``path``'s suffix (for writers
+    that look at it).  After the body, its bytes are flushed to disk (fsync), it is
+    renamed over ``path`` and the folder is fsynced so the rename itself survives a
+    crash.  On any error, Ctrl-C included, the temporary file is removed and
+    ``path`` is left as it was.  A new file gets the user's umask (as ``open``
+    would); an existing file keeps its mode.
+
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> with atomic_path(target) as tmp:
+    ...     _ = pathlib.Path(tmp).write_text("hello")
+    >>> target.read_text(), [p.name for p in target.parent.iterdir()]
+    ('hello', ['notes.txt'])
     """
+    path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    stem, suffix = os.path.splitext(os.path.basename(path))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    tmp = os.path.join(folder, f".{stem}{TEMP_MARK}{secrets.token_hex(6)}{suffix}")
+    # O_EXCL: never follow or reuse someone else's file; 0o666 lets the kernel apply the umask.
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        try:
             os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
+    if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open a folder; its rename is durable enough
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, payload: bytes | str) -> None:
+    """Write ``payload`` (bytes, or text as UTF-8) to ``path`` atomically, as :func:`atomic_path` describes."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(payload)
+        f.flush()
+
+
+def remove_temporaries(folder) -> list[str]:
+    """Delete the temporary files a killed writer left in ``folder``; returns their names."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        if name.startswith(".") and TEMP_MARK in name:
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(name)
+            except FileNotFoundError:
+                pass
+    return sorted(removed)
 
 
 def save(model, path, preprocessing=None, metadata: dict | None = None) -> None:
@@ -66,7 +137,7 @@ def save(model, path, preprocessing=None, metadata: dict | None = None) -> None:
     """
     from safetensors.numpy import save as to_safetensors
 
-    from . import __version__
+    from ._version import __version__
     from .nn import to_spec
 
     spec = to_spec(model)
@@ -89,7 +160,7 @@ def save(model, path, preprocessing=None, metadata: dict | None = None) -> None:
         "metadata": json.dumps(metadata or {}, default=str),
         "checksum": _checksum(tensors),
     }
-    atomic_write_bytes(os.fspath(path), to_safetensors(tensors, metadata=header))
+    atomic_write(os.fspath(path), to_safetensors(tensors, metadata=header))
 
 
 def _read(path) -> tuple[dict, dict]:

@@ -115,7 +115,7 @@ def train(args) -> int:
 
 
 def _write_text(path: Path, text: str) -> None:
-    model_io.atomic_write_bytes(str(path), text.encode())
+    model_io.atomic_write(path, text)
 
 
 def _model_path(target: str) -> Path:
