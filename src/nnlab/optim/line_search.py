@@ -72,6 +72,9 @@ class LineSearch(Optimizer):
     def lr(self, value):
         raise ConfigError("LineSearch chooses its own learning rate; set `candidates` instead of `lr`")
 
+    def scale_lr(self, factor: float, min_lr: float = 0.0) -> None:
+        raise ConfigError("LineSearch chooses its own learning rate; scale `candidates` instead of `lr`")
+
     def step(self, closure=None) -> float:
         if closure is None:
             raise ConfigError("LineSearch.step needs a closure that recomputes and returns the loss")
@@ -117,6 +120,5 @@ class LineSearch(Optimizer):
             flat.advance(skipped)
         self.last_losses = losses
         chosen = None if best is None else self.candidates[best]
-        for group in self.param_groups:
-            group["lr"] = chosen
+        self._write_lr(lambda _: chosen)
         return math.nan if best is None else losses[best]

@@ -63,6 +63,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ConfigError, NnlabError
 from ..tensor import Tensor
 
@@ -529,16 +530,46 @@ class Optimizer:
         if "lr" in group:
             check_range("lr", group["lr"])
 
+    # ------------------------------------------------------------ learning rate and momentum
     @property
     def lr(self):
-        """The learning rate of the first group; setting it sets every group's."""
+        """The learning rate of the first group; setting it sets every group's (a finite number >= 0)."""
         return self.param_groups[0]["lr"]
 
     @lr.setter
     def lr(self, value) -> None:
-        value = check_range("lr", value)
+        value = check_float("lr", value, low=0.0, owner=type(self).__name__)
+        self._write_lr(lambda lr: value)
+
+    def scale_lr(self, factor: float, min_lr: float = 0.0) -> None:
+        """Multiply every group's learning rate by ``factor`` (keeping ratios between groups), not below ``min_lr``.
+
+        A rate already below ``min_lr`` is left alone: the floor never raises a rate.
+
+        >>> import nnlab
+        >>> opt = nnlab.optim.SGD([nnlab.tensor([1.0], requires_grad=True)], lr=0.1)
+        >>> opt.scale_lr(0.5, min_lr=0.08); opt.lr
+        0.08
+        """
+        owner = type(self).__name__
+        factor = check_float("factor", factor, low=0.0, owner=owner)
+        min_lr = check_float("min_lr", min_lr, low=0.0, owner=owner)
+        self._write_lr(lambda lr: max(lr * factor, min(min_lr, lr)))
+
+    def _write_lr(self, new_lr) -> None:
+        """The one place that writes the groups' ``"lr"``: ``group["lr"] = new_lr(group["lr"])``."""
         for group in self.param_groups:
-            group["lr"] = value
+            group["lr"] = new_lr(group["lr"])
+
+    def set_momentum(self, value: float) -> None:
+        """Set ``"momentum"`` (in [0, 1)) in every group that has one; a ConfigError if none has (e.g. Adam)."""
+        owner = type(self).__name__
+        if not any("momentum" in group for group in self.param_groups):
+            raise ConfigError(f"{owner} has no 'momentum' setting (use SGD with momentum)")
+        value = check_float("momentum", value, low=0.0, high=1.0, high_open=True, owner=owner)
+        for group in self.param_groups:
+            if "momentum" in group:
+                group["momentum"] = value
 
     # ------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none: bool = False) -> None:
