@@ -9,6 +9,7 @@ from . import init, losses, nn
 from . import data, datasets
 from . import optim
 from . import train
+from . import pretrain
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
 from .io import load, save
@@ -42,6 +43,7 @@ __all__ = [
     "data",
     "datasets",
     "train",
+    "pretrain",
     "NnlabError",
     "ConfigError",
     "DataError",

@@ -232,6 +232,35 @@ class Module:
             elif p.grad is not None:
                 p.grad[...] = 0
 
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Set ``requires_grad`` on every parameter of this module and below it (PyTorch's name).
+
+        A frozen parameter (``requires_grad=False``) gets no gradient from
+        ``backward`` and every optimizer skips it: its value, its optimizer state
+        and its step count stay as they were, and weight decay does not shrink it.
+        Freezing also drops the parameter's current gradient.
+
+        >>> from nnlab.nn import Linear
+        >>> layer = Linear(3, 2, rng=0).freeze()
+        >>> [p.requires_grad for p in layer.parameters()], layer.unfreeze().weight.requires_grad
+        ([False, False], True)
+        """
+        if not isinstance(requires_grad, bool):
+            raise ConfigError(f"requires_grad_ takes a bool, got {requires_grad!r}")
+        for p in self.parameters():
+            p.requires_grad = requires_grad
+            if not requires_grad:
+                p.grad = None
+        return self
+
+    def freeze(self) -> "Module":
+        """``requires_grad_(False)``: keep these parameters fixed while the rest of a model trains."""
+        return self.requires_grad_(False)
+
+    def unfreeze(self) -> "Module":
+        """``requires_grad_(True)``: let frozen parameters learn again."""
+        return self.requires_grad_(True)
+
     def astype(self, dtype) -> "Module":
         """Convert floating parameters and buffers to ``dtype`` in place (``double()`` for gradchecks).
 

@@ -65,10 +65,12 @@ import numpy as np
 
 from .._checks import check_float
 from ..errors import ConfigError, NnlabError
+from ..nn.module import Parameter
 from ..tensor import Tensor
 
 _get_data = operator.attrgetter("data")
 _get_grad = operator.attrgetter("grad")
+_get_requires_grad = operator.attrgetter("requires_grad")
 _is = operator.is_
 _NO_INDICES: list = []  # returned by FlatParams.sync when every parameter has a gradient; never mutated
 
@@ -281,17 +283,22 @@ class FlatParams:
         p.grad = view
 
     def sync(self) -> list:
-        """Re-attach parameters whose ``.data``/``.grad`` were replaced; return the indices with no gradient."""
+        """Re-attach parameters whose ``.data``/``.grad`` were replaced; return the indices to skip.
+
+        Skipped: a parameter with no gradient, and a frozen one (``requires_grad``
+        False, see ``Module.freeze``) even when its buffer holds a zero gradient.
+        """
         params = self.params
         if not all(map(_is, map(_get_data, params), self.data_views)):
             for i, p in enumerate(params):
                 if p.data is not self.data_views[i]:
                     self._bind_data(i)
-        if all(map(_is, map(_get_grad, params), self.grad_views)):
+        all_live = all(map(_get_requires_grad, params))
+        if all_live and all(map(_is, map(_get_grad, params), self.grad_views)):
             return _NO_INDICES
         missing = []
         for i, p in enumerate(params):
-            if p.grad is None:
+            if p.grad is None or not p.requires_grad:
                 missing.append(i)
             elif p.grad is not self.grad_views[i]:
                 self._bind_grad(i)
@@ -509,7 +516,8 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise ConfigError(f"optimizer parameters must be nnlab Tensors, got {type(p).__name__}")
-            if not p.requires_grad or not p.is_leaf:
+            # A frozen Parameter (Module.freeze) may be handed over; it is skipped until unfrozen.
+            if not p.is_leaf or not (p.requires_grad or isinstance(p, Parameter)):
                 raise ConfigError("optimizer parameters must be leaf tensors with requires_grad=True")
             if id(p) in seen:
                 raise ConfigError("a parameter appears more than once in the optimizer's parameter groups")
