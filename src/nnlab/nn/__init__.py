@@ -2,8 +2,11 @@
 
 from . import init
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .layers import BatchNorm, Dropout, GaussianNoise, Linear, Maxout, Residual, Sequential, TiedLinear
+from .container import Residual, Sequential
+from .linear import Linear, Maxout, TiedLinear
 from .module import Module, Parameter
+from .noise import Dropout, GaussianNoise
+from .normalization import BatchNorm
 from .spec import from_spec, layer_types, register, to_spec
 
 __all__ = [

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..errors import ConfigError
+from .._checks import check_dtype, check_float, check_int
 from ..ops._broadcast import unbroadcast
 from ..tensor import Tensor, as_tensor, make_result
-from .layers import check_dtype, check_float, check_int
 from .module import Module, Parameter, elements
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Identity", "prelu"]
@@ -70,7 +69,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        self.alpha = check_float("LeakyReLU", "alpha", alpha, 0.0)
+        self.alpha = check_float("alpha", alpha, 0.0, owner="LeakyReLU")
 
     def forward(self, x):
         return F.leaky_relu(x, self.alpha)
@@ -89,7 +88,7 @@ class ELU(_Elementwise):
 
     def __init__(self, alpha=1.0):
         super().__init__()
-        self.alpha = check_float("ELU", "alpha", alpha, 0.0)
+        self.alpha = check_float("alpha", alpha, 0.0, owner="ELU")
 
     def forward(self, x):
         return F.elu(x, self.alpha)
@@ -106,10 +105,8 @@ class Softmax(_Elementwise):
 
     def __init__(self, axis=-1, temperature=1.0):
         super().__init__()
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise ConfigError(f"Softmax: axis must be an integer, got {axis!r}")
-        self.axis = int(axis)
-        self.temperature = check_float("Softmax", "temperature", temperature, 0.0, low_open=True)
+        self.axis = check_int("axis", axis, owner="Softmax")
+        self.temperature = check_float("temperature", temperature, 0.0, low_open=True, owner="Softmax")
 
     def forward(self, x):
         return F.softmax(x, self.axis, self.temperature)
@@ -152,9 +149,9 @@ class PReLU(Module):
     def __init__(self, init=0.25, num_parameters=1, dtype=np.float32):
         super().__init__()
         # Not stored as ``num_parameters``: that name is Module.num_parameters().
-        self.num_alphas = check_int("PReLU", "num_parameters", num_parameters)
-        self.init = check_float("PReLU", "init", init)
-        self.alpha = Parameter(np.full(self.num_alphas, self.init), dtype=check_dtype("PReLU", dtype))
+        self.num_alphas = check_int("num_parameters", num_parameters, 1, owner="PReLU")
+        self.init = check_float("init", init, owner="PReLU")
+        self.alpha = Parameter(np.full(self.num_alphas, self.init), dtype=check_dtype(dtype, owner="PReLU"))
 
     def forward(self, x):
         if not isinstance(x, Tensor):

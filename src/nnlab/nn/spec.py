@@ -31,8 +31,11 @@ import inspect
 
 from ..errors import ConfigError
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .layers import BatchNorm, Dropout, GaussianNoise, Linear, Maxout, Residual, Sequential, TiedLinear
+from .container import Residual, Sequential
+from .linear import Linear, Maxout, TiedLinear
 from .module import Module, _join
+from .noise import Dropout, GaussianNoise
+from .normalization import BatchNorm
 
 __all__ = ["to_spec", "from_spec", "register", "layer_types"]
 

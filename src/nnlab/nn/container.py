@@ -1,0 +1,74 @@
+"""Containers: Sequential (modules applied in order) and Residual (the seeds' skip connection y = x + f(x))."""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from .module import Module, elements
+
+__all__ = ["Sequential", "Residual"]
+
+
+class Sequential(Module):
+    """Modules applied in order; registered as "0", "1", … (so state-dict keys read "0.weight").
+
+    >>> from nnlab.nn import Linear
+    >>> model = Sequential(Linear(4, 3, rng=0), Linear(3, 2, rng=1))
+    >>> [name for name, _ in model.named_parameters()]
+    ['0.weight', '0.bias', '1.weight', '1.bias']
+    """
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
+            modules = tuple(modules[0])
+        self.__dict__["_layers"] = []
+        for m in modules:
+            self.append(m)
+
+    def append(self, module: Module) -> "Sequential":
+        if not isinstance(module, Module):
+            raise ConfigError(f"Sequential holds Modules, got {type(module).__name__}")
+        setattr(self, str(len(self._layers)), module)
+        self._layers.append(module)
+        return self
+
+    def forward(self, x):
+        for layer in self._layers:
+            x = layer(x)
+        return x
+
+    def __len__(self):
+        return len(self._layers)
+
+    def __iter__(self):
+        return iter(self._layers)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(*self._layers[index])
+        return self._layers[index]
+
+    def _flops(self, shape, name, rows):
+        for i, layer in enumerate(self._layers):
+            shape = layer._flops(shape, f"{name}.{i}" if name else str(i), rows)
+        return shape
+
+
+class Residual(Module):
+    """The seeds' skip connection: y = x + f(x); f must keep the shape of x."""
+
+    def __init__(self, module):
+        super().__init__()
+        if not isinstance(module, Module):
+            raise ConfigError(f"Residual wraps a Module, got {type(module).__name__}")
+        self.module = module
+
+    def forward(self, x):
+        return x + self.module(x)
+
+    def _flops(self, shape, name, rows):
+        inner = self.module._flops(shape, f"{name}.module" if name else "module", rows)
+        if tuple(inner) != tuple(shape):
+            raise ConfigError(f"Residual: the wrapped module maps shape {shape} to {inner}; it must keep the shape")
+        rows.append({"name": name, "type": "Residual", "flops": elements(shape), "output_shape": tuple(shape)})
+        return shape

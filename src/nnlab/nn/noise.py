@@ -1,0 +1,116 @@
+"""Noise layers, active in training mode only: Dropout and GaussianNoise, each drawing from its own generator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import random as _random
+from .._checks import check_float
+from ..errors import ConfigError
+from ..tensor import make_result
+from ._layer_tools import as_input
+from .module import Module, elements
+
+__all__ = ["Dropout", "GaussianNoise"]
+
+
+class _Random(Module):
+    """A layer that draws from its own generator at every training-mode call."""
+
+    def __init__(self, rng):
+        super().__init__()
+        # None: resolved at each call, so a later nnlab.seed(n) reaches this layer too.
+        self._generator = None if rng is None else _random.get_rng(rng)
+
+    @property
+    def generator(self) -> np.random.Generator:
+        return _random.get_rng(self._generator)
+
+    def reseed(self, rng) -> None:
+        """Replace the generator (an int seed, a Generator, or None for the global one)."""
+        self._generator = None if rng is None else _random.get_rng(rng)
+
+
+def _uniform_like(gen, X):
+    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    return gen.random(X.shape, dtype=dtype)
+
+
+class Dropout(_Random):
+    """Dropout with the meaning fixed by keyword: ``Dropout(keep=0.8)`` or ``Dropout(rate=0.2)``.
+
+    ``keep`` is the seeds' retain probability p (0.5 for hidden units, 0.8
+    for inputs); ``rate`` = 1 − keep is PyTorch's and Keras's drop probability.
+    Give exactly one.  Inverted dropout: in training mode each unit is kept
+    with probability ``keep`` and scaled by 1/keep, so eval mode is the
+    identity and the expected output is the same in both (the seeds scale by
+    p at test time instead — the same expectation).  Masks come from ``rng``.
+
+    >>> import nnlab
+    >>> layer = Dropout(keep=0.5, rng=0)
+    >>> sorted(set(layer(nnlab.tensor(np.ones(100))).numpy().tolist()))
+    [0.0, 2.0]
+    >>> layer.eval()(nnlab.tensor([1.0, 2.0])).numpy().tolist()
+    [1.0, 2.0]
+    """
+
+    def __init__(self, keep=None, rate=None, rng=None):
+        super().__init__(rng)
+        if (keep is None) == (rate is None):
+            raise ConfigError(
+                "Dropout takes exactly one of keep= (retain probability, the seeds' p) "
+                f"or rate= (drop probability); got keep={keep!r}, rate={rate!r}"
+            )
+        if keep is not None:
+            self.keep = check_float("keep", keep, 0.0, 1.0, low_open=True, owner="Dropout")
+        else:
+            self.keep = 1.0 - check_float("rate", rate, 0.0, 1.0, high_open=True, owner="Dropout")
+
+    @property
+    def rate(self) -> float:
+        return 1.0 - self.keep
+
+    def forward(self, x):
+        x = as_input(x, None)
+        if not self.training or self.keep == 1.0:
+            return x
+        X = x.data
+        dt = X.dtype.type
+        scale = np.multiply(_uniform_like(self.generator, X) < self.keep, dt(1.0 / self.keep))
+        return make_result(X * scale, (x,), lambda g: (g * scale,))
+
+    def _count_flops(self, shape):
+        return (elements(shape) if self.training and self.keep < 1.0 else 0), shape
+
+    def spec_args(self) -> dict:
+        return {"keep": self.keep}
+
+    def extra_repr(self):
+        return f"keep={self.keep}"
+
+
+class GaussianNoise(_Random):
+    """Adds 𝒩(0, std²) noise in training mode only (the seeds' input-noise regularizer); identity in eval."""
+
+    def __init__(self, std, rng=None):
+        super().__init__(rng)
+        self.std = check_float("std", std, 0.0, owner="GaussianNoise")
+
+    def forward(self, x):
+        x = as_input(x, None)
+        if not self.training or self.std == 0.0:
+            return x
+        X = x.data
+        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        noise = self.generator.standard_normal(X.shape, dtype=dtype)
+        noise *= dtype.type(self.std)
+        return make_result((X + noise).astype(X.dtype, copy=False), (x,), lambda g: (g,))
+
+    def _count_flops(self, shape):
+        return (2 * elements(shape) if self.training and self.std > 0 else 0), shape
+
+    def spec_args(self) -> dict:
+        return {"std": self.std}
+
+    def extra_repr(self):
+        return f"std={self.std}"

@@ -1,0 +1,57 @@
+"""Normalization layers: BatchNorm (the seeds' batch normalization, fused forward and backward)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import check_dtype, check_float, check_int
+from ..ops.fused import batch_norm
+from ._layer_tools import check_features, features_input
+from .module import Module, Parameter, elements
+
+__all__ = ["BatchNorm"]
+
+
+class BatchNorm(Module):
+    """Batch normalization of (N, C) inputs (any leading axes; features last), fused forward/backward.
+
+    Training mode normalizes with the mini-batch mean and biased variance,
+    then scales by ``gamma`` and shifts by ``beta`` (the seeds' algorithm), and
+    updates the buffers ``running_mean`` / ``running_var`` as PyTorch's
+    BatchNorm1d does: momentum is the weight of the new batch statistic and
+    the variance enters unbiased.  Eval mode normalizes with the buffers.
+    """
+
+    def __init__(self, num_features, momentum=0.1, eps=1e-5, dtype=np.float32):
+        super().__init__()
+        self.num_features = check_int("num_features", num_features, 1, owner="BatchNorm")
+        self.momentum = check_float("momentum", momentum, 0.0, 1.0, owner="BatchNorm")
+        self.eps = check_float("eps", eps, 0.0, low_open=True, owner="BatchNorm")
+        dtype = check_dtype(dtype, owner="BatchNorm")
+        self.gamma = Parameter(np.ones(self.num_features), dtype=dtype)
+        self.beta = Parameter(np.zeros(self.num_features), dtype=dtype)
+        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+
+    def forward(self, x):
+        x = features_input(x, self.gamma, "BatchNorm", self.num_features)
+        return batch_norm(
+            x, self.gamma, self.beta, self.running_mean, self.running_var, self.training, self.momentum, self.eps
+        )
+
+    def _count_flops(self, shape):
+        check_features("BatchNorm", shape, self.num_features)
+        # Training: mean 1, centre 1, variance 2, scale-and-shift 2 per element; eval: centre, scale, shift.
+        per_element = 6 if self.training else 3
+        return per_element * elements(shape), shape
+
+    def spec_args(self) -> dict:
+        return {
+            "num_features": self.num_features,
+            "momentum": self.momentum,
+            "eps": self.eps,
+            "dtype": self.gamma.data.dtype.name,
+        }
+
+    def extra_repr(self):
+        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
