@@ -1,19 +1,23 @@
 """The training loop: ``fit``/``evaluate``/``predict``, callbacks, metrics and the learning-rate search."""
 
+from . import callbacks
 from .callbacks import (
     Callback,
+    CallbackList,
     Checkpoint,
     EarlyStopping,
     HalveOnRise,
+    History,
     LearningRateScheduler,
     MetricsLogger,
     Monitor,
+    MonitorCallback,
     MomentumScheduler,
     ProgressBar,
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
-from .loop import History, evaluate, fit, predict
+from .loop import evaluate, fit, predict
 from .lr_search import LRSearchResult, Trial, lr_search
 from .metrics import accuracy, confusion_matrix, predicted_labels
 
@@ -21,18 +25,7 @@ __all__ = [
     "fit",
     "evaluate",
     "predict",
-    "History",
-    "Callback",
-    "Monitor",
-    "EarlyStopping",
-    "TerminateOnNaN",
-    "LearningRateScheduler",
-    "MomentumScheduler",
-    "HalveOnRise",
-    "ReduceLROnPlateau",
-    "Checkpoint",
-    "MetricsLogger",
-    "ProgressBar",
+    *callbacks.__all__,
     "lr_search",
     "LRSearchResult",
     "Trial",

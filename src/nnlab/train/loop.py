@@ -11,77 +11,13 @@ callbacks that override them.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..tensor import as_tensor, no_grad
-from .callbacks import CallbackList, ProgressBar, get_lr
+from .callbacks import CallbackList, History, ProgressBar, get_lr
 from .metrics import confusion_matrix, metric_list, predicted_labels, target_labels
-
-
-class History(Mapping):
-    """What ``fit`` returns: one value per epoch for every logged quantity.
-
-    ``history["loss"]``, ``history["val_loss"]``, ``history["accuracy"]``,
-    ``history["val_accuracy"]``, ``history["lr"]`` (the learning rate at the end of
-    that epoch: the one its last step used), ... are lists; ``history.epoch`` holds the 1-based epoch numbers,
-    ``history.history`` the underlying dict (as in Keras). ``stop_reason`` says why
-    training ended early (None when it ran all epochs).
-
-    >>> h = History()
-    >>> h.append(1, {"loss": 0.5, "lr": 0.1}); h.append(2, {"loss": 0.25, "lr": 0.1})
-    >>> h["loss"], h.epoch, h.to_rows()[1]
-    ([0.5, 0.25], [1, 2], {'epoch': 2, 'loss': 0.25, 'lr': 0.1})
-    """
-
-    def __init__(self):
-        self.history: dict[str, list] = {}
-        self.epoch: list[int] = []
-        self.params: dict = {}
-        self.stop_reason: str | None = None
-
-    def append(self, epoch: int, logs: Mapping) -> None:
-        """Record the logs of (1-based) ``epoch``; a key missing in some epochs gets NaN there."""
-        n = len(self.epoch)
-        for key, value in logs.items():
-            column = self.history.setdefault(key, [math.nan] * n)
-            column.append(value)
-        self.epoch.append(epoch)
-        for column in self.history.values():
-            if len(column) < n + 1:
-                column.append(math.nan)
-
-    def __getitem__(self, key):
-        return self.history[key]
-
-    def __iter__(self):
-        return iter(self.history)
-
-    def __len__(self):
-        return len(self.history)
-
-    @property
-    def epochs_run(self) -> int:
-        return len(self.epoch)
-
-    def to_rows(self) -> list[dict]:
-        """One dict per epoch: ``{"epoch": n, "loss": ..., ...}`` (for CSV writers and DataFrames)."""
-        keys = list(self.history)
-        return [{"epoch": e, **{k: self.history[k][i] for k in keys}} for i, e in enumerate(self.epoch)]
-
-    def to_csv(self, path) -> None:
-        """Write :meth:`to_rows` as CSV with an ``epoch`` column first."""
-        import csv
-
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["epoch", *self.history])
-            writer.writeheader()
-            writer.writerows(self.to_rows())
-
-    def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
 
 def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int = 32,
@@ -123,9 +59,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     logged = names + ([f"val_{n}" for n in names] if val_set is not None else []) + ["lr"]
     params = {"epochs": epochs, "steps": len(loader), "batch_size": loader.batch_size, "samples": len(train_set),
               "metrics": logged}
-    cbs = CallbackList(callbacks, model, optimizer, params)
-    history = History()
-    history.params = params
+    history = History()  # last, so it records the logs as the other callbacks left them
+    cbs = CallbackList([*callbacks, history], model, optimizer, params)
     was_training = model.training
 
     try:
@@ -139,7 +74,6 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             logs["lr"] = get_lr(optimizer)
             cbs.on_epoch_end(epoch, logs)
-            history.append(epoch + 1, logs)
             if cbs.stop_training:
                 history.stop_reason = _stop_reason(cbs, epoch)
                 break

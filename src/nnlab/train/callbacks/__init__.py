@@ -1,0 +1,38 @@
+"""Callbacks: code that watches ``fit`` and may steer it, with Keras's hook names; one file per concern.
+
+=============  ===========================================================
+base.py        :class:`Callback` (the hooks) and :class:`CallbackList`
+history.py     :class:`History`, the per-epoch record ``fit`` returns
+monitor.py     :class:`Monitor` (best value, patience, mode) and :class:`MonitorCallback`
+stopping.py    :class:`EarlyStopping`, :class:`TerminateOnNaN`
+lr.py          :class:`LearningRateScheduler`, :class:`MomentumScheduler`,
+               :class:`HalveOnRise`, :class:`ReduceLROnPlateau`
+files.py       :class:`Checkpoint`, :class:`MetricsLogger`
+progress.py    :class:`ProgressBar`
+=============  ===========================================================
+"""
+
+from .base import Callback, CallbackList
+from .files import Checkpoint, MetricsLogger, atomic_save
+from .history import History
+from .lr import HalveOnRise, LearningRateScheduler, MomentumScheduler, ReduceLROnPlateau, get_lr, scale_lr, set_lr
+from .monitor import Monitor, MonitorCallback
+from .progress import ProgressBar
+from .stopping import EarlyStopping, TerminateOnNaN
+
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "History",
+    "Monitor",
+    "MonitorCallback",
+    "EarlyStopping",
+    "TerminateOnNaN",
+    "LearningRateScheduler",
+    "MomentumScheduler",
+    "HalveOnRise",
+    "ReduceLROnPlateau",
+    "Checkpoint",
+    "MetricsLogger",
+    "ProgressBar",
+]

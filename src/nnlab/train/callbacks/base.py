@@ -1,0 +1,133 @@
+"""The callback protocol: :class:`Callback` (every hook a no-op) and :class:`CallbackList`.
+
+Every hook receives the 0-based ``epoch`` or ``batch`` index and a ``logs``
+dict. At the end of an epoch ``logs`` holds ``loss``, the metrics, the
+``val_`` versions of both when there is validation data, and ``lr`` (the
+learning rate used in that epoch); at the end of a batch it holds ``loss`` and
+``size``. A callback reaches the model and the optimizer as ``self.model`` and
+``self.optimizer`` and stops training by setting ``self.stop_training = True``.
+
+Per-batch hooks cost a call per batch, so the loop only calls them for
+callbacks that override them (see :meth:`Callback.wants_batch_hooks`).
+"""
+
+from __future__ import annotations
+
+from ...errors import ConfigError
+
+
+class Callback:
+    """Base class: every hook does nothing. Override the ones you need.
+
+    >>> class Count(Callback):
+    ...     def on_epoch_end(self, epoch, logs):
+    ...         self.last = epoch
+    """
+
+    model = None
+    optimizer = None
+    params: dict = {}
+    stop_training = False
+
+    def set_context(self, model, optimizer, params: dict) -> None:
+        """Called by ``fit`` before training: the model, the optimizer and the run's settings."""
+        self.model = model
+        self.optimizer = optimizer
+        self.params = params
+        self.stop_training = False
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_nonfinite_loss(self, epoch, batch, loss):
+        """Called *before* the update when a batch's loss is NaN or infinite.
+
+        If any callback sets ``stop_training`` here the loop skips that update and
+        stops, so the parameters are those from before the bad batch.
+        """
+
+    def wants_batch_hooks(self) -> bool:
+        """Whether ``fit`` must call this callback's per-batch hooks (asked after ``on_train_begin``)."""
+        cls = type(self)
+        return cls.on_batch_begin is not Callback.on_batch_begin or cls.on_batch_end is not Callback.on_batch_end
+
+
+class CallbackList(Callback):
+    """Several callbacks as one: each hook goes to them in order (a :class:`Callback` itself, as in Keras).
+
+    Per-batch hooks go only to the callbacks that want them, decided after
+    ``on_train_begin``; training stops when any of them asks to.
+
+    >>> class Stop(Callback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         self.stop_training = True
+    >>> both = CallbackList([Callback(), Stop()])
+    >>> both.on_train_begin(); both.on_epoch_end(0, {}); both.stop_training, both.wants_batch_hooks()
+    (True, False)
+    """
+
+    def __init__(self, callbacks=(), model=None, optimizer=None, params: dict | None = None):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise ConfigError(f"callbacks must be nnlab.train.Callback instances, got {cb!r}")
+        self.batch_callbacks = []
+        self.set_context(model, optimizer, {} if params is None else params)
+
+    def set_context(self, model, optimizer, params: dict) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.params = params
+        for cb in self.callbacks:
+            cb.set_context(model, optimizer, params)
+
+    @property
+    def stop_training(self) -> bool:
+        return any(cb.stop_training for cb in self.callbacks)
+
+    def wants_batch_hooks(self) -> bool:
+        return bool(self.batch_callbacks)
+
+    def on_train_begin(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_begin(logs)
+        self.batch_callbacks = [cb for cb in self.callbacks if cb.wants_batch_hooks()]
+
+    def on_train_end(self, logs=None):
+        for cb in self.callbacks:
+            cb.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        for cb in self.batch_callbacks:
+            cb.on_batch_begin(batch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        for cb in self.batch_callbacks:
+            cb.on_batch_end(batch, logs)
+
+    def on_nonfinite_loss(self, epoch, batch, loss):
+        for cb in self.callbacks:
+            cb.on_nonfinite_loss(epoch, batch, loss)
