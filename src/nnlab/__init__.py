@@ -9,7 +9,7 @@ from . import init, losses, nn
 from . import data, datasets
 from . import optim
 from . import train
-from . import pretrain
+from . import ensemble, pretrain
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
 from .io import load, save
@@ -44,6 +44,7 @@ __all__ = [
     "datasets",
     "train",
     "pretrain",
+    "ensemble",
     "NnlabError",
     "ConfigError",
     "DataError",

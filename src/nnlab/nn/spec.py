@@ -2,7 +2,10 @@
 
 A layer is ``{"type": "Linear", "args": {"in_features": 4, ...}}``; the
 containers hold their children: ``{"type": "Sequential", "layers": [...]}``
-and ``{"type": "Residual", "module": {...}}``.  ``from_spec`` also accepts a
+and ``{"type": "Residual", "module": {...}}``; a registered container of another
+kind defines ``spec_children()`` (the names of its child modules, in order) and a
+classmethod ``from_children(children, **spec_args)``, and is stored as
+``{"type": ..., "args": {...}, "children": [...]}``.  ``from_spec`` also accepts a
 layer's arguments inline (``{"type": "ReLU"}``, ``{"type": "Dropout",
 "keep": 0.8}``), which is handy in hand-written configs.  Initializers are
 stored by name (``"he_normal"``) or, for a factory, as a dict
@@ -110,6 +113,10 @@ def _describe(module: Module, path: str, encoders: dict, seen: set) -> dict:
         }
     if isinstance(module, Residual):
         return {"type": kind, "module": _describe(module.module, _join(path, "module"), encoders, seen)}
+    if hasattr(module, "spec_children"):  # a container of its own kind (an ensemble, a multi-head model)
+        names = list(module.spec_children())
+        return {"type": kind, "args": module.spec_args(),
+                "children": [_describe(module._modules[n], _join(path, n), encoders, seen) for n in names]}
     # None marks what cannot be stored (a custom initializer): the default is used when rebuilding.
     args = {k: v for k, v in module.spec_args().items() if v is not None}
     if isinstance(module, TiedLinear):
@@ -169,6 +176,14 @@ def _build(spec, where: str, pending: list) -> Module:
         if "module" not in spec:
             raise ConfigError(f"{label}: a Residual spec needs 'module', the spec of the wrapped layer")
         return Residual(_build(spec["module"], _join(where, "module"), pending))
+    if hasattr(cls, "spec_children"):
+        _only_keys(spec, ("type", "args", "children"), label)
+        children = spec.get("children")
+        if not isinstance(children, list):
+            raise ConfigError(f"{label}: {kind} needs 'children', a list of layer specs")
+        args = dict(_arguments({"type": kind, "args": spec.get("args", {})}, label))
+        args["children"] = [_build(s, _join(where, str(i)), pending) for i, s in enumerate(children)]
+        return _construct(cls.from_children, kind, args, label)
     args = _arguments(spec, label)
     if cls is TiedLinear:
         args = dict(args)
