@@ -42,6 +42,8 @@ MODELS = {
     "Sequential": lambda: nn.Sequential(nn.Linear(4, 8), nn.BatchNorm(8), nn.ReLU(), nn.Dropout(rate=0.5), nn.Linear(8, 4)),
     "TiedLinear": _tied,
     "TiedLinear-nested": _nested_tied,
+    "Ensemble": lambda: nnlab.ensemble.Ensemble([nn.Linear(2, 4), _tied()], voting="hard", features=[[0, 3], [0, 1, 2, 3]],
+                                                in_features=4),
 }
 
 
