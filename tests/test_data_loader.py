@@ -173,6 +173,25 @@ def test_custom_dataset_class_is_indexed_with_index_arrays():
     assert sorted(seen.tolist()) == list(range(10))
 
 
+def test_as_dataset_is_the_one_door_for_every_accepted_form():
+    class Rows:
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, index):
+            return np.zeros((len(index), 2), np.float32), None
+
+    custom = Rows()
+    assert nnlab.data.as_dataset(custom) is custom
+    X, y = make_data(5)
+    ds = nnlab.data.as_dataset((X, y), dtype=np.float64)
+    assert ds.X.dtype == np.float64 and np.array_equal(ds.y, y)
+    assert nnlab.data.as_dataset(ds) is ds and nnlab.data.as_dataset(ds, dtype=np.float64) is ds
+    recast = nnlab.data.as_dataset(ds, dtype=np.float32)
+    assert recast.X.dtype == np.float32 and np.array_equal(recast.X, X.astype(np.float32))
+    assert nnlab.data.as_dataset(X).y is None and nnlab.data.as_dataset(X).X.dtype == np.float32
+
+
 def test_no_dataset_copy_per_batch():
     """Gathering a batch allocates about one batch, never a copy (or a dtype conversion) of the whole dataset."""
     X = np.random.default_rng(0).random((20_000, 100)).astype(np.float32)  # 8 MB

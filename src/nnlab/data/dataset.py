@@ -49,10 +49,27 @@ class ArrayDataset:
         return f"ArrayDataset(X={self.X.dtype}{list(self.X.shape)}{target})"
 
 
-def as_dataset(data, dtype=np.float32) -> ArrayDataset:
-    """A dataset from an ArrayDataset (returned as is), an ``(X, y)`` tuple, or an array ``X`` alone."""
-    if isinstance(data, ArrayDataset):
+def as_dataset(data, dtype=None):
+    """The dataset that a loader, ``fit`` or ``evaluate`` reads, from any of the forms they accept.
+
+    - a user's own dataset (anything sized and indexable by an index array,
+      other than arrays, lists and tuples): returned as it is;
+    - an :class:`ArrayDataset`: returned as it is, or rebuilt with ``dtype``
+      features when ``dtype`` names another one;
+    - an ``(X, y)`` tuple, or an array (or nested list) ``X`` alone: validated once
+      into an ArrayDataset of ``dtype`` features (float32 when ``dtype`` is None).
+
+    >>> ds = as_dataset(([[0.0, 1.0], [2.0, 3.0]], [0, 1]), dtype=np.float64)
+    >>> ds, as_dataset(ds) is ds, as_dataset(ds, dtype=np.float32).X.dtype
+    (ArrayDataset(X=float64[2, 2], y=int64[2]), True, dtype('float32'))
+    """
+    if _is_custom_dataset(data):
         return data
+    if isinstance(data, ArrayDataset):
+        if dtype is None or data.X.dtype == dtype:
+            return data
+        return ArrayDataset(data.X, data.y, dtype=dtype)
+    dtype = np.float32 if dtype is None else dtype
     if isinstance(data, tuple):
         if len(data) != 2:
             raise DataError(f"a data tuple must be (X, y), got a tuple of {len(data)} items")
@@ -60,6 +77,12 @@ def as_dataset(data, dtype=np.float32) -> ArrayDataset:
     if isinstance(data, np.ndarray | list):
         return ArrayDataset(data, dtype=dtype)
     raise DataError(f"expected a dataset, an (X, y) tuple or an array, got {type(data).__name__}")
+
+
+def _is_custom_dataset(data) -> bool:
+    """A user's own dataset class: anything sized and indexable by an index array except raw arrays."""
+    return (not isinstance(data, np.ndarray | list | tuple | ArrayDataset)
+            and hasattr(data, "__len__") and hasattr(data, "__getitem__"))
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

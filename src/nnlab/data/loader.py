@@ -8,6 +8,7 @@ from ..errors import DataError
 from ..random import get_rng
 from .augmentation import Compose
 from .dataset import ArrayDataset, as_dataset
+from .dataset import _is_custom_dataset  # noqa: F401  (train/loop.py reads it until it uses data.as_dataset)
 
 
 class DataLoader:
@@ -29,7 +30,7 @@ class DataLoader:
 
     def __init__(self, data, batch_size: int | None = 32, shuffle: bool = True, drop_last: bool = False,
                  rng=None, augment=None):
-        self.dataset = data if _is_custom_dataset(data) else as_dataset(data)
+        self.dataset = as_dataset(data)
         n = len(self.dataset)
         if n == 0:
             raise DataError("the dataset is empty: no samples to batch")
@@ -79,12 +80,6 @@ def _check_batch_size(batch_size) -> int:
     if batch_size <= 0:
         raise DataError(f"batch_size must be a positive integer, got {batch_size}")
     return int(batch_size)
-
-
-def _is_custom_dataset(data) -> bool:
-    """A user's own dataset class: anything sized and indexable by an index array except raw arrays."""
-    return (not isinstance(data, np.ndarray | list | tuple | ArrayDataset)
-            and hasattr(data, "__len__") and hasattr(data, "__getitem__"))
 
 
 def _compose(augment):
