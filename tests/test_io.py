@@ -68,11 +68,24 @@ def _header(payload):
 
 
 def _rewrite_header(payload, header):
-    """Re-encode the header, padded to the original length so the data offsets stay valid."""
+    """Re-encode the header, padded to the original length so the data offsets stay valid (the checksum is not redone)."""
     size = int.from_bytes(payload[:8], "little")
     text = json.dumps(header, separators=(",", ":")).encode()
     assert len(text) <= size
     return payload[:8] + text.ljust(size) + payload[8 + size :]
+
+
+def _resigned(path, edit):
+    """Rewrite the file at ``path`` after ``edit(entries, tensors)``, with a freshly computed checksum.
+
+    A forger can always do this, so these files test the checks that do not rely on the checksum.
+    """
+    from nnlab import _modelfile
+
+    entries, tensors = _modelfile.decode(path)
+    entries = {k: v for k, v in entries.items() if k != "checksum"}
+    edit(entries, tensors)
+    path.write_bytes(_modelfile.encode(tensors, entries))
 
 
 @pytest.mark.parametrize(
@@ -98,16 +111,22 @@ def test_edited_architecture_is_rejected(tmp_path):
     spec["layers"][-1]["args"]["out_features"] = 7  # no longer matches the stored weight
     header["__metadata__"]["architecture"] = json.dumps(spec, separators=(",", ":"))
     path.write_bytes(_rewrite_header(payload, header))
+    with pytest.raises(ModelFileError, match="checksum mismatch: the file was changed after it was written"):
+        nnlab.load(path)
+
+    def edit(entries, tensors):  # the same edit with the checksum recomputed: the shapes still disagree
+        entries["architecture"] = json.dumps(spec)
+
+    path.write_bytes(payload)
+    _resigned(path, edit)
     with pytest.raises(ModelFileError, match="does not match its architecture"):
         nnlab.load(path)
 
 
 def test_unknown_layer_type_in_file_is_rejected(tmp_path):
     path, payload = _saved(tmp_path)
-    size, header = _header(payload)
-    header["__metadata__"]["architecture"] = header["__metadata__"]["architecture"].replace('"PReLU"', '"Evil"')
-    path.write_bytes(_rewrite_header(payload, header))
-    with pytest.raises(ModelFileError, match="invalid architecture"):
+    _resigned(path, lambda entries, t: entries.update(architecture=entries["architecture"].replace('"PReLU"', '"Evil"')))
+    with pytest.raises(ModelFileError, match="does not match its architecture.*unknown layer type 'Evil'"):
         nnlab.load(path)
 
 

@@ -1,19 +1,25 @@
-"""Model files: data only, never code.
+"""Model files: data only, never code, and tamper-evident.
 
 One file in the safetensors format holds everything: the weights and buffers
 (and any preprocessing arrays) as tensors, and in its string metadata the
-architecture as a JSON spec, the preprocessing state, a checksum of the tensor
-bytes and free-form metadata (nnlab version, date, config).  Loading parses
-JSON and raw arrays, so it can never execute code, and every way a file can be
-wrong becomes a :class:`~nnlab.errors.ModelFileError` naming the file.
+architecture as a JSON spec, the preprocessing state, the class names, free-form
+metadata (for example the run's config), the nnlab version, the creation date
+and a SHA-256 checksum over every other byte of the file (see
+:mod:`nnlab._modelfile` for the byte format and the order of the checks).
+Loading parses JSON and raw arrays, so it can never execute code; it validates
+the structure and every layer size against the stored tensor shapes before it
+builds anything, and every way a file can be wrong becomes a
+:class:`~nnlab.errors.ModelFileError` naming the file.
+
+The same model, preprocessing and metadata give byte-identical files when
+``SOURCE_DATE_EPOCH`` fixes the creation date (the reproducible-builds
+convention); without it, ``created`` is the current time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import hashlib
-import json
 import os
 import secrets
 import stat
@@ -21,23 +27,16 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from . import _modelfile
+from ._modelfile import canonical_json
 from .errors import ModelFileError, NnlabError
 
 FORMAT = "nnlab-model"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: the checksum covers the whole file; class names stored
 _WEIGHT_PREFIX = "model."
 _PREPROCESS_PREFIX = "preprocessing"
-
-
-def _checksum(tensors: dict) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
-        digest.update(name.encode())
-        digest.update(str(arr.dtype).encode())
-        digest.update(str(arr.shape).encode())
-        digest.update(arr.tobytes())
-    return digest.hexdigest()
+_ENTRIES = ("format", "format_version", "nnlab_version", "created", "architecture", "preprocessing",
+            "classes", "metadata", "checksum")
 
 
 TEMP_MARK = ".nnlab-tmp-"  # in the name of every temporary file the atomic writer makes (see remove_temporaries)
@@ -128,15 +127,27 @@ def remove_temporaries(folder) -> list[str]:
     return sorted(removed)
 
 
-def save(model, path, preprocessing=None, metadata: dict | None = None) -> None:
-    """Write ``model`` (architecture, weights, buffers) and its preprocessing to ``path``.
+def _created() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None:
+        try:
+            when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise ModelFileError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, got {epoch!r}") from None
+    else:
+        when = datetime.datetime.now(datetime.timezone.utc)
+    return when.isoformat(timespec="seconds")
 
-    ``preprocessing`` is an object with ``get_state()`` (from :mod:`nnlab.data`);
-    by default the model's own ``preprocessing`` attribute, if it has one.
-    ``metadata`` is any JSON-able dict (for example the run's config).
+
+def save(model, path, preprocessing=None, metadata: dict | None = None, classes=None) -> None:
+    """Write ``model`` (architecture, weights, buffers), its preprocessing and class names to ``path``.
+
+    ``preprocessing`` is an object with ``get_state()`` (from :mod:`nnlab.data`)
+    and ``classes`` the label of each output unit, in order (ints or strings);
+    by default the model's own ``preprocessing`` and ``classes`` attributes, if
+    it has them.  ``metadata`` is any JSON-able dict (for example the run's
+    config).  The write is atomic (:func:`atomic_path`).
     """
-    from safetensors.numpy import save as to_safetensors
-
     from ._version import __version__
     from .nn import to_spec
 
@@ -144,116 +155,117 @@ def save(model, path, preprocessing=None, metadata: dict | None = None) -> None:
     tensors = {_WEIGHT_PREFIX + k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
     if preprocessing is None:
         preprocessing = getattr(model, "preprocessing", None)
+    if classes is None:
+        classes = getattr(model, "classes", None)
     pre_plain = None
     if preprocessing is not None:
         from .data.preprocessing import split_state
 
         pre_plain, pre_arrays = split_state(preprocessing.get_state(), _PREPROCESS_PREFIX)
         tensors.update(pre_arrays)
-    header = {
+    entries = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "nnlab_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "architecture": json.dumps(spec),
-        "preprocessing": json.dumps(pre_plain),
-        "metadata": json.dumps(metadata or {}, default=str),
-        "checksum": _checksum(tensors),
+        "created": _created(),
+        "architecture": canonical_json(spec),
+        "preprocessing": canonical_json(pre_plain),
+        "classes": canonical_json(_classes(classes, "classes")),
+        "metadata": canonical_json(_plain(metadata or {})),
     }
-    atomic_write(os.fspath(path), to_safetensors(tensors, metadata=header))
+    atomic_write(os.fspath(path), _modelfile.encode(tensors, entries))
+
+
+def _plain(value):
+    """``value`` with NumPy scalars and other odd leaves made JSON-able (as str), so the file is canonical JSON."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if np.isfinite(value) else str(value)
+    return str(value)
+
+
+def _classes(classes, where):
+    """None, or a list of at least two distinct labels, each an int or a string."""
+    if classes is None:
+        return None
+    classes = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    if (len(classes) < 2 or not all(isinstance(c, int | str) and not isinstance(c, bool) for c in classes)
+            or len(set(classes)) != len(classes)):
+        raise ModelFileError(f"{where} must be two or more distinct ints or strings, got {classes[:10]!r}")
+    return classes
 
 
 def _read(path) -> tuple[dict, dict]:
-    from safetensors.numpy import load as from_safetensors
-
+    """(entries with JSON decoded, tensors) after every structural check of the file."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ModelFileError(f"model file {path!r} does not exist")
-    if os.path.isdir(path):
-        raise ModelFileError(f"{path!r} is a folder, not an nnlab model file")
-    with open(path, "rb") as f:
-        payload = f.read()
-    header = _header(payload, path)
-    meta = header.get("__metadata__") or {}
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path!r} is a safetensors file but not an nnlab model (no nnlab format tag)")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path!r} has model format version {meta.get('format_version')!r}; this nnlab reads version {FORMAT_VERSION}"
-        )
+    meta, tensors = _modelfile.decode(path)
+    missing = [k for k in _ENTRIES if k not in meta]
+    unknown = [k for k in meta if k not in _ENTRIES]
+    if missing or unknown:
+        what = "; ".join(filter(None, [missing and f"missing entries {missing}", unknown and f"unknown entries {unknown}"]))
+        raise ModelFileError(f"{path!r} is not a complete nnlab model file ({what})")
+    out = dict(meta)
+    for key, kinds in (("architecture", dict), ("preprocessing", (dict, type(None))),
+                       ("classes", (list, type(None))), ("metadata", dict)):
+        out[key] = _modelfile.parse_json(meta[key], f"{key} entry", path)
+        if not isinstance(out[key], kinds):
+            raise ModelFileError(f"{path!r} is corrupted: its {key} entry is a {type(out[key]).__name__}")
     try:
-        tensors = from_safetensors(payload)
-    except Exception as exc:  # the parser's own error types vary by version
-        raise ModelFileError(f"{path!r} is corrupted: its tensor data cannot be read ({exc})") from None
-    if _checksum(tensors) != meta.get("checksum"):
-        raise ModelFileError(f"{path!r} is corrupted: the weights do not match the checksum stored with them")
-    return meta, tensors
-
-
-def _header(payload: bytes, path: str) -> dict:
-    """Parse the safetensors header (8-byte little-endian length, then JSON) with nnlab's own errors."""
-    if len(payload) < 8:
-        raise ModelFileError(f"{path!r} is not an nnlab model file (too short: {len(payload)} bytes)")
-    size = int.from_bytes(payload[:8], "little")
-    if size > len(payload) - 8:
-        raise ModelFileError(
-            f"{path!r} is truncated or not an nnlab model file "
-            f"(header claims {size} bytes, file has {len(payload) - 8} after the length field)"
-        )
-    try:
-        header = json.loads(payload[8 : 8 + size])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError(f"{path!r} is not an nnlab model file (its header is not valid JSON)") from None
-    if not isinstance(header, dict):
-        raise ModelFileError(f"{path!r} is not an nnlab model file (unexpected header)")
-    return header
+        out["classes"] = _classes(out["classes"], "its classes entry")
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path!r}: {exc}") from None
+    for name in tensors:
+        if not (name.startswith(_WEIGHT_PREFIX) or name.startswith(_PREPROCESS_PREFIX + ".")):
+            raise ModelFileError(f"{path!r} holds an unexpected tensor {name!r}")
+    return out, tensors
 
 
 def read_metadata(path) -> dict:
-    """The file's metadata (format, versions, creation date, architecture, config) without building the model."""
-    meta, _ = _read(path)
-    out = dict(meta)
-    for key in ("architecture", "preprocessing", "metadata"):
-        out[key] = _loads(meta, key, path)
-    return out
-
-
-def _loads(meta: dict, key: str, path):
-    try:
-        return json.loads(meta.get(key, "null"))
-    except json.JSONDecodeError:
-        raise ModelFileError(f"{os.fspath(path)!r} is corrupted: its {key} entry is not valid JSON") from None
+    """The file's entries (format, versions, creation date, architecture, classes, config) without building the model."""
+    return _read(path)[0]
 
 
 def load(path):
-    """Rebuild the model saved at ``path``; its preprocessing (or None) is set as ``model.preprocessing``.
+    """Rebuild the model saved at ``path``, with ``model.preprocessing``, ``model.classes`` and ``model.metadata``.
 
     Raises :class:`~nnlab.errors.ModelFileError` for a missing, truncated,
     corrupted or edited file, or one that is not an nnlab model.
     """
     from .data.preprocessing import merge_state, preprocessor_from_state
     from .nn import from_spec
+    from .nn.spec import check_state_shapes
 
     meta, tensors = _read(path)
-    spec = _loads(meta, "architecture", path)
-    try:
-        model = from_spec(spec)
-    except NnlabError as exc:
-        raise ModelFileError(f"{os.fspath(path)!r} has an invalid architecture: {exc}") from None
+    where = repr(os.fspath(path))
     weights = {k[len(_WEIGHT_PREFIX) :]: v for k, v in tensors.items() if k.startswith(_WEIGHT_PREFIX)}
+    try:
+        check_state_shapes(meta["architecture"], {k: v.shape for k, v in weights.items()})
+    except NnlabError as exc:
+        raise ModelFileError(f"{where} does not match its architecture: {exc}") from None
+    try:
+        model = from_spec(meta["architecture"])
+    except NnlabError as exc:
+        raise ModelFileError(f"{where} has an invalid architecture: {exc}") from None
     try:
         model.load_state_dict(weights)
     except (KeyError, ValueError) as exc:
         message = exc.args[0] if exc.args else str(exc)
-        raise ModelFileError(f"{os.fspath(path)!r} does not match its architecture: {message}") from None
-    pre_plain = _loads(meta, "preprocessing", path)
+        raise ModelFileError(f"{where} does not match its architecture: {message}") from None
     preprocessing = None
-    if pre_plain is not None:
+    if meta["preprocessing"] is not None:
         try:
-            preprocessing = preprocessor_from_state(merge_state(pre_plain, tensors))
-        except (NnlabError, KeyError, ValueError, TypeError) as exc:
-            raise ModelFileError(f"{os.fspath(path)!r} has invalid preprocessing state: {exc}") from None
+            preprocessing = preprocessor_from_state(merge_state(meta["preprocessing"], tensors))
+        except (NnlabError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise ModelFileError(f"{where} has invalid preprocessing state: {exc}") from None
     model.preprocessing = preprocessing
-    model.metadata = _loads(meta, "metadata", path)
+    model.classes = meta["classes"]
+    model.metadata = meta["metadata"]
     model.eval()
     return model

@@ -166,3 +166,8 @@ class PReLU(Module):
 
     def extra_repr(self):
         return f"num_parameters={self.num_alphas}"
+
+    @classmethod
+    def state_shapes(cls, args: dict) -> dict:
+        """Parameter shapes for spec ``args``, computed without allocating (checked before a file is loaded)."""
+        return {"alpha": (check_int("num_parameters", args.get("num_parameters", 1), 1, owner="PReLU"),)}

@@ -38,6 +38,16 @@ def _affine_setup(layer, name, in_features, out_features, pieces, bias, weight_i
     layer.bias = make_parameter(name, "bias_init", bias_init, (width,), gen, dtype) if bias else None
 
 
+def _affine_shapes(layer: str, args: dict, pieces: int = 1) -> dict:
+    """The state shapes an affine layer with these spec arguments would allocate (see ``state_shapes``)."""
+    n_in = check_int("in_features", args.get("in_features"), 1, owner=layer)
+    width = pieces * check_int("out_features", args.get("out_features"), 1, owner=layer)
+    shapes = {"weight": (n_in, width)}
+    if check_bool("bias", args.get("bias", True), owner=layer):
+        shapes["bias"] = (width,)
+    return shapes
+
+
 def _affine_spec(layer, name) -> dict:
     return {
         "in_features": layer.in_features,
@@ -89,6 +99,11 @@ class Linear(Module):
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+    @classmethod
+    def state_shapes(cls, args: dict) -> dict:
+        """Parameter shapes for spec ``args``, computed without allocating (checked before a file is loaded)."""
+        return _affine_shapes("Linear", args)
 
 
 class TiedLinear(Module):
@@ -157,6 +172,13 @@ class TiedLinear(Module):
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, tied"
 
+    @classmethod
+    def state_shapes(cls, args: dict) -> dict:
+        # The weight is the encoder's (stored under its name); only the bias is this layer's own.
+        check_int("in_features", args.get("in_features"), 1, owner="TiedLinear")
+        out = check_int("out_features", args.get("out_features"), 1, owner="TiedLinear")
+        return {"bias": (out,)} if check_bool("bias", args.get("bias", True), owner="TiedLinear") else {}
+
 
 class Maxout(Module):
     """The seeds' maxout neuron: each output unit is the maximum of ``pieces`` affine maps of x.
@@ -200,3 +222,7 @@ class Maxout(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, pieces={self.pieces}, "
             f"bias={self.bias is not None}"
         )
+
+    @classmethod
+    def state_shapes(cls, args: dict) -> dict:
+        return _affine_shapes("Maxout", args, check_int("pieces", args.get("pieces", 2), 1, owner="Maxout"))

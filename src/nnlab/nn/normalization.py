@@ -55,3 +55,9 @@ class BatchNorm(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}"
+
+    @classmethod
+    def state_shapes(cls, args: dict) -> dict:
+        """Parameter and buffer shapes for spec ``args``, computed without allocating (checked before a file is loaded)."""
+        n = check_int("num_features", args.get("num_features"), 1, owner="BatchNorm")
+        return {name: (n,) for name in ("gamma", "beta", "running_mean", "running_var")}

@@ -40,7 +40,7 @@ from .module import Module, _join
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
 
-__all__ = ["to_spec", "from_spec", "register", "layer_types"]
+__all__ = ["to_spec", "from_spec", "register", "layer_types", "check_state_shapes"]
 
 _REGISTRY: dict[str, type] = {}
 
@@ -49,7 +49,11 @@ def register(cls=None, *, name: str | None = None):
     """Make a Module class describable in specs (usable as a decorator).
 
     The class needs a ``spec_args()`` method returning JSON-able keyword
-    arguments that its constructor accepts.
+    arguments that its constructor accepts.  A class with parameters or buffers
+    should also have a classmethod ``state_shapes(args) -> {name: shape}``
+    that computes them from those arguments without allocating: loading a
+    model file compares it with the stored tensors before building anything
+    (see :func:`check_state_shapes`), so an edited size cannot allocate memory.
     """
 
     def add(klass):
@@ -151,6 +155,48 @@ def from_spec(spec: dict) -> Module:
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return model
+
+
+def check_state_shapes(spec, shapes: dict) -> None:
+    """Check, before building, that every layer's state shapes (from its arguments) are ``shapes``.
+
+    ``shapes`` maps dotted state names (``"0.weight"``) to the stored shapes.
+    Layers without a ``state_shapes`` rule are left to ``load_state_dict``.
+
+    >>> spec = {"type": "Sequential", "layers": [{"type": "Linear", "args": {"in_features": 10**12, "out_features": 2}}]}
+    >>> check_state_shapes(spec, {"0.weight": (4, 2), "0.bias": (2,)})
+    Traceback (most recent call last):
+    ...
+    nnlab.errors.ConfigError: layer '0': Linear needs weight of shape (1000000000000, 2), the stored one has shape (4, 2)
+    """
+    stack = [(spec, "")]
+    while stack:
+        node, where = stack.pop()
+        label = _label(where)
+        if not isinstance(node, dict):
+            raise ConfigError(f"{label}: a layer spec is a dict with a 'type' key, got {type(node).__name__}")
+        kind = node.get("type")
+        cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise ConfigError(f"{label}: unknown layer type {kind!r}; choose one of {', '.join(layer_types())}")
+        if cls is Sequential:
+            layers = node.get("layers", [])
+            if not isinstance(layers, list):
+                raise ConfigError(f"{label}: 'layers' must be a list of layer specs, got {type(layers).__name__}")
+            stack.extend((child, _join(where, str(i))) for i, child in enumerate(layers))
+        elif cls is Residual:
+            stack.append((node.get("module"), _join(where, "module")))
+        elif callable(getattr(cls, "state_shapes", None)):
+            args = _arguments(node, label)
+            try:
+                expected = cls.state_shapes(args)
+            except ConfigError as exc:
+                raise ConfigError(f"{label}: {exc}") from None
+            for name, shape in expected.items():
+                stored = shapes.get(_join(where, name))
+                if stored is None or tuple(stored) != tuple(shape):
+                    have = "is missing" if stored is None else f"has shape {tuple(stored)}"
+                    raise ConfigError(f"{label}: {kind} needs {name} of shape {tuple(shape)}, the stored one {have}")
 
 
 def _label(where: str) -> str:

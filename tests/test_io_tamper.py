@@ -1,0 +1,186 @@
+"""Model files as an adversarial user meets them: every edit detected, nothing built or read before it is checked."""
+
+import json
+import os
+import pickle
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import _modelfile, nn
+from nnlab.data import Pipeline, Standardizer
+from nnlab.errors import ModelFileError
+
+
+def _small(tmp_path, name="m.safetensors"):
+    nnlab.seed(0)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 2))
+    X = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
+    path = tmp_path / name
+    nnlab.save(model, path, preprocessing=Pipeline([Standardizer()]).fit(X), classes=["no", "yes"],
+               metadata={"config": {"seed": 0}})
+    return path, path.read_bytes(), X
+
+
+def _resign(path, payload, edit):
+    """The file after ``edit(entries, tensors)`` with a correct checksum: what a forger can make."""
+    path.write_bytes(payload)
+    entries, tensors = _modelfile.decode(path)
+    entries.pop("checksum")
+    edit(entries, tensors)
+    path.write_bytes(_modelfile.encode(tensors, entries))
+
+
+def test_every_single_byte_edit_is_refused(tmp_path):
+    path, payload, _ = _small(tmp_path)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        for i in range(len(payload)):  # the header (entries, dtypes, shapes, offsets, padding) and every tensor byte
+            for flip in (0x01, 0x20):
+                os.pwrite(fd, bytes([payload[i] ^ flip]), i)  # in place: rewriting the file each time is slow
+                with pytest.raises(ModelFileError):
+                    nnlab.load(path)
+            os.pwrite(fd, payload[i : i + 1], i)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == payload and nnlab.load(path) is not None
+
+
+@pytest.mark.parametrize("old, new", [('"preprocessing"', '"preprocessinG"'), ('\\"Tanh\\"', '\\"ReLU\\"')])
+def test_edits_that_would_change_predictions_are_a_checksum_mismatch(tmp_path, old, new):
+    path, payload, _ = _small(tmp_path)
+    assert old.encode() in payload
+    path.write_bytes(payload.replace(old.encode(), new.encode(), 1))
+    with pytest.raises(ModelFileError, match="checksum mismatch: the file was changed after it was written"):
+        nnlab.load(path)
+
+
+def test_same_model_gives_the_same_bytes_with_source_date_epoch(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    first = _small(tmp_path, "a.safetensors")[1]
+    second = _small(tmp_path, "b.safetensors")[1]
+    assert first == second
+    assert nnlab.io.read_metadata(tmp_path / "a.safetensors")["created"] == "2023-11-14T22:13:20+00:00"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    with pytest.raises(ModelFileError, match="SOURCE_DATE_EPOCH"):
+        _small(tmp_path, "c.safetensors")
+
+
+def test_the_safetensors_library_reads_the_file_and_classes_round_trip(tmp_path):
+    from safetensors.numpy import load_file
+
+    path, _, X = _small(tmp_path)
+    model = nnlab.load(path)
+    assert model.classes == ["no", "yes"] and model.metadata == {"config": {"seed": 0}}
+    library = load_file(str(path))
+    assert {k for k in library if k.startswith("model.")} == {"model." + k for k in model.state_dict()}
+    np.testing.assert_array_equal(library["model.0.weight"], model.state_dict()["0.weight"])
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda e, t: e.pop("classes"), "missing entries \\['classes'\\]"),
+        (lambda e, t: e.update(extra="1"), "unknown entries"),
+        (lambda e, t: e.update(architecture="[1, 2]"), "architecture entry is a list"),
+        (lambda e, t: e.update(metadata="[]"), "metadata entry is a list"),
+        (lambda e, t: e.update(preprocessing='"x"'), "preprocessing entry is a str"),
+        (lambda e, t: e.update(classes='["a"]'), "two or more distinct"),
+        (lambda e, t: e.update(architecture="[" * 200_000 + "]" * 200_000), "nested deeper than 64"),
+        (lambda e, t: e.update(format_version="1"), "format version '1'; this nnlab reads version '2'"),
+        (lambda e, t: t.update({"evil": np.zeros(2)}), "unexpected tensor 'evil'"),
+        (lambda e, t: e.update(preprocessing=json.dumps({"type": "Standardizer", "mean": {"__array__": []}})),
+         "invalid preprocessing state"),
+    ],
+)
+def test_forged_files_with_a_valid_checksum_are_still_validated(tmp_path, edit, message):
+    path, payload, _ = _small(tmp_path)
+    _resign(path, payload, edit)
+    with pytest.raises(ModelFileError, match=message):
+        nnlab.load(path)
+
+
+@pytest.mark.parametrize("size", [10**12, 20000])
+def test_layer_sizes_are_checked_against_the_tensors_before_allocating(tmp_path, size):
+    path, payload, _ = _small(tmp_path)
+    arch = lambda e: json.loads(e["architecture"])  # noqa: E731
+
+    def edit(entries, tensors):
+        spec = arch(entries)
+        spec["layers"][0]["args"].update(in_features=size, out_features=size)
+        entries["architecture"] = json.dumps(spec)
+
+    _resign(path, payload, edit)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match=f"Linear needs weight of shape \\({size}, {size}\\)"):
+            nnlab.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20  # a 20000 x 20000 float32 weight alone would be 1.6 GB
+
+
+def test_a_huge_header_length_is_refused_before_reading(tmp_path):
+    path = tmp_path / "sparse.safetensors"
+    with open(path, "wb") as f:
+        f.write((3 * 10**9).to_bytes(8, "little") + b"{")
+        f.truncate(3 * 10**9 + 8)  # sparse: takes no disk space
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="beyond the 64 MiB limit"):
+            nnlab.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+def test_raw_header_structure_is_checked(tmp_path):
+    path = tmp_path / "raw.safetensors"
+
+    def write(header: dict, data=b""):
+        text = json.dumps(header).encode()
+        path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+
+    write({"__metadata__": [1, 2]})
+    with pytest.raises(ModelFileError, match="not an nnlab model"):
+        nnlab.load(path)
+    write({"__metadata__": {"format": "nnlab-model", "format_version": "2", "checksum": ""},
+           "t": {"dtype": "F32", "shape": [10**9], "data_offsets": [0, 4]}}, b"\0" * 4)
+    with pytest.raises(ModelFileError, match="does not fit its byte range"):
+        nnlab.load(path)
+    write({"a": {"dtype": "F32", "shape": [1]}})
+    with pytest.raises(ModelFileError, match="not an nnlab model"):
+        nnlab.load(path)
+    deep = b'{"a":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    path.write_bytes(len(deep).to_bytes(8, "little") + deep)
+    with pytest.raises(ModelFileError, match="header is nested deeper than 64 levels"):
+        nnlab.load(path)
+
+
+def test_fifo_and_device_are_refused_without_reading(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        nnlab.load(fifo)  # would block forever if it were opened for a blocking read
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        nnlab.load("/dev/zero")
+
+
+def test_pickle_npz_and_pytorch_files_are_named(tmp_path):
+    (tmp_path / "a.pkl").write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+    np.savez(tmp_path / "b.npz", w=np.zeros(2))
+    np.save(tmp_path / "c.npy", np.zeros(2))
+    for name, kind in (("a.pkl", "a pickle file"), ("b.npz", "a zip archive"), ("c.npy", "NumPy .npy")):
+        with pytest.raises(ModelFileError, match=kind):
+            nnlab.load(tmp_path / name)
+    torch = pytest.importorskip("torch")
+    torch.save({"w": torch.zeros(2)}, tmp_path / "d.pt")
+    with pytest.raises(ModelFileError, match="is a PyTorch file \\(torch.save\\), not an nnlab model file"):
+        nnlab.load(tmp_path / "d.pt")
+    torch.save({"w": torch.zeros(2)}, tmp_path / "e.pt", _use_new_zipfile_serialization=False)
+    with pytest.raises(ModelFileError, match="pickle file"):
+        nnlab.load(tmp_path / "e.pt")
