@@ -186,6 +186,11 @@ def check_state_shapes(spec, shapes: dict) -> None:
             stack.extend((child, _join(where, str(i))) for i, child in enumerate(layers))
         elif cls is Residual:
             stack.append((node.get("module"), _join(where, "module")))
+        elif hasattr(cls, "spec_children"):  # containers such as Ensemble name their children 0, 1, ...
+            children = node.get("children")
+            if not isinstance(children, list):
+                raise ConfigError(f"{label}: {kind} needs 'children', a list of layer specs")
+            stack.extend((child, _join(where, str(i))) for i, child in enumerate(children))
         elif callable(getattr(cls, "state_shapes", None)):
             args = _arguments(node, label)
             try:
