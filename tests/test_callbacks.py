@@ -30,20 +30,15 @@ from nnlab.train import (
 from nnlab.train.callbacks import CallbackList, atomic_save
 
 
-class FakeOptimizer:
-    """Two parameter groups with different rates: rules must keep their ratio."""
-
-    def __init__(self, lr=1.0):
-        self.param_groups = [{"lr": lr, "params": []}, {"lr": lr / 10, "params": []}]
-
-    @property
-    def lr(self):
-        return self.param_groups[0]["lr"]
+def two_groups(lr=1.0):
+    """An optimizer with two parameter groups with different rates: rules must keep their ratio."""
+    groups = [{"params": [nnlab.tensor([0.0], requires_grad=True)], "lr": rate} for rate in (lr, lr / 10)]
+    return SGD(groups, lr=lr)
 
 
 def drive(callback, values, key="val_loss", same_ratio=True):
     """Feed ``values`` as the end-of-epoch logs; return the rate in force during each epoch."""
-    optimizer = FakeOptimizer()
+    optimizer = two_groups()
     callback.set_context(model=None, optimizer=optimizer, params={})
     callback.on_train_begin()
     rates = []
@@ -132,7 +127,7 @@ def test_plateau_min_lr_and_cooldown():
     rates = drive(rule, [1.0, 2.0, 2.0, 2.0, 2.0], same_ratio=False)
     assert rule.reductions == [1, 3]  # epoch 2 is the cooldown
     assert rates == [1.0, 1.0, 0.1, 0.1, 0.05]
-    optimizer = FakeOptimizer(lr=0.01)
+    optimizer = two_groups(lr=0.01)
     rule.set_context(None, optimizer, {})
     rule.on_train_begin()
     for epoch in range(3):

@@ -72,3 +72,62 @@ def test_a_callback_list_is_a_callback_and_nests():
     assert seen == [("batch", 0), (0, "opt")] and not outer.stop_training
     inner.callbacks[0].stop_training = True
     assert outer.stop_training
+
+
+def test_evaluating_switches_to_eval_without_grad_and_restores_the_mode_even_on_error():
+    from nnlab.train import evaluating
+
+    model = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))
+    for was_training in (True, False):
+        model.train(was_training)
+        with evaluating(model) as inside:
+            assert inside is model and not model.training and not model[1].training
+            assert not nnlab.is_grad_enabled()
+            assert not model(nnlab.tensor(np.ones((2, 3), np.float32))).requires_grad
+        assert model.training is was_training and model[1].training is was_training and nnlab.is_grad_enabled()
+    with pytest.raises(KeyError), evaluating(model):
+        raise KeyError("boom")
+    assert model.training is False and nnlab.is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    "setting, optimizer, bad, words",
+    [
+        ("lr", "sgd", float("inf"), r"LearningRateScheduler: cannot set lr to the schedule's inf at t=1: SGD: lr must"),
+        ("lr", "sgd", -0.5, r"LearningRateScheduler: cannot set lr to the schedule's -0.5 at t=1: .*>= 0"),
+        ("momentum", "sgd", 1.5, r"MomentumScheduler: cannot set momentum to the schedule's 1.5 at t=1: .*< 1"),
+        ("momentum", "adam", 0.9, r"MomentumScheduler: .* at t=0: Adam has no 'momentum'"),
+    ],
+)
+def test_schedulers_set_through_the_optimizer_and_report_the_refused_value(setting, optimizer, bad, words):
+    from nnlab.errors import ConfigError
+    from nnlab.optim import Adam
+    from nnlab.train import LearningRateScheduler, MomentumScheduler
+
+    model = nn.Sequential(nn.Linear(3, 2))
+    opt = SGD(model.parameters(), lr=0.2, momentum=0.5) if optimizer == "sgd" else Adam(model.parameters())
+    rule = (LearningRateScheduler if setting == "lr" else MomentumScheduler)(lambda t: 0.1 if t == 0 else bad)
+    rule.set_context(model, opt, {})
+    rule.on_train_begin()
+    with pytest.raises(ConfigError, match=words):
+        rule.on_epoch_begin(0)
+        rule.on_epoch_begin(1)
+    if optimizer == "sgd":  # the good value of t=0 was set, the bad one of t=1 refused
+        assert opt.param_groups[0][setting] == 0.1
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda: nnlab.train.ReduceLROnPlateau(cooldown=-1), "ReduceLROnPlateau: cooldown must be an integer >= 0, got -1"),
+        (lambda: nnlab.train.HalveOnRise(min_lr=float("nan")), "HalveOnRise: min_lr must be a finite number >= 0, got nan"),
+        (lambda: nnlab.train.HalveOnRise(factor=1.5), "HalveOnRise: factor must be a finite number > 0 and < 1, got 1.5"),
+        (lambda: nnlab.train.EarlyStopping(min_delta=float("inf")), "EarlyStopping: min_delta must be a finite number"),
+        (lambda: nnlab.train.MetricsLogger("x.csv", format="xml"), "MetricsLogger: format must be one of 'csv', 'jsonl'"),
+    ],
+)
+def test_callback_arguments_are_checked_by_the_one_rule(make, words):
+    from nnlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
+        make()

@@ -17,7 +17,7 @@ from .callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
-from .loop import evaluate, fit, predict
+from .loop import evaluate, evaluating, fit, predict
 from .lr_search import LRSearchResult, Trial, lr_search
 from .metrics import accuracy, confusion_matrix, predicted_labels
 
@@ -25,6 +25,7 @@ __all__ = [
     "fit",
     "evaluate",
     "predict",
+    "evaluating",
     *callbacks.__all__,
     "lr_search",
     "LRSearchResult",

@@ -10,10 +10,12 @@ callbacks that override them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 
+from .._checks import check_choice, check_int
 from ..errors import ConfigError, DataError
 from ..tensor import as_tensor, no_grad
 from .callbacks import CallbackList, History, ProgressBar, get_lr
@@ -35,12 +37,12 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     terminal and one line per epoch otherwise, 2 one line per epoch.
 
     The model is in training mode while it learns and in evaluation mode (and
-    under ``no_grad``) while it is validated; its original mode is restored at the end.
+    under ``no_grad``, see :func:`evaluating`) while it is validated; its original
+    mode is restored at the end.
     """
-    _check_positive_int(epochs, "epochs")
-    _check_positive_int(batch_size, "batch_size")
-    if verbose not in (0, 1, 2):
-        raise ConfigError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    check_int("epochs", epochs, minimum=1, owner="fit")
+    check_int("batch_size", batch_size, minimum=1, owner="fit")
+    check_choice("verbose", verbose, (0, 1, 2), owner="fit")
     from ..data import DataLoader
 
     dtype = _model_dtype(model)
@@ -70,7 +72,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
             model.train()
             logs = _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch)
             if val_set is not None:
-                val_logs = _evaluate(model, loss, val_set, max(loader.batch_size, 256), val_meters)
+                with evaluating(model):
+                    val_logs = _evaluate(model, loss, val_set, max(loader.batch_size, 256), val_meters)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             logs["lr"] = get_lr(optimizer)
             cbs.on_epoch_end(epoch, logs)
@@ -141,35 +144,31 @@ def evaluate(model, loss, data, batch_size: int = 1024, metrics=("accuracy",), c
     with ``confusion=True`` also ``"confusion_matrix"`` (rows: true class, columns:
     predicted class; see :func:`nnlab.train.metrics.confusion_matrix`).
     """
-    _check_positive_int(batch_size, "batch_size")
+    check_int("batch_size", batch_size, minimum=1, owner="evaluate")
     dataset = _prepare(model, data, _model_dtype(model), "data")
-    return _evaluate(model, loss, dataset, batch_size, metric_list(metrics), confusion)
+    with evaluating(model):
+        return _evaluate(model, loss, dataset, batch_size, metric_list(metrics), confusion)
 
 
 def _evaluate(model, loss, dataset, batch_size, meters, confusion=False) -> dict:
+    """Mean loss and metrics over ``dataset``; the caller puts the model in :func:`evaluating` mode."""
     from ..data import DataLoader
 
     for meter in meters:
         meter.reset()
     total, seen = 0.0, 0
     true_labels, predictions = [], []
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            for X_batch, y_batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
-                target = X_batch if y_batch is None else y_batch
-                output = model(as_tensor(X_batch))
-                if loss is not None:
-                    total += float(loss(output, target).data) * len(X_batch)
-                seen += len(X_batch)
-                for meter in meters:
-                    meter.update(output.data, target)
-                if confusion:
-                    true_labels.append(target_labels(target))
-                    predictions.append(predicted_labels(output.data))
-    finally:
-        model.train(was_training)
+    for X_batch, y_batch in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        target = X_batch if y_batch is None else y_batch
+        output = model(as_tensor(X_batch))
+        if loss is not None:
+            total += float(loss(output, target).data) * len(X_batch)
+        seen += len(X_batch)
+        for meter in meters:
+            meter.update(output.data, target)
+        if confusion:
+            true_labels.append(target_labels(target))
+            predictions.append(predicted_labels(output.data))
     logs = {} if loss is None else {"loss": total / seen}
     for meter in meters:
         logs[meter.name] = meter.result()
@@ -190,33 +189,47 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     >>> predict(Double(), [[1.0], [2.0]]).ravel().tolist()
     [2.0, 4.0]
     """
-    _check_positive_int(batch_size, "batch_size")
-    dtype = _model_dtype(model)
-    from ..data.validation import as_features
+    check_int("batch_size", batch_size, minimum=1, owner="predict")
+    from ..data import as_features
 
-    X = as_features(getattr(X, "X", X), dtype=dtype)
+    X = as_features(getattr(X, "X", X), dtype=_model_dtype(model))
+    with evaluating(model):
+        first = _probe_forward(model, X[:batch_size], "X")
+        if len(X) <= batch_size:
+            return first
+        out = np.empty((len(X),) + first.shape[1:], dtype=first.dtype)
+        out[:batch_size] = first
+        for start in range(batch_size, len(X), batch_size):
+            out[start:start + batch_size] = model(as_tensor(X[start:start + batch_size])).data
+        return out
+
+
+@contextlib.contextmanager
+def evaluating(model):
+    """Run the body with ``model`` in evaluation mode and without building a graph; then restore its mode.
+
+    Evaluation mode makes Dropout pass inputs through and BatchNorm use its
+    running statistics; ``no_grad`` skips recording the graph. The model's
+    previous mode (training or not) comes back afterwards, also on an error.
+
+    >>> import nnlab
+    >>> model = nnlab.nn.Sequential(nnlab.nn.Dropout(0.5))
+    >>> with evaluating(model):
+    ...     model.training, nnlab.is_grad_enabled()
+    (False, False)
+    >>> model.training, nnlab.is_grad_enabled()
+    (True, True)
+    """
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            first = _probe_forward(model, X[:batch_size], "X")
-            if len(X) <= batch_size:
-                return first
-            out = np.empty((len(X),) + first.shape[1:], dtype=first.dtype)
-            out[:batch_size] = first
-            for start in range(batch_size, len(X), batch_size):
-                out[start:start + batch_size] = model(as_tensor(X[start:start + batch_size])).data
-            return out
+            yield model
     finally:
         model.train(was_training)
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
 def _model_dtype(model):
@@ -261,13 +274,8 @@ def _prepare(model, data, dtype, name):
         raise DataError(f"{name}: {exc}") from None
     if dataset.X.dtype != dtype:
         dataset = ArrayDataset(dataset.X, dataset.y, dtype=dtype)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            output = _probe_forward(model, dataset.X[:2], name)
-    finally:
-        model.train(was_training)
+    with evaluating(model):
+        output = _probe_forward(model, dataset.X[:2], name)
     y = dataset.y
     if y is not None and output.ndim == 2 and output.shape[1] > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
         labels = check_labels(y, num_classes=output.shape[1], name=f"{name} labels")

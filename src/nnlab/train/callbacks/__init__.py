@@ -15,7 +15,7 @@ progress.py    :class:`ProgressBar`
 from .base import Callback, CallbackList
 from .files import Checkpoint, MetricsLogger, atomic_save
 from .history import History
-from .lr import HalveOnRise, LearningRateScheduler, MomentumScheduler, ReduceLROnPlateau, get_lr, scale_lr, set_lr
+from .lr import HalveOnRise, LearningRateScheduler, MomentumScheduler, ReduceLROnPlateau, get_lr
 from .monitor import Monitor, MonitorCallback
 from .progress import ProgressBar
 from .stopping import EarlyStopping, TerminateOnNaN

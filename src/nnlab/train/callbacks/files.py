@@ -6,7 +6,7 @@ import json
 import math
 import os
 
-from ...errors import ConfigError
+from ..._checks import check_choice
 from .base import Callback
 from .monitor import MonitorCallback
 
@@ -86,8 +86,7 @@ class MetricsLogger(Callback):
     """
 
     def __init__(self, path, format: str = "csv", append: bool = False):
-        if format not in ("csv", "jsonl"):
-            raise ConfigError(f"MetricsLogger: format must be 'csv' or 'jsonl', got {format!r}")
+        check_choice("format", format, ("csv", "jsonl"), owner="MetricsLogger")
         self.path = os.fspath(path)
         self.format = format
         self.append = bool(append)

@@ -8,8 +8,7 @@ public setters (``optimizer.lr = x``, ``optimizer.scale_lr``,
 
 from __future__ import annotations
 
-import math
-
+from ..._checks import check_choice, check_float, check_int
 from ...errors import ConfigError
 from .base import Callback
 from .monitor import MonitorCallback
@@ -23,52 +22,37 @@ def get_lr(optimizer) -> float:
     return float(lr)
 
 
-def set_lr(optimizer, value: float) -> None:
-    """Set the learning rate of every parameter group."""
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"a learning rate must be a finite number >= 0, got {value}")
-    for group in optimizer.param_groups:
-        group["lr"] = value
-
-
-def scale_lr(optimizer, factor: float, min_lr: float = 0.0) -> None:
-    """Multiply every group's learning rate by ``factor`` (keeping ratios between groups), not below ``min_lr``.
-
-    A rate already below ``min_lr`` is left alone: the floor never raises a rate.
-    """
-    for group in optimizer.param_groups:
-        lr = group["lr"]
-        group["lr"] = max(lr * factor, min(min_lr, lr))
-
-
-_PER = ("epoch", "step")
-
-
-def _check_per(per, owner):
-    if per not in _PER:
-        raise ConfigError(f"{owner}: per must be 'epoch' or 'step', got {per!r}")
-    return per
-
-
 class LearningRateScheduler(Callback):
     """Set ``optimizer.lr = schedule(t)`` before each epoch (t = 0-based epoch) or each step (t = global step).
 
     ``schedule`` is a pure function from :mod:`nnlab.optim.schedules` or any callable.
+    The optimizer's setter checks the value (finite, >= 0); a refused value is
+    reported with the ``t`` that gave it.
     """
 
+    setting = "lr"  # what the schedule sets, for messages
+
     def __init__(self, schedule, per: str = "epoch"):
+        owner = type(self).__name__
         if not callable(schedule):
-            raise ConfigError(f"LearningRateScheduler needs a callable schedule(t) -> lr, got {schedule!r}")
+            raise ConfigError(f"{owner} needs a callable schedule(t) -> {self.setting}, got {schedule!r}")
         self.schedule = schedule
-        self.per = _check_per(per, "LearningRateScheduler")
+        self.per = check_choice("per", per, ("epoch", "step"), owner=owner)
         self.step = 0
 
     def on_train_begin(self, logs=None):
         self.step = 0
 
+    def _set(self, value) -> None:
+        self.optimizer.lr = value
+
     def _apply(self, t):
-        set_lr(self.optimizer, self.schedule(t))
+        value = self.schedule(t)
+        try:
+            self._set(value)
+        except ConfigError as exc:
+            raise ConfigError(f"{type(self).__name__}: cannot set {self.setting} to the schedule's {value!r} "
+                              f"at t={t}: {exc}") from None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.per == "epoch":
@@ -89,24 +73,11 @@ class MomentumScheduler(LearningRateScheduler):
     momentum schedule from :mod:`nnlab.optim.schedules` applied with this.
     """
 
-    def __init__(self, schedule, per: str = "epoch"):
-        super().__init__(schedule, per)
+    setting = "momentum"
 
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if not any("momentum" in g for g in self.optimizer.param_groups):
-            raise ConfigError(
-                f"MomentumScheduler: {type(self.optimizer).__name__} has no 'momentum' setting to schedule "
-                "(use SGD with momentum)"
-            )
-
-    def _apply(self, t):
-        value = float(self.schedule(t))
-        if not (math.isfinite(value) and 0 <= value < 1):
-            raise ConfigError(f"MomentumScheduler: momentum must be in [0, 1), the schedule gave {value} at t={t}")
-        for group in self.optimizer.param_groups:
-            if "momentum" in group:
-                group["momentum"] = value
+    def _set(self, value) -> None:
+        # The optimizer checks the value ([0, 1)) and that it has a momentum at all (Adam has not).
+        self.optimizer.set_momentum(value)
 
 
 class HalveOnRise(MonitorCallback):
@@ -121,8 +92,8 @@ class HalveOnRise(MonitorCallback):
     def __init__(self, monitor="val_loss", factor: float = 0.5, min_delta: float = 0.0, mode="auto",
                  min_lr: float = 0.0):
         super().__init__(monitor, mode, min_delta)
-        self.factor = _check_factor(factor, "HalveOnRise")
-        self.min_lr = float(min_lr)
+        self.factor = check_float("factor", factor, 0.0, 1.0, low_open=True, high_open=True, owner="HalveOnRise")
+        self.min_lr = check_float("min_lr", min_lr, low=0.0, owner="HalveOnRise")
         self.previous = None
         self.reductions = []  # 0-based epochs after which the rate was cut
 
@@ -134,7 +105,7 @@ class HalveOnRise(MonitorCallback):
     def on_epoch_end(self, epoch, logs=None):
         current = self.monitor.value(logs)
         if self.previous is not None and self.monitor.worse(current, self.previous):
-            scale_lr(self.optimizer, self.factor, self.min_lr)
+            self.optimizer.scale_lr(self.factor, self.min_lr)
             self.reductions.append(epoch)
         self.previous = current
 
@@ -150,9 +121,10 @@ class ReduceLROnPlateau(MonitorCallback):
     def __init__(self, monitor="val_loss", factor: float = 0.1, patience: int = 10, min_delta: float = 0.0,
                  mode="auto", cooldown: int = 0, min_lr: float = 0.0):
         super().__init__(monitor, mode, min_delta, patience)
-        self.factor = _check_factor(factor, "ReduceLROnPlateau")
-        self.cooldown = int(cooldown)
-        self.min_lr = float(min_lr)
+        owner = "ReduceLROnPlateau"
+        self.factor = check_float("factor", factor, 0.0, 1.0, low_open=True, high_open=True, owner=owner)
+        self.cooldown = check_int("cooldown", cooldown, minimum=0, owner=owner)
+        self.min_lr = check_float("min_lr", min_lr, low=0.0, owner=owner)
         self._cooldown_left = 0
         self.reductions = []
 
@@ -167,14 +139,8 @@ class ReduceLROnPlateau(MonitorCallback):
             self._cooldown_left -= 1
             self.monitor.wait = 0
         if not improved and self.monitor.exhausted:
-            scale_lr(self.optimizer, self.factor, self.min_lr)
+            self.optimizer.scale_lr(self.factor, self.min_lr)
             self.reductions.append(epoch)
             self.monitor.wait = 0
             self._cooldown_left = self.cooldown
-
-
-def _check_factor(factor, owner):
-    if not (isinstance(factor, int | float) and 0 < factor < 1):
-        raise ConfigError(f"{owner}: factor must be between 0 and 1 (exclusive), got {factor!r}")
-    return float(factor)
 

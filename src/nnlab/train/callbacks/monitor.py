@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from ..._checks import check_choice, check_float, check_int
 from ...errors import ConfigError
 from .base import Callback
 
@@ -34,19 +33,18 @@ class Monitor:
 
     def __init__(self, key: str = "val_loss", mode: str = "auto", min_delta: float = 0.0, patience: int = 0,
                  baseline: float | None = None, owner: str = "callback"):
-        if mode not in ("auto", "min", "max"):
-            raise ConfigError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if not (isinstance(patience, int | np.integer) and not isinstance(patience, bool) and patience >= 0):
-            raise ConfigError(f"{owner}: patience must be a whole number >= 0, got {patience!r}")
-        if not (math.isfinite(min_delta) and min_delta >= 0):
-            raise ConfigError(f"{owner}: min_delta must be a finite number >= 0, got {min_delta!r}")
+        check_choice("mode", mode, ("auto", "min", "max"), owner=owner)
+        patience = check_int("patience", patience, minimum=0, owner=owner)
+        min_delta = check_float("min_delta", min_delta, low=0.0, owner=owner)
+        if baseline is not None:
+            baseline = check_float("baseline", baseline, allow_inf=True, owner=owner)
         if mode == "auto":
             bare = key[4:] if key.startswith("val_") else key
             mode = "max" if bare in _MAX_MODE_NAMES or bare.endswith("accuracy") else "min"
         self.key = key
         self.mode = mode
-        self.min_delta = float(min_delta)
-        self.patience = int(patience)
+        self.min_delta = min_delta
+        self.patience = patience
         self.baseline = baseline
         self.owner = owner
         self.reset()
