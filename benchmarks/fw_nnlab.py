@@ -11,6 +11,17 @@ import numpy as np
 from .runner import Runner
 
 
+def setup() -> None:
+    """Process-wide settings, before any model is built: the allocator tuning ``fit`` applies (nnlab/_malloc.py).
+
+    ``import nnlab`` no longer tunes glibc's malloc, so the plain loop asks for it
+    here, as ``fit`` does when it starts; ``NNLAB_MALLOC_TUNING=0`` still switches it off.
+    """
+    from nnlab._malloc import tune_allocator_once
+
+    tune_allocator_once()
+
+
 def versions() -> dict:
     import nnlab
 

@@ -72,8 +72,9 @@ def _nnlab_step_parts(case, X, y):
     from nnlab.losses import cross_entropy
     from nnlab.optim import Adam
 
-    from .fw_nnlab import build_model
+    from .fw_nnlab import build_model, setup
 
+    setup()
     nnlab.seed(0)
     model = build_model(case)
     opt = Adam(model.parameters(), lr=1e-3)

@@ -61,6 +61,8 @@ def main(argv=None) -> int:
         case = Case.from_dict(json.loads(case_json))
         module_name, builder, _ = FRAMEWORKS[name]
         module = importlib.import_module(f"{__package__}.{module_name}")
+        if hasattr(module, "setup"):  # process-wide settings the framework wants first (nnlab: the allocator)
+            module.setup()
         versions = module.versions()  # imports the framework
         rss_import = maxrss_mb()
         X, y = make_data(case, seed)

@@ -131,3 +131,28 @@ def test_callback_arguments_are_checked_by_the_one_rule(make, words):
 
     with pytest.raises(ConfigError, match=words.replace("(", r"\(")):
         make()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_metrics_logger_never_leaves_a_half_written_log(tmp_path, monkeypatch, fmt):
+    from nnlab import io as nnlab_io
+    from nnlab.train import MetricsLogger
+
+    path = tmp_path / f"log.{fmt}"
+    logger = MetricsLogger(path, format=fmt)
+    logger.on_train_begin()
+    logger.on_epoch_end(0, {"loss": 0.5})
+    first = path.read_bytes()
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nnlab_io.os, "replace", fail)  # the write of epoch 2 dies before its rename
+    with pytest.raises(OSError, match="disk full"):
+        logger.on_epoch_end(1, {"loss": 0.25})
+    assert path.read_bytes() == first and [p.name for p in tmp_path.iterdir()] == [path.name]
+    monkeypatch.undo()
+    logger.on_epoch_end(2, {"loss": 0.125})
+    logger.on_train_end()
+    # The row whose write failed is not lost: the next write holds every epoch's row.
+    assert path.read_bytes().startswith(first) and len(path.read_bytes().splitlines()) == 3 + (fmt == "csv")

@@ -1,9 +1,5 @@
 """nnlab: a deep-learning framework written on NumPy."""
 
-from ._malloc import tune_allocator as _tune_allocator
-
-_tune_allocator()  # see _malloc.py: avoids re-faulting freed arrays every step
-
 from . import functional, random
 from . import init, losses, nn
 from . import data, datasets

@@ -43,7 +43,10 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     check_int("epochs", epochs, minimum=1, owner="fit")
     check_int("batch_size", batch_size, minimum=1, owner="fit")
     check_choice("verbose", verbose, (0, 1, 2), owner="fit")
+    from .._malloc import tune_allocator_once
     from ..data import DataLoader
+
+    tune_allocator_once()  # reuse freed arrays between steps instead of re-faulting them (see _malloc.py)
 
     dtype = _model_dtype(model)
     train_set = _prepare(model, train_data, dtype, "train_data")

@@ -65,10 +65,12 @@ class History(Callback, Mapping):
         return [{"epoch": e, **{k: self.history[k][i] for k in keys}} for i, e in enumerate(self.epoch)]
 
     def to_csv(self, path) -> None:
-        """Write :meth:`to_rows` as CSV with an ``epoch`` column first."""
+        """Write :meth:`to_rows` as CSV with an ``epoch`` column first (atomically: :func:`nnlab.io.atomic_path`)."""
         import csv
 
-        with open(path, "w", newline="") as f:
+        from ...io import atomic_path
+
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["epoch", *self.history])
             writer.writeheader()
             writer.writerows(self.to_rows())
