@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .._checks import check_choice, check_int
+from ..data import ArrayDataset, DataLoader, as_dataset, as_features, check_labels
 from ..errors import ConfigError, DataError
 from ..tensor import as_tensor, no_grad
 from .callbacks import CallbackList, History, ProgressBar, get_lr
@@ -44,7 +45,6 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     check_int("batch_size", batch_size, minimum=1, owner="fit")
     check_choice("verbose", verbose, (0, 1, 2), owner="fit")
     from .._malloc import tune_allocator_once
-    from ..data import DataLoader
 
     tune_allocator_once()  # reuse freed arrays between steps instead of re-faulting them (see _malloc.py)
 
@@ -155,8 +155,6 @@ def evaluate(model, loss, data, batch_size: int = 1024, metrics=("accuracy",), c
 
 def _evaluate(model, loss, dataset, batch_size, meters, confusion=False) -> dict:
     """Mean loss and metrics over ``dataset``; the caller puts the model in :func:`evaluating` mode."""
-    from ..data import DataLoader
-
     for meter in meters:
         meter.reset()
     total, seen = 0.0, 0
@@ -193,8 +191,6 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     [2.0, 4.0]
     """
     check_int("batch_size", batch_size, minimum=1, owner="predict")
-    from ..data import as_features
-
     X = as_features(getattr(X, "X", X), dtype=_model_dtype(model))
     with evaluating(model):
         first = _probe_forward(model, X[:batch_size], "X")
@@ -260,23 +256,16 @@ def _prepare(model, data, dtype, name):
     running statistics move and no randomness is drawn), finds a feature-count
     mismatch and the number of outputs before any training happens.
     """
-    from ..data import ArrayDataset
-    from ..data.dataset import as_dataset
-    from ..data.loader import _is_custom_dataset
-    from ..data.validation import check_labels
-
-    if _is_custom_dataset(data):
-        if len(data) == 0:
-            raise DataError(f"{name} is empty: no samples")
-        return data
     if isinstance(data, list) and len(data) == 2 and not np.isscalar(data[0]):
         data = tuple(data)
     try:
         dataset = as_dataset(data, dtype=dtype)
     except DataError as exc:
         raise DataError(f"{name}: {exc}") from None
-    if dataset.X.dtype != dtype:
-        dataset = ArrayDataset(dataset.X, dataset.y, dtype=dtype)
+    if not isinstance(dataset, ArrayDataset):  # the user's own dataset class, read as it is
+        if len(dataset) == 0:
+            raise DataError(f"{name} is empty: no samples")
+        return dataset
     with evaluating(model):
         output = _probe_forward(model, dataset.X[:2], name)
     y = dataset.y
