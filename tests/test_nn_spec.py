@@ -42,6 +42,7 @@ MODELS = {
     "Sequential": lambda: nn.Sequential(nn.Linear(4, 8), nn.BatchNorm(8), nn.ReLU(), nn.Dropout(rate=0.5), nn.Linear(8, 4)),
     "TiedLinear": _tied,
     "TiedLinear-nested": _nested_tied,
+    "ActivityRegularization": lambda: nn.ActivityRegularization(l1=0.01, kl_target=0.1, kl_weight=0.5),
     "Ensemble": lambda: nnlab.ensemble.Ensemble([nn.Linear(2, 4), _tied()], voting="hard", features=[[0, 3], [0, 1, 2, 3]],
                                                 in_features=4),
 }
@@ -112,7 +113,7 @@ def test_inline_arguments_are_accepted():
 @pytest.mark.parametrize(
     "spec, match",
     [
-        ({"type": "Conv2d"}, "unknown layer type 'Conv2d'; choose one of BatchNorm, Dropout, ELU"),
+        ({"type": "Conv2d"}, "unknown layer type 'Conv2d'; choose one of .*BatchNorm, Dropout, ELU"),
         ({"args": {}}, "unknown layer type None"),
         ([1, 2], "a layer spec is a dict"),
         ({"type": "Linear", "args": {"in_features": 3}}, "Linear needs argument\\(s\\) 'out_features'"),

@@ -8,6 +8,7 @@ from .module import Module, Parameter
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
 from .spec import from_spec, layer_types, register, to_spec
+from .sparsity import ActivityRegularization
 
 __all__ = [
     "Module",
@@ -28,6 +29,7 @@ __all__ = [
     "ELU",
     "Softmax",
     "Identity",
+    "ActivityRegularization",
     "init",
     "to_spec",
     "from_spec",

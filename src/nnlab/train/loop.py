@@ -48,6 +48,9 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
 
     tune_allocator_once()  # reuse freed arrays between steps instead of re-faulting them (see _malloc.py)
 
+    from ..nn.sparsity import with_activity_penalties
+
+    loss = with_activity_penalties(loss, model)  # activity penalties count in the loss fit minimizes and reports
     dtype = _model_dtype(model)
     train_set = _prepare(model, train_data, dtype, "train_data")
     val_set = None if val_data is None else _prepare(model, val_data, dtype, "val_data")
