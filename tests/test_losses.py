@@ -148,10 +148,22 @@ def test_penalties_cover_weights_not_biases():
     assert encoder.bias.grad is None and model[1].gamma.grad is None
     named = losses.l2_penalty(list(model.named_parameters()), alpha=0.1)  # (name, parameter) pairs too
     assert named.item() == pytest.approx(l2.item())
-    l1 = losses.l1_penalty(model.parameters(), alpha=0.5)
+    l1 = losses.l1_penalty(model, alpha=0.5)
     assert l1.item() == pytest.approx(0.5 * np.abs(W).sum())
+    listed = losses.l1_penalty(list(model.parameters()), alpha=0.5).item()  # named one by one: all count
+    assert listed == pytest.approx(0.5 * sum(np.abs(p.data).sum() for p in model.parameters()))
     every = losses.l2_penalty(model, alpha=1.0, weights_only=False).item()
     assert every == pytest.approx(0.5 * sum(np.sum(p.data**2) for p in model.parameters()))
+
+
+def test_penalties_count_explicitly_passed_vectors():
+    """Regression: a 1-D tensor the caller passes is never filtered out (it gave 0 before)."""
+    v = _x([3.0, -4.0])
+    assert losses.l2_penalty(v, alpha=2.0).item() == pytest.approx(25.0)
+    assert losses.l1_penalty([v], alpha=0.5).item() == pytest.approx(3.5)
+    bias = nn.Linear(2, 2, rng=0, bias_init=nnlab.init.constant(1.0)).bias
+    assert losses.l2_penalty(bias, alpha=1.0).item() == pytest.approx(1.0)
+    assert losses.l2_penalty([("bias", bias)], alpha=1.0).item() == 0.0  # named pairs: weights only
 
 
 def test_penalty_gradchecks_and_empty():

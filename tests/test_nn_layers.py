@@ -225,13 +225,16 @@ def test_prelu_alpha_is_a_learned_parameter():
     np.testing.assert_allclose(layer.alpha.grad, [-2.0, 0.0, -4.0])
 
 
-def test_softmax_module_temperature_sharpens():
+def test_softmax_module_temperature_flattens_and_beta_sharpens():
     x = nnlab.tensor([[1.0, 2.0, 3.0]])
-    soft, sharp = nn.Softmax()(x).numpy(), nn.Softmax(temperature=5.0)(x).numpy()
+    soft = nn.Softmax()(x).numpy()
+    flat, sharp = nn.Softmax(temperature=5.0)(x).numpy(), nn.Softmax(beta=5.0)(x).numpy()
     np.testing.assert_allclose(soft.sum(), 1, rtol=1e-6)
-    assert sharp[0, 2] > soft[0, 2]
-    with pytest.raises(ConfigError):
-        nn.Softmax(temperature=0)
+    assert flat[0, 2] < soft[0, 2] < sharp[0, 2]
+    np.testing.assert_allclose(flat, nn.Softmax(beta=0.2)(x).numpy(), rtol=1e-6)  # T = 1/β
+    for bad in ({"temperature": 0}, {"beta": -1.0}, {"temperature": 2.0, "beta": 0.5}):
+        with pytest.raises(ConfigError, match="temperature|beta"):
+            nn.Softmax(**bad)
 
 
 def test_residual_adds_input():

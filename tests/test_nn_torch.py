@@ -126,7 +126,7 @@ def test_prelu_matches_torch(num_parameters):
 def test_softmax_with_temperature_matches_torch(temperature):
     x, tx = pair(randn(5, 7, scale=2.0))
     out = nn.Softmax(temperature=temperature)(x)
-    tout = torch.softmax(temperature * tx, dim=-1)
+    tout = torch.softmax(tx / temperature, dim=-1)
     close(out, tout)
     backward_both(out, tout)
     close(x.grad, tx.grad)

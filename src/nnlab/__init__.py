@@ -9,8 +9,10 @@ from . import ensemble, pretrain
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
 from .io import load, save
-from .ops.elementwise import maximum, minimum, where
-from .ops.shape import concatenate, stack
+from .creation import arange, eye, full, linspace, ones, ones_like, rand, randn, zeros, zeros_like
+from .ops.elementwise import lerp, maximum, minimum, where
+from .ops.indexing import gather, scatter_add, take_along_axis
+from .ops.shape import chunk, concatenate, flip, pad, roll, split, stack, tril, triu
 from .random import seed
 from .tensor import Tensor, is_grad_enabled, no_grad, tensor
 
@@ -29,6 +31,27 @@ __all__ = [
     "where",
     "concatenate",
     "stack",
+    "lerp",
+    "gather",
+    "scatter_add",
+    "take_along_axis",
+    "chunk",
+    "split",
+    "flip",
+    "roll",
+    "pad",
+    "tril",
+    "triu",
+    "zeros",
+    "ones",
+    "full",
+    "eye",
+    "arange",
+    "linspace",
+    "zeros_like",
+    "ones_like",
+    "randn",
+    "rand",
     "save",
     "load",
     "seed",

@@ -1,9 +1,18 @@
-"""Activation functions and softmax family, each a graph node with an analytic backward."""
+"""Activation functions and softmax family, each a graph node with an analytic backward.
+
+The notes' activations live here; the further ones PyTorch users reach for
+(softplus, GELU, SiLU, …) in :mod:`nnlab.ops.activations`, exported here too.
+"""
 
 import numpy as np
 
+from ._checks import check_float
+from .errors import ConfigError
 from .ops.reduce import _axes
 from .tensor import Tensor, as_tensor, make_result
+from .ops.activations import (  # noqa: F401  (re-exported)
+    celu, gelu, hardsigmoid, hardswish, hardtanh, mish, relu6, selu, silu, softplus, softsign,
+)
 
 
 def _t(x) -> Tensor:
@@ -93,39 +102,80 @@ def _softmax_array(X, axis):
     return e
 
 
-def softmax(x, axis=-1, temperature=1.0):
-    """softmax(β·x) along ``axis``, with the seeds' β passed as ``temperature``.
+def input_scale(temperature=None, beta=None, owner="softmax") -> float:
+    """The factor the softmax family multiplies its input by: 1/T for ``temperature=T``, β for ``beta=β``.
 
-    z_i = exp(β x_i) / Σ_k exp(β x_k); β = 1 is the usual softmax, a larger β
-    sharpens it.  (The seeds write exp(−βx), treating x as energies; nnlab takes
-    logits, so the sign is dropped.  For a divide-by-T temperature, pass 1/T.)
+    ``temperature`` follows PyTorch code, Hinton's distillation and the
+    textbooks (T > 1 flattens); ``beta`` is the notes' β ("temperature",
+    multiplying the input; a larger β sharpens).  Give at most one.
+
+    >>> input_scale(temperature=2.0), input_scale(beta=3.0), input_scale()
+    (0.5, 3.0, 1.0)
+    """
+    if temperature is not None and beta is not None:
+        raise ConfigError(
+            f"{owner}: give temperature= (divides the input, T > 1 flattens) or beta= "
+            f"(the notes' β, multiplies the input), not both; got temperature={temperature!r}, beta={beta!r}"
+        )
+    if temperature is not None:
+        return 1.0 / check_float("temperature", temperature, 0.0, low_open=True, owner=owner)
+    if beta is not None:
+        return check_float("beta", beta, 0.0, low_open=True, owner=owner)
+    return 1.0
+
+
+def softmax(x, axis=-1, temperature=None, *, beta=None):
+    """softmax(x / T) along ``axis`` (``temperature=T``), or the notes' softmax(β·x) (``beta=β``).
+
+    z_i = exp(β x_i) / Σ_k exp(β x_k) with β = 1/T; the default is the usual
+    softmax.  T > 1 (β < 1) flattens the distribution, T < 1 sharpens it.
+    (The notes write exp(−βx), treating x as energies; nnlab takes logits, so
+    the sign is dropped.)  Giving both keywords is an error.
     Backward: ∂z_i/∂x_j = β z_i (δ_ij − z_j).
+
+    >>> import nnlab
+    >>> [round(p, 4) for p in softmax(nnlab.tensor([0.0, 2.0]), temperature=2.0).numpy().tolist()]
+    [0.2689, 0.7311]
+    >>> [round(p, 4) for p in softmax(nnlab.tensor([0.0, 2.0]), beta=2.0).numpy().tolist()]
+    [0.018, 0.982]
     """
     x = _t(x)
     X = x.data
-    beta = X.dtype.type(temperature)
-    out = _softmax_array(X * beta if temperature != 1.0 else X, axis)
+    scale = input_scale(temperature, beta)
+    b = X.dtype.type(scale)
+    out = _softmax_array(X * b if scale != 1.0 else X, axis)
 
     def backward(g):
         inner = (g * out).sum(axis=axis, keepdims=True)
         grad = g - inner  # a fresh array: finish it in place
         grad *= out
-        if temperature != 1.0:
-            grad *= beta
+        if scale != 1.0:
+            grad *= b
         return (grad,)
 
     return make_result(out, (x,), backward)
 
 
-def log_softmax(x, axis=-1):
-    """x − logsumexp(x); stable for large logits."""
+def log_softmax(x, axis=-1, temperature=None, *, beta=None):
+    """log softmax(β·x) = β·x − logsumexp(β·x), with β = 1/T as in :func:`softmax`; stable for large logits.
+
+    >>> import nnlab
+    >>> round(float(log_softmax(nnlab.tensor([0.0, 0.0])).numpy()[0]), 4)
+    -0.6931
+    """
     x = _t(x)
     X = x.data
-    out = X - X.max(axis=axis, keepdims=True)
+    scale = input_scale(temperature, beta, "log_softmax")
+    b = X.dtype.type(scale)
+    out = X * b if scale != 1.0 else X
+    out = out - out.max(axis=axis, keepdims=True)
     out -= np.log(np.exp(out).sum(axis=axis, keepdims=True))  # fresh array: shift it in place
 
     def backward(g):
-        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+        grad = g - np.exp(out) * g.sum(axis=axis, keepdims=True)
+        if scale != 1.0:
+            grad *= b
+        return (grad,)
 
     return make_result(out, (x,), backward)
 

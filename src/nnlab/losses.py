@@ -151,13 +151,14 @@ def cross_entropy(logits, target, label_smoothing=0.0, reduction="mean"):
     """Softmax cross-entropy from logits (classes on the last axis), fused and stable.
 
     ``target`` is integer class indices of shape ``logits.shape[:-1]``, or
-    soft-target rows of ``logits.shape`` (each a probability distribution).
+    soft-target rows of ``logits.shape`` (usually probability distributions;
+    any real rows work, with PyTorch's gradient softmax·Σq − q).
     ``label_smoothing`` ε follows the seeds: the true class gets 1 − ε and
     every other class ε/(K − 1) (soft rows q become q(1 − ε) + (1 − q)ε/(K − 1)).
     PyTorch spreads its ε over all K classes instead; the two agree when
     ε_torch = ε·K/(K − 1), e.g. ε = 0.1 with K = 10 is
     ``torch.nn.CrossEntropyLoss(label_smoothing=0.1111…)``.
-    Gradient: (softmax(logits) − q)/N for the mean.
+    Gradient: (softmax(logits)·Σq − q)/N for the mean (softmax − q for probability rows).
 
     >>> import nnlab
     >>> round(cross_entropy(nnlab.tensor([[1000.0, 0.0]]), [0]).item(), 6)
@@ -240,20 +241,26 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 
 # ----------------------------------------------------------------- penalties
 def _weights(params, weights_only: bool) -> list:
-    """The tensors a penalty covers, each once: with ``weights_only``, those with ndim >= 2."""
+    """The tensors a penalty covers, each once.
+
+    Tensors the caller names always count.  ``weights_only`` filters (keeps
+    ndim >= 2) only what the caller did not pick one by one: a Module's
+    parameters and ``named_parameters()`` pairs.
+    """
     from .nn.module import Module
 
     if isinstance(params, Module):
-        params = params.parameters()
+        params = [(None, p) for p in params.parameters()]
     elif isinstance(params, Tensor):
         params = [params]
     chosen, seen = [], set()
     for p in params:
-        if isinstance(p, tuple) and len(p) == 2 and isinstance(p[1], Tensor):
-            p = p[1]  # a (name, parameter) pair from named_parameters()
+        named = isinstance(p, tuple) and len(p) == 2 and isinstance(p[1], Tensor)
+        if named:
+            p = p[1]  # a (name, parameter) pair from named_parameters(), or a module's parameter
         if not isinstance(p, Tensor):
             raise ConfigError(f"a penalty takes a Module, Tensors or (name, Tensor) pairs, got {type(p).__name__}")
-        if id(p) in seen or (weights_only and p.data.ndim < 2):
+        if id(p) in seen or (named and weights_only and p.data.ndim < 2):
             continue
         seen.add(id(p))
         chosen.append(p)
@@ -276,11 +283,13 @@ def _penalty(params, value_fn, grad_fn):
 def l2_penalty(params, alpha, weights_only=True):
     """The seeds' weight decay term α/2·Σ‖w‖² over weights (gradient α·w).
 
-    ``params`` is a Module, Tensors, or ``named_parameters()`` pairs.
-    Weights are the tensors with two or more dimensions — the matrices of
-    Linear, Maxout and TiedLinear, the parameters named ``weight`` — so
-    biases, BatchNorm's γ/β and PReLU's α (all vectors) are left out; pass
-    ``weights_only=False`` to cover every tensor.  A tied weight counts once.
+    ``params`` is a Module, ``named_parameters()`` pairs, or Tensors.  Of a
+    Module or named pairs, only the weights count: the tensors with two or
+    more dimensions — the matrices of Linear, Maxout and TiedLinear, the
+    parameters named ``weight`` — so biases, BatchNorm's γ/β and PReLU's α
+    (all vectors) are left out; pass ``weights_only=False`` to cover them too.
+    Tensors passed directly always count, whatever their shape.  A tied weight
+    counts once.
 
     >>> import nnlab
     >>> l2_penalty(nnlab.nn.Linear(2, 2, weight_init="ones"), alpha=0.5).item()

@@ -214,7 +214,7 @@ class Tensor:
         return _linalg.matmul(other, self)
 
     def __getitem__(self, index):
-        return _shape.getitem(self, index)
+        return _indexing.getitem(self, index)
 
     # Comparisons give plain boolean arrays: they have no gradient.
     def __gt__(self, other):
@@ -372,8 +372,22 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
+def add_methods(*ops) -> None:
+    """Make ops Tensor methods as they are: ``x.prod(axis)`` is ``reduce.prod(x, axis)``.
+
+    A plain function stored on the class binds the tensor as its first argument;
+    the signature and docstring stay the op's own.  Each op module calls this
+    at its end for its own ops (the bottom imports below bind modules, never
+    names, so the methods cannot be collected here while a module is half-loaded).
+    """
+    for op in ops:
+        setattr(Tensor, op.__name__, op)
+
+
 # Imported last: the op modules need Tensor and make_result defined above.
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import indexing as _indexing  # noqa: E402
+

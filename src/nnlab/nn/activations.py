@@ -101,26 +101,38 @@ class ELU(_Elementwise):
 
 
 class Softmax(_Elementwise):
-    """softmax(β·x) along ``axis``; β is the seeds' ``temperature`` (1 is the usual softmax)."""
+    """softmax(x / T) along ``axis`` with ``temperature=T``, or the notes' softmax(β·x) with ``beta=β``.
 
-    def __init__(self, axis=-1, temperature=1.0):
+    The default is the usual softmax; giving both is an error (see :func:`nnlab.functional.softmax`).
+    """
+
+    def __init__(self, axis=-1, temperature=None, *, beta=None):
         super().__init__()
         self.axis = check_int("axis", axis, owner="Softmax")
-        self.temperature = check_float("temperature", temperature, 0.0, low_open=True, owner="Softmax")
+        F.input_scale(temperature, beta, "Softmax")  # validates both
+        self.temperature = None if temperature is None else float(temperature)
+        self.beta = None if beta is None else float(beta)
 
     def forward(self, x):
-        return F.softmax(x, self.axis, self.temperature)
+        return F.softmax(x, self.axis, self.temperature, beta=self.beta)
+
+    def _scales(self) -> bool:
+        return self.temperature not in (None, 1.0) or self.beta not in (None, 1.0)
 
     def _count_flops(self, shape):
         # max, subtract, exp, sum, divide (+ the β multiply)
-        per = 5 + (self.temperature != 1.0)
-        return per * elements(shape), shape
+        return (5 + self._scales()) * elements(shape), shape
 
     def spec_args(self):
-        return {"axis": self.axis, "temperature": self.temperature}
+        args = {"axis": self.axis}
+        if self.temperature is not None:
+            args["temperature"] = self.temperature
+        if self.beta is not None:
+            args["beta"] = self.beta
+        return args
 
     def extra_repr(self):
-        return f"axis={self.axis}, temperature={self.temperature}"
+        return ", ".join(f"{k}={v}" for k, v in self.spec_args().items())
 
 
 def prelu(x, alpha):

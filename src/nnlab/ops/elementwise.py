@@ -6,7 +6,8 @@ tensor they meet, so a float32 graph stays float32 under NumPy 2's promotion rul
 
 import numpy as np
 
-from ..tensor import DEFAULT_DTYPE, Tensor, as_tensor, make_result
+from ..errors import ConfigError
+from ..tensor import DEFAULT_DTYPE, Tensor, add_methods, as_tensor, make_result
 from ._broadcast import unbroadcast
 
 
@@ -92,9 +93,13 @@ def neg(a):
 
 
 def power(a, exponent):
-    """``a ** p`` for a scalar exponent p: d/da = p·a^(p−1) (0 for p = 0, also at a = 0)."""
+    """``a ** p``.  A scalar p: d/da = p·a^(p−1) (0 for p = 0, also at a = 0).
+
+    A tensor (or array) exponent broadcasts with ``a``; then also
+    d/dp = a^p·ln a (0 where a = 0, as PyTorch).
+    """
     if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
-        raise TypeError("Tensor ** exponent needs a scalar exponent; use exp(b * log(a)) for a tensor exponent")
+        return _tensor_power(a, exponent)
     X = a.data
     p = X.dtype.type(exponent)
     out = X**p
@@ -109,10 +114,28 @@ def power(a, exponent):
     return make_result(out, (a,), backward)
 
 
+def _tensor_power(a, b):
+    a, b = _pair(a, b)
+    A, B = a.data, b.data
+    ra, rb = a.requires_grad, b.requires_grad
+    out = A**B
+
+    def backward(g):
+        gA = gB = None
+        with np.errstate(divide="ignore", invalid="ignore"):  # the masked places
+            if ra:
+                gA = unbroadcast(g * np.where(B == 0, 0, B * A ** (B - 1)), A.shape)
+            if rb:
+                gB = unbroadcast(g * np.where(A == 0, 0, out * np.log(A)), B.shape)
+        return gA, gB
+
+    return make_result(out, (a, b), backward)
+
+
 def rpower(base, a):
-    """``base ** a`` for a scalar base > 0: d/da = base^a · ln(base)."""
+    """``base ** a`` for a scalar base > 0: d/da = base^a · ln(base); an array base goes through :func:`power`."""
     if np.ndim(base) != 0:
-        raise TypeError("scalar ** Tensor needs a scalar base")
+        return _tensor_power(base, a)
     base = a.data.dtype.type(base)
     out = base**a.data
     log_base = np.log(base)
@@ -139,8 +162,91 @@ def absolute(a):
     return make_result(np.abs(X), (a,), lambda g: (g * np.sign(X),))
 
 
+def rsqrt(a):
+    """1/√a; derivative −½·a^(−3/2) = −out³/2."""
+    out = 1 / np.sqrt(a.data)
+    return make_result(out, (a,), lambda g: (g * (out * out * out) * out.dtype.type(-0.5),))
+
+
+def log2(a):
+    X = a.data
+    inv_ln2 = X.dtype.type(1 / np.log(2))
+    return make_result(np.log2(X), (a,), lambda g: (g / X * inv_ln2,))
+
+
+def exp2(a):
+    out = np.exp2(a.data)
+    ln2 = out.dtype.type(np.log(2))
+    return make_result(out, (a,), lambda g: (g * out * ln2,))
+
+
+def sin(a):
+    X = a.data
+    return make_result(np.sin(X), (a,), lambda g: (g * np.cos(X),))
+
+
+def cos(a):
+    X = a.data
+    return make_result(np.cos(X), (a,), lambda g: (g * -np.sin(X),))
+
+
+def _constant(out):
+    """A result without a gradient (piecewise-constant ops and tests; PyTorch returns a zero gradient)."""
+    return make_result(np.asarray(out), (), None)
+
+
+def sign(a):
+    """−1, 0 or 1; no gradient (its derivative is 0 wherever it exists)."""
+    return _constant(np.sign(a.data))
+
+
+def floor(a):
+    """Round down; no gradient."""
+    return _constant(np.floor(a.data))
+
+
+def ceil(a):
+    """Round up; no gradient."""
+    return _constant(np.ceil(a.data))
+
+
+def round(a, decimals=0):
+    """Round half to even (as PyTorch and NumPy); no gradient.
+
+    >>> import nnlab
+    >>> nnlab.tensor([0.5, 1.5, -2.5]).round().numpy().tolist()
+    [0.0, 2.0, -2.0]
+    """
+    return _constant(np.round(a.data, decimals))
+
+
+def isnan(a):
+    """Boolean tensor, True where the value is NaN; no gradient."""
+    return _constant(np.isnan(a.data))
+
+
+def isinf(a):
+    """Boolean tensor, True where the value is ±inf; no gradient."""
+    return _constant(np.isinf(a.data))
+
+
+def lerp(start, end, weight):
+    """start + weight·(end − start), as ``torch.lerp``; ``weight`` is a number or a tensor.
+
+    >>> import nnlab
+    >>> nnlab.lerp(nnlab.tensor([0.0, 10.0]), nnlab.tensor([1.0, 20.0]), 0.5).numpy().tolist()
+    [0.5, 15.0]
+    """
+    return add(start, mul(weight, sub(end, start)))
+
+
 def clip(a, low=None, high=None):
-    """Clip to [low, high]; the gradient passes where low <= a <= high (as torch.clamp)."""
+    """Clip to [low, high]; the gradient passes where low <= a <= high (as torch.clamp).
+
+    At least one bound is needed (PyTorch refuses ``clamp(None, None)`` too).
+    """
+    if low is None and high is None:
+        raise ConfigError("clip: give at least one of min (low) and max (high); got min=None, max=None")
     X = a.data
     dtype = X.dtype.type
     low_ = None if low is None else dtype(low)
@@ -199,3 +305,6 @@ def astype(a, dtype):
     """Differentiable dtype conversion (the gradient is converted back)."""
     source = a.data.dtype
     return make_result(a.data.astype(dtype), (a,), lambda g: (g.astype(source),))
+
+
+add_methods(sign, floor, ceil, round, sin, cos, log2, exp2, rsqrt, isnan, isinf, lerp)

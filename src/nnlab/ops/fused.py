@@ -195,7 +195,9 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
     or probability rows of ``logits.shape``.  Smoothing (the seeds' rule) turns
     target q into q·(1 − ε) + (1 − q)·ε/(K − 1): a hard label gets 1 − ε and
     every other class ε/(K − 1).  Loss per row −Σ q log softmax(z);
-    gradient (softmax(z) − q), divided by the number of rows for ``"mean"``.
+    gradient softmax(z)·Σq − q (softmax(z) − q for rows that sum to 1, as
+    hard labels do; PyTorch's rule for any real-valued target rows), divided
+    by the number of rows for ``"mean"``.
     Validation of the target is the caller's (``nnlab.losses.cross_entropy``).
     """
     Z = logits.data
@@ -226,6 +228,7 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
         if eps:
             q = q * dt(1 - eps * K / (K - 1)) + off
         per = -(q * (shifted - log_s)).sum(axis=1)
+        q_sum = q.sum(axis=1, keepdims=True)  # 1 for probability rows; any value for other real rows
 
     if reduction == "mean":
         out = np.asarray(per.sum() * dt(1.0 / n), dtype=Z.dtype)
@@ -241,6 +244,7 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
                 grad -= off
             grad[rows, y] -= dt(1 - eps) - off
         else:
+            grad *= q_sum
             grad -= q
         if reduction == "mean":
             grad *= g * dt(1.0 / n)

@@ -1,8 +1,9 @@
-"""Shape ops: reshape, transpose, indexing, concatenate, stack."""
+"""Shape ops: reshape, transpose and the other axis views, joins, pieces, padding."""
 
 import numpy as np
 
-from ..tensor import Tensor, as_tensor, make_result
+from ..tensor import Tensor, add_methods, as_tensor, make_result
+from ._broadcast import unbroadcast
 from .elementwise import astype, float_dtype
 
 
@@ -24,36 +25,6 @@ def transpose(a, *axes):
     # Negative axes are allowed (as in NumPy); the inverse permutation needs them normalized.
     inverse = tuple(np.argsort([ax % ndim for ax in axes])) if ndim else ()
     return make_result(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
-
-
-def _is_basic(index) -> bool:
-    """Basic indices (ints, slices, None, Ellipsis) never select an element twice."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
-
-
-def getitem(a, index):
-    """``a[index]`` with NumPy semantics; the gradient is scattered back (repeated indices add up).
-
-    As in NumPy, a basic index (ints, slices, None, ...) gives a view that shares ``a.data``.
-    """
-    if isinstance(index, Tensor):
-        index = index.data
-    elif isinstance(index, tuple):
-        index = tuple(p.data if isinstance(p, Tensor) else p for p in index)
-    X = a.data
-    out = X[index]
-    basic = _is_basic(index)
-
-    def backward(g):
-        grad = np.zeros(X.shape, dtype=X.dtype)
-        if basic:
-            grad[index] = g
-        else:
-            np.add.at(grad, index, g)  # repeated indices add up
-        return (grad,)
-
-    return make_result(out, (a,), backward)
 
 
 def concatenate(tensors, axis=0):
@@ -95,3 +66,188 @@ def _same_dtype(tensors):
     if any(t.data.dtype != dtype for t in tensors):
         tensors = [t if t.data.dtype == dtype else astype(t, dtype) for t in tensors]
     return tensors
+
+
+# ------------------------------------------------------------------ views of the axes
+def _sizes(args):
+    """``f(2, 3)`` or ``f((2, 3))``."""
+    return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
+
+
+def squeeze(a, axis=None):
+    """Drop size-1 axes (all of them, or those in ``axis``; a listed axis of another size is kept, as PyTorch).
+
+    >>> import nnlab
+    >>> nnlab.zeros(1, 2, 1).squeeze().shape, nnlab.zeros(1, 2, 1).squeeze(1).shape
+    ((2,), (1, 2, 1))
+    """
+    shape = a.data.shape
+    if axis is None:
+        drop = {d for d, n in enumerate(shape) if n == 1}
+    else:
+        parts = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        drop = {ax % len(shape) for ax in parts if shape and shape[ax % len(shape)] == 1} if shape else set()
+    return reshape(a, tuple(n for d, n in enumerate(shape) if d not in drop))
+
+
+def unsqueeze(a, axis):
+    """Insert a size-1 axis at ``axis`` (−1 appends), as ``torch.unsqueeze``."""
+    return reshape(a, np.expand_dims(a.data, axis).shape)
+
+
+def flatten(a, start_axis=0, end_axis=-1):
+    """Merge axes ``start_axis`` … ``end_axis`` into one (a 0-d tensor becomes shape (1,)), as ``torch.flatten``."""
+    shape = a.data.shape
+    if not shape:
+        return reshape(a, (1,))
+    s, e = start_axis % len(shape), end_axis % len(shape)
+    return reshape(a, shape[:s] + (-1,) + shape[e + 1 :]) if s <= e else reshape(a, shape)
+
+
+def unflatten(a, axis, sizes):
+    """Split axis ``axis`` into ``sizes`` (one entry may be −1), as ``torch.unflatten``."""
+    shape = a.data.shape
+    ax = axis % len(shape)
+    return reshape(a, shape[:ax] + tuple(sizes) + shape[ax + 1 :])
+
+
+def permute(a, *axes):
+    """Reorder the axes: ``permute(2, 0, 1)`` (every axis named), as ``torch.permute``."""
+    axes = _sizes(axes)
+    if sorted(ax % max(a.data.ndim, 1) for ax in axes) != list(range(a.data.ndim)):
+        raise ValueError(f"permute needs each of the {a.data.ndim} axes once, got {axes}")
+    return transpose(a, axes)
+
+
+def swapaxes(a, axis1, axis2):
+    """Exchange two axes (``torch.swapaxes`` / ``transpose(x, d0, d1)``)."""
+    axes = list(range(a.data.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(a, axes)
+
+
+def expand(a, *sizes):
+    """Broadcast to ``sizes`` without copying (−1 keeps an axis), as ``torch.Tensor.expand``; gradients sum back."""
+    sizes = _sizes(sizes)
+    shape = a.data.shape
+    lead = len(sizes) - len(shape)
+    target = tuple(n if n != -1 else shape[d - lead] for d, n in enumerate(sizes))
+    out = np.broadcast_to(a.data, target)
+    return make_result(out, (a,), lambda g: (unbroadcast(g, shape),))
+
+
+def tile(a, reps):
+    """Repeat the whole tensor ``reps`` times along each axis (``np.tile``; ``reps`` may be shorter or longer)."""
+    reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+    X = a.data
+    out = np.tile(X, reps)
+    n = max(len(reps), X.ndim)
+    reps_full = (1,) * (n - len(reps)) + reps
+    src = (1,) * (n - X.ndim) + X.shape
+
+    def backward(g):
+        # Each output axis is (repeat, source) pairs: sum over the repeat half.
+        split = g.reshape(tuple(x for pair in zip(reps_full, src) for x in pair))
+        return (split.sum(axis=tuple(range(0, 2 * n, 2))).reshape(X.shape),)
+
+    return make_result(out, (a,), backward)
+
+
+def repeat(a, *repeats):
+    """``torch.Tensor.repeat``: tile with one count per axis (at least ``ndim`` counts; extra ones add leading axes)."""
+    repeats = _sizes(repeats)
+    if len(repeats) < a.data.ndim:
+        raise ValueError(f"repeat needs at least {a.data.ndim} counts (one per axis), got {repeats}")
+    return tile(a, repeats)
+
+
+def flip(a, axis=None):
+    """Reverse the order along ``axis`` (all axes when None); the gradient flips back."""
+    return make_result(np.flip(a.data, axis), (a,), lambda g: (np.flip(g, axis),))
+
+
+def roll(a, shifts, axis=None):
+    """Shift elements cyclically (over the flattened tensor when ``axis`` is None, as NumPy and PyTorch)."""
+    back = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
+    return make_result(np.roll(a.data, shifts, axis), (a,), lambda g: (np.roll(g, back, axis),))
+
+
+def _triangle(a, k, keep):
+    X = a.data
+    mask = keep(np.ones(X.shape[-2:], dtype=bool), k)
+    return make_result(np.where(mask, X, X.dtype.type(0)), (a,), lambda g: (np.where(mask, g, g.dtype.type(0)),))
+
+
+def tril(a, diagonal=0):
+    """The lower triangle of the last two axes (elements above ``diagonal`` set to 0)."""
+    return _triangle(a, diagonal, np.tril)
+
+
+def triu(a, diagonal=0):
+    """The upper triangle of the last two axes (elements below ``diagonal`` set to 0)."""
+    return _triangle(a, diagonal, np.triu)
+
+
+# --------------------------------------------------------------------- pieces, padding
+def split(a, split_size_or_sections, axis=0):
+    """``torch.split``: pieces of ``split_size`` along ``axis`` (the last may be smaller), or of the listed sizes."""
+    n = a.data.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size < 1:
+            raise ValueError(f"split size must be at least 1, got {size}")
+        sizes = [min(size, n - start) for start in range(0, n, size)]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise ValueError(f"split sizes {sizes} do not add up to the axis length {n}")
+    lead = (slice(None),) * (axis % a.data.ndim)
+    starts = np.cumsum([0] + sizes[:-1])
+    from .indexing import getitem
+
+    return tuple(getitem(a, lead + (slice(int(s), int(s) + k),)) for s, k in zip(starts, sizes))
+
+
+def chunk(a, chunks, axis=0):
+    """``torch.chunk``: at most ``chunks`` pieces of ⌈n/chunks⌉ along ``axis``."""
+    n = a.data.shape[axis]
+    return split(a, max(1, -(-n // chunks)), axis)
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge"}
+
+
+def pad(a, pad, mode="constant", value=0.0):
+    """``torch.nn.functional.pad``: ``pad`` lists (before, after) pairs from the LAST axis backwards.
+
+    Modes ``constant`` (filled with ``value``), ``reflect`` (mirror without the
+    edge) and ``replicate`` (repeat the edge).  Backward: the interior for
+    constant padding; otherwise every output element's gradient goes back to
+    the input element it copies.
+
+    >>> import nnlab
+    >>> nnlab.pad(nnlab.tensor([1.0, 2.0, 3.0]), (2, 1), mode="reflect").numpy().tolist()
+    [3.0, 2.0, 1.0, 2.0, 3.0, 2.0]
+    """
+    from .._checks import check_choice
+
+    check_choice("mode", mode, tuple(_PAD_MODES), owner="pad")
+    X = a.data
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > X.ndim or min(pad, default=0) < 0:
+        raise ValueError(f"pad needs (before, after) pairs of non-negative sizes for at most {X.ndim} axes, got {pad}")
+    pairs = [(0, 0)] * (X.ndim - len(pad) // 2) + [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+    if mode == "constant":
+        out = np.pad(X, pairs, mode="constant", constant_values=X.dtype.type(value))
+        inner = tuple(slice(b, b + n) for (b, _), n in zip(pairs, X.shape))
+        return make_result(out, (a,), lambda g: (g[inner],))
+    out = np.pad(X, pairs, mode=_PAD_MODES[mode])
+    source = np.pad(np.arange(X.size).reshape(X.shape), pairs, mode=_PAD_MODES[mode])
+
+    def backward(g):
+        return (np.bincount(source.ravel(), weights=g.ravel(), minlength=X.size).astype(X.dtype).reshape(X.shape),)
+
+    return make_result(out, (a,), backward)
+
+
+add_methods(squeeze, unsqueeze, flatten, unflatten, permute, swapaxes, expand, repeat, tile, flip, roll, tril, triu, split, chunk)

@@ -1,0 +1,104 @@
+"""The defects found by porting outside test suites (issue 10), each pinned by its example."""
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import functional as F
+from nnlab import losses, nn
+from nnlab.errors import ConfigError
+
+
+def _f64(values):
+    return nnlab.tensor(values, requires_grad=True, dtype=np.float64)
+
+
+@pytest.mark.parametrize("reduction, expected_loss, expected_grad", [
+    ("mean", 1.3862943611198906, [[-1.0, 1.0]]),
+    ("sum", 1.3862943611198906, [[-1.0, 1.0]]),
+    ("none", [1.3862943611198906], [[-1.0, 1.0]]),
+])
+def test_soft_targets_that_do_not_sum_to_one(reduction, expected_loss, expected_grad):
+    """logits [[0, 0]], target [[2, 0]]: loss 2·ln 2 and gradient softmax·Σq − q = [[−1, 1]] (PyTorch's)."""
+    x = _f64([[0.0, 0.0]])
+    loss = losses.cross_entropy(x, np.array([[2.0, 0.0]]), reduction=reduction)
+    np.testing.assert_allclose(loss.data, expected_loss, rtol=1e-12)
+    loss.backward(np.ones(loss.shape))
+    np.testing.assert_allclose(x.grad, expected_grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_unnormalized_soft_targets_match_torch(reduction):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    z, q = rng.standard_normal((4, 3)), rng.uniform(-1, 2, (4, 3))  # rows summing to anything, negatives too
+    x = _f64(z)
+    out = losses.cross_entropy(x, q, reduction=reduction)
+    t = torch.tensor(z, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(t, torch.tensor(q), reduction=reduction)
+    g = np.linspace(0.5, 1.5, out.size).reshape(out.shape)
+    out.backward(g)
+    ref.backward(torch.tensor(g))
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_temperature_divides_and_beta_multiplies():
+    x = nnlab.tensor([[1.0, 2.0, 3.0]], dtype=np.float64)
+    usual = F.softmax(x).numpy()
+    flat = F.softmax(x, temperature=2.0).numpy()
+    expected = np.exp(x.numpy() / 2) / np.exp(x.numpy() / 2).sum()
+    np.testing.assert_allclose(flat, expected, rtol=1e-12)
+    assert flat.max() < usual.max()  # T > 1 flattens
+    np.testing.assert_allclose(F.softmax(x, beta=0.5).numpy(), flat, rtol=1e-12)
+    np.testing.assert_allclose(F.log_softmax(x, temperature=2.0).numpy(), np.log(flat), rtol=1e-12)
+    np.testing.assert_allclose(nn.Softmax(temperature=2.0)(x).numpy(), flat, rtol=1e-12)
+    for fn in (F.softmax, F.log_softmax, nn.Softmax):
+        with pytest.raises(ConfigError, match="not both"):
+            fn(x, temperature=2.0, beta=0.5) if fn is not nn.Softmax else fn(temperature=2.0, beta=0.5)
+
+
+def test_softmax_module_spec_keeps_the_keyword_given():
+    for layer in (nn.Softmax(temperature=2.0), nn.Softmax(beta=3.0), nn.Softmax()):
+        again = nn.from_spec(nn.to_spec(layer))
+        assert (again.temperature, again.beta) == (layer.temperature, layer.beta)
+
+
+@pytest.mark.parametrize("op", [
+    lambda t: t.sum(0), lambda t: t.sum(-1), lambda t: t.mean(0), lambda t: t.max(0), lambda t: t.min(-1),
+    lambda t: F.logsumexp(t, 0), lambda t: t.prod(0), lambda t: t.sum((0,), keepdims=True),
+])
+def test_zero_d_reductions_with_an_axis(op):
+    """PyTorch accepts dim 0 and -1 on a 0-d tensor; NumPy raised AxisError, backward a broadcast error."""
+    x = _f64(3.0)
+    out = op(x)
+    out.backward()
+    assert out.shape == () and out.item() == pytest.approx(3.0) and x.grad.shape == ()
+    assert x.grad.item() == pytest.approx(1.0)
+    with pytest.raises(np.exceptions.AxisError):
+        x.sum(1)
+
+
+def test_clip_without_bounds_is_an_error():
+    with pytest.raises(ConfigError, match="at least one of min"):
+        nnlab.tensor([1.0]).clip(None, None)
+
+
+def test_integral_float_tensors_and_integer_tensors_index():
+    x = _f64([10.0, 20.0, 30.0])
+    picked = x[nnlab.tensor([2, 0, 2])]  # float32 by default: whole numbers are accepted
+    picked.sum().backward()
+    assert picked.data.tolist() == [30.0, 10.0, 30.0] and x.grad.tolist() == [1.0, 0.0, 2.0]
+    assert x[nnlab.tensor([1], dtype=np.int64)].data.tolist() == [20.0]
+    assert x[nnlab.tensor([True, False, True], dtype=bool)].data.tolist() == [10.0, 30.0]
+    m = nnlab.tensor(np.arange(6.0).reshape(2, 3))
+    assert m[nnlab.tensor([1, 0]), nnlab.tensor([2, 2])].data.tolist() == [5.0, 2.0]
+    with pytest.raises(IndexError, match="whole numbers, got 0.5"):
+        x[nnlab.tensor([0.5])]
+
+
+def test_a_list_of_index_tensors_is_one_index_array_as_numpy():
+    """The documented difference from PyTorch: x[[i, j]] is x[np.array([i, j])], not x[i, j]."""
+    m = nnlab.tensor(np.arange(6.0).reshape(2, 3))
+    i = nnlab.tensor([0, 1])
+    assert m[[i, i]].shape == (2, 2, 3) == m.data[[np.array([0, 1])] * 2].shape
