@@ -102,3 +102,20 @@ def test_a_list_of_index_tensors_is_one_index_array_as_numpy():
     m = nnlab.tensor(np.arange(6.0).reshape(2, 3))
     i = nnlab.tensor([0, 1])
     assert m[[i, i]].shape == (2, 2, 3) == m.data[[np.array([0, 1])] * 2].shape
+
+
+def test_dropout_probability_is_keyword_only():
+    """nn.Dropout(0.2) meant keep 0.2 while torch.nn.Dropout(0.2) drops 20 %: a positional number is an error."""
+    with pytest.raises(ConfigError, match="keep=.*rate="):
+        nn.Dropout(0.2)
+    assert nn.Dropout(rate=0.2).keep == pytest.approx(0.8) and nn.Dropout(keep=0.2).keep == 0.2
+    layer = nn.Dropout(rate=0.25, rng=0)
+    kept = (layer(nnlab.tensor(np.ones(20_000))).numpy() > 0).mean()
+    assert kept == pytest.approx(0.75, abs=0.02)
+
+
+@pytest.mark.parametrize("alpha", [2.0, 1.0, -0.1])
+def test_leaky_relu_alpha_must_be_in_zero_one(alpha):
+    for make in (lambda: nn.LeakyReLU(alpha), lambda: F.leaky_relu(nnlab.tensor([1.0]), alpha)):
+        with pytest.raises(ConfigError, match=r"alpha must be a finite number >= 0 and < 1"):
+            make()

@@ -78,7 +78,7 @@ def leaky_relu(x, alpha=0.01):
     """max(αx, x) for 0 ≤ α < 1: the seeds' Leaky ReLU with α = 0.01."""
     x = _t(x)
     X = x.data
-    a = X.dtype.type(alpha)
+    a = X.dtype.type(check_float("alpha", alpha, 0.0, 1.0, high_open=True, owner="leaky_relu"))
     positive = X > 0
     out = np.where(positive, X, a * X)
     return make_result(out, (x,), lambda g: (np.where(positive, g, a * g),))

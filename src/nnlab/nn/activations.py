@@ -69,7 +69,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        self.alpha = check_float("alpha", alpha, 0.0, owner="LeakyReLU")
+        self.alpha = check_float("alpha", alpha, 0.0, 1.0, high_open=True, owner="LeakyReLU")
 
     def forward(self, x):
         return F.leaky_relu(x, self.alpha)

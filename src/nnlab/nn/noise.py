@@ -54,7 +54,13 @@ class Dropout(_Random):
     [1.0, 2.0]
     """
 
-    def __init__(self, keep=None, rate=None, rng=None):
+    def __init__(self, *args, keep=None, rate=None, rng=None):
+        if args:  # Dropout(0.2): torch.nn.Dropout(0.2) drops 20 %, the notes' p = 0.2 keeps 20 %; make it explicit
+            raise ConfigError(
+                f"Dropout takes its probability by keyword, got the positional value {args[0]!r}: "
+                "keep= is the retain probability (the notes' p: 0.8 keeps 80 %), rate= the drop "
+                "probability (torch.nn.Dropout(p=0.2) is Dropout(rate=0.2))"
+            )
         super().__init__(rng)
         if (keep is None) == (rate is None):
             raise ConfigError(
