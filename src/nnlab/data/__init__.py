@@ -4,15 +4,14 @@ augmentation and local file readers. Pure NumPy."""
 from .augmentation import Compose, GaussianNoiseAugment, Jitter
 from .dataset import ArrayDataset, as_dataset
 from .loader import DataLoader
+from .encoding import OneHotEncoder, one_hot
 from .preprocessing import (
     MinMaxScaler,
-    OneHotEncoder,
     Pipeline,
     Preprocessor,
     Standardizer,
     UnitNormalizer,
     merge_state,
-    one_hot,
     preprocessor_from_state,
     split_state,
 )
