@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_float, check_int
 from .data.readers import load_mnist_folder, read_csv, read_idx, read_npz
 from .errors import ConfigError
 from .random import get_rng
@@ -83,8 +84,7 @@ def circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, seed=0):
     >>> sorted(set(np.round(np.linalg.norm(X, axis=1), 3).tolist()))
     [0.5, 1.0]
     """
-    if not 0 < factor < 1:
-        raise ConfigError(f"circles factor (inner radius) must be between 0 and 1, got {factor}")
+    factor = check_float("factor (inner radius)", factor, 0.0, 1.0, low_open=True, high_open=True, owner="circles")
     rng = _start(n, noise, 2, "circles", seed)
     counts = _per_class(n, 2)
     rings = [radius * _unit_circle(np.linspace(0, TAU, count, endpoint=False))
@@ -98,8 +98,7 @@ def spirals(n: int = 200, noise: float = 0.1, seed=0, turns: float = 1.0, classe
     >>> X, y = spirals(90, classes=3); X.shape, np.bincount(y).tolist()
     ((90, 2), [30, 30, 30])
     """
-    if not turns > 0:
-        raise ConfigError(f"spirals turns must be > 0, got {turns}")
+    turns = check_float("turns", turns, 0.0, low_open=True, owner="spirals")
     rng = _start(n, noise, classes, "spirals", seed)
     counts = _per_class(n, classes)
     arms = []
@@ -155,12 +154,10 @@ def load(name: str, **options):
 
 def _start(n, noise, classes: int, what: str, seed, noise_name: str = "noise") -> np.random.Generator:
     """Check the generator's arguments; the generator to draw from."""
-    if isinstance(classes, bool) or not isinstance(classes, int | np.integer) or classes < 1:
-        raise ConfigError(f"{what}: classes must be a whole number >= 1, got {classes!r}")
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < classes:
+    classes = check_int("classes", classes, 1, owner=what)
+    if check_int("n", n, 1, owner=what) < classes:
         raise ConfigError(f"{what}: n must be a whole number >= {classes} (one sample per class), got {n!r}")
-    if not np.isfinite(noise) or noise < 0:
-        raise ConfigError(f"{what}: {noise_name} must be a finite number >= 0, got {noise}")
+    check_float(noise_name, noise, 0.0, owner=what)
     return get_rng(seed)
 
 

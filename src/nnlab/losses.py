@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_choice, check_float
 from .errors import ConfigError, DataError
 from .ops.fused import softmax_cross_entropy
 from .tensor import Tensor, as_tensor, make_result
@@ -42,8 +43,10 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 # ------------------------------------------------------------------ helpers
 def _check_reduction(reduction, where):
-    if reduction not in _REDUCTIONS:
-        raise ConfigError(f"{where}: reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}")
+    try:
+        check_choice("reduction", reduction, _REDUCTIONS, owner=where)
+    except ConfigError:  # check_choice's rule; the names stay unquoted, as tests/test_losses.py matches them
+        raise ConfigError(f"{where}: reduction must be one of {', '.join(_REDUCTIONS)}, got {reduction!r}") from None
 
 
 def _prediction(x) -> Tensor:
@@ -180,11 +183,7 @@ def cross_entropy(logits, target, label_smoothing=0.0, reduction="mean"):
 
 
 def _smoothing(value, classes, where) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"{where}: label_smoothing must be a number in [0, 1], got {value!r}")
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"{where}: label_smoothing must be in [0, 1], got {value}")
+    value = check_float("label_smoothing", value, 0.0, 1.0, owner=where)
     if value and classes < 2:
         raise ConfigError(f"{where}: label smoothing needs at least 2 classes, got {classes}")
     return value

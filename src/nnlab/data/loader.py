@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
+from .._checks import check_int
+from ..errors import ConfigError, DataError
 from ..random import get_rng
 from .augmentation import Compose
 from .dataset import ArrayDataset, as_dataset
@@ -75,11 +76,11 @@ class DataLoader:
 
 
 def _check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if batch_size <= 0:
-        raise DataError(f"batch_size must be a positive integer, got {batch_size}")
-    return int(batch_size)
+    """check_int's rule; a loader reports it as a DataError in its own words (tests/test_data_loader.py pins them)."""
+    try:
+        return check_int("batch_size", batch_size, 1, owner="DataLoader")
+    except ConfigError:
+        raise DataError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}") from None
 
 
 def _compose(augment):

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ConfigError
 from ..random import get_rng
 
@@ -130,11 +131,10 @@ class _Factory:
 
 
 def _number(name, value, factory):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"init.{factory}: {name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"init.{factory}: {name} must be finite, got {value!r}")
-    return float(value)
+    try:
+        return check_float(name, value, owner=f"init.{factory}")
+    except ConfigError:  # check_float's rule in init's words (tests/test_init.py pins them)
+        raise ConfigError(f"init.{factory}: {name} must be a number (finite: not inf or nan), got {value!r}") from None
 
 
 def constant(value):

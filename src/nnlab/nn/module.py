@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._checks import check_dtype
 from ..errors import ConfigError
 from ..tensor import Tensor
 
@@ -268,9 +269,7 @@ class Module:
         objects are kept; only their arrays change), but arrays an optimizer
         already holds are no longer the model's: convert before building one.
         """
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise ConfigError(f"astype needs a floating dtype, got {dtype}")
+        dtype = check_dtype(dtype, owner="astype")
         for p in self.parameters():
             p.data = p.data.astype(dtype)
             p.grad = None
