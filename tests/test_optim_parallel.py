@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnlab
-import nnlab.optim.optimizer as optimizer_module
+import nnlab.optim._threads as optim_threads
 from nnlab.errors import ConfigError
 from nnlab.optim import SGD, Adagrad, Adam, AdamW, RMSProp
 
@@ -23,17 +23,17 @@ FACTORIES = {
 
 
 def serial(monkeypatch):
-    monkeypatch.setattr(optimizer_module, "_threads", 1)
-    monkeypatch.setattr(optimizer_module, "BLOCK_MIN_BYTES", 1 << 60)
+    monkeypatch.setattr(optim_threads, "_threads", 1)
+    monkeypatch.setattr(optim_threads, "BLOCK_MIN_BYTES", 1 << 60)
 
 
 def parallel(monkeypatch, threads=2, tune_steps=0):
     """Threads and blocks for any size: 64-byte blocks (16 float32 or 8 float64 elements) shared by the threads."""
-    monkeypatch.setattr(optimizer_module, "_threads", threads)
-    monkeypatch.setattr(optimizer_module, "THREAD_MIN_BYTES", 0)
-    monkeypatch.setattr(optimizer_module, "BLOCK_MIN_BYTES", 0)
-    monkeypatch.setattr(optimizer_module, "BLOCK_BYTES", 64)
-    monkeypatch.setattr(optimizer_module, "TUNE_STEPS", tune_steps)  # 0: threads on every step
+    monkeypatch.setattr(optim_threads, "_threads", threads)
+    monkeypatch.setattr(optim_threads, "THREAD_MIN_BYTES", 0)
+    monkeypatch.setattr(optim_threads, "BLOCK_MIN_BYTES", 0)
+    monkeypatch.setattr(optim_threads, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(optim_threads, "TUNE_STEPS", tune_steps)  # 0: threads on every step
 
 
 def run(make, dtype, steps=6):
@@ -60,7 +60,7 @@ def test_threaded_blocked_update_equals_single_call_bit_for_bit(monkeypatch, nam
     got_values, got_state, got_opt = run(FACTORIES[name], dtype)
     lanes = got_opt._flats[0][0].lanes(2)
     assert len(lanes) == 2 and len(lanes[0]) > 50  # really threaded, really blocked
-    assert optimizer_module._executor is not None
+    assert optim_threads._executor is not None
     assert not isinstance(got_opt._flats[0][0].t, int)  # the per-element count path was taken
     assert all(np.array_equal(a, b) for a, b in zip(values, got_values))
     for i, entry in state["state"].items():
@@ -72,7 +72,7 @@ def test_timing_picks_a_mode_and_both_give_the_same_bits(monkeypatch):
     serial(monkeypatch)
     values, _, _ = run(FACTORIES["adam"], np.float32, steps=9)
     parallel(monkeypatch, tune_steps=2)
-    monkeypatch.setattr(optimizer_module, "RETUNE_STEPS", 5)  # trials on steps 1-4 and 6-9
+    monkeypatch.setattr(optim_threads, "RETUNE_STEPS", 5)  # trials on steps 1-4 and 6-9
     got, _, opt = run(FACTORIES["adam"], np.float32, steps=9)
     flat = opt._flats[0][0]
     assert flat._runs == 9 and [len(times) for times in flat._trials] == [2, 2]
@@ -94,30 +94,30 @@ def test_pieces_tile_the_buffer_and_each_thread_has_its_own_scratch(monkeypatch)
     assert starts[0] == 0 and stops[-1] == flat.data.size and starts[1:] == stops[:-1]
     assert all(stop - start == 16 for start, stop in zip(starts[:-1], stops[:-1]))
     # too small to block: PIECES_PER_THREAD pieces per thread, on 64-element edges
-    monkeypatch.setattr(optimizer_module, "BLOCK_MIN_BYTES", flat.data.nbytes + 1)
+    monkeypatch.setattr(optim_threads, "BLOCK_MIN_BYTES", flat.data.nbytes + 1)
     pieces = flat.lanes(3)[0]
-    assert len(pieces) == 3 * optimizer_module.PIECES_PER_THREAD
+    assert len(pieces) == 3 * optim_threads.PIECES_PER_THREAD
     assert all(part.sl.start % 64 == 0 for part in pieces)
     # below both thresholds: the whole group, one call, no thread
-    monkeypatch.setattr(optimizer_module, "THREAD_MIN_BYTES", flat.data.nbytes + 1)
+    monkeypatch.setattr(optim_threads, "THREAD_MIN_BYTES", flat.data.nbytes + 1)
     assert flat.lanes(3) == [[flat]]
 
 
 def test_thread_count_from_the_environment(monkeypatch):
-    available = optimizer_module._available_cpus()
+    available = optim_threads._available_cpus()
     for raw, expected in [("1", 1), ("2", min(2, available)), ("999", available), (None, min(2, available))]:
-        monkeypatch.setattr(optimizer_module, "_threads", None)
+        monkeypatch.setattr(optim_threads, "_threads", None)
         if raw is None:
             monkeypatch.delenv("NNLAB_OPTIM_THREADS", raising=False)
         else:
             monkeypatch.setenv("NNLAB_OPTIM_THREADS", raw)
-        assert optimizer_module.num_threads() == expected
+        assert optim_threads.num_threads() == expected
     for raw in ("0", "-2", "two"):
-        monkeypatch.setattr(optimizer_module, "_threads", None)
+        monkeypatch.setattr(optim_threads, "_threads", None)
         monkeypatch.setenv("NNLAB_OPTIM_THREADS", raw)
         with pytest.raises(ConfigError, match="NNLAB_OPTIM_THREADS"):
-            optimizer_module.num_threads()
-    monkeypatch.setattr(optimizer_module, "_threads", None)  # let the next user read the real environment
+            optim_threads.num_threads()
+    monkeypatch.setattr(optim_threads, "_threads", None)  # let the next user read the real environment
 
 
 def test_errors_and_numpy_error_state_reach_the_caller_from_helper_threads(monkeypatch):

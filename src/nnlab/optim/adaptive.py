@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer
 
 
 def _step_by_root(part, grad, v, eps: float, lr: float) -> None:
@@ -42,7 +42,7 @@ class Adagrad(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        check_range("eps", group["eps"])
+        self._check("eps", group["eps"])
 
     def _rule(self, group, flat):
         eps, lr = float(group["eps"]), float(group["lr"])
@@ -57,14 +57,19 @@ class Adagrad(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """RMSProp: v_t = β·v_{t−1} + (1 − β)(∇w)²;  w ← w − η/√(v_t + ε)·∇w.
+    """RMSProp, the seeds' rule (ε inside the root)::
 
-    ε inside the root, as in the seeds (PyTorch's RMSprop: outside, and calls β ``alpha``).
+        v_t     = β·v_{t−1} + (1 − β)·(∇w_t)²
+        w_{t+1} = w_t − η/√(v_t + ε) · ∇w_t
 
-    The state kept is the unscaled sum ``sq_grad_sum`` V = v/(1 − β), so that
-    V_t = β·V_{t−1} + (∇w)² needs no multiplication by (1 − β), and the step is
-    η/√(1−β) · ∇w/√(V + ε/(1−β)): the same update, 8 passes over the buffers
-    instead of 9.  (PyTorch's ``square_avg`` is (1 − β)·V.)
+    PyTorch's RMSprop puts ε outside the root and calls β ``alpha``.
+
+    Stored state, rescaled for speed: ``sq_grad_sum`` holds V = v/(1 − β), so
+    v = (1 − β)·V (PyTorch's ``square_avg`` is v itself).  Then the moment needs
+    no multiplication by (1 − β), V_t = β·V_{t−1} + (∇w_t)², and the step is the
+    same update with the scalars folded, η/√(1 − β) · ∇w_t/√(V_t + ε/(1 − β)):
+    8 passes over the buffers instead of 9.  The equations above are checked
+    line by line in ``tests/test_optim_reference.py::test_seed_adaptive_rules_with_eps_inside_the_root``.
     """
 
     state_names = ("sq_grad_sum",)
@@ -74,8 +79,8 @@ class RMSProp(Optimizer):
 
     def _validate(self, group):
         super()._validate(group)
-        check_range("beta", group["beta"], 0.0, 1.0, high_open=True)
-        check_range("eps", group["eps"])
+        self._check("beta", group["beta"], high=1.0, high_open=True)
+        self._check("eps", group["eps"])
 
     def _rule(self, group, flat):
         beta = float(group["beta"])
@@ -93,21 +98,26 @@ class RMSProp(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam, as in the seeds and PyTorch (bias-corrected moments, ε outside the root).
+    """Adam, as in the seeds and PyTorch (bias-corrected moments, ε outside the root)::
 
-    m_t = β₁m_{t−1} + (1 − β₁)∇w;  v_t = β₂v_{t−1} + (1 − β₂)(∇w)²;
-    m̂ = m_t/(1 − β₁ᵗ);  v̂ = v_t/(1 − β₂ᵗ);  w ← w − η·m̂/(√v̂ + ε).
-    ``weight_decay`` is the L2 rule (∇ + αw, as PyTorch's Adam); see :class:`AdamW` for decoupled decay.
+        m_t     = β₁·m_{t−1} + (1 − β₁)·∇w_t
+        v_t     = β₂·v_{t−1} + (1 − β₂)·(∇w_t)²
+        m̂_t     = m_t/(1 − β₁ᵗ)        v̂_t = v_t/(1 − β₂ᵗ)
+        w_{t+1} = w_t − η/(√v̂_t + ε) · m̂_t
 
-    The state kept is the unscaled sums ``grad_sum`` M = m/(1 − β₁) and
-    ``sq_grad_sum`` V = v/(1 − β₂) (PyTorch's ``exp_avg`` and ``exp_avg_sq``
-    times 1/(1 − β)), so the moments need no multiplication by (1 − β):
-    M_t = β₁M_{t−1} + ∇w,  V_t = β₂V_{t−1} + (∇w)², and with r = √((1 − β₂)/(1 − β₂ᵗ))
-    the step is η(1 − β₁)/((1 − β₁ᵗ)·r) · M/(√V + ε/r) — the same update with
-    every scalar folded: 10 in-place NumPy calls over the buffers per step
-    (12 with PyTorch's scaling).  ``state_dict()`` saves M and V as they are
-    (scaling them to PyTorch's on the way out would not round-trip bit for bit).
-    In float32, V overflows for gradients above about 6e17 rather than 2e19.
+    ``weight_decay`` is the L2 rule (∇ + α·w, as PyTorch's Adam); see :class:`AdamW` for decoupled decay.
+
+    Stored state, rescaled for speed: ``grad_sum`` holds M = m/(1 − β₁) and
+    ``sq_grad_sum`` V = v/(1 − β₂), so m = (1 − β₁)·M and v = (1 − β₂)·V
+    (PyTorch's ``exp_avg`` and ``exp_avg_sq`` are m and v).  Then the moments
+    need no multiplication by (1 − β): M_t = β₁·M_{t−1} + ∇w_t,
+    V_t = β₂·V_{t−1} + (∇w_t)², and with r = √((1 − β₂)/(1 − β₂ᵗ)) the step is
+    η(1 − β₁)/((1 − β₁ᵗ)·r) · M_t/(√V_t + ε/r) — the same update with every
+    scalar folded: 10 in-place NumPy calls over the buffers per step (12 with
+    PyTorch's scaling).  ``state_dict()`` saves M and V as they are (scaling them
+    to PyTorch's on the way out would not round-trip bit for bit).  In float32,
+    V overflows for gradients above about 6e17 rather than 2e19.  The equations
+    above are checked line by line in ``tests/test_optim_reference.py::test_seed_adam_equations``.
 
     >>> import nnlab
     >>> w = nnlab.tensor([1.0, 1.0], requires_grad=True)
@@ -128,9 +138,9 @@ class Adam(Optimizer):
         betas = group["betas"]
         if len(betas) != 2:
             raise ConfigError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        check_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
-        check_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
-        check_range("eps", group["eps"])
+        self._check("betas[0]", betas[0], high=1.0, high_open=True)
+        self._check("betas[1]", betas[1], high=1.0, high_open=True)
+        self._check("eps", group["eps"])
 
     def _rule(self, group, flat):
         betas = group["betas"]
@@ -166,14 +176,11 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay, as PyTorch's AdamW: w ← w·(1 − η·α), then the Adam step.
 
-    The default ``weight_decay=0.01`` is PyTorch's.
+    The default ``weight_decay=0.01`` is PyTorch's.  The decay is computed in
+    :meth:`Optimizer._gradient`, with the L2 rule of the other optimizers.
     """
+
+    decoupled_weight_decay = True
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-
-    def _gradient(self, group, part):
-        shrink = 1.0 - float(group["lr"]) * float(group["weight_decay"])
-        if shrink != 1.0:
-            np.multiply(part.data, shrink, out=part.data)
-        return part.grad

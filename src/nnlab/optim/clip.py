@@ -6,19 +6,37 @@ import math
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ConfigError
 from ..tensor import Tensor
-from .optimizer import _FLAT_GRADS, check_range
+from .optimizer import Optimizer
+
+
+def _tiles(base: np.ndarray, grads: list) -> bool:
+    """Whether ``grads`` are contiguous views that cover the 1-D array ``base`` exactly, each element once."""
+    if base.ndim != 1 or not base.flags.c_contiguous or sum(g.nbytes for g in grads) != base.nbytes:
+        return False
+    origin = base.__array_interface__["data"][0]
+    spans = sorted((g.__array_interface__["data"][0] - origin, g.nbytes) for g in grads if g.flags.c_contiguous)
+    edge = 0
+    for offset, nbytes in spans:
+        if offset != edge:
+            return False
+        edge += nbytes
+    return len(spans) == len(grads) and edge == base.nbytes
 
 
 def _grad_blocks(params) -> list:
-    """The gradients of ``params`` as few arrays as possible.
+    """The gradients of ``params`` as few arrays as possible (parameters whose ``.grad`` is None are left out).
 
-    When the given parameters' gradients are exactly the views that tile an
-    optimizer's flat gradient buffer, the whole buffer is one block (one NumPy
-    call instead of one per parameter); otherwise each gradient is its own block.
-    Parameters whose ``.grad`` is None are left out.
+    An optimizer hands over its flat gradient buffers (:meth:`Optimizer.grad_buffers`).
+    Tensors whose gradients are exactly the views that tile one array -- an
+    optimizer's flat gradient buffer, once it has synced them -- give that array
+    as one block (one NumPy call instead of one per parameter); any other
+    gradient is its own block.
     """
+    if isinstance(params, Optimizer):
+        return params.grad_buffers()
     if isinstance(params, Tensor):
         params = [params]
     grads, seen = [], set()
@@ -26,19 +44,20 @@ def _grad_blocks(params) -> list:
         if id(p) not in seen and p.grad is not None:
             seen.add(id(p))
             grads.append(p.grad)
-    covered: dict = {}
+    by_base: dict = {}
     for g in grads:
-        base = g.base
-        if base is not None and _FLAT_GRADS.get(id(base)) is base:
-            covered[id(base)] = covered.get(id(base), 0) + g.size
-    blocks = [_FLAT_GRADS[key] for key, count in covered.items() if count == _FLAT_GRADS[key].size]
-    whole = {id(b) for b in blocks}
+        if g.base is not None:
+            by_base.setdefault(id(g.base), (g.base, []))[1].append(g)
+    whole = {key for key, (base, views) in by_base.items() if _tiles(base, views)}
+    blocks = [base for key, (base, _) in by_base.items() if key in whole]  # in first-seen order, as the sums go
     blocks.extend(g for g in grads if g.base is None or id(g.base) not in whole)
     return blocks
 
 
 def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0) -> float:
     """Scale all gradients together so their global norm is at most ``max_norm``; return the norm before.
+
+    ``params``: tensors (e.g. ``model.parameters()``) or an optimizer, whose every gradient is clipped.
 
     The norm is taken over all gradients as one vector (L2 by default, or
     ``norm_type=math.inf`` for the largest absolute value).  If it exceeds
@@ -53,7 +72,7 @@ def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0) -> float:
     >>> w.grad.round(4)
     array([0.6, 0.8], dtype=float32)
     """
-    max_norm = check_range("max_norm", max_norm)
+    max_norm = check_float("max_norm", max_norm, low=0.0, owner="clip_grad_norm")
     if norm_type not in (2, 2.0, math.inf):
         raise ConfigError(f"norm_type must be 2 or math.inf, got {norm_type!r}")
     blocks = _grad_blocks(params)
@@ -75,7 +94,7 @@ def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0) -> float:
 
 
 def clip_grad_value(params, clip_value: float) -> None:
-    """Clamp every gradient element to [−clip_value, clip_value], in place.
+    """Clamp every gradient element to [−clip_value, clip_value], in place (``params`` as for clip_grad_norm).
 
     >>> import nnlab
     >>> w = nnlab.tensor([1.0, 1.0], requires_grad=True)
@@ -84,6 +103,6 @@ def clip_grad_value(params, clip_value: float) -> None:
     >>> w.grad
     array([-1. ,  0.5], dtype=float32)
     """
-    clip_value = check_range("clip_value", clip_value)
+    clip_value = check_float("clip_value", clip_value, low=0.0, owner="clip_grad_value")
     for b in _grad_blocks(params):
         np.clip(b, -clip_value, clip_value, out=b)

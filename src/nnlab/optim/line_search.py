@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ConfigError, NnlabError
 from ..tensor import Tensor, no_grad
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer
 
 
 def _loss_value(loss) -> float:
@@ -53,7 +53,7 @@ class LineSearch(Optimizer):
     requires_closure = True
 
     def __init__(self, params, candidates=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), weight_decay: float = 0.0):
-        candidates = tuple(check_range("candidate learning rate", c) for c in candidates)
+        candidates = tuple(self._check("candidate learning rate", c) for c in candidates)
         if not candidates:
             raise ConfigError("LineSearch needs at least one candidate learning rate")
         self.candidates = candidates
@@ -61,7 +61,7 @@ class LineSearch(Optimizer):
         super().__init__(params, dict(lr=None, weight_decay=weight_decay))
 
     def _validate(self, group):
-        check_range("weight_decay", group["weight_decay"])
+        self._check("weight_decay", group["weight_decay"])
 
     @property
     def lr(self):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_bool
 from ..errors import ConfigError
-from .optimizer import Optimizer, check_range
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -45,7 +46,8 @@ class SGD(Optimizer):
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        check_range("momentum", group["momentum"], 0.0, 1.0, high_open=True)
+        self._check("momentum", group["momentum"], high=1.0, high_open=True)
+        check_bool("nesterov", group["nesterov"], owner=type(self).__name__)
         if group["nesterov"] and group["momentum"] <= 0:
             raise ConfigError("nesterov=True needs momentum > 0")
 
