@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from ..data import (
     read_npz,
     train_test_split,
 )
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..optim import schedules
 from ..train import callbacks as cb
 from .config import RunConfig
@@ -42,6 +43,7 @@ class Splits:
     num_features: int
     num_classes: int
     test_is_train: bool = False
+    classes: list = field(default_factory=list)  # the label of each output unit (ints or class names)
 
     def prepared(self, part):
         """A split with the preprocessing applied."""
@@ -53,7 +55,7 @@ def load_raw(cfg: RunConfig):
     """``(X, y)`` of the configured source, or for MNIST its own train and test parts."""
     d = cfg.data
     if d.source == "csv":
-        return read_csv(d.path, target=d.target)
+        return read_csv(d.path, target=d.target, with_names=True)
     if d.source == "npz":
         return read_npz(d.path)
     if d.source == "mnist":
@@ -67,15 +69,24 @@ def load_raw(cfg: RunConfig):
 
 def prepare_data(cfg: RunConfig) -> Splits:
     d = cfg.data
+    if d.source in ("moons", "circles", "spirals", "blobs"):  # two features, labels, and the splits' copies
+        check_memory(f"data.n = {d.n}", d.n * 3 * 8 * 4, "lower data.n")
     raw = load_raw(cfg)
+    names = None
     if d.source == "mnist":
         (X, y), test = raw
+    elif d.source == "csv":
+        X, y, info = raw
+        names = info["class_names"]
+        test = None
     else:
         X, y = raw
         test = None
     if y is None:
         raise DataError(f"data source {d.source!r} gave no labels")
-    y = check_labels(y)
+    classes, (y, test_y) = label_classes([y, None if test is None else test[1]], names)
+    if test is not None:
+        test = (test[0], test_y)
     if len(X) < 2:
         raise DataError(f"the data set has {len(X)} samples; training needs at least 2")
     test_is_train = False
@@ -97,8 +108,57 @@ def prepare_data(cfg: RunConfig) -> Splits:
     steps += [_PREPROCESSORS[name]() for name in d.preprocessing]
     preprocessing = Pipeline(steps).fit(X) if steps else None
     num_features = preprocessing.transform(X[:1]).shape[1] if preprocessing else X.shape[1]
-    num_classes = int(max(y.max(), test[1].max(), val[1].max() if val else 0)) + 1
-    return Splits((X, y), val, test, preprocessing, num_features, num_classes, test_is_train)
+    return Splits((X, y), val, test, preprocessing, num_features, len(classes), test_is_train, classes)
+
+
+def label_classes(parts: list, class_names=None) -> tuple[list, list]:
+    """The classes seen in the label arrays ``parts`` (None entries skipped), and the parts mapped to 0..K-1.
+
+    Sparse labels such as {0, 3000} give two classes, not 3001; ``class_names``
+    (text labels read from a CSV file) name the classes instead of their indices.
+    """
+    checked = [None if y is None else check_labels(y) for y in parts]
+    values = np.unique(np.concatenate([y for y in checked if y is not None]))
+    if len(values) < 2:
+        shown = class_names[values[0]] if class_names else int(values[0])
+        raise DataError(f"the labels hold one class only ({shown!r}); a classifier needs two or more")
+    classes = [class_names[v] for v in values] if class_names else [int(v) for v in values]
+    mapped = [None if y is None else np.searchsorted(values, y).astype(np.int64) for y in checked]
+    return classes, mapped
+
+
+def _memory_limit() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every system reports it
+        return 2**40
+
+
+def _size(nbytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return ""
+
+
+def check_memory(what: str, nbytes: float, hint: str) -> None:
+    """Refuse, before allocating, what would need more memory than the machine has."""
+    limit = _memory_limit()
+    if nbytes > limit:
+        raise ConfigError(f"{what} needs about {_size(nbytes)} of memory, more than this machine's "
+                          f"{_size(limit)}; {hint}")
+
+
+def check_model_memory(cfg: RunConfig, num_features: int, num_classes: int) -> None:
+    """Weights, gradients and two optimizer states per parameter, plus a batch of activations, in float32."""
+    m = cfg.model
+    pieces = m.maxout_pieces if m.activation == "maxout" else 1
+    widths = [num_features, *m.hidden]
+    params = sum(a * b * pieces for a, b in zip(widths, widths[1:])) + widths[-1] * num_classes
+    activations = cfg.train.batch_size * (sum(m.hidden) * pieces + num_classes) * 4
+    check_memory(f"model.hidden = {list(m.hidden)}", params * 4 * 4 + activations * 4,
+                 "use smaller hidden layers")
 
 
 def training_data(cfg: RunConfig, splits: Splits):
@@ -137,6 +197,7 @@ def _activation(m) -> nn.Module:
 
 def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
     """An MLP: [noise] [input dropout] (Linear [BatchNorm] activation [dropout])* Linear."""
+    check_model_memory(cfg, num_features, num_classes)
     m = cfg.model
     weight_init = m.weight_init or ("xavier_normal" if m.activation in ("sigmoid", "tanh") else "he_normal")
     bias_init = nn.init.constant(m.bias_init)
@@ -234,9 +295,7 @@ def build_schedule_callbacks(cfg: RunConfig, has_val: bool) -> list:
         out.append(cb.HalveOnRise(monitor=monitor))
     else:
         out.append(cb.ReduceLROnPlateau(monitor=monitor, factor=s.factor, patience=s.patience))
-    if s.momentum_warmup_epochs:
-        if cfg.optimizer.name != "sgd" or cfg.optimizer.momentum == 0:
-            raise DataError("schedule.momentum_warmup_epochs needs optimizer.name = 'sgd' with optimizer.momentum > 0")
+    if s.momentum_warmup_epochs:  # the config checks that the optimizer is SGD with momentum
         out.append(
             cb.MomentumScheduler(
                 schedules.momentum_schedule(0.5, cfg.optimizer.momentum, switch=s.momentum_warmup_epochs)

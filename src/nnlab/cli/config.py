@@ -8,30 +8,67 @@ and key is optional; the defaults train an MLP on the digits data.
 from __future__ import annotations
 
 import tomllib
-from typing import Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
 
+# Strict: ``epochs = true``, ``epochs = 2.0`` and ``batch_norm = "yes"`` are refused, not converted.
+# A float key still takes an integer (``lr = 1``), never a boolean.
+Int = Annotated[int, Strict()]
+Bool = Annotated[bool, Strict()]
+Float = Annotated[float, Strict()]
+Fraction = Annotated[float, Strict(), Field(ge=0, lt=1)]
+
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    # key -> (the key of the same section it depends on, the values of that key for which it has an effect)
+    ONLY_FOR: ClassVar[dict] = {}
+
+    @model_validator(mode="after")
+    def _keys_without_effect(self):
+        """Refuse a key set to a non-default value that the chosen option ignores (momentum with Adam).
+
+        Comparing with the default, not asking whether the key was written, lets a
+        full dump of a config (as stored in a model file) validate again.
+        """
+        section = _SECTION_NAMES.get(type(self).__name__, "")
+        for key, (depends_on, values) in self.ONLY_FOR.items():
+            choice = getattr(self, depends_on)
+            value = getattr(self, key)
+            if choice not in values and value != type(self).model_fields[key].get_default(call_default_factory=True):
+                used = ", ".join(repr(v) for v in values)
+                raise ValueError(f"{section}.{key} = {value!r} has no effect with {section}.{depends_on} = "
+                                 f"{choice!r} (it is used with {used}); remove it")
+        return self
+
+
+_SECTION_NAMES = {}  # class name -> section name in the file, filled in below
+_FILE_SOURCES = ("csv", "npz", "mnist")
+_GENERATED = ("moons", "circles", "spirals", "blobs")
 
 
 class DataConfig(_Section):
     source: Literal["digits", "xor", "moons", "circles", "spirals", "blobs", "mlp_table", "csv", "npz", "mnist"] = "digits"
     path: Optional[str] = Field(None, description="file (csv, npz) or folder (mnist) to read")
     target: Optional[str] = Field(None, description="name of the label column of a CSV file")
-    n: int = Field(400, ge=2, description="number of samples of a generated data set")
-    noise: float = Field(0.1, ge=0, description="noise of a generated data set (for blobs: the std of each blob)")
-    test_size: float = Field(0.2, ge=0, lt=1, description="held-out test fraction (0: evaluate on the training data)")
-    val_size: float = Field(0.1, ge=0, lt=1, description="validation fraction (0: no validation set)")
+    n: Int = Field(400, ge=2, description="number of samples of a generated data set")
+    noise: Float = Field(0.1, ge=0, description="noise of a generated data set (for blobs: the std of each blob)")
+    test_size: Fraction = Field(0.2, description="held-out test fraction (0: evaluate on the training data)")
+    val_size: Fraction = Field(0.1, description="validation fraction (0: no validation set)")
     preprocessing: list[Literal["standardize", "minmax", "unit_norm"]] = ["standardize"]
-    categorical_columns: list[int] = Field(default_factory=list, description="feature columns to one-hot encode")
-    augment_noise_std: float = Field(0.0, ge=0, description="std of Gaussian noise added to training batches")
-    augment_jitter: int = Field(0, ge=0, description="largest random shift in pixels for image inputs")
-    image_shape: Optional[tuple[int, int]] = Field(None, description="(height, width) of image rows, for jitter")
+    categorical_columns: list[Annotated[Int, Field(ge=0)]] = Field(
+        default_factory=list, description="feature columns to one-hot encode")
+    augment_noise_std: Float = Field(0.0, ge=0, description="std of Gaussian noise added to training batches")
+    augment_jitter: Int = Field(0, ge=0, description="largest random shift in pixels for image inputs")
+    image_shape: Optional[tuple[Annotated[Int, Field(ge=1)], Annotated[Int, Field(ge=1)]]] = Field(
+        None, description="(height, width) of image rows, for jitter")
+
+    ONLY_FOR: ClassVar[dict] = {"path": ("source", _FILE_SOURCES), "target": ("source", ("csv",)),
+                                "n": ("source", _GENERATED), "noise": ("source", _GENERATED)}
 
     @model_validator(mode="after")
     def _check(self):
@@ -41,52 +78,63 @@ class DataConfig(_Section):
             raise ValueError("data.target (the label column name) is required when data.source = 'csv'")
         if self.test_size + self.val_size >= 1:
             raise ValueError(f"data.test_size + data.val_size must be below 1, got {self.test_size + self.val_size}")
+        if self.image_shape is not None and not self.augment_jitter:
+            raise ValueError("data.image_shape has no effect without data.augment_jitter; remove it")
         return self
 
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout")
+_NOT_MAXOUT = tuple(a for a in ACTIVATIONS if a != "maxout")
 INITIALIZERS = ("zeros", "xavier_normal", "xavier_uniform", "lecun_normal", "he_normal", "he_uniform")
 
 
 class ModelConfig(_Section):
-    hidden: list[int] = Field(default_factory=lambda: [256, 128], description="sizes of the hidden layers")
+    hidden: list[Annotated[Int, Field(ge=1)]] = Field(
+        default_factory=lambda: [256, 128], description="sizes of the hidden layers")
     activation: Literal[ACTIVATIONS] = "relu"
-    maxout_pieces: int = Field(2, ge=2)
+    maxout_pieces: Int = Field(2, ge=2)
     weight_init: Optional[Literal[INITIALIZERS]] = Field(
         None, description="default: he_normal for the ReLU family, xavier_normal for sigmoid and tanh"
     )
-    bias_init: float = Field(0.0, description="constant initial bias (the notes advise 0.01 for ReLU)")
-    batch_norm: bool = False
-    dropout_keep: float = Field(1.0, gt=0, le=1, description="retain probability of hidden units (notes: 0.5)")
-    input_dropout_keep: float = Field(1.0, gt=0, le=1, description="retain probability of inputs (notes: 0.8)")
-    input_noise_std: float = Field(0.0, ge=0, description="Gaussian noise on the inputs in training")
+    bias_init: Float = Field(0.0, description="constant initial bias (the notes advise 0.01 for ReLU)")
+    batch_norm: Bool = False
+    dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of hidden units (notes: 0.5)")
+    input_dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of inputs (notes: 0.8)")
+    input_noise_std: Float = Field(0.0, ge=0, description="Gaussian noise on the inputs in training")
 
-    @model_validator(mode="after")
-    def _check(self):
-        bad = [h for h in self.hidden if h < 1]
-        if bad:
-            raise ValueError(f"model.hidden sizes must be at least 1, got {bad}")
-        return self
+    ONLY_FOR: ClassVar[dict] = {"maxout_pieces": ("activation", ("maxout",)),
+                                "bias_init": ("activation", _NOT_MAXOUT), "batch_norm": ("activation", _NOT_MAXOUT)}
 
 
 class LossConfig(_Section):
     name: Literal["cross_entropy", "mse", "euclidean"] = "cross_entropy"
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    label_smoothing: Fraction = 0.0
+
+    ONLY_FOR: ClassVar[dict] = {"label_smoothing": ("name", ("cross_entropy",))}
 
 
 class OptimizerConfig(_Section):
     name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw", "line_search"] = "adam"
-    lr: float = Field(1e-3, gt=0)
-    momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum γ")
-    nesterov: bool = False
-    beta: float = Field(0.9, ge=0, lt=1, description="RMSProp decay β")
-    betas: tuple[float, float] = (0.9, 0.999)
-    eps: float = Field(1e-8, gt=0)
-    weight_decay: float = Field(0.0, ge=0, description="the notes' L2 rule: gradient + αw (weights only)")
-    candidates: list[float] = Field(
-        default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+    lr: Float = Field(1e-3, gt=0)
+    momentum: Fraction = Field(0.0, description="SGD momentum γ")
+    nesterov: Bool = False
+    beta: Fraction = Field(0.9, description="RMSProp decay β")
+    betas: tuple[Fraction, Fraction] = (0.9, 0.999)
+    eps: Float = Field(1e-8, gt=0)
+    weight_decay: Float = Field(0.0, ge=0, description="the notes' L2 rule: gradient + αw (weights only)")
+    candidates: list[Annotated[Float, Field(gt=0)]] = Field(
+        default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0], min_length=1,
         description="line_search: the learning rates tried at every step (the lowest loss wins)",
     )
+
+    ONLY_FOR: ClassVar[dict] = {
+        "lr": ("name", ("sgd", "adagrad", "rmsprop", "adam", "adamw")),
+        "momentum": ("name", ("sgd",)),
+        "beta": ("name", ("rmsprop",)),
+        "betas": ("name", ("adam", "adamw")),
+        "eps": ("name", ("adagrad", "rmsprop", "adam", "adamw")),
+        "candidates": ("name", ("line_search",)),
+    }
 
     @model_validator(mode="after")
     def _check(self):
@@ -99,33 +147,43 @@ class ScheduleConfig(_Section):
     name: Literal[
         "constant", "step_decay", "exponential_decay", "inverse_time_decay", "cosine_decay", "halve_on_rise", "plateau"
     ] = "constant"
-    factor: float = Field(0.5, gt=0, lt=1, description="step_decay / plateau multiplier")
-    every: int = Field(5, ge=1, description="step_decay period in epochs")
-    k: float = Field(0.1, ge=0, description="exponential / inverse-time decay rate")
-    final: float = Field(0.0, ge=0, description="cosine_decay final learning rate")
-    patience: int = Field(3, ge=1, description="plateau patience in epochs")
-    warmup_epochs: int = Field(0, ge=0)
-    momentum_warmup_epochs: int = Field(
+    factor: Float = Field(0.5, gt=0, lt=1, description="step_decay / plateau multiplier")
+    every: Int = Field(5, ge=1, description="step_decay period in epochs")
+    k: Float = Field(0.1, ge=0, description="exponential / inverse-time decay rate")
+    final: Float = Field(0.0, ge=0, description="cosine_decay final learning rate")
+    patience: Int = Field(3, ge=1, description="plateau patience in epochs")
+    warmup_epochs: Int = Field(0, ge=0)
+    momentum_warmup_epochs: Int = Field(
         0, ge=0, description="SGD momentum 0.5 for this many epochs, then optimizer.momentum (the notes' advice)"
     )
 
+    ONLY_FOR: ClassVar[dict] = {
+        "factor": ("name", ("step_decay", "plateau")),
+        "every": ("name", ("step_decay",)),
+        "k": ("name", ("exponential_decay", "inverse_time_decay")),
+        "final": ("name", ("cosine_decay",)),
+        "patience": ("name", ("plateau",)),
+        "warmup_epochs": ("name", ("constant", "step_decay", "exponential_decay", "inverse_time_decay",
+                                   "cosine_decay")),
+    }
+
 
 class RegularizationConfig(_Section):
-    l1: float = Field(0.0, ge=0, description="α of the L1 penalty α·Σ|w| on weights")
-    l2: float = Field(0.0, ge=0, description="α of the L2 penalty α/2·Σw² on weights")
+    l1: Float = Field(0.0, ge=0, description="α of the L1 penalty α·Σ|w| on weights")
+    l2: Float = Field(0.0, ge=0, description="α of the L2 penalty α/2·Σw² on weights")
 
 
 class TrainConfig(_Section):
-    epochs: int = Field(40, ge=1)
-    batch_size: int = Field(32, ge=1)
-    early_stopping: Optional[int] = Field(None, ge=1, description="patience in epochs (needs a validation set)")
+    epochs: Int = Field(40, ge=1)
+    batch_size: Int = Field(32, ge=1)
+    early_stopping: Optional[Int] = Field(None, ge=1, description="patience in epochs (needs a validation set)")
     checkpoint: Literal["best", "last", "none"] = "last"
     log_format: Literal["csv", "jsonl"] = "csv"
 
 
 class RunConfig(_Section):
-    name: str = Field("digits-mlp", min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
-    seed: int = 0
+    name: str = Field("digits-mlp", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
+    seed: Int = Field(0, ge=0, le=2**32 - 1)
     runs_dir: str = "runs"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -134,6 +192,27 @@ class RunConfig(_Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_folder_name(cls, name: str) -> str:
+        # "." and ".." would write into runs_dir itself or its parent; a leading dot hides the folder.
+        if name.startswith("."):
+            raise ValueError(f"name = {name!r} is not a plain folder name: it must not start with a dot "
+                             "(letters, digits, '.', '_' and '-')")
+        return name
+
+    @model_validator(mode="after")
+    def _across_sections(self):
+        if self.schedule.momentum_warmup_epochs and (self.optimizer.name != "sgd" or self.optimizer.momentum == 0):
+            raise ValueError("schedule.momentum_warmup_epochs needs optimizer.name = 'sgd' with optimizer.momentum > 0")
+        return self
+
+
+for _name, _cls in (("data", DataConfig), ("model", ModelConfig), ("loss", LossConfig),
+                    ("optimizer", OptimizerConfig), ("schedule", ScheduleConfig),
+                    ("regularization", RegularizationConfig), ("train", TrainConfig)):
+    _SECTION_NAMES[_cls.__name__] = _name
 
 
 def _allowed_keys(loc: tuple) -> list[str]:
@@ -182,4 +261,9 @@ def load_config(path: str | None) -> RunConfig:
         raise ConfigError(f"config path {path!r} is a folder, not a TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path!r} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path!r} is not UTF-8 text, so not a TOML config "
+                          "(a model file goes to `nnlab evaluate`, `predict` or `info`)") from None
+    except PermissionError:
+        raise ConfigError(f"cannot read config file {path!r}: permission denied") from None
     return parse_config(raw, source=f"config file {path!r}")
