@@ -7,6 +7,8 @@ with status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 
 from ..errors import NnlabError
@@ -26,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="override the run name (the folder under runs/)")
     train.add_argument("--runs-dir", help="override the folder that holds the runs")
     train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
 
     evaluate = sub.add_parser("evaluate", help="evaluate a trained run or model file")
     evaluate.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder (runs/NAME) or a model file")
@@ -56,9 +59,36 @@ def main(argv=None) -> int:
     except NnlabError as exc:
         print(f"nnlab: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (``nnlab evaluate ... | head -2``): say so once, and stop Python
+        # from reporting the failed flush of stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("nnlab: error: the output was closed before nnlab finished writing (broken pipe)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"nnlab: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("nnlab: interrupted", file=sys.stderr)
         return 130
+
+
+def _os_error(exc: OSError) -> str:
+    """A file-system error as one line naming the path and what to do."""
+    path = exc.filename if exc.filename is not None else "a file"
+    what = exc.strerror or str(exc)
+    hints = {
+        errno.ENOSPC: "free some disk space or choose another --runs-dir / -o",
+        errno.EDQUOT: "free some disk space or choose another --runs-dir / -o",
+        errno.EACCES: "check the permissions or choose another path",
+        errno.EPERM: "check the permissions or choose another path",
+        errno.EROFS: "the file system is read-only; choose another path",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EISDIR: "the path is a folder; name a file",
+        errno.ENOENT: "check the path",
+    }
+    hint = hints.get(exc.errno, "check the path")
+    return f"{path}: {what}; {hint}"
 
 
 if __name__ == "__main__":

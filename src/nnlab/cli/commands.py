@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -26,8 +25,8 @@ from .build import (
     training_data,
 )
 from .config import RunConfig, load_config, parse_config
-
-MODEL_FILE = "model.safetensors"
+from .inputs import read_rows, output_path
+from .runs import CONFIG_FILE, MODEL_FILE, check_one_run, run_folder
 
 
 def run(args) -> int:
@@ -62,10 +61,12 @@ def train(args) -> int:
     loss = build_loss(cfg, splits.num_classes, model)
     plain_loss = build_loss(cfg, splits.num_classes)
     optimizer = build_optimizer(cfg, model)
-    run_dir = Path(cfg.runs_dir) / cfg.name
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = run_folder(cfg.runs_dir, cfg.name, overwrite=getattr(args, "overwrite", False))
     metadata = {"config": cfg.model_dump(mode="json")}
+    # config.json first: a run killed midway is still recognizable as this run.
+    _write_text(run_dir / CONFIG_FILE, json.dumps(metadata["config"], indent=2) + "\n")
     model.preprocessing = splits.preprocessing
+    model.classes = splits.classes
 
     train_data, augment = training_data(cfg, splits)
     val_data = splits.prepared(splits.val) if splits.val else None
@@ -96,7 +97,6 @@ def train(args) -> int:
                       augment=augment, verbose=0 if args.quiet else 1)
         test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)
-    _write_text(run_dir / "config.json", json.dumps(cfg.model_dump(mode="json"), indent=2) + "\n")
     from .plots import plot_history
 
     plot_history(history, str(run_dir / "curves.png"))
@@ -121,6 +121,7 @@ def _write_text(path: Path, text: str) -> None:
 def _model_path(target: str) -> Path:
     path = Path(target)
     if path.is_dir():
+        check_one_run(path)
         path = path / MODEL_FILE
         if not path.exists():
             raise ModelFileError(f"{target!r} is a folder without {MODEL_FILE}; is it an nnlab run folder?")
@@ -128,8 +129,32 @@ def _model_path(target: str) -> Path:
 
 
 def _run_config(model) -> RunConfig | None:
+    """The stored run config, validated as strictly as a config file."""
     raw = (getattr(model, "metadata", None) or {}).get("config")
-    return None if raw is None else parse_config(raw, source="config stored in the model file")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ModelFileError("the config stored in the model file is not a table of settings")
+    return parse_config(raw, source="config stored in the model file")
+
+
+def _labels(model, y, class_names, where: str) -> np.ndarray:
+    """File labels as the model's output indices, through the class list stored in the model file."""
+    classes = getattr(model, "classes", None)
+    if classes is None:
+        return y
+    if class_names is not None:
+        values = [class_names[int(i)] for i in y]
+    else:
+        from ..data import check_labels
+
+        values = check_labels(y, name=f"labels of {where}").tolist()
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = [v for v in values if v not in index]
+    if unknown:
+        shown = ", ".join(map(repr, classes[:10])) + (", ..." if len(classes) > 10 else "")
+        raise DataError(f"{where}: label {unknown[0]!r} is not one of the model's classes ({shown})")
+    return np.array([index[v] for v in values], dtype=np.int64)
 
 
 def _input_features(model) -> int | None:
@@ -153,21 +178,31 @@ def _features(model, X) -> np.ndarray:
 
 def evaluate_command(args) -> int:
     model = model_io.load(_model_path(args.model))
-    cfg = _run_config(model) or RunConfig()
+    stored = _run_config(model)
+    cfg = stored or RunConfig()
     if args.data:
+        names = None
         if args.data.endswith(".npz"):
             X, y = read_npz(args.data)
         else:
-            X, y = read_csv(args.data, target=args.target or cfg.data.target or "label")
+            read_rows(args.data)  # a header line, no blank lines
+            X, y, info = read_csv(args.data, target=args.target or cfg.data.target or "label", with_names=True)
+            names = info["class_names"]
         where = args.data
+        if y is None:
+            raise DataError(f"{where} has no labels to evaluate against")
+        y = _labels(model, y, names, where)
     else:
-        if _run_config(model) is None:
+        if stored is None:
             raise ConfigError("this model file stores no run config: pass --data FILE to evaluate it")
+        if cfg.data.path is not None:  # never read a file the user did not name in this command
+            raise ConfigError(f"this run was trained on the file {cfg.data.path!r}; pass --data FILE "
+                              "to evaluate on it (or on another file)")
         splits = prepare_data(cfg)
+        if getattr(model, "classes", None) is not None and splits.classes != model.classes:
+            raise ModelFileError("the run's data gives other classes than the model file stores")
         X, y = splits.test
         where = "the run's training data" if splits.test_is_train else "the run's test split"
-    if y is None:
-        raise DataError(f"{where} has no labels to evaluate against")
     num_classes = int(predict(model, _features(model, X[:1])).shape[1])
     logs = evaluate(model, build_loss(cfg, num_classes), (_features(model, X), y), confusion=True)
     print(f"evaluated on {where} ({len(X)} samples)")
@@ -188,6 +223,8 @@ def _matrix_text(matrix: np.ndarray) -> str:
 
 def predict_command(args) -> int:
     model = model_io.load(_model_path(args.model))
+    out_path = output_path(args.input, args.output)
+    read_rows(args.input)  # a header line, no blank lines: one prediction per input row, in order
     X, _ = read_csv(args.input, target=None)
     if len(X) == 0:
         raise DataError(f"{args.input} has no rows to predict")
@@ -196,12 +233,14 @@ def predict_command(args) -> int:
     probs = np.exp(shifted)
     probs /= probs.sum(axis=1, keepdims=True)
     labels = outputs.argmax(axis=1)
-    out_path = args.output or (os.path.splitext(args.input)[0] + ".predictions.csv")
+    classes = getattr(model, "classes", None) or list(range(probs.shape[1]))
+    if len(classes) != probs.shape[1]:
+        raise ModelFileError(f"the model file names {len(classes)} classes but the model has {probs.shape[1]} outputs")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["prediction"] + [f"p_{k}" for k in range(probs.shape[1])])
+    writer.writerow(["prediction"] + [f"p_{c}" for c in classes])
     for label, row in zip(labels, probs):
-        writer.writerow([int(label)] + [f"{p:.6f}" for p in row])
+        writer.writerow([classes[label]] + [f"{p:.6f}" for p in row])
     _write_text(Path(out_path), buffer.getvalue())
     print(f"wrote {len(labels)} predictions to {out_path}")
     return 0
