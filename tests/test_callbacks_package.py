@@ -77,7 +77,7 @@ def test_a_callback_list_is_a_callback_and_nests():
 def test_evaluating_switches_to_eval_without_grad_and_restores_the_mode_even_on_error():
     from nnlab.train import evaluating
 
-    model = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))
+    model = nn.Sequential(nn.Linear(3, 2), nn.Dropout(keep=0.5))
     for was_training in (True, False):
         model.train(was_training)
         with evaluating(model) as inside:

@@ -215,7 +215,7 @@ def evaluating(model):
     previous mode (training or not) comes back afterwards, also on an error.
 
     >>> import nnlab
-    >>> model = nnlab.nn.Sequential(nnlab.nn.Dropout(0.5))
+    >>> model = nnlab.nn.Sequential(nnlab.nn.Dropout(keep=0.5))
     >>> with evaluating(model):
     ...     model.training, nnlab.is_grad_enabled()
     (False, False)
