@@ -47,14 +47,22 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("config", nargs="?", help="TOML config file (omit for the default digits MLP)")
     search.add_argument("--epochs", type=int, default=3, help="epochs per trial (default 3)")
     search.add_argument("--no-refine", action="store_true", help="only the coarse log grid")
+
+    from . import lab
+
+    lab.add_parser(sub)
     return parser
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from . import commands  # heavy imports only once a command runs
-
     try:
+        if args.command == "lab":
+            from . import lab
+
+            return lab.command(args)
+        from . import commands  # heavy imports only once a command runs
+
         return commands.run(args)
     except NnlabError as exc:
         print(f"nnlab: error: {exc}", file=sys.stderr)

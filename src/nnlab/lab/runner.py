@@ -1,0 +1,63 @@
+"""Running experiments: every (experiment, seed) pair is one job for joblib's process pool.
+
+joblib picks the backend (loky processes by default); another one -- a Dask
+cluster, say -- is chosen from outside with ``joblib.parallel_config``. Each job
+limits BLAS and nnlab's update threads to one, since the pool already fills the cores.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import ExperimentResult, Summary, verdict
+from .registry import get
+
+
+def run_seed(name: str, seed: int, quick: bool, draw: bool):
+    """One job: measure experiment ``name`` with ``seed``; figures only when ``draw``."""
+    import os
+
+    os.environ.setdefault("NNLAB_OPTIM_THREADS", "1")  # nnlab.optim THREADS_ENV
+    start = time.perf_counter()
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        # Diverging runs are part of several experiments: overflow is measured, not reported.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = get(name).measure(seed, quick, draw)
+    result.seconds = time.perf_counter() - start
+    return name, seed, result
+
+
+def run(names, seeds=3, quick: bool = False, n_jobs: int = -1, progress=print) -> list[ExperimentResult]:
+    """Run the named experiments over seeds ``0 … seeds-1`` in parallel; results in the order of ``names``.
+
+    ``progress`` receives one line per finished job (None: silent).
+    """
+    import joblib
+
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds must be a whole number >= 1, got {seeds!r}")
+    experiments = [get(n) for n in names]
+    seed_list = list(range(seeds))
+    jobs = [(e.name, s) for e in experiments for s in seed_list]
+    # The drawing seed's jobs go first so the figures do not wait for the end.
+    jobs.sort(key=lambda job: job[1] != seed_list[0])
+    done: dict = {}
+    start = time.perf_counter()
+    parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    for i, (name, seed, result) in enumerate(parallel(joblib.delayed(run_seed)(n, s, quick, s == seed_list[0])
+                                                      for n, s in jobs)):
+        done[(name, seed)] = result
+        if progress:
+            progress(f"[lab {i + 1}/{len(jobs)}] {name} seed {seed}: {result.seconds:.1f} s "
+                     f"(elapsed {time.perf_counter() - start:.0f} s)")
+    out = []
+    for e in experiments:
+        results = [done[(e.name, s)] for s in seed_list]
+        checks = list(e.judge(Summary(results)))
+        out.append(ExperimentResult(e, seed_list, quick, results, checks, verdict(checks), results[0].figures,
+                                    sum(r.seconds for r in results)))
+    return out
