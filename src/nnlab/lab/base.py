@@ -68,7 +68,10 @@ class Summary:
         return float(np.mean(self.values(key)))
 
     def std(self, key: str) -> float:
-        return float(np.std(self.values(key)))
+        values = np.array(self.values(key))
+        if np.isinf(values).any():  # "never reached" runs: a spread is meaningless
+            return 0.0 if np.all(values == values[0]) else math.nan
+        return float(np.std(values))
 
     def text(self, key: str, digits: int = 3) -> str:
         """``mean ± std`` of one key, for check statements."""

@@ -47,13 +47,13 @@ def make_optimizer(model, name: str = "sgd", lr: float = 0.1, **options):
 
 
 def train(model, data, optimizer="sgd", lr=0.1, epochs=10, batch_size=32, seed=0, val=None, callbacks=(),
-          loss=losses.cross_entropy, **options):
-    """``fit`` without output; returns the History. ``optimizer`` is a name or an Optimizer."""
+          loss=losses.cross_entropy, augment=None, **options):
+    """``fit`` without output; returns the History. ``optimizer`` is a name (``options`` go to it) or an Optimizer."""
     from ..train import fit
 
     opt = make_optimizer(model, optimizer, lr, **options) if isinstance(optimizer, str) else optimizer
     return fit(model, loss, opt, data, val, epochs=epochs, batch_size=batch_size, seed=seed,
-               callbacks=list(callbacks), verbose=0)
+               callbacks=list(callbacks), augment=augment, verbose=0)
 
 
 def accuracy(model, X, y) -> float:
