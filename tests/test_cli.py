@@ -26,7 +26,8 @@ def test_default_train_reaches_97_percent_and_writes_the_run(tmp_path):
     assert accuracy >= 0.97
     run = tmp_path / "runs" / "digits-mlp"
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoint.safetensors", "config.json", "curves.png", "history.csv", "model.safetensors"
+        "checkpoint.safetensors", "config.json", "confusion_matrix.png", "curves.png", "diagnostics.png",
+        "gradient_norms.png", "history.csv", "model.safetensors", "report.html", "weights.png",
     ]
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((run / "history.csv").read_text().splitlines()) == 1 + 40

@@ -71,7 +71,10 @@ def train(args) -> int:
     train_data, augment = training_data(cfg, splits)
     val_data = splits.prepared(splits.val) if splits.val else None
     nan_guard = TerminateOnNaN()
-    callbacks = build_schedule_callbacks(cfg, val_data is not None) + [nan_guard]
+    from .run_report import diagnostics_callback, write_run_report
+
+    callbacks = [diagnostics_callback(cfg, model, train_data, splits.num_classes)]
+    callbacks += build_schedule_callbacks(cfg, val_data is not None) + [nan_guard]
     if cfg.train.early_stopping:
         if val_data is None:
             raise ConfigError("train.early_stopping needs a validation set: set data.val_size above 0")
@@ -100,13 +103,14 @@ def train(args) -> int:
     from .plots import plot_history
 
     plot_history(history, str(run_dir / "curves.png"))
+    pictures = write_run_report(run_dir, cfg, model, history, splits, test_logs, train_data)
 
     which = "training" if splits.test_is_train else "test"
     if history.stop_reason:
         print(f"nnlab: stopped early: {history.stop_reason}")
     print(f"{which} loss: {test_logs['loss']:.4f}")
     print(f"{which} accuracy: {test_logs['accuracy']:.4f} ({len(splits.test[0])} samples)")
-    print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png)")
+    print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png, {', '.join(pictures)})")
     if nan_guard.stop_training:
         print(f"nnlab: error: training diverged ({nan_guard.message}); "
               f"try a lower learning rate than optimizer.lr = {cfg.optimizer.lr:g}", file=sys.stderr)

@@ -55,7 +55,7 @@ def decision_surface(model, X, y, resolution: int = 120, margin: float = 0.3, ti
     ax = fig.add_subplot() if ax is None else ax
     levels = np.arange(max(int(classes.max()), int(y.max()), 1) + 2) - 0.5
     ax.contourf(gx, gy, classes.reshape(gx.shape), levels=levels, cmap="coolwarm", alpha=0.35)
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=18, vmin=levels[0], vmax=levels[-1])
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=18, vmin=0, vmax=levels[-1] - 0.5)
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     if title:
@@ -86,27 +86,32 @@ def hidden_activations(model, X, max_samples: int = 100):
 
 
 def weight_images(weight, image_shape, max_units: int = 64, columns: int = 8, title: str | None = None):
-    """Each unit's incoming weights reshaped to the input image, one small image per unit.
+    """Each unit's incoming weights reshaped to the input image, tiled into one mosaic (one tile per unit).
 
-    ``weight`` is a Linear layer or its (in_features, units) weight matrix.
+    ``weight`` is a Linear layer or its (in_features, units) weight matrix. Each tile
+    is scaled by its own largest |w| (red positive, blue negative), with a one-pixel
+    gap between tiles.
 
-    >>> fig = weight_images(np.zeros((64, 5)), (8, 8))
-    >>> len(fig.axes), fig.axes[0].images[0].get_array().shape
-    (5, (8, 8))
+    >>> fig = weight_images(np.zeros((64, 5)), (8, 8), columns=4)
+    >>> fig.axes[0].images[0].get_array().shape  # 2 rows × 4 columns of 8×8 tiles
+    (17, 35)
     """
     W = np.asarray(getattr(getattr(weight, "weight", None), "data", weight))
     units = min(W.shape[1], max_units)
     rows, cols = _grid(units, columns)
-    fig = _figure(1.2 * cols, 1.2 * rows + (0.3 if title else 0))
+    h, w = image_shape
+    mosaic = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), np.nan)
     for j in range(units):
-        ax = fig.add_subplot(rows, cols, j + 1)
-        w = W[:, j].reshape(image_shape)
-        limit = float(np.abs(w).max()) or 1.0
-        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        tile = W[:, j].reshape(image_shape)
+        r, c = divmod(j, cols)
+        mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = tile / (float(np.abs(tile).max()) or 1.0)
+    fig = _figure(0.9 * cols + 0.4, 0.9 * rows + (0.5 if title else 0.2))
+    ax = fig.add_subplot()
+    ax.imshow(mosaic, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
     if title:
-        fig.suptitle(title)
+        ax.set_title(title)
     return fig
 
 
