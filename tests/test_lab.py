@@ -140,6 +140,13 @@ def test_dropout_ensemble(results):
     assert n["agreement_scaling_vs_100"] > 0.95
 
 
+def test_pretraining(results):
+    n = _n(results, "pretraining")
+    assert n["none_final_train_loss"] > 2.0 and n["none_test_accuracy"] < 0.2
+    assert n["autoencoder_final_train_loss"] < 1.5 and n["rbm_final_train_loss"] < 1.5
+    assert n["autoencoder_test_accuracy"] > 0.5
+
+
 def test_debugging(results):
     n = _n(results, "debugging")
     assert n["correct_backward_gradcheck_passes"] == 1 and n["correct_backward_gradcheck_worst_abs_error"] < 1e-6

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import nn
-from ..io import atomic_write_bytes
+from ..io import atomic_write
 from .build import _IMAGE_SHAPES
 
 PROBE_ROWS = 256
@@ -75,7 +75,7 @@ def write_run_report(run_dir: Path, cfg, model, history, splits, test_logs, trai
     for name, title, fig in drawn:
         pngs[name] = (title, dg.figure_png(fig))
         if name != "curves":  # curves.png is written by the train command itself
-            atomic_write_bytes(str(run_dir / f"{name}.png"), pngs[name][1])
+            atomic_write(run_dir / f"{name}.png", pngs[name][1])
 
     which = "training" if splits.test_is_train else "test"
     results = [(f"{which} loss", f"{test_logs['loss']:.4f}"), (f"{which} accuracy", f"{test_logs['accuracy']:.4f}"),

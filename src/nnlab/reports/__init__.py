@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 
-from ..io import atomic_write_bytes
+from ..io import atomic_write
 
 
 def data_uri(png: bytes) -> str:
@@ -33,4 +33,4 @@ def render(template: str, **context) -> str:
 
 def write(path, html: str) -> None:
     """Write the page atomically (a reader never sees half a file)."""
-    atomic_write_bytes(str(path), html.encode("utf-8"))
+    atomic_write(path, html.encode("utf-8"))
