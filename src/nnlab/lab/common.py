@@ -88,6 +88,22 @@ def zero_gradient_units(model, X, y) -> list[float]:
     return fractions
 
 
+def epoch_curves(curves: dict, xlabel: str = "epoch", ylabel: str = "training loss", log: bool = False, ax=None):
+    """One line per labelled series of per-epoch values; returns the figure."""
+    from ..diagnostics.plots import _figure
+
+    fig = _figure(5, 3.5) if ax is None else ax.figure
+    ax = fig.add_subplot() if ax is None else ax
+    for label, values in curves.items():
+        ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def png(fig) -> bytes:
     from ..diagnostics import figure_png
 

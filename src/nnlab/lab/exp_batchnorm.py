@@ -8,7 +8,7 @@ import numpy as np
 
 from ..train import Callback
 from .base import Check, Claim, Experiment, SeedResult, at_least, less
-from .common import accuracy, digits_split, mlp, png, train
+from .common import accuracy, digits_split, epoch_curves, mlp, png, train
 
 CLAIMS = (
     Claim("Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift",
@@ -63,16 +63,8 @@ def measure(seed: int, quick: bool, draw: bool) -> SeedResult:
         numbers[f"{tag}_highest_stable_lr"] = float(max(stable))
     figures = {}
     if draw:
-        from ..diagnostics.plots import _figure
-
-        fig = _figure(5, 3.5)
-        ax = fig.add_subplot()
-        for tag, loss in curves.items():
-            ax.plot(range(1, len(loss) + 1), loss, marker="o", label="BatchNorm" if tag == "bn" else "no BatchNorm")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("training loss (lr 0.1)")
-        ax.legend()
-        figures[f"training loss until test accuracy {TARGET}"] = png(fig)
+        labelled = {"BatchNorm" if tag == "bn" else "no BatchNorm": loss for tag, loss in curves.items()}
+        figures[f"training loss until test accuracy {TARGET}"] = png(epoch_curves(labelled, ylabel="training loss (lr 0.1)"))
     return SeedResult(numbers, figures)
 
 

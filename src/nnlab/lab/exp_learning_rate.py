@@ -11,7 +11,7 @@ from ..data import train_test_split
 from ..optim import schedules
 from ..train import HalveOnRise, LearningRateScheduler, lr_search
 from .base import Check, Claim, Experiment, SeedResult, less
-from .common import digits_split, mlp, png, train
+from .common import digits_split, epoch_curves, mlp, png, train
 
 CLAIMS = (
     Claim("if we pick a learning rate that's too small, we risk taking too long during the training process. But if we "
@@ -78,15 +78,8 @@ def measure(seed: int, quick: bool, draw: bool) -> SeedResult:
         from ..diagnostics.plots import _figure
 
         fig = _figure(11, 3.6)
-        for i, (title, data) in enumerate((("training loss by learning rate", curves),
-                                           ("validation loss by schedule", val_curves))):
-            ax = fig.add_subplot(1, 2, i + 1)
-            for label, values in data.items():
-                ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
-            ax.set_yscale("log")
-            ax.set_xlabel("epoch")
-            ax.set_title(title)
-            ax.legend(fontsize=8)
+        epoch_curves(curves, ylabel="training loss by learning rate", log=True, ax=fig.add_subplot(1, 2, 1))
+        epoch_curves(val_curves, ylabel="validation loss by schedule", log=True, ax=fig.add_subplot(1, 2, 2))
         figures["learning rates and schedules"] = png(fig)
         figures["coarse-then-fine learning-rate search"] = png(lr_search_curve(result))
     return SeedResult(numbers, figures)

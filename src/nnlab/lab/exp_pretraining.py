@@ -8,7 +8,7 @@ from .. import datasets, nn
 from ..data import train_test_split
 from ..pretrain import greedy_pretrain
 from .base import Check, Claim, Experiment, SeedResult, less
-from .common import accuracy, png, train
+from .common import accuracy, epoch_curves, png, train
 
 CLAIMS = (
     Claim("In fact, till 2006 it was very hard to train very deep networks - Typically, even after a large number of "
@@ -56,16 +56,8 @@ def measure(seed: int, quick: bool, draw: bool) -> SeedResult:
         numbers[f"{method}_test_accuracy"] = accuracy(model, X_test, y_test)
     figures = {}
     if draw:
-        from ..diagnostics.plots import _figure
-
-        fig = _figure(5, 3.5)
-        ax = fig.add_subplot()
-        for method, loss in curves.items():
-            ax.plot(range(1, len(loss) + 1), loss, marker="o", label="random init" if method == "none" else method)
-        ax.set_xlabel("supervised epoch")
-        ax.set_ylabel("training loss")
-        ax.legend()
-        figures[f"training loss of a {DEPTH}-layer sigmoid net"] = png(fig)
+        labelled = {"random init" if method == "none" else method: loss for method, loss in curves.items()}
+        figures[f"training loss of a {DEPTH}-layer sigmoid net"] = png(epoch_curves(labelled, "supervised epoch"))
     return SeedResult(numbers, figures)
 
 

@@ -8,7 +8,7 @@ from .. import losses, nn
 from ..data import Jitter
 from ..train import EarlyStopping, predict
 from .base import Check, Claim, Experiment, SeedResult, less
-from .common import digits_split, mlp, png, train
+from .common import digits_split, epoch_curves, mlp, png, train
 
 CLAIMS = (
     Claim("REGULARIZATION TECHNIQUES - l2 regularization - Dataset augmentation - Parameter Sharing and tying - Adding "
@@ -93,14 +93,8 @@ def measure(seed: int, quick: bool, draw: bool) -> SeedResult:
         from ..diagnostics.plots import _figure
 
         fig = _figure(11, 3.8)
-        ax = fig.add_subplot(1, 2, 1)
-        for name, values in curves.items():
-            if values is not None:
-                ax.plot(range(1, len(values) + 1), values, label=name.replace("_", " "))
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch")
-        ax.set_title("validation loss")
-        ax.legend(fontsize=7)
+        epoch_curves({name.replace("_", " "): v for name, v in curves.items() if v is not None},
+                     ylabel="validation loss", log=True, ax=fig.add_subplot(1, 2, 1))
         ax = fig.add_subplot(1, 2, 2)
         errors = [numbers[f"{v}_test_error"] for v in VARIANTS]
         ax.barh([v.replace("_", " ") for v in VARIANTS], errors, color=["grey"] + ["steelblue"] * (len(VARIANTS) - 1))
