@@ -163,7 +163,7 @@ def test_lab_list_names_each_experiment_with_its_claim(capsys):
     out = capsys.readouterr().out
     for e in lab.experiments():
         assert e.name in out and e.claims[0].quote in out and e.claims[0].notes in out
-    assert "(waiting)" in out
+    assert all(text in out for text in lab.WAITING.values())
 
 
 def test_lab_run_unknown_experiment_is_a_clear_error(capsys):
