@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .. import random as _random
+from .._checks import check_float
 from ..errors import ConfigError
 from .callbacks import TerminateOnNaN
 from .loop import fit
@@ -72,9 +73,10 @@ def lr_search(build, train_data, val_data, loss, optimizer="sgd", coarse=COARSE,
     becomes non-finite stops at once and ranks last. ``on_trial(trial)`` is called
     after each run (for progress output).
     """
-    coarse = tuple(float(lr) for lr in coarse)
-    if not coarse or any(not math.isfinite(lr) or lr <= 0 for lr in coarse):
-        raise ConfigError(f"lr_search: coarse must be learning rates > 0, got {coarse}")
+    coarse = tuple(check_float(f"coarse[{i}]", lr, low=0.0, low_open=True, owner="lr_search")
+                   for i, lr in enumerate(coarse))
+    if not coarse:
+        raise ConfigError("lr_search: coarse must hold at least one learning rate, got none")
     if val_data is None:
         raise ConfigError("lr_search needs val_data: trials are ranked by validation loss")
     make_optimizer = _optimizer_factory(optimizer, optimizer_options)

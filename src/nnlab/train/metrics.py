@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ConfigError, DataError
 
 
@@ -102,7 +103,7 @@ class Accuracy(Metric):
     name = "accuracy"
 
     def __init__(self, threshold: float = 0.0):
-        self.threshold = float(threshold)
+        self.threshold = check_float("threshold", threshold, owner="Accuracy")
         self.reset()
 
     def reset(self) -> None:

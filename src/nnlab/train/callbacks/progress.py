@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..._checks import check_float
 from .base import Callback
 
 
@@ -19,7 +20,7 @@ class ProgressBar(Callback):
     def __init__(self, file=None, always_lines: bool = False, refresh_seconds: float = 0.1):
         self.file = file
         self.always_lines = bool(always_lines)
-        self.refresh_seconds = float(refresh_seconds)
+        self.refresh_seconds = check_float("refresh_seconds", refresh_seconds, low=0.0, owner="ProgressBar")
         self._progress = None
         self._task = None
 
