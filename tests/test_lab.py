@@ -232,3 +232,12 @@ def test_run_report_opens_with_its_pictures(tmp_path):
     assert "diag/1_relu/dead_fraction" in header and "diag/0.weight/update_ratio" in header
     dead = np.array([float(row.split(",")[header.index("diag/1_relu/dead_fraction")]) for row in history[1:]])
     assert len(dead) == 2 and ((0 <= dead) & (dead <= 1)).all()
+
+
+def test_run_of_2d_data_draws_its_decision_surface(tmp_path):
+    config = Path(__file__).parent.parent / "examples" / "moons_relu.toml"
+    assert main(["train", str(config), "--quiet", "--epochs", "2", "--runs-dir", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    assert (run / "decision_surface.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (run / "weights.png").exists()  # 2 features are not an image
+    assert 'alt="decision surface on the training data"' in (run / "report.html").read_text()

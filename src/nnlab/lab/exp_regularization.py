@@ -107,8 +107,9 @@ def _val_loss(model, data) -> float:
 
 
 def judge(s) -> list[Check]:
-    checks = [less(s, f"{v}_test_error", "none_test_error", f"{v.replace('_', ' ')} lowers the test error")
-              for v in VARIANTS[1:]]
+    # A margin of 0.005 (3 of the 540 test images) keeps a difference within noise from counting as a gain.
+    checks = [less(s, f"{v}_test_error", "none_test_error",
+                   f"{v.replace('_', ' ')} lowers the test error (by more than 0.005)", 0.005) for v in VARIANTS[1:]]
     checks.append(less(s, "l2_near_zero_weight_fraction", "l1_near_zero_weight_fraction",
                        "L1 leaves more near-zero weights than L2 (sparsity)"))
     restored, best = s.values("early_stopping_restored_val_loss"), s.values("early_stopping_best_val_loss")
