@@ -25,7 +25,8 @@ def setup(quick: bool) -> str:
 
 
 def _epochs(quick):
-    return 3 if quick else 15
+    # Units die within the first epochs; longer runs at lr 1 only add divergence (NaN), so full mode adds seeds only.
+    return 3
 
 
 def measure(seed: int, quick: bool, draw: bool) -> SeedResult:
