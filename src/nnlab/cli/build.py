@@ -184,15 +184,17 @@ def training_data(cfg: RunConfig, splits: Splits):
     return train, (steps or None)
 
 
-def _activation(m) -> nn.Module:
+def _activation(m, width: int) -> nn.Module:
+    alpha = {} if m.activation_alpha is None else {"init" if m.activation == "prelu" else "alpha": m.activation_alpha}
+    if m.activation == "prelu":
+        return nn.PReLU(num_parameters=width if m.prelu_per_channel else 1, **alpha)
     return {
         "sigmoid": nn.Sigmoid,
         "tanh": nn.Tanh,
         "relu": nn.ReLU,
         "leaky_relu": nn.LeakyReLU,
-        "prelu": nn.PReLU,
         "elu": nn.ELU,
-    }[m.activation]()
+    }[m.activation](**alpha)
 
 
 def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
@@ -200,7 +202,7 @@ def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Modul
     check_model_memory(cfg, num_features, num_classes)
     m = cfg.model
     weight_init = m.weight_init or ("xavier_normal" if m.activation in ("sigmoid", "tanh") else "he_normal")
-    bias_init = nn.init.constant(m.bias_init)
+    bias_init = nn.init.constant(m.bias_init) if isinstance(m.bias_init, float | int) else m.bias_init
     layers = []
     if m.input_noise_std:
         layers.append(nn.GaussianNoise(m.input_noise_std))
@@ -214,7 +216,7 @@ def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Modul
             layers.append(nn.Linear(width, size, weight_init=weight_init, bias_init=bias_init))
             if m.batch_norm:
                 layers.append(nn.BatchNorm(size))
-            layers.append(_activation(m))
+            layers.append(_activation(m, size))
         if m.dropout_keep < 1:
             layers.append(nn.Dropout(keep=m.dropout_keep))
         width = size

@@ -24,6 +24,7 @@ from .build import (
     prepare_data,
     training_data,
 )
+from . import techniques
 from .config import RunConfig, load_config, parse_config
 from .inputs import read_rows, output_path
 from .runs import CONFIG_FILE, MODEL_FILE, check_one_run, run_folder
@@ -55,18 +56,24 @@ def _config_with_overrides(args) -> RunConfig:
 
 def train(args) -> int:
     cfg = _config_with_overrides(args)
+    techniques.check_techniques(cfg)
     set_seed(cfg.seed)
     splits = prepare_data(cfg)
     model = build_model(cfg, splits.num_features, splits.num_classes)
     loss = build_loss(cfg, splits.num_classes, model)
     plain_loss = build_loss(cfg, splits.num_classes)
-    optimizer = build_optimizer(cfg, model)
     run_dir = run_folder(cfg.runs_dir, cfg.name, overwrite=getattr(args, "overwrite", False))
     metadata = {"config": cfg.model_dump(mode="json")}
     # config.json first: a run killed midway is still recognizable as this run.
     _write_text(run_dir / CONFIG_FILE, json.dumps(metadata["config"], indent=2) + "\n")
     model.preprocessing = splits.preprocessing
     model.classes = splits.classes
+    if cfg.ensemble.method != "none":
+        return _train_ensemble(cfg, splits, run_dir, metadata, plain_loss, args.quiet)
+    pretrained = None
+    if cfg.pretrain.method != "none":
+        pretrained = techniques.run_pretraining(cfg, model, splits.prepared(splits.train)[0], args.quiet)
+    optimizer = build_optimizer(cfg, model)
 
     train_data, augment = training_data(cfg, splits)
     val_data = splits.prepared(splits.val) if splits.val else None
@@ -100,6 +107,8 @@ def train(args) -> int:
                       augment=augment, verbose=0 if args.quiet else 1)
         test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)
+    if pretrained is not None:
+        techniques.record_pretraining(pretrained, run_dir, log_name, cfg.train.log_format)
     from .plots import plot_history
 
     plot_history(history, str(run_dir / "curves.png"))
@@ -110,11 +119,31 @@ def train(args) -> int:
         print(f"nnlab: stopped early: {history.stop_reason}")
     print(f"{which} loss: {test_logs['loss']:.4f}")
     print(f"{which} accuracy: {test_logs['accuracy']:.4f} ({len(splits.test[0])} samples)")
+    if pretrained is not None:
+        pictures = [techniques.PRETRAIN_CURVES, *pictures]
     print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png, {', '.join(pictures)})")
     if nan_guard.stop_training:
         print(f"nnlab: error: training diverged ({nan_guard.message}); "
               f"try a lower learning rate than optimizer.lr = {cfg.optimizer.lr:g}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _train_ensemble(cfg, splits, run_dir: Path, metadata: dict, plain_loss, quiet: bool) -> int:
+    """[ensemble] method = "bagging": the members replace the single network; one model file holds them all."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model, curves = techniques.train_ensemble(cfg, splits, run_dir, metadata, quiet)
+        test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
+    model.classes = splits.classes
+    model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)
+    from .plots import plot_history
+
+    plot_history(curves, str(run_dir / "curves.png"))  # the members' mean training curves
+    which = "training" if splits.test_is_train else "test"
+    print(f"{which} loss: {test_logs['loss']:.4f}")
+    print(f"{which} accuracy: {test_logs['accuracy']:.4f} ({len(splits.test[0])} samples)")
+    print(f"run written to {run_dir}/ ({MODEL_FILE}, {techniques.MEMBERS_FILE}, config.json, curves.png)")
     return 0
 
 

@@ -85,7 +85,6 @@ class DataConfig(_Section):
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout")
 _NOT_MAXOUT = tuple(a for a in ACTIVATIONS if a != "maxout")
-INITIALIZERS = ("zeros", "xavier_normal", "xavier_uniform", "lecun_normal", "he_normal", "he_uniform")
 
 
 class ModelConfig(_Section):
@@ -93,17 +92,37 @@ class ModelConfig(_Section):
         default_factory=lambda: [256, 128], description="sizes of the hidden layers")
     activation: Literal[ACTIVATIONS] = "relu"
     maxout_pieces: Int = Field(2, ge=2)
-    weight_init: Optional[Literal[INITIALIZERS]] = Field(
-        None, description="default: he_normal for the ReLU family, xavier_normal for sigmoid and tanh"
+    weight_init: Optional[str | dict] = Field(
+        None, description="an initializer name (nnlab.init.names()) or a table such as "
+        "{ name = 'normal', std = 0.01 }; default: he_normal for the ReLU family, xavier_normal for sigmoid/tanh"
     )
-    bias_init: Float = Field(0.0, description="constant initial bias (the notes advise 0.01 for ReLU)")
+    bias_init: Float | str | dict = Field(0.0, description="a constant (the notes advise 0.01 for ReLU), "
+                                          "an initializer name or a table")
+    activation_alpha: Optional[Float] = Field(
+        None, description="leaky_relu: slope α for x < 0 (default 0.01); elu: α (default 1.0); prelu: initial α")
+    prelu_per_channel: Bool = Field(False, description="prelu: one α per hidden unit instead of one per layer")
     batch_norm: Bool = False
     dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of hidden units (notes: 0.5)")
     input_dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of inputs (notes: 0.8)")
     input_noise_std: Float = Field(0.0, ge=0, description="Gaussian noise on the inputs in training")
 
     ONLY_FOR: ClassVar[dict] = {"maxout_pieces": ("activation", ("maxout",)),
-                                "bias_init": ("activation", _NOT_MAXOUT), "batch_norm": ("activation", _NOT_MAXOUT)}
+                                "bias_init": ("activation", _NOT_MAXOUT), "batch_norm": ("activation", _NOT_MAXOUT),
+                                "activation_alpha": ("activation", ("leaky_relu", "elu", "prelu")),
+                                "prelu_per_channel": ("activation", ("prelu",))}
+
+    @model_validator(mode="after")
+    def _check_initializers(self):
+        from ..nn import init
+
+        for key in ("weight_init", "bias_init"):
+            value = getattr(self, key)
+            if value is not None and not isinstance(value, float | int):
+                try:
+                    init.get(value)
+                except ConfigError as exc:
+                    raise ValueError(f"model.{key}: {exc}") from None
+        return self
 
 
 class LossConfig(_Section):
@@ -181,6 +200,47 @@ class TrainConfig(_Section):
     log_format: Literal["csv", "jsonl"] = "csv"
 
 
+class PretrainConfig(_Section):
+    """Greedy layer-wise pretraining of the hidden layers before the supervised training (nnlab.pretrain)."""
+
+    method: Literal["none", "autoencoder", "rbm"] = "none"
+    epochs: list[Annotated[Int, Field(ge=1)]] | Annotated[Int, Field(ge=1)] = Field(
+        5, description="epochs per hidden layer: one number for all or one per layer")
+    batch_size: Int = Field(32, ge=1)
+    lr: list[Annotated[Float, Field(ge=0)]] | Annotated[Float, Field(ge=0)] = Field(
+        0.01, description="learning rate per layer (one number or a list)")
+    optimizer: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "adam"
+    tied: Bool = Field(True, description="autoencoder: decoder W^T (TiedLinear) or a decoder of its own")
+    decoder_activation: Literal["auto", "linear", "same"] = "auto"
+    noise_std: list[Annotated[Float, Field(ge=0)]] | Annotated[Float, Field(ge=0)] = Field(
+        0.0, description="autoencoder: Gaussian input noise (denoising)")
+    mask_fraction: list[Fraction] | Fraction = Field(0.0, description="autoencoder: fraction of inputs set to 0")
+    cd_k: Int = Field(1, ge=1, description="rbm: Gibbs steps of contrastive divergence")
+    visible: Literal["bernoulli", "gaussian"] = Field("bernoulli", description="rbm: first layer's visible units")
+
+    ONLY_FOR: ClassVar[dict] = {key: ("method", ("autoencoder",)) for key in
+                                ("tied", "decoder_activation", "noise_std", "mask_fraction")} | {
+                                key: ("method", ("rbm",)) for key in ("cd_k", "visible")}
+
+
+class EnsembleConfig(_Section):
+    """Bagging: n_models networks of the [model] section, each on its own bootstrap sample (nnlab.ensemble)."""
+
+    method: Literal["none", "bagging"] = "none"
+    n_models: Int = Field(10, ge=1)
+    voting: Literal["soft", "hard"] = "soft"
+    sample_fraction: Float = Field(1.0, gt=0, description="bootstrap sample size as a fraction of the rows")
+    replace: Bool = Field(True, description="sample with replacement (the notes' bagging)")
+    feature_fraction: Float = Field(1.0, gt=0, le=1, description="fraction of the features each member sees")
+    n_jobs: Int = Field(-1, ge=-1, description="parallel processes (-1: one per core; 0 is not allowed)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.n_jobs == 0:
+            raise ValueError("ensemble.n_jobs must be -1 (one process per core) or a whole number >= 1, got 0")
+        return self
+
+
 class RunConfig(_Section):
     name: str = Field("digits-mlp", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
     seed: Int = Field(0, ge=0, le=2**32 - 1)
@@ -192,6 +252,8 @@ class RunConfig(_Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,76 @@
+"""CLI: [pretrain] and [ensemble] sections, initializer tables and activation parameters."""
+
+import csv
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import nn
+from nnlab.cli import main
+from nnlab.cli.build import build_model
+from nnlab.cli.config import parse_config
+
+
+def _config(tmp_path, text, name="run"):
+    path = tmp_path / f"{name}.toml"
+    path.write_text('[data]\nsource = "digits"\nval_size = 0.1\n' + text)
+    return path
+
+
+def test_pretrain_section_writes_the_pretraining_rows_and_curves(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path, '[model]\nhidden = [16, 8]\nactivation = "sigmoid"\n[train]\nepochs = 2\n'
+                               '[pretrain]\nmethod = "autoencoder"\nepochs = [2, 1]\nnoise_std = 0.1\n')
+    assert main(["train", str(config), "--quiet"]) == 0
+    run = tmp_path / "runs" / "run"
+    rows = list(csv.DictReader(open(run / "history.csv")))
+    assert [(r["phase"], r["layer"], r["epoch"]) for r in rows] == [
+        ("pretrain", "1", "1"), ("pretrain", "1", "2"), ("pretrain", "2", "1"), ("train", "", "1"), ("train", "", "2")]
+    assert float(rows[0]["loss"]) > 0 and rows[3]["val_accuracy"] != ""
+    assert (run / "pretrain_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ensemble_section_saves_one_model_file_that_evaluate_and_info_use(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = _config(tmp_path, '[model]\nhidden = [16]\n[train]\nepochs = 2\n'
+                               '[ensemble]\nmethod = "bagging"\nn_models = 3\nn_jobs = 1\nfeature_fraction = 0.5\n')
+    assert main(["train", str(config), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    run = tmp_path / "runs" / "run"
+    model = nnlab.load(run / "model.safetensors")
+    assert type(model).__name__ == "Ensemble" and len(model.members) == 3
+    assert 0 < model.metadata["ensemble"]["oob_score"] <= 1
+    assert len((run / "members.csv").read_text().splitlines()) == 4
+    assert main(["evaluate", str(run)]) == 0
+    accuracy = out.split("test accuracy: ")[1].split()[0]
+    assert f"accuracy: {accuracy}" in capsys.readouterr().out
+    assert main(["info", str(run)]) == 0
+    assert "Ensemble(members=3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[model]\nactivation = "relu"\n[pretrain]\nmethod = "rbm"\n', "needs model.activation = 'sigmoid'"),
+    ('[ensemble]\nmethod = "bagging"\n[pretrain]\nmethod = "autoencoder"\n', "cannot be combined"),
+    ('[model]\nweight_init = { name = "normal", sigma = 1 }\n', "model.weight_init: initializer 'normal'"),
+    ('[model]\nweight_init = "glorot"\n', "unknown initializer 'glorot'"),
+    ('[model]\nactivation = "relu"\nactivation_alpha = 0.1\n', "activation_alpha applies to"),
+])
+def test_bad_technique_settings_exit_2_naming_the_key(tmp_path, capsys, text, message):
+    assert main(["train", str(_config(tmp_path, text)), "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_initializer_and_activation_parameter_is_reachable():
+    cfg = parse_config({"model": {"hidden": [4], "activation": "prelu", "activation_alpha": 0.2,
+                                  "prelu_per_channel": True, "weight_init": {"name": "uniform", "low": -0.1,
+                                                                             "high": 0.1},
+                                  "bias_init": {"name": "constant", "value": 0.5}}})
+    model = build_model(cfg, 3, 2)
+    assert np.abs(model[0].weight.data).max() <= 0.1 and np.all(model[0].bias.data == 0.5)
+    assert model[1].alpha.data.shape == (4,) and np.allclose(model[1].alpha.data, 0.2)
+    for activation, cls in (("leaky_relu", nn.LeakyReLU), ("elu", nn.ELU)):
+        model = build_model(parse_config({"model": {"hidden": [4], "activation": activation,
+                                                    "activation_alpha": 0.3, "weight_init": "lecun_uniform"}}), 3, 2)
+        assert isinstance(model[1], cls) and model[1].alpha == 0.3
