@@ -23,6 +23,13 @@ def plot_history(history, path: str) -> None:
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend()
+    save_figure(fig, path)
+
+
+def save_figure(fig, path: str) -> None:
+    """Lay out ``fig``, write it as a PNG atomically and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     try:
         with atomic_path(path) as tmp:

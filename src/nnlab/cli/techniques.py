@@ -83,7 +83,7 @@ def _plot_pretraining(result, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..io import atomic_path
+    from .plots import save_figure
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for k, history in enumerate(result.histories, start=1):
@@ -94,12 +94,7 @@ def _plot_pretraining(result, path: str) -> None:
     ax.set_title(f"greedy pretraining ({result.method})")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
 
 
 def _member_model(cfg, num_classes):
