@@ -54,7 +54,7 @@ def test_ensemble_section_saves_one_model_file_that_evaluate_and_info_use(tmp_pa
     ('[ensemble]\nmethod = "bagging"\n[pretrain]\nmethod = "autoencoder"\n', "cannot be combined"),
     ('[model]\nweight_init = { name = "normal", sigma = 1 }\n', "model.weight_init: initializer 'normal'"),
     ('[model]\nweight_init = "glorot"\n', "unknown initializer 'glorot'"),
-    ('[model]\nactivation = "relu"\nactivation_alpha = 0.1\n', "activation_alpha applies to"),
+    ('[model]\nactivation = "relu"\nactivation_alpha = 0.1\n', "activation_alpha = 0.1 has no effect with model.activation = 'relu'"),
 ])
 def test_bad_technique_settings_exit_2_naming_the_key(tmp_path, capsys, text, message):
     assert main(["train", str(_config(tmp_path, text)), "--runs-dir", str(tmp_path / "runs")]) == 2
