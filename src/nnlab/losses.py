@@ -242,11 +242,11 @@ def binary_cross_entropy_with_logits(logits, target, reduction="mean"):
 def _weights(params, weights_only: bool) -> list:
     """The tensors a penalty covers, each once.
 
-    Tensors the caller names always count.  ``weights_only`` filters (keeps
-    ndim >= 2) only what the caller did not pick one by one: a Module's
-    parameters and ``named_parameters()`` pairs.
+    Tensors the caller names always count.  ``weights_only`` filters (keeps the
+    weights by :func:`nnlab.nn.is_weight`) only what the caller did not pick one
+    by one: a Module's parameters and ``named_parameters()`` pairs.
     """
-    from .nn.module import Module
+    from .nn.module import Module, is_weight
 
     if isinstance(params, Module):
         params = [(None, p) for p in params.parameters()]
@@ -259,7 +259,7 @@ def _weights(params, weights_only: bool) -> list:
             p = p[1]  # a (name, parameter) pair from named_parameters(), or a module's parameter
         if not isinstance(p, Tensor):
             raise ConfigError(f"a penalty takes a Module, Tensors or (name, Tensor) pairs, got {type(p).__name__}")
-        if id(p) in seen or (named and weights_only and p.data.ndim < 2):
+        if id(p) in seen or (named and weights_only and not is_weight(p)):
             continue
         seen.add(id(p))
         chosen.append(p)
@@ -283,10 +283,10 @@ def l2_penalty(params, alpha, weights_only=True):
     """The seeds' weight decay term α/2·Σ‖w‖² over weights (gradient α·w).
 
     ``params`` is a Module, ``named_parameters()`` pairs, or Tensors.  Of a
-    Module or named pairs, only the weights count: the tensors with two or
-    more dimensions — the matrices of Linear, Maxout and TiedLinear, the
+    Module or named pairs, only the weights count (:func:`nnlab.nn.is_weight`:
+    the tensors with two or more dimensions — the matrices of Linear, Maxout and TiedLinear, the
     parameters named ``weight`` — so biases, BatchNorm's γ/β and PReLU's α
-    (all vectors) are left out; pass ``weights_only=False`` to cover them too.
+    (all vectors) are left out); pass ``weights_only=False`` to cover them too.
     Tensors passed directly always count, whatever their shape.  A tied weight
     counts once.
 

@@ -100,10 +100,8 @@ def make_optimizer(optimizer, params, lr: float):
 
     if callable(optimizer):
         return optimizer(params)
-    classes = {"sgd": optim.SGD, "adagrad": optim.Adagrad, "rmsprop": optim.RMSProp, "adam": optim.Adam,
-               "adamw": optim.AdamW}
-    check_choice("optimizer", optimizer, tuple(classes), owner="pretrain")
-    return classes[optimizer](params, lr=lr)
+    check_choice("optimizer", optimizer, optim.names(with_setting="lr"), owner="pretrain")
+    return optim.get(optimizer, params, lr=lr)
 
 
 def hidden_blocks(model) -> list:

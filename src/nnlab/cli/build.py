@@ -257,38 +257,19 @@ def build_loss(cfg: RunConfig, num_classes: int, model=None):
 
 def build_optimizer(cfg: RunConfig, model) -> optim.Optimizer:
     o = cfg.optimizer
-    # Weight decay applies to weights only: biases, BatchNorm's γ/β and PReLU's α are left alone.
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        (decay if name.rsplit(".", 1)[-1] in ("weight", "weights") else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
-    if o.name == "sgd":
-        return optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov)
-    if o.name == "adagrad":
-        return optim.Adagrad(groups, lr=o.lr, eps=o.eps)
-    if o.name == "rmsprop":
-        return optim.RMSProp(groups, lr=o.lr, beta=o.beta, eps=o.eps)
-    if o.name == "line_search":
-        return optim.LineSearch(model.parameters(), candidates=tuple(o.candidates), weight_decay=o.weight_decay)
-    if o.name == "adam":
-        return optim.Adam(groups, lr=o.lr, betas=o.betas, eps=o.eps)
-    return optim.AdamW(groups, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+    # Weight decay applies to weights only (nn.is_weight): biases, BatchNorm's γ/β and PReLU's α are left alone.
+    groups = optim.weight_decay_groups(model, o.weight_decay)
+    settings = {k: v for k, v in o.model_dump().items() if k in optim.settings(o.name)}
+    return optim.get(o.name, groups, **settings)
 
 
 def build_schedule_callbacks(cfg: RunConfig, has_val: bool) -> list:
     s, lr = cfg.schedule, cfg.optimizer.lr
     monitor = "val_loss" if has_val else "loss"
     out = []
-    schedule = {
-        "constant": lambda: schedules.constant(lr),
-        "step_decay": lambda: schedules.step_decay(lr, factor=s.factor, every=s.every),
-        "exponential_decay": lambda: schedules.exponential_decay(lr, s.k),
-        "inverse_time_decay": lambda: schedules.inverse_time_decay(lr, s.k),
-        "cosine_decay": lambda: schedules.cosine_decay(lr, cfg.train.epochs, final=s.final),
-    }.get(s.name)
-    if schedule is not None:
-        fn = schedule()
+    if s.name in schedules.names("lr"):  # its settings by name from the config section; cosine spans the run
+        settings = dict(s.model_dump(), total=cfg.train.epochs)
+        fn = schedules.get(s.name, lr, **{k: settings[k] for k in schedules.settings(s.name) if k in settings})
         if s.warmup_epochs:
             fn = schedules.warmup(fn, s.warmup_epochs)
         if s.name != "constant" or s.warmup_epochs:

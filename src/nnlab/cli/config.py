@@ -12,7 +12,9 @@ from typing import Annotated, ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
+from .. import optim
 from ..errors import ConfigError
+from ..optim import schedules
 
 # Strict: ``epochs = true``, ``epochs = 2.0`` and ``batch_norm = "yes"`` are refused, not converted.
 # A float key still takes an integer (``lr = 1``), never a boolean.
@@ -133,7 +135,7 @@ class LossConfig(_Section):
 
 
 class OptimizerConfig(_Section):
-    name: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw", "line_search"] = "adam"
+    name: Literal[optim.names()] = "adam"
     lr: Float = Field(1e-3, gt=0)
     momentum: Fraction = Field(0.0, description="SGD momentum γ")
     nesterov: Bool = False
@@ -146,13 +148,9 @@ class OptimizerConfig(_Section):
         description="line_search: the learning rates tried at every step (the lowest loss wins)",
     )
 
+    # each setting is used by the optimizers whose constructor takes it
     ONLY_FOR: ClassVar[dict] = {
-        "lr": ("name", ("sgd", "adagrad", "rmsprop", "adam", "adamw")),
-        "momentum": ("name", ("sgd",)),
-        "beta": ("name", ("rmsprop",)),
-        "betas": ("name", ("adam", "adamw")),
-        "eps": ("name", ("adagrad", "rmsprop", "adam", "adamw")),
-        "candidates": ("name", ("line_search",)),
+        key: ("name", optim.names(with_setting=key)) for key in ("lr", "momentum", "beta", "betas", "eps", "candidates")
     }
 
     @model_validator(mode="after")
@@ -163,9 +161,8 @@ class OptimizerConfig(_Section):
 
 
 class ScheduleConfig(_Section):
-    name: Literal[
-        "constant", "step_decay", "exponential_decay", "inverse_time_decay", "cosine_decay", "halve_on_rise", "plateau"
-    ] = "constant"
+    # the learning-rate schedules of the registry, and the two rules that watch the validation loss (callbacks)
+    name: Literal[(*schedules.names("lr"), "halve_on_rise", "plateau")] = "constant"
     factor: Float = Field(0.5, gt=0, lt=1, description="step_decay / plateau multiplier")
     every: Int = Field(5, ge=1, description="step_decay period in epochs")
     k: Float = Field(0.1, ge=0, description="exponential / inverse-time decay rate")

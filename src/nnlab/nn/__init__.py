@@ -4,7 +4,7 @@ from . import init
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .container import Residual, Sequential
 from .linear import Linear, Maxout, TiedLinear
-from .module import Module, Parameter
+from .module import Module, Parameter, is_weight
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
 from .spec import from_spec, layer_types, register, to_spec

@@ -44,6 +44,21 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("tensor") :]
 
 
+def is_weight(p) -> bool:
+    """The one rule for which parameters are weights: those with two or more dimensions.
+
+    Weights are the matrices of Linear, Maxout and TiedLinear (the parameters
+    named ``weight``); biases, BatchNorm's γ and β and PReLU's α are vectors and
+    are not weights.  Weight decay (:func:`nnlab.optim.weight_decay_groups`), the
+    L1/L2 penalties and every optimizer the CLI builds use this rule.
+
+    >>> import numpy as np
+    >>> is_weight(Parameter(np.zeros((3, 2)))), is_weight(Parameter(np.zeros(2)))
+    (True, False)
+    """
+    return p.data.ndim >= 2
+
+
 class LoadResult(NamedTuple):
     """What ``load_state_dict(strict=False)`` skipped."""
 
@@ -186,6 +201,17 @@ class Module:
     def parameters(self):
         for _, p in self.named_parameters():
             yield p
+
+    def weight_parameters(self):
+        """The parameters that are weights by :func:`is_weight` (no biases, γ/β or α), each shared one once.
+
+        >>> import nnlab
+        >>> [p.shape for p in nnlab.nn.Linear(3, 2).weight_parameters()]
+        [(3, 2)]
+        """
+        for p in self.parameters():
+            if is_weight(p):
+                yield p
 
     def named_buffers(self, prefix: str = ""):
         seen = set()

@@ -3,6 +3,10 @@
 All optimizers share :class:`Optimizer`: parameter groups, one flat buffer per
 group for values and gradients (the update is a few vectorized in-place NumPy
 calls), the seeds' L2 weight decay, and exact ``state_dict`` round trips.
+``get(name, params, **settings)`` builds one by the name a config uses.
+
+``optim`` does not import the training package: ``nnlab.optim.lr_search`` is
+an alias of :func:`nnlab.train.lr_search`, resolved on first use.
 """
 
 from . import schedules
@@ -10,6 +14,7 @@ from .adaptive import Adagrad, Adam, AdamW, RMSProp
 from .clip import clip_grad_norm, clip_grad_value
 from .line_search import LineSearch
 from .optimizer import Optimizer
+from .registry import get, names, settings, weight_decay_groups
 from .sgd import SGD
 
 __all__ = [
@@ -20,6 +25,10 @@ __all__ = [
     "Adam",
     "AdamW",
     "LineSearch",
+    "get",
+    "names",
+    "settings",
+    "weight_decay_groups",
     "clip_grad_norm",
     "clip_grad_value",
     "schedules",
@@ -28,7 +37,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    # lr_search trains models, so it lives with the training loop; imported on first use to avoid a cycle.
+    # lr_search trains models, so it lives with the training loop, which imports optim; the alias resolves late.
     if name == "lr_search":
         from ..train.lr_search import lr_search
 

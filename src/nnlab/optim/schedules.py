@@ -2,8 +2,9 @@
 
 Each factory returns a :class:`Schedule`, a callable ``schedule(t) -> float``
 with a readable repr.  A schedule never touches an optimizer: the training
-loop (a callback) calls it and sets ``optimizer.lr`` or a group's
-``"momentum"``.  Whether ``t`` counts epochs or steps is the caller's choice.
+loop (a callback) calls it and sets ``optimizer.lr`` or the momentum
+(``optimizer.set_momentum``).  Whether ``t`` counts epochs or steps is the
+caller's choice.  :func:`get` builds a schedule by name (as a config names it).
 
 The validation-driven rules (halve after an epoch whose validation error rose;
 reduce on plateau) need state, so they are callbacks of the training loop.
@@ -11,21 +12,11 @@ reduce on plateau) need state, so they are callbacks of the training loop.
 
 from __future__ import annotations
 
+import inspect
 import math
-import numbers
 
+from .._checks import check_choice, check_float, check_int
 from ..errors import ConfigError
-
-
-def _number(name: str, value, low=None, integer=False):
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if not ok or (low is not None and value < low):
-        kind = "a whole number" if integer else "a finite number"
-        bound = "" if low is None else f" >= {low}"
-        raise ConfigError(f"{name} must be {kind}{bound}, got {value!r}")
-    return int(value) if integer else float(value)
 
 
 def _time(t) -> float:
@@ -54,7 +45,7 @@ def constant(value: float) -> Schedule:
     >>> constant(0.1)(7)
     0.1
     """
-    value = _number("value", value)
+    value = check_float("value", value, owner="constant")
     return Schedule("constant", lambda t: value, value=value)
 
 
@@ -64,8 +55,9 @@ def step_decay(initial: float, factor: float = 0.5, every: int = 5) -> Schedule:
     >>> [step_decay(1.0)(t) for t in (0, 4, 5, 10)]
     [1.0, 1.0, 0.5, 0.25]
     """
-    initial, factor = _number("initial", initial), _number("factor", factor, low=0)
-    every = _number("every", every, low=1, integer=True)
+    initial = check_float("initial", initial, owner="step_decay")
+    factor = check_float("factor", factor, low=0.0, owner="step_decay")
+    every = check_int("every", every, 1, owner="step_decay")
     return Schedule("step_decay", lambda t: initial * factor ** (t // every), initial=initial, factor=factor, every=every)
 
 
@@ -75,7 +67,8 @@ def exponential_decay(initial: float, k: float) -> Schedule:
     >>> round(exponential_decay(1.0, k=math.log(2))(3), 12)
     0.125
     """
-    initial, k = _number("initial", initial), _number("k", k, low=0)
+    initial = check_float("initial", initial, owner="exponential_decay")
+    k = check_float("k", k, low=0.0, owner="exponential_decay")
     return Schedule("exponential_decay", lambda t: initial * math.exp(-k * t), initial=initial, k=k)
 
 
@@ -85,7 +78,8 @@ def inverse_time_decay(initial: float, k: float) -> Schedule:
     >>> inverse_time_decay(1.0, k=0.5)(2)
     0.5
     """
-    initial, k = _number("initial", initial), _number("k", k, low=0)
+    initial = check_float("initial", initial, owner="inverse_time_decay")
+    k = check_float("k", k, low=0.0, owner="inverse_time_decay")
     return Schedule("inverse_time_decay", lambda t: initial / (1.0 + k * t), initial=initial, k=k)
 
 
@@ -96,8 +90,9 @@ def cosine_decay(initial: float, total: int, final: float = 0.0) -> Schedule:
     >>> s(0), s(5), s(10), s(20)
     (1.0, 0.5, 0.0, 0.0)
     """
-    initial, final = _number("initial", initial), _number("final", final)
-    total = _number("total", total, low=1, integer=True)
+    initial = check_float("initial", initial, owner="cosine_decay")
+    final = check_float("final", final, owner="cosine_decay")
+    total = check_int("total", total, 1, owner="cosine_decay")
 
     def fn(t):
         return final + (initial - final) * 0.5 * (1.0 + math.cos(math.pi * min(t, total) / total))
@@ -120,8 +115,8 @@ def warmup(schedule, steps: int, start: float = 0.0) -> Schedule:
     """
     if not callable(schedule):
         raise ConfigError(f"warmup needs a schedule (a callable t -> value), got {schedule!r}")
-    steps = _number("steps", steps, low=0, integer=True)
-    start = _number("start", start, low=0)
+    steps = check_int("steps", steps, 0, owner="warmup")
+    start = check_float("start", start, low=0.0, owner="warmup")
 
     def fn(t):
         if t >= steps:
@@ -139,9 +134,9 @@ def linear_scaling(base_lr: float, batch_size: int, base_batch_size: int = 256) 
     >>> linear_scaling(0.1, 1024)
     0.4
     """
-    base_lr = _number("base_lr", base_lr, low=0)
-    batch_size = _number("batch_size", batch_size, low=1, integer=True)
-    base_batch_size = _number("base_batch_size", base_batch_size, low=1, integer=True)
+    base_lr = check_float("base_lr", base_lr, low=0.0, owner="linear_scaling")
+    batch_size = check_int("batch_size", batch_size, 1, owner="linear_scaling")
+    base_batch_size = check_int("base_batch_size", base_batch_size, 1, owner="linear_scaling")
     return base_lr * batch_size / base_batch_size
 
 
@@ -149,19 +144,17 @@ def momentum_schedule(initial: float = 0.5, final: float = 0.9, switch: int = 5,
     """The seeds' advice: γ = ``initial`` (0.5) until learning stabilizes, then ``final`` (0.9 or higher).
 
     γ_t = initial for t < switch; then a linear ramp over ``ramp`` steps (0: a
-    jump) to ``final``, kept from t = switch + ramp on.  Apply it to SGD with a
-    callback that sets ``group["momentum"]`` in every parameter group.
+    jump) to ``final``, kept from t = switch + ramp on.  Apply it to SGD with the
+    ``MomentumScheduler`` callback (it calls ``optimizer.set_momentum``).
 
     >>> s = momentum_schedule(0.5, 0.9, switch=2, ramp=2)
     >>> [round(s(t), 2) for t in range(5)]
     [0.5, 0.5, 0.5, 0.7, 0.9]
     """
-    initial = _number("initial", initial, low=0)
-    final = _number("final", final, low=0)
-    if initial >= 1 or final >= 1:
-        raise ConfigError(f"momentum values must be < 1, got initial={initial}, final={final}")
-    switch = _number("switch", switch, low=0, integer=True)
-    ramp = _number("ramp", ramp, low=0, integer=True)
+    initial = check_float("initial", initial, low=0.0, high=1.0, high_open=True, owner="momentum_schedule")
+    final = check_float("final", final, low=0.0, high=1.0, high_open=True, owner="momentum_schedule")
+    switch = check_int("switch", switch, 0, owner="momentum_schedule")
+    ramp = check_int("ramp", ramp, 0, owner="momentum_schedule")
 
     def fn(t):
         if t < switch:
@@ -171,3 +164,49 @@ def momentum_schedule(initial: float = 0.5, final: float = 0.9, switch: int = 5,
         return initial + (final - initial) * (t - switch) / ramp
 
     return Schedule("momentum_schedule", fn, initial=initial, final=final, switch=switch, ramp=ramp)
+
+
+# ----------------------------------------------------------------- by name
+#: schedule factories by name; "lr" ones map the initial learning rate to η_t (what a run config names),
+#: "wrapper" takes a schedule, "momentum" gives γ_t
+SCHEDULES = {
+    "constant": ("lr", constant),
+    "step_decay": ("lr", step_decay),
+    "exponential_decay": ("lr", exponential_decay),
+    "inverse_time_decay": ("lr", inverse_time_decay),
+    "cosine_decay": ("lr", cosine_decay),
+    "warmup": ("wrapper", warmup),
+    "momentum_schedule": ("momentum", momentum_schedule),
+}
+
+
+def names(kind: str | None = None) -> tuple:
+    """Schedule names, all or of one kind ("lr", "wrapper", "momentum").
+
+    >>> names("lr")
+    ('constant', 'step_decay', 'exponential_decay', 'inverse_time_decay', 'cosine_decay')
+    """
+    return tuple(name for name, (k, _) in SCHEDULES.items() if kind is None or k == kind)
+
+
+def settings(name: str) -> tuple:
+    """The keyword arguments of the factory ``name`` after its first (the value, initial rate or schedule).
+
+    >>> settings("cosine_decay")
+    ('total', 'final')
+    """
+    _, factory = SCHEDULES[check_choice("schedule", name, SCHEDULES)]
+    return tuple(inspect.signature(factory).parameters)[1:]
+
+
+def get(name: str, *args, **kwargs) -> Schedule:
+    """The schedule ``name`` built with the factory's arguments.
+
+    >>> get("step_decay", 1.0, every=2)(4)
+    0.25
+    """
+    _, factory = SCHEDULES[check_choice("schedule", name, SCHEDULES)]
+    try:
+        return factory(*args, **kwargs)
+    except TypeError as exc:  # a missing or unknown argument
+        raise ConfigError(f"schedule {name!r}: {exc}") from None

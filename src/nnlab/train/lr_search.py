@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from .. import optim
 from .. import random as _random
 from .._checks import check_float
 from ..errors import ConfigError
@@ -21,8 +22,6 @@ from .loop import fit
 
 COARSE = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 FINE_FACTORS = (0.5, 2.0, 3.0)  # around 0.1: 0.05, 0.2, 0.3
-
-_OPTIMIZERS = {"sgd": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSProp", "adam": "Adam", "adamw": "AdamW"}
 
 
 class Trial(NamedTuple):
@@ -66,8 +65,9 @@ def lr_search(build, train_data, val_data, loss, optimizer="sgd", coarse=COARSE,
     ``build()`` returns a new model; before each call ``nnlab.seed(seed)`` resets the
     global generator, so a ``build`` that draws from it starts every trial from the
     same weights (and each trial shuffles the same way). ``optimizer`` is a name
-    (sgd, adagrad, rmsprop, adam, adamw; ``optimizer_options`` such as
-    ``momentum=0.9`` are passed on) or a factory ``(params, lr) -> optimizer``.
+    for :func:`nnlab.optim.get` of one that takes ``lr`` (sgd, adagrad, rmsprop,
+    adam, adamw; ``optimizer_options`` such as ``momentum=0.9`` are passed on)
+    or a factory ``(params, lr) -> optimizer``.
     After the coarse grid, with ``refine`` the best rate b is tried again as
     ``b * f`` for f in ``factors`` (b/2, 2b, 3b by default). A trial whose loss
     becomes non-finite stops at once and ranks last. ``on_trial(trial)`` is called
@@ -126,9 +126,8 @@ def _optimizer_factory(optimizer, options):
             raise ConfigError("lr_search: optimizer options go with an optimizer name, not with a factory")
         return optimizer
     name = str(optimizer).lower()
-    if name not in _OPTIMIZERS:
-        raise ConfigError(f"lr_search: unknown optimizer {optimizer!r} (allowed: {', '.join(_OPTIMIZERS)})")
-    from .. import optim
+    allowed = optim.names(with_setting="lr")
+    if name not in allowed:
+        raise ConfigError(f"lr_search: unknown optimizer {optimizer!r} (allowed: {', '.join(allowed)})")
+    return lambda params, lr: optim.get(name, params, lr=lr, **options)
 
-    cls = getattr(optim, _OPTIMIZERS[name])
-    return lambda params, lr: cls(params, lr=lr, **options)
