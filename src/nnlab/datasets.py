@@ -3,8 +3,11 @@
 ``digits()`` is scikit-learn's bundled copy of 1,797 8x8 handwritten digits (no
 download). The 2-D generators (``moons``, ``circles``, ``spirals``, ``blobs``) are
 seeded and meant for decision-surface demos; ``xor()`` and ``mlp_table()`` are the
-seeds' small examples. Local files are read with ``read_csv``, ``read_npz``,
-``read_idx`` and ``load_mnist_folder`` (re-exported from :mod:`nnlab.data.readers`).
+seeds' small examples.
+
+Local files are read by :mod:`nnlab.data` (``nnlab.data.read_csv``, ``read_npz``,
+``read_idx``, ``load_mnist_folder``), their documented home; the same functions
+are re-exported here unchanged, as a plain alias and nothing more.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Weight initializers: callables ``(shape, rng=None, dtype=np.float32) -> ndarray``.
 
+Their one documented home is ``nnlab.nn.init`` (``nnlab.init`` re-exports the
+same functions unchanged, nothing more).
+
 Fans follow nnlab's weight layout ``(in_features, out_features)``: for a 2-D
 shape ``fan_in = shape[0]`` and ``fan_out = shape[1]``; a 1-D shape ``(n,)``
 has ``fan_in = fan_out = n``; a higher-rank shape uses ``shape[0]`` and
@@ -10,11 +13,12 @@ model built after the same ``nnlab.seed(n)`` hold the same numbers up to
 rounding.  ``rng`` goes through :func:`nnlab.random.get_rng` (None → the global
 generator that ``nnlab.seed`` resets).
 
->>> import numpy as np, nnlab
->>> w = nnlab.init.get("he_normal")((300, 100), rng=0)
+>>> import numpy as np
+>>> from nnlab.nn import init
+>>> w = init.get("he_normal")((300, 100), rng=0)
 >>> w.dtype, round(float(w.std() * np.sqrt(300 / 2)), 1)
 (dtype('float32'), 1.0)
->>> nnlab.init.get({"name": "constant", "value": 0.01})((2,)).tolist()
+>>> init.get({"name": "constant", "value": 0.01})((2,)).tolist()
 [0.009999999776482582, 0.009999999776482582]
 """
 
@@ -187,7 +191,7 @@ def get(init):
         if init in _FACTORIES:
             raise ConfigError(
                 f"initializer {init!r} needs arguments: pass a dict such as "
-                f"{{'name': {init!r}, ...}} or call nnlab.init.{init}(...)"
+                f"{{'name': {init!r}, ...}} or call nnlab.nn.init.{init}(...)"
             )
         raise ConfigError(f"unknown initializer {init!r}; choose one of {', '.join(names())}")
     if isinstance(init, dict):

@@ -65,7 +65,7 @@ class Linear(Module):
     Default initialization is the seeds' rule, ``lecun_normal``: a unit
     Gaussian scaled by 1/√in_features, and zero bias.  (PyTorch draws both
     from U(±1/√in_features) instead.)  For ReLU layers ``weight_init="he_normal"``
-    and the seeds' ``bias_init=nnlab.init.constant(0.01)`` are the usual choice.
+    and the seeds' ``bias_init=nnlab.nn.init.constant(0.01)`` are the usual choice.
     Forward and backward are one fused op; no input gradient is computed
     for a data batch.
 
