@@ -5,6 +5,14 @@ the parents and a ``backward(g)`` closure that returns one gradient per parent
 (``None`` for parents that need none).  ``Tensor.backward`` walks the graph in
 reverse topological order with an explicit stack, so depth is not limited by
 Python's recursion limit.
+
+Import rule: nnlab's import graph has one cycle, this module and the op
+modules (``nnlab.ops.elementwise`` and friends import ``Tensor`` from here; this
+module imports them at its very bottom so that Tensor gets their methods).  The
+bottom imports bind modules, never names: ``from .ops import reduce as _reduce``,
+not ``from .ops.reduce import sum``.  So whichever side Python loads first, the
+other finds what it needs (a module object may be half-loaded; a name may not
+exist yet).  No other cycle is allowed; tests/test_import_graph.py checks both.
 """
 
 from __future__ import annotations
@@ -384,7 +392,8 @@ def add_methods(*ops) -> None:
         setattr(Tensor, op.__name__, op)
 
 
-# Imported last: the op modules need Tensor and make_result defined above.
+# Imported last, as modules and never as names (the import rule in the module docstring):
+# the op modules need Tensor and make_result defined above.
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
