@@ -6,13 +6,11 @@ the parents and a ``backward(g)`` closure that returns one gradient per parent
 reverse topological order with an explicit stack, so depth is not limited by
 Python's recursion limit.
 
-Import rule: nnlab's import graph has one cycle, this module and the op
-modules (``nnlab.ops.elementwise`` and friends import ``Tensor`` from here; this
-module imports them at its very bottom so that Tensor gets their methods).  The
-bottom imports bind modules, never names: ``from .ops import reduce as _reduce``,
-not ``from .ops.reduce import sum``.  So whichever side Python loads first, the
-other finds what it needs (a module object may be half-loaded; a name may not
-exist yet).  No other cycle is allowed; tests/test_import_graph.py checks both.
+Import rule: the one import cycle is this module and the op modules (they import
+Tensor from here; this module imports them at its very bottom for Tensor's methods).
+The bottom imports bind modules, never names (``from .ops import reduce as _reduce``),
+so whichever side loads first works: a module may be half-loaded, a name may not yet
+exist.  No other cycle is allowed (tests/test_import_graph.py).
 """
 
 from __future__ import annotations
@@ -392,8 +390,7 @@ def add_methods(*ops) -> None:
         setattr(Tensor, op.__name__, op)
 
 
-# Imported last, as modules and never as names (the import rule in the module docstring):
-# the op modules need Tensor and make_result defined above.
+# Imported last, as modules (the import rule above): the op modules need Tensor and make_result.
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
