@@ -119,3 +119,16 @@ def test_leaky_relu_alpha_must_be_in_zero_one(alpha):
     for make in (lambda: nn.LeakyReLU(alpha), lambda: F.leaky_relu(nnlab.tensor([1.0]), alpha)):
         with pytest.raises(ConfigError, match=r"alpha must be a finite number >= 0 and < 1"):
             make()
+
+
+def test_every_cli_activation_name_builds_a_module_that_round_trips():
+    from nnlab.cli.build import _activation
+    from nnlab.cli.config import ACTIVATIONS
+
+    x = nnlab.tensor(np.linspace(-4, 4, 12).reshape(3, 4))
+    for name in ACTIVATIONS:
+        if name == "maxout":
+            continue
+        module = _activation(type("M", (), {"activation": name, "activation_alpha": None, "prelu_per_channel": False})(), 4)
+        again = nn.from_spec(nn.to_spec(module))
+        np.testing.assert_array_equal(again(x).numpy(), module(x).numpy(), err_msg=name)

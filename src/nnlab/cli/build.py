@@ -185,16 +185,15 @@ def training_data(cfg: RunConfig, splits: Splits):
 
 
 def _activation(m, width: int) -> nn.Module:
+    """The activation module for ``model.activation`` (the config's lower-case names)."""
     alpha = {} if m.activation_alpha is None else {"init" if m.activation == "prelu" else "alpha": m.activation_alpha}
     if m.activation == "prelu":
         return nn.PReLU(num_parameters=width if m.prelu_per_channel else 1, **alpha)
-    return {
-        "sigmoid": nn.Sigmoid,
-        "tanh": nn.Tanh,
-        "relu": nn.ReLU,
-        "leaky_relu": nn.LeakyReLU,
-        "elu": nn.ELU,
-    }[m.activation](**alpha)
+    classes = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
+    classes.update({cls.__name__.lower(): cls for cls in (
+        nn.GELU, nn.SiLU, nn.Softplus, nn.Softsign, nn.SELU, nn.CELU, nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid,
+        nn.Hardswish, nn.Mish)})
+    return classes[m.activation](**alpha)
 
 
 def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:

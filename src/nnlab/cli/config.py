@@ -85,7 +85,8 @@ class DataConfig(_Section):
         return self
 
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout",
+               "gelu", "silu", "softplus", "softsign", "selu", "celu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "mish")
 _NOT_MAXOUT = tuple(a for a in ACTIVATIONS if a != "maxout")
 
 

@@ -4,6 +4,7 @@ from . import init
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .container import Residual, Sequential
 from .linear import Linear, Maxout, TiedLinear
+from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
 from .module import Module, Parameter, is_weight
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
@@ -29,6 +30,17 @@ __all__ = [
     "ELU",
     "Softmax",
     "Identity",
+    "GELU",
+    "SiLU",
+    "Softplus",
+    "Softsign",
+    "SELU",
+    "CELU",
+    "ReLU6",
+    "Hardtanh",
+    "Hardsigmoid",
+    "Hardswish",
+    "Mish",
     "ActivityRegularization",
     "init",
     "to_spec",

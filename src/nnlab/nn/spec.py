@@ -34,6 +34,7 @@ import inspect
 
 from ..errors import ConfigError
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from . import activations_extra
 from .container import Residual, Sequential
 from .linear import Linear, Maxout, TiedLinear
 from .module import Module, _join
@@ -70,6 +71,7 @@ def register(cls=None, *, name: str | None = None):
 for _cls in (
     Linear, Sequential, Residual, Maxout, BatchNorm, Dropout, GaussianNoise, TiedLinear,
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, Identity,
+    *(getattr(activations_extra, name) for name in activations_extra.__all__),
 ):  # fmt: skip
     register(_cls)
 
