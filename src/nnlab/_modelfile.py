@@ -81,8 +81,11 @@ def encode(tensors: dict, metadata: dict) -> bytes:
 
 
 # ------------------------------------------------------------------ reading
-def decode(path) -> tuple[dict, dict]:
-    """(metadata, tensors) of the model file at ``path``, or :class:`ModelFileError` saying what is wrong."""
+def decode(path, kind: tuple[str, str] | None = None) -> tuple[dict, dict]:
+    """(metadata, tensors) of the model file at ``path``, or :class:`ModelFileError` saying what is wrong.
+
+    ``kind`` is the (format, format_version) the file must carry; by default an nnlab model file's.
+    """
     path = os.fspath(path)
     with _open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
@@ -100,7 +103,7 @@ def decode(path) -> tuple[dict, dict]:
                 f"beyond the {MAX_HEADER_BYTES // 2**20} MiB limit)")))
         head = f.read(length)
         header = _parse_header(path, head, start)
-        metadata, layout, data_size = _check_layout(path, header, size - 8 - length)
+        metadata, layout, data_size = _check_layout(path, header, size - 8 - length, kind)
         data = f.read(data_size + 1)
     if len(data) != data_size:
         raise ModelFileError(f"{path!r} changed size while it was read; try again")
@@ -201,19 +204,22 @@ def _parse_header(path: str, head: bytes, start: bytes) -> dict:
     return header
 
 
-def _check_layout(path: str, header: dict, data_size: int):
+def _check_layout(path: str, header: dict, data_size: int, kind):
     """Every tensor entry well-formed and inside the data; returns (metadata, layout, data size)."""
     metadata = header.get("__metadata__")
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise ModelFileError(f"{path!r} is a safetensors file but not an nnlab model "
                              "(its __metadata__ is missing or not a map of strings)")
-    if metadata.get("format") != "nnlab-model":
-        raise ModelFileError(f"{path!r} is a safetensors file but not an nnlab model (no nnlab format tag)")
-    from .io import FORMAT_VERSION
+    if kind is None:
+        from .io import FORMAT, FORMAT_VERSION
 
-    if metadata.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path!r} has model format version {metadata.get('format_version')!r}; this nnlab "
-                             f"reads version {FORMAT_VERSION!r} (save the model again with this nnlab)")
+        kind = (FORMAT, FORMAT_VERSION)
+    if metadata.get("format") != kind[0]:
+        what = "an nnlab model" if kind[0] == "nnlab-model" else f"an {kind[0]} file"
+        raise ModelFileError(f"{path!r} is a safetensors file but not {what} (no {kind[0]} format tag)")
+    if metadata.get("format_version") != kind[1]:
+        raise ModelFileError(f"{path!r} has format version {metadata.get('format_version')!r}; this nnlab "
+                             f"reads version {kind[1]!r} (save it again with this nnlab)")
     if CHECKSUM_KEY not in metadata:
         raise ModelFileError(f"{path!r} is not a complete nnlab model file (it has no checksum entry)")
     layout, ranges = {}, []

@@ -5,6 +5,7 @@ from .callbacks import (
     Callback,
     CallbackList,
     Checkpoint,
+    DivergenceGuard,
     EarlyStopping,
     HalveOnRise,
     History,
@@ -18,6 +19,7 @@ from .callbacks import (
     TerminateOnNaN,
 )
 from .loop import evaluate, evaluating, fit, predict
+from .resume import TrainingState
 from .lr_search import LRSearchResult, Trial, lr_search
 from .metrics import accuracy, confusion_matrix, predicted_labels
 
@@ -27,6 +29,7 @@ __all__ = [
     "predict",
     "evaluating",
     *callbacks.__all__,
+    "TrainingState",
     "lr_search",
     "LRSearchResult",
     "Trial",

@@ -20,12 +20,14 @@ from ..data import ArrayDataset, DataLoader, as_dataset, as_features, check_labe
 from ..errors import ConfigError, DataError
 from ..tensor import as_tensor, no_grad
 from .callbacks import CallbackList, History, ProgressBar, get_lr
+from .callbacks.divergence import DivergenceGuard
+from .resume import Loop, TrainingState, load_state
 from .metrics import confusion_matrix, metric_list, predicted_labels, target_labels
 
 
 def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int = 32,
         metrics=("accuracy",), callbacks=(), seed=None, augment=None, verbose: int = 1, shuffle: bool = True,
-        drop_last: bool = False) -> History:
+        drop_last: bool = False, divergence="default", resume_from=None) -> History:
     """Train ``model`` to lower ``loss(model(X), y)`` with ``optimizer``; return the :class:`History`.
 
     ``train_data`` and ``val_data`` are ``(X, y)`` pairs, ``nnlab.data.ArrayDataset``
@@ -40,6 +42,14 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     The model is in training mode while it learns and in evaluation mode (and
     under ``no_grad``, see :func:`evaluating`) while it is validated; its original
     mode is restored at the end.
+
+    ``divergence``: a :class:`~nnlab.train.callbacks.DivergenceGuard` watches every
+    run by default (``"default"``; pass your own to change the rule, or None for
+    none): a loss that stays far above the first epoch's, or non-finite weights,
+    stop training with the last good epoch's weights.  ``resume_from``: the file a
+    :class:`~nnlab.train.resume.TrainingState` callback wrote; the run, built with
+    the same arguments, continues after the epoch saved there and ends bit for bit
+    where an uninterrupted run would.
     """
     check_int("epochs", epochs, minimum=1, owner="fit")
     check_int("batch_size", batch_size, minimum=1, owner="fit")
@@ -61,19 +71,30 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     val_meters = metric_list(metrics)
 
     callbacks = list(callbacks)
+    if divergence == "default":
+        divergence = None if any(isinstance(cb, DivergenceGuard) for cb in callbacks) else DivergenceGuard()
+    if divergence is not None:
+        callbacks.insert(0, divergence)  # first: it restores good weights before a Checkpoint writes them
+    savers = [cb for cb in callbacks if isinstance(cb, TrainingState)]
+    callbacks = [cb for cb in callbacks if not isinstance(cb, TrainingState)]
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
         callbacks.append(ProgressBar(always_lines=verbose == 2))
     names = ["loss"] + [m.name for m in meters]
     logged = names + ([f"val_{n}" for n in names] if val_set is not None else []) + ["lr"]
     params = {"epochs": epochs, "steps": len(loader), "batch_size": loader.batch_size, "samples": len(train_set),
               "metrics": logged}
-    history = History()  # last, so it records the logs as the other callbacks left them
-    cbs = CallbackList([*callbacks, history], model, optimizer, params)
+    history = History()  # after the others, so it records the logs as they left them; then the state savers
+    cbs = CallbackList([*callbacks, history, *savers], model, optimizer, params)
+    stateful = [cb for cb in callbacks if not isinstance(cb, ProgressBar)]
+    loop = Loop(loader, history, stateful, augment, model)
+    for saver in savers:
+        saver.loop = loop
     was_training = model.training
 
     try:
         cbs.on_train_begin()
-        for epoch in range(epochs):
+        start = 0 if resume_from is None else load_state(resume_from, loop, optimizer)
+        for epoch in range(start, epochs):
             cbs.on_epoch_begin(epoch)
             model.train()
             logs = _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch)

@@ -9,10 +9,12 @@ lr.py          :class:`LearningRateScheduler`, :class:`MomentumScheduler`,
                :class:`HalveOnRise`, :class:`ReduceLROnPlateau`
 files.py       :class:`Checkpoint`, :class:`MetricsLogger`
 progress.py    :class:`ProgressBar`
+divergence.py  :class:`DivergenceGuard`
 =============  ===========================================================
 """
 
 from .base import Callback, CallbackList
+from .divergence import DivergenceGuard
 from .files import Checkpoint, MetricsLogger, atomic_save
 from .history import History
 from .lr import HalveOnRise, LearningRateScheduler, MomentumScheduler, ReduceLROnPlateau, get_lr
@@ -28,6 +30,7 @@ __all__ = [
     "MonitorCallback",
     "EarlyStopping",
     "TerminateOnNaN",
+    "DivergenceGuard",
     "LearningRateScheduler",
     "MomentumScheduler",
     "HalveOnRise",
