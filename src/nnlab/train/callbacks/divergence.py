@@ -11,14 +11,14 @@ from .base import Callback
 
 
 class DivergenceGuard(Callback):
-    """Stop when the monitored loss stays above ``factor`` × the first epoch's for ``patience`` epochs in a row,
+    """Stop when the monitored loss stays above ``factor`` × the initial loss for ``patience`` epochs in a row,
     or when a parameter becomes NaN or infinite; put back the weights of the last good epoch.
 
     A NaN loss is TerminateOnNaN's to catch; this catches what it cannot: Adam at
     lr 1e6 reaches a validation loss of 1e18 with every value finite, and would
     otherwise run all its epochs and return a chance-level model.  An epoch is
-    *good* when its loss is at most ``factor`` × the reference (the first epoch's
-    loss) and every parameter is finite; the good epoch's ``state_dict`` is kept
+    *good* when its loss is at most ``factor`` × the reference (the first
+    batch's loss, before any update) and every parameter is finite; the good epoch's ``state_dict`` is kept
     (one copy), and loaded back when the guard stops training, before any later
     callback (a Checkpoint) writes the model.  ``message`` names that epoch
     (1-based), ``good_epoch`` is 0-based.  ``fit`` adds one by default
@@ -40,7 +40,14 @@ class DivergenceGuard(Callback):
         self.message = None
 
     def on_train_begin(self, logs=None):
-        self.reference, self.wait, self.good_epoch, self.good_state, self.message = None, 0, None, None, None
+        # Until an epoch ends well, the weights to go back to are the ones training started from.
+        self.reference, self.wait, self.good_epoch, self.message = None, 0, None, None
+        self.good_state = self.model.state_dict()
+
+    def on_batch_end(self, batch, logs=None):
+        # The initial loss: the first batch's, computed before its update changed anything.
+        if self.reference is None and math.isfinite((logs or {}).get("loss", math.nan)):
+            self.reference = logs["loss"]
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor, (logs or {}).get("loss"))
@@ -48,8 +55,6 @@ class DivergenceGuard(Callback):
         broken = [k for k, v in state.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
         if value is None or not math.isfinite(value):
             return  # a non-finite loss is TerminateOnNaN's case
-        if self.reference is None and not broken:
-            self.reference = value
         too_high = self.reference is not None and value > self.factor * max(self.reference, 1e-12)
         if not broken and not too_high:
             self.wait, self.good_epoch, self.good_state = 0, epoch, state
@@ -59,11 +64,9 @@ class DivergenceGuard(Callback):
             return
         self.stop_training = True
         why = (f"parameters {', '.join(broken[:3])} became non-finite" if broken else
-               f"{self.monitor} stayed above {self.factor:g} x the first epoch's ({self.reference:.4g}) for "
+               f"{self.monitor} stayed above {self.factor:g} x the initial loss ({self.reference:.4g}) for "
                f"{self.wait} epochs (now {value:.4g})")
-        if self.good_state is not None:
-            self.model.load_state_dict(self.good_state)
-            kept = f"the weights of epoch {self.good_epoch + 1}, the last good one, were restored"
-        else:
-            kept = "no epoch was good, so the weights are the diverged ones"
+        self.model.load_state_dict(self.good_state)
+        kept = ("no epoch ended well, so the initial weights were restored" if self.good_epoch is None else
+                f"the weights of epoch {self.good_epoch + 1}, the last good one, were restored")
         self.message = f"training diverged at epoch {epoch + 1}: {why}; {kept}"

@@ -1,0 +1,67 @@
+"""A run killed with SIGKILL at random moments and resumed ends bit for bit where an uninterrupted run ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = r"""
+import json, sys
+import numpy as np
+import nnlab
+from nnlab import nn, optim, datasets
+from nnlab.train import EarlyStopping, TrainingState, fit
+
+state, out, resume = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+nnlab.seed(0)
+X, y = datasets.load("moons", n=200, noise=0.2, seed=0)
+model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(keep=0.9), nn.Linear(16, 2))
+opt = optim.Adam(model.parameters(), lr=0.01)
+h = fit(model, nnlab.losses.cross_entropy, opt, (X[:150], y[:150]), (X[150:], y[150:]), epochs=40, batch_size=16,
+        seed=1, verbose=0, callbacks=[EarlyStopping(patience=50), TrainingState(state)],
+        resume_from=state if resume else None)
+np.savez(out, **{k: v for k, v in model.state_dict().items()})
+open(out + ".json", "w").write(json.dumps({"history": h.history, "epoch": h.epoch}))
+"""
+
+
+def _run(tmp, state, out, resume, kill_after=None):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(state), str(out), "1" if resume else "0"], env=env,
+                            stderr=subprocess.PIPE)
+    if kill_after is None:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+        return True
+    deadline = time.time() + 60
+    while not state.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    time.sleep(kill_after)
+    if proc.poll() is not None:
+        return False  # finished before the kill
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return True
+
+
+def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
+    _run(tmp_path, tmp_path / "ref.state", tmp_path / "ref.npz", resume=False)
+    ref = np.load(tmp_path / "ref.npz")
+    ref_history = json.loads((tmp_path / "ref.npz.json").read_text())
+    rng = np.random.default_rng(0)
+    killed = 0
+    for trial in range(3):
+        state, out = tmp_path / f"t{trial}.state", tmp_path / f"t{trial}.npz"
+        killed += _run(tmp_path, state, out, resume=False, kill_after=float(rng.uniform(0.0, 0.4)))
+        _run(tmp_path, state, out, resume=True)
+        got = np.load(out)
+        assert sorted(got.files) == sorted(ref.files)
+        for k in ref.files:
+            assert np.array_equal(got[k], ref[k]), k  # bit for bit
+        assert json.loads((tmp_path / f"t{trial}.npz.json").read_text()) == ref_history
+    assert killed >= 1
