@@ -53,9 +53,14 @@ _zeros_buffers = {}
 
 
 def _zeros_like_readonly(X):
-    """Zeros of X's shape and dtype, a read-only view of a shared buffer, or None above _ZEROS_MAX."""
+    """Zeros of X's shape and dtype, a read-only view of a shared buffer, or None above _ZEROS_MAX.
+
+    None too for a non-C-contiguous X (a conv output is a channels-first view of
+    channels-last memory): a C-ordered partner would make NumPy write the result
+    in C order, and the next conv would then gather its windows across strides.
+    """
     size = X.size
-    if size > _ZEROS_MAX:
+    if size > _ZEROS_MAX or not X.flags.c_contiguous:
         return None
     buf = _zeros_buffers.get(X.dtype)
     if buf is None or buf.size < size:

@@ -1,0 +1,146 @@
+"""Pooling over strided windows: max (gradient routed to the arg-max), average, adaptive average.
+
+Max and average pooling walk the kernel offsets (kernel-size vectorized
+steps, no loop over positions or samples), each reading the (N, *out, C)
+slab of the padded channels-last input that the offset covers.
+
+Max-pooling ties: the whole gradient of a window goes to its *first*
+maximal element in row-major kernel order (a later element must be strictly
+greater to win), which is also PyTorch's CPU rule.  Where windows overlap,
+an element that wins several windows receives the sum of their gradients.
+Padding of max pooling is −∞ (never wins), of average pooling zeros that
+count in the divisor (PyTorch's ``count_include_pad=True``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..tensor import as_tensor, make_result
+from ._windows import (
+    channels_first,
+    channels_last,
+    interior,
+    offsets,
+    output_shape,
+    pad,
+    resolve_padding,
+    spatial_tuple,
+)
+
+
+def _setup(x, kernel_size, stride, padding, owner):
+    x = as_tensor(x)
+    X = x.data
+    if X.ndim < 3:
+        raise ConfigError(f"{owner} expects input of shape (N, C, *spatial), got shape {X.shape}")
+    d = len(kernel_size) if isinstance(kernel_size, (tuple, list)) else X.ndim - 2
+    if X.ndim != d + 2:
+        raise ConfigError(f"{owner}: a {d}-D kernel {kernel_size!r} needs input (N, C, *{d} axes), got {X.shape}")
+    kernel = spatial_tuple("kernel_size", kernel_size, d, 1, owner)
+    stride = kernel if stride is None else spatial_tuple("stride", stride, d, 1, owner)
+    pads = resolve_padding(padding, kernel, (1,) * d, stride, owner)
+    if any(lo > k // 2 or hi > k // 2 for (lo, hi), k in zip(pads, kernel)):
+        raise ConfigError(f"{owner}: padding must be at most half the kernel size {kernel}, got {padding!r}")
+    out_sp = output_shape(X.shape[2:], kernel, stride, (1,) * d, pads, owner)
+    return x, X, kernel, stride, pads, out_sp
+
+
+def max_pool(x, kernel_size, stride=None, padding=0):
+    """Maximum over each window: y[n, c, p] = max_k x[n, c, s·p + k − pad]; stride defaults to the kernel.
+
+    >>> import nnlab
+    >>> max_pool(nnlab.tensor([[[1.0, 3.0, 2.0, 5.0]]]), 2).data.tolist()
+    [[[3.0, 5.0]]]
+    """
+    x, X, kernel, stride, pads, out_sp = _setup(x, kernel_size, stride, padding, "max_pool")
+    Xp = pad(channels_last(X), pads, -np.inf)
+    slabs = offsets(kernel, stride, (1,) * len(kernel), out_sp)
+    _, index = next(slabs)
+    out = Xp[index].copy()
+    winner = np.zeros(out.shape, dtype=np.uint8 if np.prod(kernel) < 256 else np.int32)
+    for k, (_, index) in enumerate(slabs, start=1):
+        slab = Xp[index]
+        better = slab > out  # strictly greater: a tie stays with the first maximum
+        np.copyto(out, slab, where=better)
+        winner[better] = k
+
+    def backward(g):
+        gcl = channels_last(g)
+        dXp = np.zeros(Xp.shape, dtype=X.dtype)
+        for k, (_, index) in enumerate(offsets(kernel, stride, (1,) * len(kernel), out_sp)):
+            dXp[index] += np.where(winner == k, gcl, 0)
+        return (channels_first(dXp[interior(X.shape[2:], pads)]),)
+
+    return make_result(channels_first(out), (x,), backward)
+
+
+def avg_pool(x, kernel_size, stride=None, padding=0):
+    """Mean over each window (zero padding counted, as PyTorch's default); stride defaults to the kernel.
+
+    >>> import nnlab
+    >>> avg_pool(nnlab.tensor([[[1.0, 3.0, 2.0, 6.0]]]), 2).data.tolist()
+    [[[2.0, 4.0]]]
+    """
+    x, X, kernel, stride, pads, out_sp = _setup(x, kernel_size, stride, padding, "avg_pool")
+    Xp = pad(channels_last(X), pads)
+    scale = X.dtype.type(1.0 / np.prod(kernel))
+    out = None
+    for _, index in offsets(kernel, stride, (1,) * len(kernel), out_sp):
+        out = Xp[index].copy() if out is None else np.add(out, Xp[index], out=out)
+    out *= scale
+
+    def backward(g):
+        share = channels_last(g) * scale
+        dXp = np.zeros(Xp.shape, dtype=X.dtype)
+        for _, index in offsets(kernel, stride, (1,) * len(kernel), out_sp):
+            dXp[index] += share
+        return (channels_first(dXp[interior(X.shape[2:], pads)]),)
+
+    return make_result(channels_first(out), (x,), backward)
+
+
+def _bins(size: int, out: int, dtype) -> np.ndarray:
+    """The (out, size) averaging matrix of adaptive pooling: bin i spans [⌊i·S/O⌋, ⌈(i+1)·S/O⌉), as PyTorch."""
+    A = np.zeros((out, size), dtype=dtype)
+    for i in range(out):  # over output bins (a handful), building a constant matrix
+        lo, hi = (i * size) // out, -((-(i + 1) * size) // out)
+        A[i, lo:hi] = 1.0 / (hi - lo)
+    return A
+
+
+def adaptive_avg_pool(x, output_size):
+    """Average over ``output_size`` bins per spatial axis (1 = global average pooling).
+
+    Separable: along each spatial axis the input is multiplied by a fixed
+    (out, size) averaging matrix; the backward multiplies by its transpose.
+
+    >>> import nnlab
+    >>> adaptive_avg_pool(nnlab.tensor([[[1.0, 3.0, 2.0, 6.0]]]), 1).data.tolist()
+    [[[3.0]]]
+    """
+    x = as_tensor(x)
+    X = x.data
+    d = X.ndim - 2
+    if d < 1:
+        raise ConfigError(f"adaptive_avg_pool expects input of shape (N, C, *spatial), got shape {X.shape}")
+    sizes = spatial_tuple("output_size", output_size, d, 1, "adaptive_avg_pool")
+    spatial = X.shape[2:]
+    axes = tuple(range(2, 2 + d))
+    if all(o == 1 for o in sizes):
+        scale = X.dtype.type(1.0 / np.prod(spatial))
+        out = X.sum(axis=axes, keepdims=True) * scale
+
+        def backward(g):
+            return (np.broadcast_to(g * scale, X.shape).copy(),)
+
+        return make_result(out, (x,), backward)
+    mats = [_bins(s, o, X.dtype) for s, o in zip(spatial, sizes)]
+
+    def along(Z, transpose):
+        for axis, A in zip(axes, mats):
+            Z = np.moveaxis(np.moveaxis(Z, axis, -1) @ (A if transpose else A.T), -1, axis)
+        return Z
+
+    return make_result(along(X, False), (x,), lambda g: (along(g, True),))
