@@ -32,6 +32,8 @@ def build_model(case):
     """The case's MLP as an nnlab ``Sequential`` (Linear [+ BatchNorm] + ReLU per hidden layer)."""
     from nnlab import nn
 
+    if case.net:
+        return _conv_model(case, nn)
     layers = []
     for i, (a, b) in enumerate(zip(case.sizes[:-1], case.sizes[1:])):
         layers.append(nn.Linear(a, b))
@@ -40,6 +42,22 @@ def build_model(case):
                 layers.append(nn.BatchNorm(b))
             layers.append(nn.ReLU())
     model = nn.Sequential(*layers)
+    model.train()
+    return model
+
+
+def _conv_model(case, nn):
+    """A conv case's ``net`` as nnlab layers (default initialization, as every framework uses its own)."""
+    d = len(case.input_shape) - 1
+    conv, pool = (nn.Conv1d, nn.MaxPool1d) if d == 1 else (nn.Conv2d, nn.MaxPool2d)
+    make = {
+        "conv": lambda _, cin, cout, k, stride, pad: conv(cin, cout, k, stride=stride, padding=pad),
+        "relu": lambda _: nn.ReLU(),
+        "maxpool": lambda _, k: pool(k),
+        "flatten": lambda _: nn.Flatten(),
+        "linear": lambda _, a, b: nn.Linear(a, b),
+    }
+    model = nn.Sequential(*(make[layer[0]](*layer) for layer in case.net))
     model.train()
     return model
 

@@ -19,6 +19,8 @@ def versions() -> dict:
 
 
 def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
+    if case.net:
+        return _build_conv(case, seed)
     rng = np.random.default_rng(seed + 2)
     # Scaled so activations keep unit variance: no overflow, no denormals.
     Ws = [
@@ -44,3 +46,27 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
         return 0.0
 
     return Runner(run, n, bs)
+
+
+def _build_conv(case, seed: int):
+    from .cases import gemm_shapes
+
+    rng = np.random.default_rng(seed + 2)
+    bs = case.batch_size
+    layers = []
+    for positions, k, n, first in gemm_shapes(case):
+        cols = rng.standard_normal((bs * positions, k), dtype=np.float32)
+        W = rng.standard_normal((k, n), dtype=np.float32) / np.float32(np.sqrt(k))
+        layers.append((cols, W, first))
+    steps = -(-case.samples // bs)
+
+    def run(stop):
+        for _ in range(min(steps, -(-stop // bs))):
+            for cols, W, first in layers:
+                g = cols @ W  # forward; stands in for the output gradient too
+                cols.T @ g
+                if not first:
+                    g @ W.T
+        return 0.0
+
+    return Runner(run, case.samples, bs)

@@ -19,6 +19,8 @@ def supports(case) -> str | None:
     """None when MLPClassifier can express the case, else the reason it cannot."""
     if case.batchnorm:
         return "MLPClassifier has no BatchNorm"
+    if case.net:
+        return "MLPClassifier has no convolution"
     return None
 
 

@@ -19,23 +19,59 @@ from .data.readers import load_mnist_folder, read_csv, read_idx, read_npz
 from .errors import ConfigError
 from .random import get_rng
 
-__all__ = ["digits", "xor", "mlp_table", "moons", "circles", "spirals", "blobs", "load", "names",
+__all__ = ["digits", "mnist1d", "xor", "mlp_table", "moons", "circles", "spirals", "blobs", "load", "names",
            "read_csv", "read_npz", "read_idx", "load_mnist_folder"]
 
 TAU = 2 * np.pi
 
 
-def digits():
+def digits(as_images: bool = False):
     """1,797 8x8 images of handwritten digits 0-9: X (1797, 64) float32 with pixel values 0..16, y int64.
+
+    ``as_images=True`` gives X as (1797, 1, 8, 8), one channel first, for a convolutional model.
 
     >>> X, y = digits()
     >>> X.shape, X.dtype, y.dtype, int(y.max())
     ((1797, 64), dtype('float32'), dtype('int64'), 9)
+    >>> digits(as_images=True)[0].shape
+    (1797, 1, 8, 8)
     """
     from sklearn.datasets import load_digits  # imported here: `import nnlab` stays light
 
     bunch = load_digits()
-    return bunch.data.astype(np.float32), bunch.target.astype(np.int64)
+    X = bunch.data.astype(np.float32)
+    return (X.reshape(-1, 1, 8, 8) if as_images else X), bunch.target.astype(np.int64)
+
+
+def mnist1d(as_sequences: bool = False):
+    """MNIST-1D (Greydanus & Kobak, ICML 2024): ``((X, y), (X_test, y_test))``, 4,000 + 1,000 sequences of 40.
+
+    Generated on the spot by the ``mnist1d`` package's procedural generator
+    (``make_dataset`` with its default arguments, seed 42) and split as the
+    package splits it (the first 80 % train).  Nothing is downloaded and
+    nothing is written to disk: the package's ``get_dataset`` would fetch or
+    pickle a file, so it is not used; generation takes about a second.  The
+    package seeds NumPy's and Python's global generators; their states are
+    restored afterwards.  X float32 (N, 40), or (N, 1, 40) with
+    ``as_sequences=True`` for a Conv1d; y int64 in 0..9.  Needs the optional
+    extra: ``pip install 'nnlab[mnist1d]'``.
+    """
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise ConfigError("mnist1d() needs the mnist1d package: pip install 'nnlab[mnist1d]'") from None
+    import random
+
+    saved = np.random.get_state(), random.getstate()
+    try:
+        data = make_dataset(get_dataset_args())
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+    shape = (-1, 1, data["x"].shape[1]) if as_sequences else (-1, data["x"].shape[1])
+    train = data["x"].astype(np.float32).reshape(shape), data["y"].astype(np.int64)
+    test = data["x_test"].astype(np.float32).reshape(shape), data["y_test"].astype(np.int64)
+    return train, test
 
 
 def xor():

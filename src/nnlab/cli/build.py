@@ -60,6 +60,8 @@ def load_raw(cfg: RunConfig):
         return read_npz(d.path)
     if d.source == "mnist":
         return load_mnist_folder(d.path)
+    if d.source == "mnist1d":  # generated with the package's defaults; its own train/test split
+        return datasets.mnist1d()
     if d.source == "blobs":  # data.noise is the standard deviation of each blob
         return datasets.load("blobs", n=d.n, std=d.noise, seed=cfg.seed)
     if d.source in ("moons", "circles", "spirals"):
@@ -73,7 +75,7 @@ def prepare_data(cfg: RunConfig) -> Splits:
         check_memory(f"data.n = {d.n}", d.n * 3 * 8 * 4, "lower data.n")
     raw = load_raw(cfg)
     names = None
-    if d.source == "mnist":
+    if d.source in ("mnist", "mnist1d"):
         (X, y), test = raw
     elif d.source == "csv":
         X, y, info = raw
@@ -197,9 +199,11 @@ def _activation(m, width: int) -> nn.Module:
 
 
 def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
-    """An MLP: [noise] [input dropout] (Linear [BatchNorm] activation [dropout])* Linear."""
-    check_model_memory(cfg, num_features, num_classes)
+    """``model.layers`` as a Sequential, or an MLP: [noise] [input dropout] (Linear [BatchNorm] activation [dropout])* Linear."""
     m = cfg.model
+    if m.layers is not None:
+        return _layers_model(m.layers, num_features, num_classes)
+    check_model_memory(cfg, num_features, num_classes)
     weight_init = m.weight_init or ("xavier_normal" if m.activation in ("sigmoid", "tanh") else "he_normal")
     bias_init = nn.init.constant(m.bias_init) if isinstance(m.bias_init, float | int) else m.bias_init
     layers = []
@@ -222,6 +226,21 @@ def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Modul
     out_init = "xavier_normal" if cfg.loss.name != "cross_entropy" else weight_init
     layers.append(nn.Linear(width, num_classes, weight_init=out_init))
     return nn.Sequential(*layers)
+
+
+def _layers_model(layers: list, num_features: int, num_classes: int) -> nn.Module:
+    """A Sequential of registered layers, checked to map rows of ``num_features`` to ``num_classes`` outputs."""
+    try:
+        model = nn.from_spec({"type": "Sequential", "layers": [dict(layer) for layer in layers]})
+        out_shape = model.flops_by_layer((1, num_features))[-1]["output_shape"]
+    except ConfigError as exc:
+        raise ConfigError(f"model.layers: {exc}") from None
+    if tuple(out_shape) != (1, num_classes):
+        raise ConfigError(
+            f"model.layers maps rows of {num_features} features to shape {tuple(out_shape)}; "
+            f"the data have {num_classes} classes, so the last layer must give (1, {num_classes})"
+        )
+    return model
 
 
 def build_loss(cfg: RunConfig, num_classes: int, model=None):

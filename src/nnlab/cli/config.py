@@ -54,7 +54,7 @@ _GENERATED = ("moons", "circles", "spirals", "blobs")
 
 
 class DataConfig(_Section):
-    source: Literal["digits", "xor", "moons", "circles", "spirals", "blobs", "mlp_table", "csv", "npz", "mnist"] = "digits"
+    source: Literal["digits", "xor", "moons", "circles", "spirals", "blobs", "mlp_table", "csv", "npz", "mnist", "mnist1d"] = "digits"
     path: Optional[str] = Field(None, description="file (csv, npz) or folder (mnist) to read")
     target: Optional[str] = Field(None, description="name of the label column of a CSV file")
     n: Int = Field(400, ge=2, description="number of samples of a generated data set")
@@ -109,6 +109,12 @@ class ModelConfig(_Section):
     input_dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of inputs (notes: 0.8)")
     input_noise_std: Float = Field(0.0, ge=0, description="Gaussian noise on the inputs in training")
 
+    layers: Optional[list[dict]] = Field(
+        None,
+        description="the whole model as a list of registered layers, e.g. {type = 'Conv1d', in_channels = 1, ...}; "
+        "replaces hidden, activation and the other MLP keys",
+    )
+
     ONLY_FOR: ClassVar[dict] = {"maxout_pieces": ("activation", ("maxout",)),
                                 "bias_init": ("activation", _NOT_MAXOUT), "batch_norm": ("activation", _NOT_MAXOUT),
                                 "activation_alpha": ("activation", ("leaky_relu", "elu", "prelu")),
@@ -125,6 +131,18 @@ class ModelConfig(_Section):
                     init.get(value)
                 except ConfigError as exc:
                     raise ValueError(f"model.{key}: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.layers is not None:
+            # Keys set away from their defaults (a re-validated dump sets every key, at its default).
+            mlp_keys = sorted(k for k, f in type(self).model_fields.items()
+                              if k != "layers" and getattr(self, k) != f.get_default(call_default_factory=True))
+            if mlp_keys:
+                raise ValueError(f"model.layers describes the whole model; drop model.{', model.'.join(mlp_keys)}")
+            if not self.layers or any(not isinstance(layer, dict) or "type" not in layer for layer in self.layers):
+                raise ValueError("model.layers must be a non-empty list of tables, each with a 'type' key")
         return self
 
 

@@ -3,11 +3,15 @@
 from . import init
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .container import Residual, Sequential
+from .conv import Conv1d, Conv2d
 from .linear import Linear, Maxout, TiedLinear
 from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
 from .module import Module, Parameter, is_weight
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
+from .pooling import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
+)
 from .spec import from_spec, layer_types, register, to_spec
 from .sparsity import ActivityRegularization
 
@@ -42,6 +46,16 @@ __all__ = [
     "Hardswish",
     "Mish",
     "ActivityRegularization",
+    "Conv1d",
+    "Conv2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "Flatten",
+    "Unflatten",
     "init",
     "to_spec",
     "from_spec",

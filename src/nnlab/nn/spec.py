@@ -36,10 +36,14 @@ from ..errors import ConfigError
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from . import activations_extra
 from .container import Residual, Sequential
+from .conv import Conv1d, Conv2d
 from .linear import Linear, Maxout, TiedLinear
 from .module import Module, _join
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
+from .pooling import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
+)
 
 __all__ = ["to_spec", "from_spec", "register", "layer_types", "check_state_shapes"]
 
@@ -72,6 +76,8 @@ for _cls in (
     Linear, Sequential, Residual, Maxout, BatchNorm, Dropout, GaussianNoise, TiedLinear,
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
+    Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
+    Flatten, Unflatten,
 ):  # fmt: skip
     register(_cls)
 
