@@ -30,8 +30,8 @@ _NNLAB_ONLY = ("weight_init", "bias_init", "dtype", "rng")
 
 def _unsupported(cfg) -> list:
     bad = []
-    if cfg.schedule.name != "constant" or cfg.schedule.warmup_epochs:
-        bad.append("schedule")
+    if cfg.schedule.name in ("halve_on_rise", "plateau") or cfg.schedule.momentum_warmup_epochs:
+        bad.append(f"schedule {cfg.schedule.name}")
     if cfg.regularization.l1 or cfg.regularization.l2:
         bad.append("regularization")
     if cfg.data.augment_jitter or cfg.data.augment_noise_std:
@@ -62,6 +62,17 @@ def torch_model(spec: dict, nnlab_model):
     return model
 
 
+def _epoch_schedule(cfg):
+    """The config's learning rate as a function of the epoch (what LearningRateScheduler applies), or None."""
+    from nnlab.cli.build import build_schedule_callbacks
+    from nnlab.train import LearningRateScheduler
+
+    for callback in build_schedule_callbacks(cfg, has_val=False):
+        if isinstance(callback, LearningRateScheduler):
+            return callback.schedule
+    return None
+
+
 def run_torch(cfg, spec, nnlab_model, train, test, seed: int) -> dict:
     import torch
     import torch.nn.functional as F
@@ -77,8 +88,12 @@ def run_torch(cfg, spec, nnlab_model, train, test, seed: int) -> dict:
     Xt, yt = (torch.from_numpy(np.ascontiguousarray(a)) for a in test)
     gen = torch.Generator().manual_seed(seed)
     bs = cfg.train.batch_size
+    schedule = _epoch_schedule(cfg)
     t0 = time.perf_counter()
-    for _ in range(cfg.train.epochs):
+    for epoch in range(cfg.train.epochs):
+        if schedule is not None:
+            for group in opt.param_groups:
+                group["lr"] = schedule(epoch)
         model.train()
         perm = torch.randperm(len(X), generator=gen)
         for i in range(0, len(X), bs):
@@ -96,7 +111,9 @@ def run_torch(cfg, spec, nnlab_model, train, test, seed: int) -> dict:
 
 def run_nnlab(cfg, seed: int):
     import nnlab
-    from nnlab.cli.build import build_loss, build_model, build_optimizer, prepare_data, training_data
+    from nnlab.cli.build import (
+        build_loss, build_model, build_optimizer, build_schedule_callbacks, prepare_data, training_data,
+    )
     from nnlab.train import evaluate, fit
 
     cfg = cfg.model_copy(update={"seed": seed})
@@ -111,7 +128,7 @@ def run_nnlab(cfg, seed: int):
     test = splits.prepared(splits.test)
     t0 = time.perf_counter()
     fit(model, loss, optimizer, train, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-        seed=seed, augment=augment, metrics=(), verbose=0)
+        seed=seed, augment=augment, metrics=(), verbose=0, callbacks=build_schedule_callbacks(cfg, has_val=False))
     seconds = time.perf_counter() - t0
     accuracy = float(evaluate(model, build_loss(cfg, splits.num_classes), test)["accuracy"])
     fresh = build_model(cfg, splits.num_features, splits.num_classes)

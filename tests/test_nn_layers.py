@@ -40,7 +40,7 @@ LAYERS = [
     ("Maxout-3d", lambda: nn.Maxout(4, 2, pieces=2, rng=0, dtype=F64), (2, 3, 4), True),
     ("BatchNorm-train", lambda: _bn(), (8, 3), True),
     ("BatchNorm-eval", lambda: _bn(), (8, 3), False),
-    ("BatchNorm-3d", lambda: _bn(), (2, 4, 3), True),
+    ("BatchNorm-3d", lambda: _bn(), (2, 3, 4), True),  # channels first: (N, C, L), as BatchNorm1d
     ("TiedAutoencoder", _tied_pair, (4, 5), True),
     ("Sigmoid", nn.Sigmoid, (4, 3), True),
     ("Tanh", nn.Tanh, (4, 3), True),

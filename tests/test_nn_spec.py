@@ -57,6 +57,12 @@ MODELS = {
     "ActivityRegularization": lambda: nn.ActivityRegularization(l1=0.01, kl_target=0.1, kl_weight=0.5),
     "Ensemble": lambda: nnlab.ensemble.Ensemble([nn.Linear(2, 4), _tied()], voting="hard", features=[[0, 3], [0, 1, 2, 3]],
                                                 in_features=4),
+    "Conv1d-pooling": lambda: nn.Sequential(
+        nn.Unflatten(1, (1, 4)), nn.Conv1d(1, 2, 3, padding=1, weight_init="he_normal"), nn.MaxPool1d(2, stride=1),
+        nn.AvgPool1d(2, padding=1), nn.AdaptiveAvgPool1d(2), nn.Flatten()),
+    "Conv2d-pooling": lambda: nn.Sequential(
+        nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 3, 2, padding="same", bias=False, dtype=np.float64),
+        nn.MaxPool2d(2, stride=1, padding=1), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
 }
 
 
@@ -125,7 +131,7 @@ def test_inline_arguments_are_accepted():
 @pytest.mark.parametrize(
     "spec, match",
     [
-        ({"type": "Conv2d"}, "unknown layer type 'Conv2d'; choose one of .*BatchNorm, CELU, Dropout, ELU"),
+        ({"type": "Conv3d"}, "unknown layer type 'Conv3d'; choose one of .*BatchNorm, CELU, Conv1d, Conv2d, Dropout, ELU"),
         ({"args": {}}, "unknown layer type None"),
         ([1, 2], "a layer spec is a dict"),
         ({"type": "Linear", "args": {"in_features": 3}}, "Linear needs argument\\(s\\) 'out_features'"),

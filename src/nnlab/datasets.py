@@ -12,6 +12,8 @@ are re-exported here unchanged, as a plain alias and nothing more.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._checks import check_float, check_int
@@ -48,14 +50,22 @@ def mnist1d(as_sequences: bool = False):
 
     Generated on the spot by the ``mnist1d`` package's procedural generator
     (``make_dataset`` with its default arguments, seed 42) and split as the
-    package splits it (the first 80 % train).  Nothing is downloaded and
-    nothing is written to disk: the package's ``get_dataset`` would fetch or
+    package splits it (the first 80 % train), once per process (kept in memory).
+    Nothing is downloaded and nothing is written to disk: the package's ``get_dataset`` would fetch or
     pickle a file, so it is not used; generation takes about a second.  The
     package seeds NumPy's and Python's global generators; their states are
     restored afterwards.  X float32 (N, 40), or (N, 1, 40) with
     ``as_sequences=True`` for a Conv1d; y int64 in 0..9.  Needs the optional
     extra: ``pip install 'nnlab[mnist1d]'``.
     """
+    X, y, X_test, y_test = _mnist1d_arrays()
+    shape = (-1, 1, X.shape[1]) if as_sequences else (-1, X.shape[1])
+    return (X.reshape(shape).copy(), y.copy()), (X_test.reshape(shape).copy(), y_test.copy())
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist1d_arrays():
+    """Generated once per process (in memory only): every call of :func:`mnist1d` gets copies."""
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError:
@@ -68,10 +78,8 @@ def mnist1d(as_sequences: bool = False):
     finally:
         np.random.set_state(saved[0])
         random.setstate(saved[1])
-    shape = (-1, 1, data["x"].shape[1]) if as_sequences else (-1, data["x"].shape[1])
-    train = data["x"].astype(np.float32).reshape(shape), data["y"].astype(np.int64)
-    test = data["x_test"].astype(np.float32).reshape(shape), data["y_test"].astype(np.int64)
-    return train, test
+    return (data["x"].astype(np.float32), data["y"].astype(np.int64),
+            data["x_test"].astype(np.float32), data["y_test"].astype(np.int64))
 
 
 def xor():

@@ -191,10 +191,12 @@ def _labels(model, y, class_names, where: str) -> np.ndarray:
 
 
 def _input_features(model) -> int | None:
-    """Features per row the model's first affine layer takes (None if it has none)."""
+    """Features per row the model's first affine layer (or Unflatten) takes (None if it has none)."""
     for module in model.modules():
         if hasattr(module, "in_features"):
             return int(module.in_features)
+        if hasattr(module, "in_channels"):  # a conv first: it takes (N, C, ...) arrays, not rows
+            return None
     return None
 
 

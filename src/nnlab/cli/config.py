@@ -108,7 +108,6 @@ class ModelConfig(_Section):
     dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of hidden units (notes: 0.5)")
     input_dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of inputs (notes: 0.8)")
     input_noise_std: Float = Field(0.0, ge=0, description="Gaussian noise on the inputs in training")
-
     layers: Optional[list[dict]] = Field(
         None,
         description="the whole model as a list of registered layers, e.g. {type = 'Conv1d', in_channels = 1, ...}; "

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_dtype, check_float, check_int
+from ..errors import ConfigError
 from ..ops.fused import batch_norm
+from ..ops.shape import transpose
+from ..tensor import Tensor, as_tensor
 from ._layer_tools import check_features, features_input
 from .module import Module, Parameter, elements
 
@@ -13,8 +16,12 @@ __all__ = ["BatchNorm"]
 
 
 class BatchNorm(Module):
-    """Batch normalization of (N, C) inputs (any leading axes; features last), fused forward/backward.
+    """Batch normalization, fused forward/backward: per feature of (N, C), per channel of (N, C, *spatial).
 
+    A 2-D batch (N, C) is normalized per column, as PyTorch's BatchNorm1d.
+    An input with more axes is channels first, as PyTorch's BatchNorm1d on
+    (N, C, L) and BatchNorm2d on (N, C, H, W): each channel is normalized over
+    the batch and every spatial position (the statistics of N·L or N·H·W values).
     Training mode normalizes with the mini-batch mean and biased variance,
     then scales by ``gamma`` and shifts by ``beta`` (the seeds' algorithm), and
     updates the buffers ``running_mean`` / ``running_var`` as PyTorch's
@@ -34,13 +41,33 @@ class BatchNorm(Module):
         self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
 
     def forward(self, x):
-        x = features_input(x, self.gamma, "BatchNorm", self.num_features)
+        if not isinstance(x, Tensor):
+            x = as_tensor(x, like=self.gamma)
+        if x.data.ndim <= 2:
+            return self._normalize(features_input(x, self.gamma, "BatchNorm", self.num_features))
+        self._check_channels(x.data.shape)
+        # Channels last (a view; for a conv's output, already contiguous memory), normalize, and back.
+        axes = (0,) + tuple(range(2, x.data.ndim)) + (1,)
+        back = (0, x.data.ndim - 1) + tuple(range(1, x.data.ndim - 1))
+        return transpose(self._normalize(transpose(x, axes)), back)
+
+    def _normalize(self, x):
         return batch_norm(
             x, self.gamma, self.beta, self.running_mean, self.running_var, self.training, self.momentum, self.eps
         )
 
+    def _check_channels(self, shape) -> None:
+        if shape[1] != self.num_features:
+            raise ConfigError(
+                f"BatchNorm expects {self.num_features} channels on axis 1 of a (N, C, ...) input, "
+                f"got input shape {tuple(shape)}"
+            )
+
     def _count_flops(self, shape):
-        check_features("BatchNorm", shape, self.num_features)
+        if len(shape) > 2:
+            self._check_channels(shape)
+        else:
+            check_features("BatchNorm", shape, self.num_features)
         # Training: mean 1, centre 1, variance 2, scale-and-shift 2 per element; eval: centre, scale, shift.
         per_element = 6 if self.training else 3
         return per_element * elements(shape), shape
