@@ -49,9 +49,14 @@ def torch_model(spec: dict, nnlab_model):
     from torch import nn
 
     layers = []
+    images = False  # nnlab's one BatchNorm is torch's BatchNorm2d after a Conv2d, BatchNorm1d otherwise
     for layer in spec["layers"]:
         args = {k: (tuple(v) if isinstance(v, list) else v) for k, v in layer["args"].items() if k not in _NNLAB_ONLY}
-        layers.append(getattr(nn, layer["type"])(**args))
+        kind = layer["type"]
+        images = {"Conv2d": True, "Flatten": False}.get(kind, images)
+        if kind == "BatchNorm":
+            kind = "BatchNorm2d" if images else "BatchNorm1d"
+        layers.append(getattr(nn, kind)(**args))
     model = nn.Sequential(*layers)
     with torch.no_grad():
         for (name, p), (_, q) in zip(nnlab_model.named_parameters(), model.named_parameters()):
