@@ -41,7 +41,9 @@ def _image_shape(cfg, num_features: int):
 
 
 def _first_affine(model):
-    return next((m for m in model.modules() if isinstance(m, nn.Linear | nn.Maxout)), None)
+    """The layer that sees the raw inputs, when it is affine (None behind a convolution, whose filters are no images)."""
+    first = next((m for m in model.modules() if isinstance(m, nn.Linear | nn.Maxout | nn.Conv1d | nn.Conv2d)), None)
+    return first if isinstance(first, nn.Linear | nn.Maxout) else None
 
 
 def _layer_rows(model, num_features: int) -> list[dict]:
