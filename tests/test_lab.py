@@ -155,6 +155,12 @@ def test_debugging(results):
     assert n["structured_filters_neighbour_correlation"] > n["noisy_filters_neighbour_correlation"]
 
 
+def test_conv(results):
+    n = _n(results, "conv")
+    assert n["cnn_parameters"] * 5 < n["mlp_parameters"]  # weight sharing: the same filter at every position
+    assert n["cnn_full_test_accuracy"] > 0.85 and n["mlp_full_test_accuracy"] > 0.85
+
+
 # --------------------------------------------------------------------------------- the command
 
 
