@@ -163,3 +163,10 @@ def test_metrics_logger_never_leaves_a_half_written_log(tmp_path, monkeypatch, f
     logger.on_train_end()
     # The row whose write failed is not lost: the next write holds every epoch's row.
     assert path.read_bytes().startswith(first) and len(path.read_bytes().splitlines()) == 3 + (fmt == "csv")
+
+
+def test_epoch_line_leaves_per_layer_diagnostics_to_the_history():
+    from nnlab.train.callbacks.progress import _format_logs
+
+    line = _format_logs({"loss": 0.5, "diag/1_relu/dead_fraction": 0.25, "lr": 0.01, "val_accuracy": 0.9})
+    assert line == "loss 0.5000  lr 0.01  val_accuracy 0.9000"

@@ -88,6 +88,10 @@ class ProgressBar(Callback):
 def _format_logs(logs) -> str:
     parts = []
     for key, value in logs.items():
+        if "/" in key:
+            # namespaced per-layer records (diagnostics' "diag/<layer>/<stat>") belong in history.csv and the
+            # run's pictures; printed on the epoch line they bury the loss and accuracy a reader looks for
+            continue
         if key == "lr":
             parts.append(f"lr {value:.3g}")
         elif isinstance(value, float):
