@@ -246,7 +246,8 @@ def _weights(params, weights_only: bool) -> list:
     weights by :func:`nnlab.nn.is_weight`) only what the caller did not pick one
     by one: a Module's parameters and ``named_parameters()`` pairs.
     """
-    from .nn.module import Module, is_weight
+    from .nn.module import Module
+    from .nn.parameter import is_weight
 
     if isinstance(params, Module):
         params = [(None, p) for p in params.parameters()]

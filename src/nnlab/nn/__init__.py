@@ -6,7 +6,8 @@ from .container import Residual, Sequential
 from .conv import Conv1d, Conv2d
 from .linear import Linear, Maxout, TiedLinear
 from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
-from .module import Module, Parameter, is_weight
+from .module import Module
+from .parameter import Parameter, is_weight
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
 from .pooling import (

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..tensor import Tensor, as_tensor
 from . import init as _init
-from .module import Parameter
+from .parameter import Parameter
 
 
 def make_parameter(layer: str, name: str, initializer, shape, rng, dtype) -> Parameter:

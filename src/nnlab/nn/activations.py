@@ -13,7 +13,8 @@ from .. import functional as F
 from .._checks import check_dtype, check_float, check_int
 from ..ops._broadcast import unbroadcast
 from ..tensor import Tensor, as_tensor, make_result
-from .module import Module, Parameter, elements
+from .module import Module, elements
+from .parameter import Parameter
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Identity", "prelu"]
 

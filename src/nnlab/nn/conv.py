@@ -19,7 +19,8 @@ from ..ops._windows import output_shape, resolve_padding, spatial_tuple
 from ..ops.conv import conv
 from ..tensor import Tensor, as_tensor
 from ._layer_tools import init_config, make_parameter
-from .module import Module, Parameter, elements
+from .module import Module, elements
+from .parameter import Parameter
 
 __all__ = ["Conv1d", "Conv2d"]
 

@@ -10,7 +10,8 @@ from ..ops.fused import batch_norm
 from ..ops.shape import transpose
 from ..tensor import Tensor, as_tensor
 from ._layer_tools import check_features, features_input
-from .module import Module, Parameter, elements
+from .module import Module, elements
+from .parameter import Parameter
 
 __all__ = ["BatchNorm"]
 

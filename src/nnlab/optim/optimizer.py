@@ -28,7 +28,7 @@ import numpy as np
 
 from .._checks import check_float
 from ..errors import ConfigError
-from ..nn.module import Parameter
+from ..nn.parameter import Parameter
 from ..tensor import Tensor
 from ._flat import FlatParams
 

@@ -11,7 +11,7 @@ import inspect
 
 from .._checks import check_choice
 from ..errors import ConfigError
-from ..nn.module import is_weight
+from ..nn.parameter import is_weight
 from .adaptive import Adagrad, Adam, AdamW, RMSProp
 from .line_search import LineSearch
 from .optimizer import Optimizer
