@@ -143,7 +143,18 @@ class AdaptiveAvgPool2d(_Adaptive):
     dims = 2
 
 
-class Flatten(Module):
+class _Reshape(Module):
+    """A layer that only reshapes, to the shape its subclass's ``_target(shape)`` gives: no FLOPs."""
+
+    def forward(self, x):
+        x = _input(x)
+        return reshape(x, self._target(x.data.shape))
+
+    def _count_flops(self, shape):
+        return 0, self._target(shape)
+
+
+class Flatten(_Reshape):
     """Merge axes ``start_dim`` … ``end_dim`` into one (default: all but the batch axis), as PyTorch.
 
     >>> import numpy as np
@@ -165,13 +176,6 @@ class Flatten(Module):
             )
         return tuple(shape[:start]) + (int(np.prod(shape[start : end + 1])),) + tuple(shape[end + 1 :])
 
-    def forward(self, x):
-        x = _input(x)
-        return reshape(x, self._target(x.data.shape))
-
-    def _count_flops(self, shape):
-        return 0, self._target(shape)
-
     def spec_args(self) -> dict:
         return {"start_dim": self.start_dim, "end_dim": self.end_dim}
 
@@ -179,7 +183,7 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-class Unflatten(Module):
+class Unflatten(_Reshape):
     """Split axis ``dim`` into ``unflattened_size``, as PyTorch's: rows of 40 values → (N, 1, 40) for a Conv1d.
 
     As the first layer of a model it lets rows (a CSV file, a preprocessing
@@ -209,13 +213,6 @@ class Unflatten(Module):
             )
         axis = self.dim % n
         return tuple(shape[:axis]) + self.unflattened_size + tuple(shape[axis + 1 :])
-
-    def forward(self, x):
-        x = _input(x)
-        return reshape(x, self._target(x.data.shape))
-
-    def _count_flops(self, shape):
-        return 0, self._target(shape)
 
     def spec_args(self) -> dict:
         return {"dim": self.dim, "unflattened_size": list(self.unflattened_size)}
