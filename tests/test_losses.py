@@ -176,13 +176,14 @@ def test_penalty_gradchecks_and_empty():
 def test_class_forms_and_lookup():
     loss = losses.CrossEntropyLoss(label_smoothing=0.1)
     assert loss(_x(LOGITS), LABELS).item() == pytest.approx(losses.cross_entropy(_x(LOGITS), LABELS, 0.1).item())
-    assert loss.config == {"name": "cross_entropy", "reduction": "mean", "label_smoothing": 0.1}
+    assert loss.config == {"name": "cross_entropy", "reduction": "mean", "label_smoothing": 0.1, "weight": None,
+                           "ignore_index": None}
     assert losses.get(loss.config["name"], label_smoothing=0.1).config == loss.config
     assert isinstance(losses.get("MSELoss"), losses.MSELoss)
     assert losses.EuclideanLoss()(_x(LOGITS), TARGET).item() == pytest.approx(losses.euclidean_loss(_x(LOGITS), TARGET).item())
     assert losses.NLLLoss(reduction="sum")(_x(np.log(SOFT)), LABELS).shape == ()
     assert losses.BCEWithLogitsLoss()(_x(LOGITS), BINARY).shape == ()
-    with pytest.raises(ConfigError, match="unknown loss 'hinge'; choose one of bce_with_logits"):
+    with pytest.raises(ConfigError, match="unknown loss 'hinge'; choose one of bce, bce_with_logits"):
         losses.get("hinge")
     with pytest.raises(ConfigError, match="bad settings"):
         losses.get("mse", label_smoothing=0.1)

@@ -25,7 +25,7 @@ from .resume import Loop, TrainingState, load_state
 from .metrics import confusion_matrix, metric_list, predicted_labels, target_labels
 
 
-def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int = 32,
+def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int | None = 32,
         metrics=("accuracy",), callbacks=(), seed=None, augment=None, verbose: int = 1, shuffle: bool = True,
         drop_last: bool = False, divergence="default", resume_from=None) -> History:
     """Train ``model`` to lower ``loss(model(X), y)`` with ``optimizer``; return the :class:`History`.
@@ -36,7 +36,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     nnlab's global generator, set by ``nnlab.seed``), so the same seed gives the same
     weights (layers that draw randomness, such as Dropout, use their own generators or
     the global one). ``augment`` (a callable or list of them, ``X_batch -> X_batch``) is
-    applied to training batches only. ``verbose``: 0 silent, 1 a progress bar in a
+    applied to training batches only. ``batch_size=None`` trains on all samples as one
+    batch every step (the notes' batch gradient descent). ``verbose``: 0 silent, 1 a progress bar in a
     terminal and one line per epoch otherwise, 2 one line per epoch.
 
     The model is in training mode while it learns and in evaluation mode (and
@@ -52,7 +53,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     where an uninterrupted run would.
     """
     check_int("epochs", epochs, minimum=1, owner="fit")
-    check_int("batch_size", batch_size, minimum=1, owner="fit")
+    if batch_size is not None:  # None: one batch of all the samples (batch gradient descent), as in DataLoader
+        check_int("batch_size", batch_size, minimum=1, owner="fit")
     check_choice("verbose", verbose, (0, 1, 2), owner="fit")
     from .._malloc import tune_allocator_once
 
