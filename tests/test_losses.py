@@ -1,4 +1,7 @@
-"""Losses and penalties: float64 gradchecks, the seeds' formulas, stability, reductions, errors."""
+"""Losses and penalties: the seeds' formulas, stability, reductions, errors, the class forms.
+
+Every loss's float64 gradcheck, torch comparison, float32 and no-gradient checks: tests/test_table_losses.py.
+"""
 
 import numpy as np
 import pytest
@@ -19,44 +22,6 @@ BINARY = (RNG.random((5, 4)) > 0.5).astype(float)
 
 def _x(array):
     return nnlab.tensor(array, requires_grad=True, dtype=F64)
-
-
-# name, loss of (prediction tensor) -> tensor, prediction array
-LOSSES = [
-    ("mse-mean", lambda p: losses.mse_loss(p, TARGET), LOGITS),
-    ("mse-sum", lambda p: losses.mse_loss(p, TARGET, reduction="sum"), LOGITS),
-    ("mse-none", lambda p: losses.mse_loss(p, TARGET, reduction="none"), LOGITS),
-    ("euclidean", lambda p: losses.euclidean_loss(p, TARGET), LOGITS),
-    ("euclidean-none", lambda p: losses.euclidean_loss(p, TARGET, reduction="none"), LOGITS),
-    ("euclidean-1d", lambda p: losses.euclidean_loss(p, TARGET[:, 0]), LOGITS[:, 0]),
-    ("ce-labels", lambda p: losses.cross_entropy(p, LABELS), LOGITS),
-    ("ce-smoothing", lambda p: losses.cross_entropy(p, LABELS, label_smoothing=0.2), LOGITS),
-    ("ce-soft", lambda p: losses.cross_entropy(p, SOFT), LOGITS),
-    ("ce-soft-smoothing", lambda p: losses.cross_entropy(p, SOFT, label_smoothing=0.1), LOGITS),
-    ("ce-sum", lambda p: losses.cross_entropy(p, LABELS, reduction="sum"), LOGITS),
-    ("ce-none", lambda p: losses.cross_entropy(p, LABELS, label_smoothing=0.3, reduction="none"), LOGITS),
-    ("ce-3d", lambda p: losses.cross_entropy(p, LABELS[:4].reshape(2, 2)), LOGITS[:4].reshape(2, 2, 4)),
-    ("bce", lambda p: losses.binary_cross_entropy_with_logits(p, BINARY), LOGITS),
-    ("bce-none", lambda p: losses.binary_cross_entropy_with_logits(p, SOFT, reduction="none"), LOGITS),
-    ("nll", lambda p: losses.nll_loss(p, LABELS), np.log(SOFT)),
-    ("nll-sum", lambda p: losses.nll_loss(p, LABELS, reduction="sum"), np.log(SOFT)),
-    ("nll-none", lambda p: losses.nll_loss(p, LABELS, reduction="none"), np.log(SOFT)),
-]
-
-
-@pytest.mark.parametrize("name, loss, prediction", LOSSES, ids=[row[0] for row in LOSSES])
-def test_loss_gradcheck(name, loss, prediction):
-    x = _x(prediction)
-    assert nnlab.gradcheck(loss, [x])
-    out = loss(x)
-    if "none" not in name:
-        assert out.shape == () and out.dtype == F64
-
-
-def test_target_gradients_when_the_target_requires_grad():
-    for fn in (losses.mse_loss, losses.euclidean_loss, losses.binary_cross_entropy_with_logits):
-        p, t = _x(LOGITS), _x(SOFT)
-        assert nnlab.gradcheck(fn, [p, t])
 
 
 def test_mse_and_euclidean_formulas():
@@ -95,21 +60,6 @@ def test_cross_entropy_is_stable_for_huge_logits():
     bce = losses.binary_cross_entropy_with_logits(b, [0.0, 0.0])
     bce.backward()
     assert bce.item() == pytest.approx(5e3) and np.all(np.isfinite(b.grad))
-
-
-def test_float32_in_float32_out():
-    x = nnlab.tensor(LOGITS, requires_grad=True)
-    for loss in (
-        losses.mse_loss(x, TARGET),
-        losses.euclidean_loss(x, TARGET),
-        losses.cross_entropy(x, SOFT),
-        losses.binary_cross_entropy_with_logits(x, BINARY),
-        losses.nll_loss(x, LABELS),
-    ):
-        assert loss.dtype == np.float32
-        loss.backward()
-        assert x.grad.dtype == np.float32
-        x.grad = None
 
 
 def test_cross_entropy_accepts_whole_float_labels_and_one_hot_rows():

@@ -1,4 +1,8 @@
-"""Every layer and activation: float64 gradchecks for inputs and parameters, plus layer behaviour."""
+"""Layer behaviour: shapes, arguments, formulas, modes, generators.
+
+Every layer's float64 gradcheck (inputs and parameters), torch comparison, float32 and no-gradient
+checks: the layer rows of tests/test_table_nn.py.
+"""
 
 import numpy as np
 import pytest
@@ -7,77 +11,6 @@ import nnlab
 from nnlab import nn
 from nnlab.errors import ConfigError, DataError
 
-F64 = np.float64
-
-
-def _x(shape, seed=0, scale=1.0):
-    return nnlab.tensor(np.random.default_rng(seed).standard_normal(shape) * scale, requires_grad=True, dtype=F64)
-
-
-def _tied_pair():
-    encoder = nn.Linear(5, 3, rng=1, dtype=F64)
-    return nn.Sequential(encoder, nn.Tanh(), nn.TiedLinear(encoder, bias_init=nnlab.init.normal(0.1), rng=2))
-
-
-def _reseeded(layer):
-    """Freeze a random layer's mask/noise: the same draw at every call."""
-
-    def run(x):
-        layer.reseed(7)
-        return layer(x)
-
-    return run
-
-
-# name, module factory (float64), input shape, train mode
-LAYERS = [
-    ("Linear", lambda: nn.Linear(4, 3, rng=0, dtype=F64, bias_init=nnlab.init.normal(0.5)), (5, 4), True),
-    ("Linear-nobias", lambda: nn.Linear(4, 3, bias=False, rng=0, dtype=F64), (5, 4), True),
-    ("Linear-3d", lambda: nn.Linear(4, 2, rng=0, dtype=F64), (2, 3, 4), True),
-    ("Sequential", lambda: nn.Sequential(nn.Linear(4, 6, rng=0, dtype=F64), nn.Tanh(), nn.Linear(6, 2, rng=1, dtype=F64)), (3, 4), True),
-    ("Residual", lambda: nn.Residual(nn.Sequential(nn.Linear(4, 4, rng=0, dtype=F64), nn.ELU())), (3, 4), True),
-    ("Maxout", lambda: nn.Maxout(4, 3, pieces=3, rng=0, dtype=F64, bias_init=nnlab.init.normal(0.3)), (6, 4), True),
-    ("Maxout-3d", lambda: nn.Maxout(4, 2, pieces=2, rng=0, dtype=F64), (2, 3, 4), True),
-    ("BatchNorm-train", lambda: _bn(), (8, 3), True),
-    ("BatchNorm-eval", lambda: _bn(), (8, 3), False),
-    ("BatchNorm-3d", lambda: _bn(), (2, 3, 4), True),  # channels first: (N, C, L), as BatchNorm1d
-    ("TiedAutoencoder", _tied_pair, (4, 5), True),
-    ("Sigmoid", nn.Sigmoid, (4, 3), True),
-    ("Tanh", nn.Tanh, (4, 3), True),
-    ("ReLU", nn.ReLU, (4, 3), True),
-    ("LeakyReLU", lambda: nn.LeakyReLU(0.2), (4, 3), True),
-    ("PReLU", lambda: nn.PReLU(dtype=F64), (4, 3), True),
-    ("PReLU-per-feature", lambda: nn.PReLU(0.1, num_parameters=3, dtype=F64), (4, 3), True),
-    ("ELU", lambda: nn.ELU(0.7), (4, 3), True),
-    ("Softmax", lambda: nn.Softmax(), (4, 3), True),
-    ("Softmax-temperature", lambda: nn.Softmax(axis=0, temperature=2.5), (4, 3), True),
-    ("Identity", nn.Identity, (4, 3), True),
-]
-
-
-def _bn():
-    layer = nn.BatchNorm(3, dtype=F64)
-    layer.gamma.data[:] = [0.5, 1.5, -2.0]
-    layer.beta.data[:] = [0.1, -0.2, 0.3]
-    layer.running_mean[:] = [0.2, -0.1, 0.0]
-    layer.running_var[:] = [0.5, 2.0, 1.5]
-    return layer
-
-
-@pytest.mark.parametrize("name, factory, shape, train", LAYERS, ids=[row[0] for row in LAYERS])
-def test_layer_gradcheck(name, factory, shape, train):
-    layer = factory().train(train)
-    x = _x(shape)
-    params = list(layer.parameters())
-    result = nnlab.gradcheck(lambda x, *p: layer(x), [x, *params])
-    assert result, f"{name}: {result}"
-    assert all(p.dtype == F64 for p in params)
-
-
-@pytest.mark.parametrize("layer", [nn.Dropout(keep=0.6), nn.Dropout(rate=0.3), nn.GaussianNoise(0.5)], ids=repr)
-def test_random_layers_gradcheck_with_frozen_draw(layer):
-    x = _x((6, 4))
-    assert nnlab.gradcheck(_reseeded(layer), [x])
 
 
 def test_linear_shapes_dtype_and_no_input_gradient():
