@@ -245,14 +245,12 @@ def _layers_model(layers: list, num_features: int, num_classes: int) -> nn.Modul
 
 def build_loss(cfg: RunConfig, num_classes: int, model=None):
     """``loss(output, labels)``; with ``model``, the configured L1/L2 penalties on its weights are added."""
-    if cfg.loss.name == "cross_entropy":
-        smoothing = cfg.loss.label_smoothing
-
-        def base(out, y):
-            return losses.cross_entropy(out, y, label_smoothing=smoothing)
-
+    name = cfg.loss.name
+    fn = losses.get(name, **{key: getattr(cfg.loss, key) for key, (_, used_by) in cfg.loss.ONLY_FOR.items()
+                             if name in used_by})
+    if name == "cross_entropy":
+        base = fn
     else:
-        fn = losses.mse_loss if cfg.loss.name == "mse" else losses.euclidean_loss
 
         def base(out, y):
             return fn(out, one_hot(y, num_classes))

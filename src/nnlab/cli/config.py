@@ -146,10 +146,16 @@ class ModelConfig(_Section):
 
 
 class LossConfig(_Section):
-    name: Literal["cross_entropy", "mse", "euclidean"] = "cross_entropy"
-    label_smoothing: Fraction = 0.0
+    """A loss of nnlab.losses by its registry name: cross_entropy on the logits and labels; the others on one-hot labels."""
 
-    ONLY_FOR: ClassVar[dict] = {"label_smoothing": ("name", ("cross_entropy",))}
+    name: Literal["cross_entropy", "mse", "euclidean", "huber", "smooth_l1", "bce_with_logits"] = "cross_entropy"
+    label_smoothing: Fraction = 0.0
+    delta: Float = Field(1.0, gt=0, description="huber: |error| where the loss turns from quadratic to linear")
+    beta: Float = Field(1.0, ge=0, description="smooth_l1: the threshold β (0: the L1 loss)")
+
+    # each setting is passed to the loss it belongs to (losses.get(name, **settings))
+    ONLY_FOR: ClassVar[dict] = {"label_smoothing": ("name", ("cross_entropy",)), "delta": ("name", ("huber",)),
+                                "beta": ("name", ("smooth_l1",))}
 
 
 class OptimizerConfig(_Section):

@@ -1,0 +1,46 @@
+"""The CLI's [loss] section names losses of the registry (issue 10): each builds the library's loss, settings checked."""
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import losses
+from nnlab.cli.build import build_loss
+from nnlab.cli.config import LossConfig, parse_config
+from nnlab.data import one_hot
+from nnlab.errors import ConfigError
+
+RNG = np.random.default_rng(1)
+OUT = RNG.standard_normal((8, 3)) * 2
+LABELS = RNG.integers(0, 3, 8)
+
+CASES = [
+    ({"name": "cross_entropy", "label_smoothing": 0.1}, lambda o: losses.cross_entropy(o, LABELS, label_smoothing=0.1)),
+    ({"name": "mse"}, lambda o: losses.mse_loss(o, one_hot(LABELS, 3))),
+    ({"name": "euclidean"}, lambda o: losses.euclidean_loss(o, one_hot(LABELS, 3))),
+    ({"name": "huber", "delta": 0.5}, lambda o: losses.huber_loss(o, one_hot(LABELS, 3), delta=0.5)),
+    ({"name": "smooth_l1", "beta": 0.0}, lambda o: losses.smooth_l1_loss(o, one_hot(LABELS, 3), beta=0.0)),
+    ({"name": "bce_with_logits"}, lambda o: losses.binary_cross_entropy_with_logits(o, one_hot(LABELS, 3))),
+]
+
+
+@pytest.mark.parametrize("section, expected", CASES, ids=[c[0]["name"] for c in CASES])
+def test_each_configurable_loss_is_the_library_loss(section, expected):
+    loss = build_loss(parse_config({"loss": section}), num_classes=3)
+    got = loss(nnlab.tensor(OUT), LABELS).item()
+    assert got == pytest.approx(expected(nnlab.tensor(OUT)).item(), rel=1e-6)
+
+
+def test_every_configurable_name_is_a_registry_name():
+    assert set(LossConfig.model_fields["name"].annotation.__args__) <= set(losses.names())
+
+
+@pytest.mark.parametrize("section, match", [
+    ({"name": "mse", "delta": 2.0}, "loss.delta = 2.0 has no effect with loss.name = 'mse'"),
+    ({"name": "huber", "delta": 0.0}, "delta"),
+    ({"name": "smooth_l1", "beta": -1.0}, "beta"),
+    ({"name": "hinge"}, "hinge"),
+])
+def test_bad_loss_sections(section, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_config({"loss": section})
