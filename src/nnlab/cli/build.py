@@ -276,20 +276,45 @@ def build_optimizer(cfg: RunConfig, model) -> optim.Optimizer:
     # Weight decay applies to weights only (nn.is_weight): biases, BatchNorm's γ/β and PReLU's α are left alone.
     groups = optim.weight_decay_groups(model, o.weight_decay)
     settings = {k: v for k, v in o.model_dump().items() if k in optim.settings(o.name)}
+    if "lr" in settings:
+        settings["lr"] = scaled_lr(cfg)
     return optim.get(o.name, groups, **settings)
 
 
+def global_batch_size(cfg: RunConfig) -> int:
+    """The batch one update averages over: train.batch_size on every rank of a distributed run."""
+    from ..distributed import world_size
+
+    return cfg.train.batch_size * world_size()
+
+
+def scaled_lr(cfg: RunConfig) -> float:
+    """optimizer.lr, times B/B0 with schedule.lr_scaling = "linear" (Goyal et al.'s linear scaling rule)."""
+    if cfg.schedule.lr_scaling == "none":
+        return cfg.optimizer.lr
+    return schedules.linear_scaling(cfg.optimizer.lr, global_batch_size(cfg), cfg.schedule.base_batch_size)
+
+
+def _warmup_callback(cfg: RunConfig):
+    s = cfg.schedule
+    start = s.warmup_start
+    batch = global_batch_size(cfg)
+    if start is None and s.lr_scaling == "linear" and batch > s.base_batch_size:
+        start = cb.goyal_start_factor(batch, s.base_batch_size)  # begin at the unscaled eta0
+    return cb.GradualWarmup(s.warmup_epochs, start)
+
+
 def build_schedule_callbacks(cfg: RunConfig, has_val: bool) -> list:
-    s, lr = cfg.schedule, cfg.optimizer.lr
+    s, lr = cfg.schedule, scaled_lr(cfg)
     monitor = "val_loss" if has_val else "loss"
     out = []
     if s.name in schedules.names("lr"):  # its settings by name from the config section; cosine spans the run
         settings = dict(s.model_dump(), total=cfg.train.epochs)
         fn = schedules.get(s.name, lr, **{k: settings[k] for k in schedules.settings(s.name) if k in settings})
-        if s.warmup_epochs:
-            fn = schedules.warmup(fn, s.warmup_epochs)
-        if s.name != "constant" or s.warmup_epochs:
+        if s.name != "constant":
             out.append(cb.LearningRateScheduler(fn))
+        if s.warmup_epochs:  # after the schedule: it multiplies the rate the schedule set
+            out.append(_warmup_callback(cfg))
     elif s.name == "halve_on_rise":
         out.append(cb.HalveOnRise(monitor=monitor))
     else:

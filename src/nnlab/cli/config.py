@@ -192,7 +192,15 @@ class ScheduleConfig(_Section):
     k: Float = Field(0.1, ge=0, description="exponential / inverse-time decay rate")
     final: Float = Field(0.0, ge=0, description="cosine_decay final learning rate")
     patience: Int = Field(3, ge=1, description="plateau patience in epochs")
-    warmup_epochs: Int = Field(0, ge=0)
+    warmup_epochs: Int = Field(0, ge=0, description="Goyal et al.'s gradual warm-up: the rate ramps per step, "
+                               "from warmup_start x the target, to the target over this many epochs")
+    warmup_start: Optional[Float] = Field(
+        None, gt=0, le=1, description="the warm-up's first rate as a fraction of the target; default: "
+        "base_batch_size / batch with lr_scaling = 'linear' (eta0/k), else 1/(warmup steps)")
+    lr_scaling: Literal["none", "linear"] = Field(
+        "none", description="linear: optimizer.lr is the rate for base_batch_size and scales as lr x B / "
+        "base_batch_size (Goyal et al.; B the global batch: ranks x train.batch_size)")
+    base_batch_size: Int = Field(256, ge=1, description="B0, the batch size optimizer.lr is meant for")
     momentum_warmup_epochs: Int = Field(
         0, ge=0, description="SGD momentum 0.5 for this many epochs, then optimizer.momentum (the notes' advice)"
     )
@@ -203,9 +211,17 @@ class ScheduleConfig(_Section):
         "k": ("name", ("exponential_decay", "inverse_time_decay")),
         "final": ("name", ("cosine_decay",)),
         "patience": ("name", ("plateau",)),
+        "base_batch_size": ("lr_scaling", ("linear",)),
         "warmup_epochs": ("name", ("constant", "step_decay", "exponential_decay", "inverse_time_decay",
                                    "cosine_decay")),
     }
+
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.warmup_start is not None and not self.warmup_epochs:
+            raise ValueError("schedule.warmup_start has no effect without schedule.warmup_epochs; remove it")
+        return self
 
 
 class RegularizationConfig(_Section):

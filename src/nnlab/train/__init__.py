@@ -7,6 +7,7 @@ from .callbacks import (
     Checkpoint,
     DivergenceGuard,
     EarlyStopping,
+    GradualWarmup,
     HalveOnRise,
     History,
     LearningRateScheduler,

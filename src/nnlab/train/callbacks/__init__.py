@@ -10,6 +10,7 @@ lr.py          :class:`LearningRateScheduler`, :class:`MomentumScheduler`,
 files.py       :class:`Checkpoint`, :class:`MetricsLogger`
 progress.py    :class:`ProgressBar`
 divergence.py  :class:`DivergenceGuard`
+warmup.py      :class:`GradualWarmup` (Goyal et al.'s per-step warm-up)
 =============  ===========================================================
 """
 
@@ -21,6 +22,7 @@ from .lr import HalveOnRise, LearningRateScheduler, MomentumScheduler, ReduceLRO
 from .monitor import Monitor, MonitorCallback
 from .progress import ProgressBar
 from .stopping import EarlyStopping, TerminateOnNaN
+from .warmup import GradualWarmup, goyal_start_factor
 
 __all__ = [
     "Callback",
@@ -35,6 +37,8 @@ __all__ = [
     "MomentumScheduler",
     "HalveOnRise",
     "ReduceLROnPlateau",
+    "GradualWarmup",
+    "goyal_start_factor",
     "Checkpoint",
     "MetricsLogger",
     "ProgressBar",
