@@ -173,7 +173,9 @@ class Bagging:
     ``member_settings`` (a list of dicts, or ``index -> dict``) may override per
     member — the notes' three kinds of difference.  ``voting``: ``"soft"``,
     ``"hard"`` or ``"mean"`` (regression).  ``n_jobs``: joblib's (−1: one
-    process per core).
+    process per core).  ``scheduler``: a Dask scheduler address to train the
+    members on a cluster instead (see :mod:`nnlab.jobs`; default: the
+    ``DASK_SCHEDULER_ADDRESS`` environment variable, else local processes).
 
     After :meth:`fit`: ``model`` (the :class:`Ensemble`), ``histories``,
     ``oob_score`` (accuracy, or mean squared error for ``"mean"``, of each
@@ -184,7 +186,7 @@ class Bagging:
     def __init__(self, make_model, n_models: int = 10, sample_fraction: float = 1.0, replace: bool = True,
                  voting: str = "soft", feature_fraction: float = 1.0, epochs: int = 10, batch_size: int = 32,
                  lr: float = 1e-3, optimizer="adam", loss=None, member_settings=None, n_jobs: int = -1,
-                 seed: int = 0):
+                 seed: int = 0, scheduler: str | None = None):
         if not callable(make_model):
             raise ConfigError(f"Bagging: make_model must be callable (member -> model), got {make_model!r}")
         self.make_model = make_model
@@ -205,6 +207,7 @@ class Bagging:
         if self.n_jobs == 0:
             raise ConfigError("Bagging: n_jobs must be -1 (every core) or a whole number >= 1, got 0")
         self.seed = check_int("seed", seed, 0, owner="Bagging")
+        self.scheduler = scheduler  # a Dask scheduler address (nnlab.jobs); None: $DASK_SCHEDULER_ADDRESS or local
         self.model = None
 
     def _settings(self, index: int) -> dict:
@@ -235,7 +238,7 @@ class Bagging:
 
     def fit(self, X, y) -> "Bagging":
         """Train every member (in parallel jobs) and build :attr:`model`; returns self."""
-        from joblib import Parallel, delayed
+        from .jobs import run_jobs
 
         X = np.ascontiguousarray(X, dtype=np.float32) if np.asarray(X).dtype != np.float64 else np.asarray(X)
         y = np.asarray(y)
@@ -243,8 +246,8 @@ class Bagging:
             raise DataError(f"Bagging.fit needs X of shape (n, features) and n targets, n >= 2; "
                             f"got X {X.shape}, y {y.shape}")
         plans = self.plan(*X.shape)
-        results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_train_member)(self.make_model, member, X, y, rows, cols) for member, rows, cols in plans)
+        results = run_jobs(_train_member, [(self.make_model, member, X, y, rows, cols) for member, rows, cols in plans],
+                           n_jobs=self.n_jobs, scheduler=self.scheduler)
         features = None if plans[0][2] is None else [cols.tolist() for _, _, cols in plans]
         self.model = Ensemble([m for m, _ in results], voting=self.voting, features=features,
                               in_features=X.shape[1]).eval()

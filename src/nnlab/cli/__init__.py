@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--runs-dir", help="override the folder that holds the runs")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
+    train.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="train [ensemble] members on this Dask "
+                       "scheduler's workers (default: $DASK_SCHEDULER_ADDRESS, else local processes)")
 
     evaluate = sub.add_parser("evaluate", help="evaluate a trained run or model file")
     evaluate.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder (runs/NAME) or a model file")

@@ -69,7 +69,7 @@ def train(args) -> int:
     model.preprocessing = splits.preprocessing
     model.classes = splits.classes
     if cfg.ensemble.method != "none":
-        return _train_ensemble(cfg, splits, run_dir, metadata, plain_loss, args.quiet)
+        return _train_ensemble(cfg, splits, run_dir, metadata, plain_loss, args.quiet, getattr(args, "scheduler", None))
     pretrained = None
     if cfg.pretrain.method != "none":
         pretrained = techniques.run_pretraining(cfg, model, splits.prepared(splits.train)[0], args.quiet)
@@ -129,11 +129,11 @@ def train(args) -> int:
     return 0
 
 
-def _train_ensemble(cfg, splits, run_dir: Path, metadata: dict, plain_loss, quiet: bool) -> int:
+def _train_ensemble(cfg, splits, run_dir: Path, metadata: dict, plain_loss, quiet: bool, scheduler=None) -> int:
     """[ensemble] method = "bagging": the members replace the single network; one model file holds them all."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        model, curves = techniques.train_ensemble(cfg, splits, run_dir, metadata, quiet)
+        model, curves = techniques.train_ensemble(cfg, splits, run_dir, metadata, quiet, scheduler)
         test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
     model.classes = splits.classes
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)

@@ -20,6 +20,8 @@ def add_parser(sub) -> None:
         p.add_argument("--quick", action="store_true", help="reduced sizes (minutes instead of tens of minutes)")
         p.add_argument("--seeds", type=int, default=None, help="seeds per experiment (default 3 quick, 5 full)")
         p.add_argument("--jobs", type=int, default=-1, help="parallel processes (default: one per core)")
+        p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run the jobs on this Dask scheduler's workers (default: $DASK_SCHEDULER_ADDRESS, else local)")
 
 
 def command(args) -> int:
@@ -36,7 +38,7 @@ def command(args) -> int:
     seeds = args.seeds if args.seeds is not None else (3 if args.quick else 5)
     names = [lab.get(args.name).name] if args.lab_command == "run" else lab.names()
     start = time.perf_counter()
-    results = lab.run(names, seeds=seeds, quick=args.quick, n_jobs=args.jobs)
+    results = lab.run(names, seeds=seeds, quick=args.quick, n_jobs=args.jobs, scheduler=args.scheduler)
     wall = time.perf_counter() - start
     for r in results:
         print(r.text())

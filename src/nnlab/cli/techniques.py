@@ -107,7 +107,7 @@ def _member_model(cfg, num_classes):
     return make
 
 
-def train_ensemble(cfg, splits, run_dir: Path, metadata: dict, quiet: bool):
+def train_ensemble(cfg, splits, run_dir: Path, metadata: dict, quiet: bool, scheduler=None):
     """Bagging over the training split; writes members.csv, adds the OOB estimate to ``metadata``.
 
     Returns the Ensemble and the members' mean training curves.
@@ -121,7 +121,8 @@ def train_ensemble(cfg, splits, run_dir: Path, metadata: dict, quiet: bool):
         print(f"nnlab: bagging {e.n_models} models ({e.voting} voting, n_jobs = {e.n_jobs})")
     bag = Bagging(_member_model(cfg, splits.num_classes), n_models=e.n_models, sample_fraction=e.sample_fraction,
                   replace=e.replace, voting=e.voting, feature_fraction=e.feature_fraction, epochs=cfg.train.epochs,
-                  batch_size=cfg.train.batch_size, lr=o.lr, optimizer=o.name, n_jobs=e.n_jobs, seed=cfg.seed)
+                  batch_size=cfg.train.batch_size, lr=o.lr, optimizer=o.name, n_jobs=e.n_jobs, seed=cfg.seed,
+                  scheduler=scheduler)
     bag.fit(np.asarray(X), np.asarray(y))
     X_test, y_test = splits.prepared(splits.test)
     scores = bag.member_scores(X_test, y_test)

@@ -1,8 +1,9 @@
 """Running experiments: every (experiment, seed) pair is one job for joblib's process pool.
 
-joblib picks the backend (loky processes by default); another one -- a Dask
-cluster, say -- is chosen from outside with ``joblib.parallel_config``. Each job
-limits BLAS and nnlab's update threads to one, since the pool already fills the cores.
+The jobs go through :func:`nnlab.jobs.run_jobs`: local processes by default, a
+Dask cluster with ``scheduler="tcp://HOST:PORT"`` (or ``DASK_SCHEDULER_ADDRESS``).
+Each job is seeded by its seed alone, so the results do not depend on the backend.
+Each job limits BLAS and nnlab's update threads to one, since the pool already fills the cores.
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ def run_seed(name: str, seed: int, quick: bool, draw: bool):
     return name, seed, result
 
 
-def run(names, seeds=3, quick: bool = False, n_jobs: int = -1, progress=print) -> list[ExperimentResult]:
+def run(names, seeds=3, quick: bool = False, n_jobs: int = -1, progress=print,
+        scheduler: str | None = None) -> list[ExperimentResult]:
     """Run the named experiments over seeds ``0 … seeds-1`` in parallel; results in the order of ``names``.
 
-    ``progress`` receives one line per finished job (None: silent).
+    ``progress`` receives one line per finished job (None: silent); ``scheduler``:
+    a Dask scheduler address (see :mod:`nnlab.jobs`).
     """
-    import joblib
+    from ..jobs import run_jobs
 
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise ConfigError(f"seeds must be a whole number >= 1, got {seeds!r}")
@@ -45,15 +48,19 @@ def run(names, seeds=3, quick: bool = False, n_jobs: int = -1, progress=print) -
     jobs = [(e.name, s) for e in experiments for s in seed_list]
     # The drawing seed's jobs go first so the figures do not wait for the end.
     jobs.sort(key=lambda job: job[1] != seed_list[0])
-    done: dict = {}
     start = time.perf_counter()
-    parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    for i, (name, seed, result) in enumerate(parallel(joblib.delayed(run_seed)(n, s, quick, s == seed_list[0])
-                                                      for n, s in jobs)):
-        done[(name, seed)] = result
+    finished = []
+
+    def report(_index, job_result):
+        finished.append(_index)
+        name, seed, result = job_result
         if progress:
-            progress(f"[lab {i + 1}/{len(jobs)}] {name} seed {seed}: {result.seconds:.1f} s "
+            progress(f"[lab {len(finished)}/{len(jobs)}] {name} seed {seed}: {result.seconds:.1f} s "
                      f"(elapsed {time.perf_counter() - start:.0f} s)")
+
+    outcomes = run_jobs(run_seed, [(n, s, quick, s == seed_list[0]) for n, s in jobs], n_jobs=n_jobs,
+                        scheduler=scheduler, on_result=report)
+    done = {(name, seed): result for name, seed, result in outcomes}
     out = []
     for e in experiments:
         results = [done[(e.name, s)] for s in seed_list]
