@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--runs-dir", help="override the folder that holds the runs")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
+    train.add_argument("--distributed", action="store_true", help="data-parallel training over the MPI ranks "
+                       "(implied under mpiexec -n K > 1; train.batch_size is per rank)")
     train.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="train [ensemble] members on this Dask "
                        "scheduler's workers (default: $DASK_SCHEDULER_ADDRESS, else local processes)")
 

@@ -55,24 +55,30 @@ def _config_with_overrides(args) -> RunConfig:
 
 
 def train(args) -> int:
+    from ..distributed import cli as ranks
+
+    distributed = ranks.start(args)  # under mpiexec: one rank of a data-parallel run; only rank 0 writes and prints
     cfg = _config_with_overrides(args)
+    if distributed and cfg.ensemble.method != "none":
+        raise ConfigError("[ensemble] trains independent members: run it with --scheduler (Dask), not under mpiexec")
     techniques.check_techniques(cfg)
     set_seed(cfg.seed)
     splits = prepare_data(cfg)
     model = build_model(cfg, splits.num_features, splits.num_classes)
     loss = build_loss(cfg, splits.num_classes, model)
     plain_loss = build_loss(cfg, splits.num_classes)
-    run_dir = run_folder(cfg.runs_dir, cfg.name, overwrite=getattr(args, "overwrite", False))
+    run_dir = ranks.on_root(run_folder, cfg.runs_dir, cfg.name, overwrite=getattr(args, "overwrite", False))
     metadata = {"config": cfg.model_dump(mode="json")}
     # config.json first: a run killed midway is still recognizable as this run.
-    _write_text(run_dir / CONFIG_FILE, json.dumps(metadata["config"], indent=2) + "\n")
+    ranks.on_root(_write_text, run_dir / CONFIG_FILE, json.dumps(metadata["config"], indent=2) + "\n")
+    quiet = args.quiet or not ranks.is_root()
     model.preprocessing = splits.preprocessing
     model.classes = splits.classes
     if cfg.ensemble.method != "none":
         return _train_ensemble(cfg, splits, run_dir, metadata, plain_loss, args.quiet, getattr(args, "scheduler", None))
     pretrained = None
     if cfg.pretrain.method != "none":
-        pretrained = techniques.run_pretraining(cfg, model, splits.prepared(splits.train)[0], args.quiet)
+        pretrained = techniques.run_pretraining(cfg, model, splits.prepared(splits.train)[0], quiet)
     optimizer = build_optimizer(cfg, model)
 
     train_data, augment = training_data(cfg, splits)
@@ -96,7 +102,7 @@ def train(args) -> int:
     log_name = "history.csv" if cfg.train.log_format == "csv" else "history.jsonl"
     callbacks.append(MetricsLogger(run_dir / log_name, format=cfg.train.log_format))
 
-    if not args.quiet:
+    if not quiet:
         print(f"nnlab: training {cfg.name}: {len(train_data[0])} training samples, "
               f"{splits.num_features} features, {splits.num_classes} classes, {model.num_parameters():,} parameters")
     # Divergence is reported once, by TerminateOnNaN, rather than as NumPy overflow warnings.
@@ -104,7 +110,9 @@ def train(args) -> int:
         warnings.simplefilter("ignore", RuntimeWarning)
         history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
                       batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed,
-                      augment=augment, verbose=0 if args.quiet else 1)
+                      augment=augment, verbose=0 if quiet else 1, distributed=distributed)
+        if not ranks.is_root():  # the other ranks' work ends with the training
+            return 1 if nan_guard.stop_training else 0
         test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)
     if pretrained is not None:

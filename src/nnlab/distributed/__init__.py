@@ -1,30 +1,29 @@
 """Synchronous data-parallel training on MPI (mpi4py, imported lazily): one process per rank, one model each.
 
-Until :func:`init` is called (by ``fit(..., distributed=True)`` or ``nnlab train``
-under ``mpiexec``) nnlab runs as one process: :func:`world_size` is 1 and
-:func:`rank` 0, and mpi4py is never imported.
+The notes' batch-size advice ends with Goyal et al.: a large batch is
+"efficiently implemented via synchronous parallel training".  Under
+``mpiexec -n K``, ``fit(..., distributed=True)`` (or ``nnlab train`` under
+``mpiexec``) trains the same model on every rank:
+
+- every rank builds the same model from the same seed and draws the same
+  permutation of the training set each epoch; step s's global batch is
+  ``order[s·K·B : (s+1)·K·B]`` and rank r takes its r-th contiguous chunk
+  (``numpy.array_split``: sizes differ by at most one in a short last batch);
+- each rank runs forward and backward on its chunk, then every flat gradient
+  buffer (``Optimizer.grad_buffers()``) is summed with one ``Allreduce`` (the
+  buffer interface, no pickling) and divided by K; in a short last batch of m
+  rows each rank first weights its chunk mean by K·n_r/m, so the result is the
+  mean over the m rows, as one process with batch K·B would compute it;
+- every rank takes the same optimizer step, so the weights stay identical; a
+  cheap checksum of the weights is compared every ``check_every`` steps and at
+  every epoch's end, and a difference raises :class:`WeightDriftError` on all ranks.
+
+Until :func:`init` is called nnlab runs as one process: :func:`world_size` is 1
+and :func:`rank` 0, and mpi4py is never imported.
 """
 
 from __future__ import annotations
 
-_STATE = {"comm": None}
+from .comm import WeightDriftError, init, is_active, launched_by_mpi, rank, shutdown, world_size
 
-
-def world_size() -> int:
-    """The number of ranks of the active distributed run; 1 when none is active.
-
-    >>> world_size()
-    1
-    """
-    comm = _STATE["comm"]
-    return 1 if comm is None else comm.Get_size()
-
-
-def rank() -> int:
-    """This process's rank in the active distributed run; 0 when none is active.
-
-    >>> rank()
-    0
-    """
-    comm = _STATE["comm"]
-    return 0 if comm is None else comm.Get_rank()
+__all__ = ["init", "is_active", "launched_by_mpi", "rank", "shutdown", "world_size", "WeightDriftError"]

@@ -27,7 +27,7 @@ from .metrics import confusion_matrix, metric_list, predicted_labels, target_lab
 
 def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int | None = 32,
         metrics=("accuracy",), callbacks=(), seed=None, augment=None, verbose: int = 1, shuffle: bool = True,
-        drop_last: bool = False, divergence="default", resume_from=None) -> History:
+        drop_last: bool = False, divergence="default", resume_from=None, distributed=False) -> History:
     """Train ``model`` to lower ``loss(model(X), y)`` with ``optimizer``; return the :class:`History`.
 
     ``train_data`` and ``val_data`` are ``(X, y)`` pairs, ``nnlab.data.ArrayDataset``
@@ -51,6 +51,10 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     :class:`~nnlab.train.resume.TrainingState` callback wrote; the run, built with
     the same arguments, continues after the epoch saved there and ends bit for bit
     where an uninterrupted run would.
+
+    ``distributed``: True (or an mpi4py communicator) under ``mpiexec -n K``:
+    synchronous data-parallel training (:mod:`nnlab.distributed`); ``batch_size``
+    is then each rank's share of a global batch of K·``batch_size``.
     """
     check_int("epochs", epochs, minimum=1, owner="fit")
     if batch_size is not None:  # None: one batch of all the samples (batch gradient descent), as in DataLoader
@@ -67,8 +71,14 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     train_set = _prepare(model, train_data, dtype, "train_data")
     val_set = None if val_data is None else _prepare(model, val_data, dtype, "val_data")
     rng = None if seed is None else np.random.default_rng(seed)
-    loader = DataLoader(train_set, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, rng=rng,
-                        augment=augment)
+    parallel = None
+    if distributed:
+        from ..distributed.parallel import DataParallel
+
+        parallel = DataParallel(None if distributed is True else distributed)
+    make_loader = DataLoader if parallel is None else parallel.make_loader
+    loader = make_loader(train_set, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, rng=rng,
+                         augment=augment)
     meters = metric_list(metrics)
     val_meters = metric_list(metrics)
 
@@ -77,6 +87,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
         divergence = None if any(isinstance(cb, DivergenceGuard) for cb in callbacks) else DivergenceGuard()
     if divergence is not None:
         callbacks.insert(0, divergence)  # first: it restores good weights before a Checkpoint writes them
+    if parallel is not None:  # reduced logs first; on ranks other than 0 no file writers
+        loss, optimizer, callbacks, verbose = parallel.wrap(model, loss, optimizer, callbacks, verbose)
     savers = [cb for cb in callbacks if isinstance(cb, TrainingState)]
     callbacks = [cb for cb in callbacks if not isinstance(cb, TrainingState)]
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
@@ -106,7 +118,7 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             logs["lr"] = get_lr(optimizer)
             cbs.on_epoch_end(epoch, logs)
-            if cbs.stop_training:
+            if cbs.stop_training if parallel is None else parallel.any(cbs.stop_training):
                 history.stop_reason = _stop_reason(cbs, epoch)
                 break
     except BaseException:

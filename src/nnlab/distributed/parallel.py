@@ -1,0 +1,237 @@
+"""What ``fit(..., distributed=True)`` changes: the batches each rank sees, the gradients, the logs, the writers.
+
+:class:`DataParallel` hands ``fit`` four replacements -- a :class:`ShardedLoader`,
+a loss that also reports the global batch mean, a :class:`DistributedOptimizer`
+that all-reduces the gradients before each step, and the callback list with a
+:class:`SyncCallback` first and, on ranks other than 0, no file writers -- so
+the training loop itself stays the one-process loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import ArrayDataset, DataLoader
+from ..errors import ConfigError
+from ..tensor import is_grad_enabled
+from ..train.callbacks import Callback, Checkpoint, MetricsLogger, ProgressBar
+from . import comm as C
+
+
+def shard_bounds(m: int, world: int, rank: int) -> tuple[int, int]:
+    """[start, stop) of rank ``rank``'s chunk of a global batch of ``m`` rows (``numpy.array_split``'s rule).
+
+    The first ``m mod world`` ranks get one row more than the others.
+
+    >>> [shard_bounds(10, 3, r) for r in range(3)]
+    [(0, 4), (4, 7), (7, 10)]
+    """
+    base, extra = divmod(m, world)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (1 if rank < extra else 0)
+
+
+class ShardedLoader(DataLoader):
+    """This rank's share of each global batch of ``batch_size × world`` rows of one shared permutation.
+
+    The global batches are exactly those of a one-process :class:`DataLoader` with
+    batch ``batch_size × world`` and the same ``rng``; rank r gets the r-th
+    contiguous chunk of each (:func:`shard_bounds`).  ``augment`` is applied to
+    the global batch before it is split, so the augmentation draws the same
+    numbers as in one process and on every rank.  ``global_rows`` is the size of
+    the current global batch, ``local_seen`` this rank's samples so far this epoch.
+    """
+
+    def __init__(self, data, batch_size: int, world: int, rank: int, shuffle: bool = True, drop_last: bool = False,
+                 rng=None, augment=None):
+        # batch_size None: one global batch of every sample (full-batch gradient descent), split over the ranks
+        global_batch = None if batch_size is None else batch_size * world
+        super().__init__(data, global_batch, shuffle=shuffle, drop_last=drop_last, rng=rng, augment=augment)
+        self.world, self.rank, self.local_batch_size = world, rank, batch_size
+        tail = 0 if self.drop_last else self.num_samples % self.batch_size
+        if 0 < tail < world:
+            raise ConfigError(
+                f"distributed: {self.num_samples} samples in global batches of {self.batch_size} "
+                f"({world} ranks x {batch_size}) leave a last batch of {tail} rows, fewer than the ranks; "
+                "use drop_last=True or another batch size")
+        self.global_rows = 0
+        self.local_seen = 0
+        self.after_epoch = None  # called once the epoch's batches are used up (before validation)
+
+    def __iter__(self):
+        n, b = self.num_samples, self.batch_size
+        stop = n - n % b if self.drop_last else n
+        order = self._epoch_order()
+        arrays = isinstance(self.dataset, ArrayDataset)
+        self.local_seen = 0
+        for start in range(0, stop, b):
+            rows = np.arange(start, min(start + b, n)) if order is None else order[start:start + b]
+            m = len(rows)
+            lo, hi = shard_bounds(m, self.world, self.rank)
+            if self.augment is not None:  # the whole global batch, as in one process, then this rank's part
+                X_all, y_all = self._rows(rows, arrays)
+                X_batch, y_batch = self.augment(X_all)[lo:hi], (None if y_all is None else y_all[lo:hi])
+            else:
+                X_batch, y_batch = self._rows(rows[lo:hi], arrays)
+            self.global_rows = m
+            self.local_seen += hi - lo
+            yield X_batch, y_batch
+        if self.after_epoch is not None:
+            self.after_epoch()
+
+    def _epoch_order(self):
+        from ..random import get_rng
+
+        return get_rng(self._rng).permutation(self.num_samples) if self.shuffle else None
+
+    def _rows(self, index, arrays: bool):
+        if arrays:
+            y = self.dataset.y
+            return self.dataset.X[index], (None if y is None else y[index])
+        return self.dataset[index]
+
+
+class DistributedOptimizer:
+    """Wrap an optimizer: ``step()`` first averages every flat gradient buffer over the ranks (one Allreduce each).
+
+    Everything else (``lr``, ``param_groups``, ``state_dict``, ``zero_grad``,
+    ``scale_lr``, ``set_momentum``) is the wrapped optimizer's.  Every
+    ``check_every`` steps the ranks compare a weight checksum.
+    """
+
+    requires_closure = False
+
+    def __init__(self, optimizer, comm, model, check_every: int = 100):
+        if getattr(optimizer, "requires_closure", False):
+            raise ConfigError(f"distributed training cannot use {type(optimizer).__name__}: it picks its step from "
+                              "the local loss, so the ranks would step differently")
+        self.__dict__.update(optimizer=optimizer, comm=comm, model=model, check_every=check_every, steps=0)
+
+    def step(self, closure=None):
+        C.mean_in_place(self.comm, self.optimizer.grad_buffers())
+        result = self.optimizer.step()
+        self.steps += 1
+        if self.check_every and self.steps % self.check_every == 0:
+            C.check_in_sync(self.comm, self.model, f"after step {self.steps}")
+        return result
+
+    @property
+    def lr(self):
+        return self.optimizer.lr
+
+    @lr.setter
+    def lr(self, value):
+        self.optimizer.lr = value
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["optimizer"], name)
+
+    def __repr__(self):
+        return f"DistributedOptimizer({self.optimizer!r}, ranks={self.comm.Get_size()})"
+
+
+class _Skipped(Callback):
+    """Stands in on ranks other than 0 for a callback that writes files, so every rank has as many callbacks."""
+
+    def __init__(self, replaced):
+        self.replaced = type(replaced).__name__
+
+
+def _writes_files(cb) -> bool:
+    return isinstance(cb, Checkpoint | MetricsLogger) or bool(getattr(cb, "writes_files", False))
+
+
+class SyncCallback(Callback):
+    """First callback of a distributed run: same start, reduced epoch logs, synchronized buffers, a checksum."""
+
+    def __init__(self, parallel):
+        # bound methods, not the DataParallel: a TrainingState saves a callback's plain attributes, never functions
+        self.reduce_logs, self.check = parallel.reduce_logs, parallel.check
+
+    def on_train_begin(self, logs=None):
+        self.check("at the start (build the model from the same seed)")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            self.reduce_logs(logs)
+        self.check(f"after epoch {epoch + 1}")
+
+
+class DataParallel:
+    """The pieces of one synchronous data-parallel run on ``comm`` (see :mod:`nnlab.distributed`)."""
+
+    def __init__(self, comm=None, check_every: int = 100, sync_buffers: bool = True):
+        self.comm = C.communicator() if comm is None else comm
+        self.world, self.rank = self.comm.Get_size(), self.comm.Get_rank()
+        self.check_every = check_every
+        self.sync_buffers = sync_buffers
+        self.loader = None
+        self.model = None
+        self._value = np.zeros(1, dtype=np.float64)
+
+    def make_loader(self, data, batch_size, shuffle, drop_last, rng, augment) -> ShardedLoader:
+        self.loader = ShardedLoader(data, batch_size, self.world, self.rank, shuffle=shuffle, drop_last=drop_last,
+                                    rng=rng, augment=augment)
+        self.loader.after_epoch = self.average_buffers
+        return self.loader
+
+    def wrap(self, model, loss, optimizer, callbacks: list, verbose: int):
+        """The loss, optimizer, callbacks and verbosity this rank trains with."""
+        self.model = model
+        if self.rank != 0:
+            from ..train.resume import TrainingState
+
+            callbacks = [_Skipped(cb) if _writes_files(cb) else cb for cb in callbacks
+                         if not isinstance(cb, TrainingState | ProgressBar)]
+            verbose = 0
+        return (self.global_loss(loss), DistributedOptimizer(optimizer, self.comm, model, self.check_every),
+                [SyncCallback(self), *callbacks], verbose)
+
+    def global_loss(self, loss):
+        """``loss`` whose gradient carries this rank's weight K·n_r/m and whose value is the global batch mean.
+
+        With equal chunks the weight is 1 and the Allreduce's mean is the batch
+        mean; in a short last batch the weights make Σ_r K·n_r/m·mean_r / K the
+        mean over its m rows.  The value (one more one-number Allreduce) is what
+        one process would report, the same on every rank, so a non-finite batch
+        stops every rank before its update.
+        """
+        value = self._value
+
+        def distributed_loss(output, target):
+            local = loss(output, target)
+            if not is_grad_enabled():  # validation (under no_grad): every rank evaluates all of it, alike
+                return local
+            n, m = len(output.data), self.loader.global_rows
+            weight = self.world * n / m
+            value[0] = float(local.data) * n
+            C.sum_in_place(self.comm, [value])
+            if weight != 1.0:
+                local = local * weight
+            local.data = np.asarray(value[0] / m, dtype=local.data.dtype)
+            return local
+
+        return distributed_loss
+
+    def reduce_logs(self, logs: dict) -> None:
+        """Training loss and metrics: each rank's value weighted by its sample count (validation is the same on all)."""
+        keys = [k for k in logs if not k.startswith("val_") and k != "lr" and isinstance(logs[k], float | int)]
+        seen = self.loader.local_seen
+        sums = np.array([seen] + [float(logs[k]) * seen for k in keys], dtype=np.float64)
+        C.sum_in_place(self.comm, [sums])
+        for i, k in enumerate(keys, start=1):
+            logs[k] = float(sums[i] / sums[0])
+
+    def average_buffers(self) -> None:
+        """Running statistics (BatchNorm) from local batches, averaged over the ranks, so evaluation agrees."""
+        if not self.sync_buffers or self.model is None:
+            return
+        floats = [b for b in self.model.buffers() if b.dtype.kind == "f" and b.flags.c_contiguous]
+        if floats:
+            C.mean_in_place(self.comm, floats)
+
+    def check(self, where: str) -> None:
+        C.check_in_sync(self.comm, self.model, where)
+
+    def any(self, flag: bool) -> bool:
+        return C.any_rank(self.comm, flag)

@@ -1,0 +1,101 @@
+"""Run by tests/test_distributed.py under ``mpiexec -n K`` (and in-process for the one-process reference).
+
+    python tests/mpi_worker.py OUT.npz --optimizer sgd|adam --dtype float64|float32 --batch B --epochs E
+        [--distributed] [--state STATE] [--resume] [--stop-after EPOCH] [--batchnorm] [--seed-per-rank]
+        [--configs sgd:float64,adam:float32,...]   (OUT then names each file with {config})
+
+Rank 0 writes the final weights (and the epoch losses) to OUT.npz.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+import nnlab
+from nnlab import losses, nn, optim
+from nnlab.train import Callback, EarlyStopping, TrainingState, fit
+
+N, FEATURES, CLASSES = 100, 5, 3  # 100 rows: with 3 ranks and batches of 8, the last global batch has 4 rows
+
+
+def data(dtype):
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(N, FEATURES)).astype(dtype)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64) + (X[:, 2] > 1).astype(np.int64)
+    return X, y
+
+
+def build(dtype, batchnorm=False, seed=0):
+    nnlab.seed(seed)
+    layers = [nn.Linear(FEATURES, 16), nn.Tanh(), nn.Linear(16, CLASSES)]
+    if batchnorm:
+        layers.insert(1, nn.BatchNorm(16))
+    return nn.Sequential(*layers).astype(dtype)
+
+
+class Crash(Callback):
+    """Kill the process (no clean-up, like SIGKILL) at the end of epoch ``after``, before that epoch is saved.
+
+    ``after`` is a class attribute: a TrainingState saves instance attributes, and the resumed run must not crash.
+    """
+
+    after = -1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.after:
+            os._exit(3)
+
+
+def train(args, comm=None):
+    dtype = np.dtype(args.dtype)
+    model = build(dtype, args.batchnorm, seed=comm.Get_rank() if args.seed_per_rank else 0)
+    settings = {"lr": 0.1, "momentum": 0.9} if args.optimizer == "sgd" else {"lr": 0.01}
+    opt = optim.get(args.optimizer, model.parameters(), **settings)
+    X, y = data(dtype)
+    callbacks = [EarlyStopping(monitor="val_loss", patience=50)]
+    if args.state:
+        callbacks.append(TrainingState(args.state))
+    # after TrainingState, so the epoch is on disk when it dies; in every run, so the resumed one has as many callbacks
+    Crash.after = -1 if args.stop_after is None else args.stop_after
+    callbacks.append(Crash())
+    history = fit(model, losses.cross_entropy, opt, (X[:80], y[:80]), (X[80:], y[80:]), epochs=args.epochs,
+                  batch_size=args.batch, seed=3, verbose=0, callbacks=callbacks,
+                  resume_from=args.state if args.resume else None, distributed=comm if args.distributed else False)
+    weights = {f"w{i}": p.data for i, p in enumerate(model.parameters())}
+    return weights, np.array(history.history["loss"]), np.array(history.history["val_loss"])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out")
+    parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--dtype", default="float64")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--distributed", action="store_true")
+    parser.add_argument("--state")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--stop-after", type=int)
+    parser.add_argument("--batchnorm", action="store_true")
+    parser.add_argument("--seed-per-rank", action="store_true", help="a wrong run: each rank its own seed")
+    parser.add_argument("--configs", help="several optimizer:dtype runs in one launch")
+    args = parser.parse_args(argv)
+    comm = None
+    if args.distributed:
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+    configs = args.configs.split(",") if args.configs else [f"{args.optimizer}:{args.dtype}"]
+    out = args.out
+    for config in configs:
+        args.optimizer, args.dtype = config.split(":")
+        weights, loss, val_loss = train(args, comm)
+        if comm is None or comm.Get_rank() == 0:
+            size = 1 if comm is None else comm.Get_size()
+            np.savez(out.replace("{config}", config), loss=loss, val_loss=val_loss, size=size, **weights)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

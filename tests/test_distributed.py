@@ -1,0 +1,145 @@
+"""nnlab.distributed: K ranks with per-rank batch B end where one process with batch K·B ends; resume; the CLI.
+
+The runs go through ``mpiexec -n K`` (the mpich wheel's, next to the interpreter) in subprocesses;
+tests/mpi_worker.py is the training script, run in-process for the one-process reference.
+"""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab.distributed.parallel import ShardedLoader, shard_bounds
+from nnlab.errors import ConfigError
+
+pytest.importorskip("mpi4py")
+MPIEXEC = Path(sys.executable).parent / "mpiexec"
+if not MPIEXEC.exists():
+    pytest.skip(f"no mpiexec next to {sys.executable} (pip install 'nnlab[mpi]')", allow_module_level=True)
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+import mpi_worker  # noqa: E402
+
+CONFIGS = ["sgd:float64", "adam:float64", "sgd:float32", "adam:float32"]
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}  # float32: sums in another order, 4 epochs of 10+ steps
+
+
+def _mpiexec(k, *args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent / "src"), os.environ.get("PYTHONPATH", "")]),
+               OMP_NUM_THREADS="1", NNLAB_OPTIM_THREADS="1")
+    return subprocess.run([str(MPIEXEC), "-n", str(k), sys.executable, *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _weights(path):
+    data = np.load(path)
+    return {k: data[k] for k in data.files if k.startswith("w")}, data
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Every configuration on 2 and on 3 ranks (one mpiexec each), per-rank batch 8."""
+    out = tmp_path_factory.mktemp("dist")
+    for k in (2, 3):
+        result = _mpiexec(k, HERE / "mpi_worker.py", out / f"k{k}-{{config}}.npz", "--distributed", "--batch", 8,
+                          "--configs", ",".join(CONFIGS))
+        assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("config", CONFIGS)
+def test_k_ranks_equal_one_process_with_k_times_the_batch(runs, tmp_path, k, config):
+    optimizer, dtype = config.split(":")
+    mpi_worker.main([str(tmp_path / "one.npz"), "--optimizer", optimizer, "--dtype", dtype, "--batch", str(8 * k)])
+    one, one_data = _weights(tmp_path / "one.npz")
+    many, many_data = _weights(runs / f"k{k}-{config}.npz")
+    assert int(many_data["size"]) == k and int(one_data["size"]) == 1
+    assert one.keys() == many.keys()
+    for name in one:
+        assert one[name].dtype == many[name].dtype == np.dtype(dtype)
+        np.testing.assert_allclose(many[name], one[name], rtol=0, atol=TOLERANCE[dtype], err_msg=name)
+    # the reduced training loss and the validation loss (every rank evaluates all of it) are one process's
+    np.testing.assert_allclose(many_data["loss"], one_data["loss"], rtol=TOLERANCE[dtype] * 10)
+    np.testing.assert_allclose(many_data["val_loss"], one_data["val_loss"], rtol=TOLERANCE[dtype] * 10)
+    assert not np.array_equal(one["w0"], mpi_worker.build(np.dtype(dtype)).parameters().__next__().data)
+
+
+def test_a_run_killed_and_resumed_on_two_ranks_equals_an_uninterrupted_one(runs, tmp_path):
+    state, out = tmp_path / "state.safetensors", tmp_path / "resumed.npz"
+    killed = _mpiexec(2, HERE / "mpi_worker.py", out, "--distributed", "--state", state, "--stop-after", 2)
+    assert killed.returncode != 0 and state.exists() and not out.exists()
+    resumed = _mpiexec(2, HERE / "mpi_worker.py", out, "--distributed", "--state", state, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    again, again_data = _weights(out)
+    whole, whole_data = _weights(runs / "k2-sgd:float64.npz")
+    for name in whole:
+        np.testing.assert_array_equal(again[name], whole[name], err_msg=name)
+    np.testing.assert_array_equal(again_data["loss"], whole_data["loss"])
+
+
+def test_ranks_that_start_from_different_weights_fail_loudly(tmp_path):
+    result = _mpiexec(2, HERE / "mpi_worker.py", tmp_path / "x.npz", "--distributed", "--seed-per-rank")
+    assert result.returncode != 0 and not (tmp_path / "x.npz").exists()
+    assert "WeightDriftError" in result.stderr and "build the model from the same seed" in result.stderr
+
+
+def _one_process_cli_run(config_text):
+    """What `nnlab train` trains, built from the same config by the same functions, in this process (no files)."""
+    import tomllib
+
+    from nnlab.cli import build
+    from nnlab.cli.config import parse_config
+
+    cfg = parse_config(tomllib.loads(config_text))
+    nnlab.seed(cfg.seed)
+    splits = build.prepare_data(cfg)
+    model = build.build_model(cfg, splits.num_features, splits.num_classes)
+    train_data, augment = build.training_data(cfg, splits)
+    nnlab.train.fit(model, build.build_loss(cfg, splits.num_classes, model), build.build_optimizer(cfg, model),
+                    train_data, splits.prepared(splits.val), epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
+                    callbacks=build.build_schedule_callbacks(cfg, True), seed=cfg.seed, augment=augment, verbose=0)
+    return model
+
+
+def test_mpiexec_nnlab_train_equals_one_process_and_only_rank_0_writes(tmp_path):
+    config = ('seed = 0\n[model]\nhidden = [16]\n[train]\nepochs = 2\nbatch_size = {batch}\n'
+              '[schedule]\nlr_scaling = "linear"\nbase_batch_size = 16\nwarmup_epochs = 1\n')
+    (tmp_path / "ranks.toml").write_text(config.format(batch=16))
+    result = _mpiexec(2, "-m", "nnlab.cli", "train", "ranks.toml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("test accuracy:") == 1  # rank 0 reports; the other rank is silent
+    ranks = nnlab.load(tmp_path / "runs" / "ranks" / "model.safetensors")
+    one = _one_process_cli_run(config.format(batch=32))
+    for a, b in zip(ranks.parameters(), one.parameters()):
+        np.testing.assert_allclose(a.data, b.data, rtol=0, atol=1e-5)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["ranks"]
+    with open(tmp_path / "runs" / "ranks" / "history.csv", newline="") as f:
+        rates = [float(row["lr"]) for row in csv.DictReader(f)]
+    # Goyal on the global batch of 2 x 16: 1e-3 * 32 / 16, ramped from half over epoch 1's 40 steps
+    # (1257 rows / 32); the log holds each epoch's last rate
+    assert rates == pytest.approx([2e-3 * (0.5 + 0.5 * 39 / 40), 2e-3])
+
+
+class _Comm:
+    def __init__(self, size, rank):
+        self.size, self.rank = size, rank
+
+
+def test_shards_split_each_global_batch_of_one_shared_order():
+    X = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10)
+    single = [yb.tolist() for _, yb in nnlab.data.DataLoader((X, y), batch_size=6, rng=4)]
+    shards = [[yb.tolist() for _, yb in ShardedLoader((X, y), 2, 3, r, rng=4)] for r in range(3)]
+    for step, batch in enumerate(single):
+        assert sum((s[step] for s in shards), []) == batch  # disjoint, in order, together the global batch
+    assert [len(s[-1]) for s in shards] == [2, 1, 1]  # the last global batch of 4 rows: uneven, none empty
+    assert shard_bounds(4, 3, 2) == (3, 4)
+    with pytest.raises(ConfigError, match="last batch of 2 rows, fewer than the ranks"):
+        ShardedLoader((X[:8], y[:8]), 2, 3, 0)
