@@ -1,7 +1,7 @@
 """Run by tests/test_distributed.py under ``mpiexec -n K`` (and in-process for the one-process reference).
 
     python tests/mpi_worker.py OUT.npz --optimizer sgd|adam --dtype float64|float32 --batch B --epochs E
-        [--distributed] [--state STATE] [--resume] [--stop-after EPOCH] [--batchnorm] [--seed-per-rank]
+        [--distributed] [--state STATE] [--resume] [--stop-after EPOCH] [--batchnorm | --sync-batchnorm] [--seed-per-rank]
         [--configs sgd:float64,adam:float32,...]   (OUT then names each file with {config})
 
 Rank 0 writes the final weights (and the epoch losses) to OUT.npz.
@@ -50,7 +50,11 @@ class Crash(Callback):
 
 def train(args, comm=None):
     dtype = np.dtype(args.dtype)
-    model = build(dtype, args.batchnorm, seed=comm.Get_rank() if args.seed_per_rank else 0)
+    model = build(dtype, args.batchnorm or args.sync_batchnorm, seed=comm.Get_rank() if args.seed_per_rank else 0)
+    if args.sync_batchnorm:
+        from nnlab.distributed import convert_sync_batchnorm
+
+        convert_sync_batchnorm(model)
     settings = {"lr": 0.1, "momentum": 0.9} if args.optimizer == "sgd" else {"lr": 0.01}
     opt = optim.get(args.optimizer, model.parameters(), **settings)
     X, y = data(dtype)
@@ -79,6 +83,7 @@ def main(argv=None):
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--stop-after", type=int)
     parser.add_argument("--batchnorm", action="store_true")
+    parser.add_argument("--sync-batchnorm", action="store_true")
     parser.add_argument("--seed-per-rank", action="store_true", help="a wrong run: each rank its own seed")
     parser.add_argument("--configs", help="several optimizer:dtype runs in one launch")
     args = parser.parse_args(argv)

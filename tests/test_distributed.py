@@ -84,6 +84,26 @@ def test_a_run_killed_and_resumed_on_two_ranks_equals_an_uninterrupted_one(runs,
     np.testing.assert_array_equal(again_data["loss"], whole_data["loss"])
 
 
+def test_batchnorm_local_statistics_by_default_global_with_sync_batchnorm(tmp_path):
+    mpi_worker.main([str(tmp_path / "one.npz"), "--optimizer", "adam", "--batch", "24", "--batchnorm"])
+    one, one_data = _weights(tmp_path / "one.npz")
+    for flag in ("--batchnorm", "--sync-batchnorm"):
+        result = _mpiexec(3, HERE / "mpi_worker.py", tmp_path / f"{flag}.npz", "--distributed", "--optimizer", "adam",
+                          flag)
+        assert result.returncode == 0, result.stderr
+    local, _ = _weights(tmp_path / "--batchnorm.npz")
+    synced, synced_data = _weights(tmp_path / "--sync-batchnorm.npz")
+    assert max(np.abs(local[k] - one[k]).max() for k in one) > 1e-3  # each rank normalizes its own 8 rows
+    for name in one:  # float64; BatchNorm's sums in another order, amplified by Adam's 1/sqrt(v) over 4 epochs
+        np.testing.assert_allclose(synced[name], one[name], rtol=0, atol=1e-9, err_msg=name)
+    np.testing.assert_allclose(synced_data["val_loss"], one_data["val_loss"], rtol=1e-10)  # running statistics too
+    from nnlab.distributed import convert_sync_batchnorm, revert_sync_batchnorm
+
+    model = convert_sync_batchnorm(mpi_worker.build(np.float64, batchnorm=True))
+    nnlab.save(revert_sync_batchnorm(model), tmp_path / "model.safetensors")  # a model file names plain BatchNorm
+    assert type(nnlab.load(tmp_path / "model.safetensors")[1]).__name__ == "BatchNorm"
+
+
 def test_ranks_that_start_from_different_weights_fail_loudly(tmp_path):
     result = _mpiexec(2, HERE / "mpi_worker.py", tmp_path / "x.npz", "--distributed", "--seed-per-rank")
     assert result.returncode != 0 and not (tmp_path / "x.npz").exists()

@@ -25,5 +25,7 @@ and :func:`rank` 0, and mpi4py is never imported.
 from __future__ import annotations
 
 from .comm import WeightDriftError, init, is_active, launched_by_mpi, rank, shutdown, world_size
+from .sync_batchnorm import SyncBatchNorm, convert_sync_batchnorm, revert_sync_batchnorm
 
-__all__ = ["init", "is_active", "launched_by_mpi", "rank", "shutdown", "world_size", "WeightDriftError"]
+__all__ = ["init", "is_active", "launched_by_mpi", "rank", "shutdown", "world_size", "WeightDriftError",
+           "SyncBatchNorm", "convert_sync_batchnorm", "revert_sync_batchnorm"]

@@ -161,7 +161,7 @@ class DataParallel:
     """The pieces of one synchronous data-parallel run on ``comm`` (see :mod:`nnlab.distributed`)."""
 
     def __init__(self, comm=None, check_every: int = 100, sync_buffers: bool = True):
-        self.comm = C.communicator() if comm is None else comm
+        self.comm = C.init(comm)  # the active communicator from now on (world_size(), SyncBatchNorm)
         self.world, self.rank = self.comm.Get_size(), self.comm.Get_rank()
         self.check_every = check_every
         self.sync_buffers = sync_buffers
