@@ -246,7 +246,7 @@ class PretrainConfig(_Section):
     batch_size: Int = Field(32, ge=1)
     lr: list[Annotated[Float, Field(ge=0)]] | Annotated[Float, Field(ge=0)] = Field(
         0.01, description="learning rate per layer (one number or a list)")
-    optimizer: Literal["sgd", "adagrad", "rmsprop", "adam", "adamw"] = "adam"
+    optimizer: Literal[optim.names(with_setting="lr")] = "adam"  # the registry's names (pretrain passes lr)
     tied: Bool = Field(True, description="autoencoder: decoder W^T (TiedLinear) or a decoder of its own")
     decoder_activation: Literal["auto", "linear", "same"] = "auto"
     noise_std: list[Annotated[Float, Field(ge=0)]] | Annotated[Float, Field(ge=0)] = Field(

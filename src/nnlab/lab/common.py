@@ -42,8 +42,8 @@ def mlp(sizes, activation: str = "relu", weight_init="lecun_normal", bias_init=0
 
 
 def make_optimizer(model, name: str = "sgd", lr: float = 0.1, **options):
-    cls = {"sgd": optim.SGD, "adam": optim.Adam, "adagrad": optim.Adagrad, "rmsprop": optim.RMSProp}[name]
-    return cls(model.parameters(), lr=lr, **options)
+    """The optimizer ``name`` of nnlab.optim's registry over ``model``'s parameters (the one name table)."""
+    return optim.get(name, model.parameters(), lr=lr, **options)
 
 
 def train(model, data, optimizer="sgd", lr=0.1, epochs=10, batch_size=32, seed=0, val=None, callbacks=(),
