@@ -7,6 +7,8 @@ exp and tanh count as one operation each.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from .. import functional as F
@@ -29,6 +31,26 @@ class _Elementwise(Module):
 
     def spec_args(self) -> dict:
         return {}
+
+
+class _Configured(_Elementwise):
+    """An activation ``fn(x, **settings)`` whose keyword settings are its spec and repr.
+
+    A subclass with arguments checks them in its ``__init__`` into ``self.settings``;
+    one without keeps the empty, read-only default.
+    """
+
+    fn = None
+    settings = MappingProxyType({})
+
+    def forward(self, x):
+        return type(self).fn(x, **self.settings)
+
+    def spec_args(self):
+        return dict(self.settings)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
 
 
 class Identity(_Elementwise):
@@ -63,42 +85,28 @@ class ReLU(_Elementwise):
         return F.relu(x)
 
 
-class LeakyReLU(_Elementwise):
+class LeakyReLU(_Configured):
     """max(αx, x) with the seeds' α = 0.01 by default."""
 
     flops_per_element = 2  # multiply, max
+    fn = staticmethod(F.leaky_relu)
+    alpha = property(lambda self: self.settings["alpha"])
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        self.alpha = check_float("alpha", alpha, 0.0, 1.0, high_open=True, owner="LeakyReLU")
-
-    def forward(self, x):
-        return F.leaky_relu(x, self.alpha)
-
-    def spec_args(self):
-        return {"alpha": self.alpha}
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}"
+        self.settings = {"alpha": check_float("alpha", alpha, 0.0, 1.0, high_open=True, owner="LeakyReLU")}
 
 
-class ELU(_Elementwise):
+class ELU(_Configured):
     """x for x > 0, α(eˣ − 1) otherwise."""
 
     flops_per_element = 3  # exp, subtract, multiply
+    fn = staticmethod(F.elu)
+    alpha = property(lambda self: self.settings["alpha"])
 
     def __init__(self, alpha=1.0):
         super().__init__()
-        self.alpha = check_float("alpha", alpha, 0.0, owner="ELU")
-
-    def forward(self, x):
-        return F.elu(x, self.alpha)
-
-    def spec_args(self):
-        return {"alpha": self.alpha}
-
-    def extra_repr(self):
-        return f"alpha={self.alpha}"
+        self.settings = {"alpha": check_float("alpha", alpha, 0.0, owner="ELU")}
 
 
 class Softmax(_Elementwise):

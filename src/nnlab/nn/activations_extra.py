@@ -9,25 +9,10 @@ from __future__ import annotations
 
 from .. import functional as F
 from .._checks import check_choice, check_float
-from .activations import _Elementwise
+from .activations import _Configured
 
 __all__ = ["GELU", "SiLU", "Softplus", "Softsign", "SELU", "CELU", "ReLU6", "Hardtanh", "Hardsigmoid",
            "Hardswish", "Mish"]
-
-
-class _Configured(_Elementwise):
-    """An activation with keyword settings, kept in ``self.settings`` for specs and repr."""
-
-    fn = None
-
-    def forward(self, x):
-        return type(self).fn(x, **self.settings)
-
-    def spec_args(self):
-        return dict(self.settings)
-
-    def extra_repr(self):
-        return ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
 
 
 class GELU(_Configured):
@@ -47,11 +32,6 @@ class SiLU(_Configured):
     flops_per_element = 5
     fn = staticmethod(F.silu)
 
-    def __init__(self):
-        super().__init__()
-        self.settings = {}
-
-
 class Softplus(_Configured):
     """(1/β)·log(1 + e^(βx)), linear where βx > ``threshold``."""
 
@@ -70,21 +50,11 @@ class Softsign(_Configured):
     flops_per_element = 3
     fn = staticmethod(F.softsign)
 
-    def __init__(self):
-        super().__init__()
-        self.settings = {}
-
-
 class SELU(_Configured):
     """Self-normalizing scale·ELU with α ≈ 1.6733, scale ≈ 1.0507."""
 
     flops_per_element = 4
     fn = staticmethod(F.selu)
-
-    def __init__(self):
-        super().__init__()
-        self.settings = {}
-
 
 class CELU(_Configured):
     """max(0, x) + min(0, α(e^(x/α) − 1))."""
@@ -102,11 +72,6 @@ class ReLU6(_Configured):
 
     flops_per_element = 2
     fn = staticmethod(F.relu6)
-
-    def __init__(self):
-        super().__init__()
-        self.settings = {}
-
 
 class Hardtanh(_Configured):
     """x clipped to [min_val, max_val]."""
@@ -126,28 +91,14 @@ class Hardsigmoid(_Configured):
     flops_per_element = 3
     fn = staticmethod(F.hardsigmoid)
 
-    def __init__(self):
-        super().__init__()
-        self.settings = {}
-
-
 class Hardswish(_Configured):
     """x·relu6(x + 3)/6."""
 
     flops_per_element = 4
     fn = staticmethod(F.hardswish)
 
-    def __init__(self):
-        super().__init__()
-        self.settings = {}
-
-
 class Mish(_Configured):
     """x·tanh(softplus(x))."""
 
     flops_per_element = 6
     fn = staticmethod(F.mish)
-
-    def __init__(self):
-        super().__init__()
-        self.settings = {}

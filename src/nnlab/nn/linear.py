@@ -6,6 +6,8 @@ forward and backward are one fused op of :mod:`nnlab.ops.fused`.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import random as _random
@@ -188,20 +190,11 @@ class Maxout(Module):
     outputs followed by a max over groups).  One fused op forward and backward.
     """
 
-    def __init__(
-        self,
-        in_features,
-        out_features,
-        pieces=2,
-        bias=True,
-        weight_init="lecun_normal",
-        bias_init="zeros",
-        rng=None,
-        dtype=np.float32,
-    ):
+    def __init__(self, in_features, out_features, pieces=2, **options):
+        """``options``: Linear's keyword arguments after the two sizes (bias, weight_init, bias_init, rng, dtype)."""
         super().__init__()
         self.pieces = check_int("pieces", pieces, 1, owner="Maxout")
-        _affine_setup(self, "Maxout", in_features, out_features, self.pieces, bias, weight_init, bias_init, rng, dtype)
+        _affine_setup(self, "Maxout", in_features, out_features, self.pieces, **_linear_options("Maxout", options))
 
     def forward(self, x):
         return maxout(features_input(x, self.weight, "Maxout", self.in_features), self.weight, self.bias, self.pieces)
@@ -226,3 +219,19 @@ class Maxout(Module):
     @classmethod
     def state_shapes(cls, args: dict) -> dict:
         return _affine_shapes("Maxout", args, check_int("pieces", args.get("pieces", 2), 1, owner="Maxout"))
+
+
+def _linear_options(owner: str, options: dict) -> dict:
+    """Linear's options after the two sizes, with Linear's defaults: the one list of an affine layer's options."""
+    defaults = {name: p.default for name, p in list(inspect.signature(Linear).parameters.items())[2:]}
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{owner}: unknown argument(s) {', '.join(unknown)}; allowed after in_features, "
+                          f"out_features and pieces: {', '.join(defaults)}")
+    return {**defaults, **options}
+
+
+# Maxout's signature as help(), IDEs and the spec checks (nn.spec) read it: its own three, then Linear's options.
+Maxout.__init__.__signature__ = inspect.Signature(
+    list(inspect.signature(Maxout.__init__).parameters.values())[:4]
+    + [p.replace(kind=p.KEYWORD_ONLY) for p in list(inspect.signature(Linear.__init__).parameters.values())[3:]])
