@@ -65,3 +65,25 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_identical(tmp_path):
             assert np.array_equal(got[k], ref[k]), k  # bit for bit
         assert json.loads((tmp_path / f"t{trial}.npz.json").read_text()) == ref_history
     assert killed >= 1
+
+
+def test_resuming_a_run_that_had_stopped_trains_no_further_epoch(tmp_path):
+    import nnlab
+    from nnlab import datasets, nn, optim
+    from nnlab.train import EarlyStopping, TrainingState, fit
+
+    def run(resume):
+        nnlab.seed(0)
+        X, y = datasets.load("moons", n=120, noise=0.2, seed=0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+        h = fit(model, nnlab.losses.cross_entropy, optim.SGD(model.parameters(), lr=1.0), (X[:90], y[:90]),
+                (X[90:], y[90:]), epochs=60, batch_size=30, seed=1, verbose=0,
+                callbacks=[EarlyStopping(patience=1), TrainingState(tmp_path / "s")],
+                resume_from=tmp_path / "s" if resume else None)
+        return model.state_dict(), h
+
+    first, h1 = run(False)
+    again, h2 = run(True)
+    assert len(h1.epoch) < 60 and h2.epoch == h1.epoch and h2.history == h1.history
+    assert h2.stop_reason == h1.stop_reason and "EarlyStopping" in h2.stop_reason
+    assert all(np.array_equal(first[k], again[k]) for k in first)

@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
                        "(implied under mpiexec -n K > 1; train.batch_size is per rank)")
     train.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="train [ensemble] members on this Dask "
                        "scheduler's workers (default: $DASK_SCHEDULER_ADDRESS, else local processes)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run of this config after its last complete epoch (same config and options)")
+
+    resume = sub.add_parser("resume", help="continue a killed or interrupted run after its last complete epoch")
+    resume.add_argument("run", metavar="RUN", help="the run folder (runs/NAME)")
+    resume.add_argument("--quiet", action="store_true", help="no progress output")
 
     evaluate = sub.add_parser("evaluate", help="evaluate a trained run or model file")
     evaluate.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder (runs/NAME) or a model file")

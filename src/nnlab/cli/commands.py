@@ -15,7 +15,8 @@ from .. import io as model_io
 from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
-from ..train import Checkpoint, EarlyStopping, MetricsLogger, TerminateOnNaN, evaluate, fit, lr_search, predict
+from ..train import (Checkpoint, DivergenceGuard, EarlyStopping, MetricsLogger, TerminateOnNaN, TrainingState,
+                     evaluate, fit, lr_search, predict)
 from .build import (
     build_loss,
     build_model,
@@ -24,6 +25,7 @@ from .build import (
     prepare_data,
     training_data,
 )
+from . import resume as resuming
 from . import techniques
 from .config import RunConfig, load_config, parse_config
 from .inputs import read_rows, output_path
@@ -33,6 +35,7 @@ from .runs import CONFIG_FILE, MODEL_FILE, check_one_run, run_folder
 def run(args) -> int:
     return {
         "train": train,
+        "resume": train,
         "evaluate": evaluate_command,
         "predict": predict_command,
         "info": info,
@@ -58,16 +61,27 @@ def train(args) -> int:
     from ..distributed import cli as ranks
 
     distributed = ranks.start(args)  # under mpiexec: one rank of a data-parallel run; only rank 0 writes and prints
-    cfg = _config_with_overrides(args)
+    resume = args.command == "resume" or getattr(args, "resume", False)
+    if args.command == "resume":
+        cfg = parse_config(resuming.run_config_of(args.run), source=f"config.json of {args.run!r}")
+    else:
+        cfg = _config_with_overrides(args)
     if distributed and cfg.ensemble.method != "none":
         raise ConfigError("[ensemble] trains independent members: run it with --scheduler (Dask), not under mpiexec")
+    if resume and getattr(args, "overwrite", False):
+        raise ConfigError("--resume continues a run and --overwrite replaces it; pass one of them")
+    if resume and cfg.ensemble.method != "none":
+        raise ConfigError("--resume is not available for [ensemble] runs (each member trains in its own process); "
+                          "train again with --overwrite")
     techniques.check_techniques(cfg)
     set_seed(cfg.seed)
     splits = prepare_data(cfg)
     model = build_model(cfg, splits.num_features, splits.num_classes)
     loss = build_loss(cfg, splits.num_classes, model)
     plain_loss = build_loss(cfg, splits.num_classes)
-    run_dir = ranks.on_root(run_folder, cfg.runs_dir, cfg.name, overwrite=getattr(args, "overwrite", False))
+    resume_from = ranks.on_root(resuming.resume_point, Path(cfg.runs_dir) / cfg.name, cfg) if resume else None
+    run_dir = ranks.on_root(run_folder, cfg.runs_dir, cfg.name, overwrite=getattr(args, "overwrite", False),
+                            resume=resume)
     metadata = {"config": cfg.model_dump(mode="json")}
     # config.json first: a run killed midway is still recognizable as this run.
     ranks.on_root(_write_text, run_dir / CONFIG_FILE, json.dumps(metadata["config"], indent=2) + "\n")
@@ -76,6 +90,18 @@ def train(args) -> int:
     model.classes = splits.classes
     if cfg.ensemble.method != "none":
         return _train_ensemble(cfg, splits, run_dir, metadata, plain_loss, args.quiet, getattr(args, "scheduler", None))
+    state = TrainingState(run_dir / resuming.STATE_FILE)
+    try:
+        return _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, resume_from, distributed,
+                          quiet)
+    except KeyboardInterrupt:  # Ctrl-C: the last complete epoch's state stays, and the message says how to go on
+        return resuming.interrupted(run_dir, cfg.train.checkpoint)
+
+
+def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, resume_from, distributed, quiet) -> int:
+    """Train the single network of ``cfg`` (continuing from ``resume_from``), then write the model and report."""
+    from ..distributed import cli as ranks
+
     pretrained = None
     if cfg.pretrain.method != "none":
         pretrained = techniques.run_pretraining(cfg, model, splits.prepared(splits.train)[0], quiet)
@@ -83,10 +109,11 @@ def train(args) -> int:
 
     train_data, augment = training_data(cfg, splits)
     val_data = splits.prepared(splits.val) if splits.val else None
-    nan_guard = TerminateOnNaN()
+    nan_guard, guard = TerminateOnNaN(), DivergenceGuard(restore_on_nonfinite=True)
     from .run_report import diagnostics_callback, write_run_report
 
-    callbacks = [diagnostics_callback(cfg, model, train_data, splits.num_classes)]
+    # The guard first: it puts back the last good epoch's weights before a Checkpoint writes them.
+    callbacks = [guard, diagnostics_callback(cfg, model, train_data, splits.num_classes)]
     callbacks += build_schedule_callbacks(cfg, val_data is not None) + [nan_guard]
     if cfg.train.early_stopping:
         if val_data is None:
@@ -101,18 +128,22 @@ def train(args) -> int:
         )
     log_name = "history.csv" if cfg.train.log_format == "csv" else "history.jsonl"
     callbacks.append(MetricsLogger(run_dir / log_name, format=cfg.train.log_format))
+    callbacks.append(state)  # last: it saves every other callback's state after its epoch end
 
     if not quiet:
         print(f"nnlab: training {cfg.name}: {len(train_data[0])} training samples, "
               f"{splits.num_features} features, {splits.num_classes} classes, {model.num_parameters():,} parameters")
+        if resume_from is not None:
+            print(f"nnlab: resuming {cfg.name} from {resume_from}")
     # Divergence is reported once, by TerminateOnNaN, rather than as NumPy overflow warnings.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
                       batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed,
-                      augment=augment, verbose=0 if quiet else 1, distributed=distributed)
+                      augment=augment, verbose=0 if quiet else 1, divergence=None, resume_from=resume_from,
+                      distributed=distributed)
         if not ranks.is_root():  # the other ranks' work ends with the training
-            return 1 if nan_guard.stop_training else 0
+            return 1 if nan_guard.stop_training or guard.stop_training else 0
         test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)
     if pretrained is not None:
@@ -123,16 +154,17 @@ def train(args) -> int:
     pictures = write_run_report(run_dir, cfg, model, history, splits, test_logs, train_data)
 
     which = "training" if splits.test_is_train else "test"
-    if history.stop_reason:
+    diverged = nan_guard.stop_training or guard.stop_training
+    if history.stop_reason and not diverged:  # a divergence is the error message below
         print(f"nnlab: stopped early: {history.stop_reason}")
     print(f"{which} loss: {test_logs['loss']:.4f}")
     print(f"{which} accuracy: {test_logs['accuracy']:.4f} ({len(splits.test[0])} samples)")
     if pretrained is not None:
         pictures = [techniques.PRETRAIN_CURVES, *pictures]
     print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png, {', '.join(pictures)})")
-    if nan_guard.stop_training:
-        print(f"nnlab: error: training diverged ({nan_guard.message}); "
-              f"try a lower learning rate than optimizer.lr = {cfg.optimizer.lr:g}", file=sys.stderr)
+    (run_dir / resuming.STATE_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
+    if diverged:
+        print(f"nnlab: error: {resuming.divergence_message(nan_guard, guard, cfg.optimizer.lr)}", file=sys.stderr)
         return 1
     return 0
 

@@ -19,8 +19,11 @@ from ..errors import ConfigError, ModelFileError
 MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 CHECKPOINTS = ("checkpoint.safetensors", "checkpoint-last.safetensors")
-RESUME_FILES = ("resume.json", "resume.safetensors")
-RUN_FILES = (MODEL_FILE, CONFIG_FILE, *CHECKPOINTS, *RESUME_FILES, "history.csv", "history.jsonl", "curves.png")
+STATE_FILE = "resume.safetensors"  # the training state --resume continues from (see resume.py)
+# The pictures and page of run_report.py, and the files of pretraining and bagging (techniques.py).
+REPORT_FILES = ("curves.png", "diagnostics.png", "gradient_norms.png", "confusion_matrix.png", "decision_surface.png",
+                "weights.png", "report.html", "pretrain_curves.png", "members.csv")
+RUN_FILES = (MODEL_FILE, CONFIG_FILE, *CHECKPOINTS, STATE_FILE, "history.csv", "history.jsonl", *REPORT_FILES)
 
 
 def run_folder(runs_dir: str, name: str, *, overwrite: bool = False, resume: bool = False) -> Path:

@@ -108,6 +108,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     try:
         cbs.on_train_begin()
         start = 0 if resume_from is None else load_state(resume_from, loop, optimizer)
+        if start and cbs.stop_training:  # the saved run had stopped (early stopping, divergence): it is over
+            history.stop_reason, start = _stop_reason(cbs, start - 1), epochs
         for epoch in range(start, epochs):
             cbs.on_epoch_begin(epoch)
             model.train()

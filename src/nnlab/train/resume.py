@@ -130,6 +130,15 @@ def _generators(loop: Loop) -> list:
 
 
 # --------------------------------------------------------------- loading
+def saved_epoch(path) -> int:
+    """The (0-based) epoch after which the training state in ``path`` was saved."""
+    entries, _ = _modelfile.decode(path, KIND)
+    state = _modelfile.parse_json(entries.get("state", "null"), "state entry", os.fspath(path))
+    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int):
+        raise ModelFileError(f"{os.fspath(path)!r} is not a usable training state (no epoch counter)")
+    return state["epoch"]
+
+
 def load_state(path, loop: Loop, optimizer) -> int:
     """Put the saved state into the freshly built run; returns the next epoch (0-based)."""
     entries, arrays = _modelfile.decode(path, KIND)
@@ -179,7 +188,13 @@ def _restore(value, arrays):
         buffer = io.StringIO()
         buffer.write(inner)
         return buffer
+    if tag in ("__object__", "__skip__"):
+        raise _Rebuilt  # an object or function inside a setting (a Checkpoint's preprocessing): not state
     raise ValueError(f"unknown tag {tag!r}")
+
+
+class _Rebuilt(Exception):
+    """An attribute whose saved form cannot be rebuilt: the new run's own value stays."""
 
 
 def _restore_into(obj, saved: dict, arrays) -> None:
@@ -190,4 +205,7 @@ def _restore_into(obj, saved: dict, arrays) -> None:
         if isinstance(value, dict) and "__object__" in value and hasattr(getattr(obj, name, None), "__dict__"):
             _restore_into(getattr(obj, name), {"__dict__": value["__object__"]}, arrays)
         else:
-            setattr(obj, name, _restore(value, arrays))
+            try:
+                setattr(obj, name, _restore(value, arrays))
+            except _Rebuilt:
+                pass

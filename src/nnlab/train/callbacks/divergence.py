@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ..._checks import check_float, check_int
+from ..._checks import check_bool, check_float, check_int
 from .base import Callback
 
 
@@ -22,15 +22,20 @@ class DivergenceGuard(Callback):
     (one copy), and loaded back when the guard stops training, before any later
     callback (a Checkpoint) writes the model.  ``message`` names that epoch
     (1-based), ``good_epoch`` is 0-based.  ``fit`` adds one by default
-    (``divergence=``).
+    (``divergence=``).  With ``restore_on_nonfinite=True`` an epoch whose loss is
+    NaN or infinite (which TerminateOnNaN stops mid-epoch) also ends with the last
+    good epoch's weights rather than those from before the bad batch: ``nnlab
+    train`` does so, so its model file holds a whole good epoch in both cases.
 
     >>> guard = DivergenceGuard(factor=10, patience=2)
     >>> guard.factor, guard.patience
     (10.0, 2)
     """
 
-    def __init__(self, monitor: str = "loss", factor: float = 1e3, patience: int = 3):
+    def __init__(self, monitor: str = "loss", factor: float = 1e3, patience: int = 3,
+                 restore_on_nonfinite: bool = False):
         self.monitor = monitor
+        self.restore_on_nonfinite = check_bool("restore_on_nonfinite", restore_on_nonfinite, owner="DivergenceGuard")
         self.factor = check_float("factor", factor, low=1.0, low_open=True, owner="DivergenceGuard")
         self.patience = check_int("patience", patience, minimum=1, owner="DivergenceGuard")
         self.reference = None
@@ -54,7 +59,9 @@ class DivergenceGuard(Callback):
         state = self.model.state_dict()
         broken = [k for k, v in state.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
         if value is None or not math.isfinite(value):
-            return  # a non-finite loss is TerminateOnNaN's case
+            if value is not None and self.restore_on_nonfinite:
+                self.model.load_state_dict(self.good_state)
+            return  # stopping on a non-finite loss is TerminateOnNaN's case
         too_high = self.reference is not None and value > self.factor * max(self.reference, 1e-12)
         if not broken and not too_high:
             self.wait, self.good_epoch, self.good_state = 0, epoch, state

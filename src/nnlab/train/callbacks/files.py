@@ -127,6 +127,11 @@ class MetricsLogger(Callback):
         atomic_write(self.path, self._text.getvalue())
 
     def on_train_end(self, logs=None):
+        from ...io import atomic_write
+
+        # Written once more: a resumed run whose saved state had no epoch left runs none, yet its log is restored.
+        if self._text is not None and self._text.tell():
+            atomic_write(self.path, self._text.getvalue())
         self._text = None
 
 
