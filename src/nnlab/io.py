@@ -82,11 +82,13 @@ def atomic_path(path) -> Iterator[str]:
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = path  # a full disk fails a write() that names no file: name the one being written
         raise
     _fsync_folder(folder)
 

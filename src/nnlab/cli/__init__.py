@@ -98,6 +98,7 @@ def _os_error(exc: OSError) -> str:
     hints = {
         errno.ENOSPC: "free some disk space or choose another --runs-dir / -o",
         errno.EDQUOT: "free some disk space or choose another --runs-dir / -o",
+        errno.EFBIG: "the file would exceed the file-size limit (ulimit -f); raise it or choose another path",
         errno.EACCES: "check the permissions or choose another path",
         errno.EPERM: "check the permissions or choose another path",
         errno.EROFS: "the file system is read-only; choose another path",

@@ -26,7 +26,7 @@ from ..data import (
 from ..errors import ConfigError, DataError
 from ..optim import schedules
 from ..train import callbacks as cb
-from .config import RunConfig
+from .config import _GENERATED, RunConfig
 
 _IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28)}
 _PREPROCESSORS = {"standardize": Standardizer, "minmax": MinMaxScaler, "unit_norm": UnitNormalizer}
@@ -92,18 +92,24 @@ def prepare_data(cfg: RunConfig) -> Splits:
     if len(X) < 2:
         raise DataError(f"the data set has {len(X)} samples; training needs at least 2")
     test_is_train = False
-    if test is None:
-        if d.test_size > 0:
-            X, X_test, y, y_test = train_test_split(X, y, test_size=d.test_size, seed=cfg.seed)
-            test = (X_test, y_test)
-        else:
-            test, test_is_train = (X, y), True
-    val = None
-    if d.val_size > 0:
-        # val_size is a fraction of the whole data set; rescale it to what is left after the test split.
-        fraction = d.val_size if test_is_train else d.val_size / (1 - d.test_size)
-        X, X_val, y, y_val = train_test_split(X, y, test_size=min(fraction, 0.9), seed=cfg.seed + 1)
-        val = (X_val, y_val)
+    try:
+        if test is None:
+            if d.test_size > 0:
+                X, X_test, y, y_test = train_test_split(X, y, test_size=d.test_size, seed=cfg.seed)
+                test = (X_test, y_test)
+            else:
+                test, test_is_train = (X, y), True
+        val = None
+        if d.val_size > 0:
+            # val_size is a fraction of the whole data set; rescale it to what is left after the test split.
+            fraction = d.val_size if test_is_train else d.val_size / (1 - d.test_size)
+            X, X_val, y, y_val = train_test_split(X, y, test_size=min(fraction, 0.9), seed=cfg.seed + 1)
+            val = (X_val, y_val)
+    except DataError as exc:  # name the config keys, not the split function's arguments
+        where = f"data.n = {d.n}" if d.source in _GENERATED else f"data.source = {d.source!r}"
+        raise DataError(f"the data set ({where}) is too small to split into training, test (data.test_size = "
+                        f"{d.test_size:g}) and validation (data.val_size = {d.val_size:g}) parts of one sample or "
+                        f"more ({exc}); use more samples or set these fractions to 0") from None
     steps = []
     if d.categorical_columns:
         steps.append(OneHotEncoder(columns=d.categorical_columns))

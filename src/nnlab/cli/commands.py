@@ -164,7 +164,7 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
     print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png, {', '.join(pictures)})")
     (run_dir / resuming.STATE_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
     if diverged:
-        print(f"nnlab: error: {resuming.divergence_message(nan_guard, guard, cfg.optimizer.lr)}", file=sys.stderr)
+        print(f"nnlab: error: {resuming.divergence_message(nan_guard, guard, cfg)}", file=sys.stderr)
         return 1
     return 0
 

@@ -111,12 +111,24 @@ def interrupted(run_dir: Path, checkpoint: str) -> int:
     return 130
 
 
-def divergence_message(nan_guard, guard, lr: float) -> str:
-    """Why training stopped (a non-finite loss, or a loss that stayed far above the initial one) and what was kept."""
+def divergence_message(nan_guard, guard, cfg) -> str:
+    """Why training stopped (a non-finite loss, or a loss that stayed far above the initial one), what was kept,
+    and which setting to lower."""
     if nan_guard.stop_training:  # its own note on the kept weights is superseded: the guard restored a whole epoch
         why = "training diverged: " + nan_guard.message.partition(": training stopped")[0]
     else:
         why = guard.message.rpartition("; ")[0]
     kept = ("the initial weights (no epoch ended well)" if guard.good_epoch is None else
             f"the weights of epoch {guard.good_epoch + 1}, the last good one")
-    return f"{why}; {MODEL_FILE} holds {kept}; try a lower learning rate than optimizer.lr = {lr:g}"
+    return f"{why}; {MODEL_FILE} holds {kept}; {_culprit(cfg)}"
+
+
+def _culprit(cfg) -> str:
+    """A penalty so strong that one step of it overshoots (lr times its weight >= 1), else the learning rate."""
+    lr = cfg.optimizer.lr
+    for key, value in (("optimizer.weight_decay", cfg.optimizer.weight_decay), ("regularization.l2",
+                       cfg.regularization.l2), ("regularization.l1", cfg.regularization.l1)):
+        if value * lr >= 1:
+            return (f"{key} = {value:g} times optimizer.lr = {lr:g} is {value * lr:.3g}, so each step pushes the "
+                    f"weights past zero: lower {key}")
+    return f"try a lower learning rate than optimizer.lr = {lr:g}"

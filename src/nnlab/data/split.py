@@ -74,6 +74,8 @@ def _count(size, n: int, name: str) -> int:
         count = math.ceil(size * n - 1e-9)
     else:
         count = int(size)
+    if n < 2:
+        raise DataError(f"{n} sample{'s' if n != 1 else ''} cannot be split by {name}: a split needs at least 2")
     if not 1 <= count < n:
         raise DataError(f"{name}={size!r} gives {count} samples; it must be between 1 and {n - 1} of {n}")
     return count
