@@ -87,7 +87,7 @@ def atomic_path(path) -> Iterator[str]:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        if isinstance(exc, OSError) and exc.filename is None:
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
             exc.filename = path  # a full disk fails a write() that names no file: name the one being written
         raise
     _fsync_folder(folder)
