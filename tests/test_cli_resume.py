@@ -156,3 +156,56 @@ def test_resume_refusals(tmp_path, reference):
     assert code == 2 and "train.epochs differ" in err and "Traceback" not in err
     code, _, err = _nnlab(tmp_path, "train", "r.toml", "--resume", "--overwrite")
     assert code == 2 and "pass one of them" in err
+
+
+CONV = """
+[data]
+source = "digits"
+preprocessing = []
+augment_jitter = 1
+[[model.layers]]
+type = "Unflatten"
+dim = 1
+unflattened_size = [1, 8, 8]
+[[model.layers]]
+type = "Conv2d"
+in_channels = 1
+out_channels = 4
+kernel_size = 3
+[[model.layers]]
+type = "BatchNorm"
+num_features = 4
+[[model.layers]]
+type = "ReLU"
+[[model.layers]]
+type = "MaxPool2d"
+kernel_size = 2
+[[model.layers]]
+type = "Flatten"
+[[model.layers]]
+type = "Linear"
+in_features = 36
+out_features = 10
+[train]
+epochs = 3
+"""
+
+
+def test_a_conv_net_with_jitter_and_batch_norm_resumes_bitwise(tmp_path):
+    """Conv filters, BatchNorm running statistics and the jitter generator all come back from the state."""
+    (tmp_path / "cnn.toml").write_text(CONV)
+    code, _, err = _nnlab(tmp_path, "train", "cnn.toml", "--quiet", "--name", "ref")
+    assert code == 0, err
+    proc = _start(tmp_path, "train", "cnn.toml", "--quiet")
+    while not (tmp_path / "runs" / "cnn" / "resume.safetensors").exists() and proc.poll() is None:
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    code, _, err = _nnlab(tmp_path, "train", "cnn.toml", "--quiet", "--resume")
+    assert code == 0, err
+    got, want = _weights(tmp_path / "runs" / "cnn"), _weights(tmp_path / "runs" / "ref")
+    assert any("running_mean" in k for k in want) and list(got) == list(want)
+    assert all(np.array_equal(got[k], want[k]) for k in want)
+    assert (tmp_path / "runs" / "cnn" / "history.csv").read_bytes() == (tmp_path / "runs" / "ref" /
+                                                                       "history.csv").read_bytes()

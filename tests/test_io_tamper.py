@@ -184,3 +184,34 @@ def test_pickle_npz_and_pytorch_files_are_named(tmp_path):
     torch.save({"w": torch.zeros(2)}, tmp_path / "e.pt", _use_new_zipfile_serialization=False)
     with pytest.raises(ModelFileError, match="pickle file"):
         nnlab.load(tmp_path / "e.pt")
+
+
+@pytest.mark.parametrize("edit", [{"in_channels": 10**6}, {"kernel_size": [30000, 30000]}, {"groups": 3}])
+def test_conv_filter_sizes_are_checked_before_allocating(tmp_path, edit):
+    nnlab.seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    path = tmp_path / "c.safetensors"
+    nnlab.save(model, path)
+
+    def forge(entries, tensors):
+        spec = json.loads(entries["architecture"])
+        spec["layers"][0]["args"].update(edit)
+        entries["architecture"] = json.dumps(spec)
+
+    _resign(path, path.read_bytes(), forge)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="Conv2d"):
+            nnlab.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20  # 10**6 x 4 x 3 x 3 or 4 x 30000 x 30000 float32 filters would be 144 MB or 14 GB
+
+
+
+def test_conv_state_shapes_match_the_layers_they_describe(tmp_path):
+    nnlab.seed(0)
+    for layer in (nn.Conv2d(4, 6, (3, 2), groups=2, bias=False), nn.Conv1d(3, 5, 4, padding="same")):
+        spec = layer.spec_args()
+        assert type(layer).state_shapes(spec) == {k: v.shape for k, v in layer.state_dict().items()}

@@ -100,6 +100,25 @@ class _ConvNd(Module):
             "dtype": self.weight.data.dtype.name,
         }
 
+    @classmethod
+    def state_shapes(cls, args: dict) -> dict:
+        """Filter and bias shapes for spec ``args``, computed without allocating (checked before a file is loaded).
+
+        Without it an edited ``in_channels`` or ``kernel_size`` in a model file would allocate the
+        filters before ``load_state_dict`` noticed the mismatch.
+        """
+        name = cls.__name__
+        c_in = check_int("in_channels", args.get("in_channels"), 1, owner=name)
+        c_out = check_int("out_channels", args.get("out_channels"), 1, owner=name)
+        groups = check_int("groups", args.get("groups", 1), 1, owner=name)
+        if c_in % groups:
+            raise ConfigError(f"{name}: in_channels ({c_in}) must be divisible by groups ({groups})")
+        kernel = spatial_tuple("kernel_size", args.get("kernel_size"), cls.dims, 1, name)
+        shapes = {"weight": (c_out, c_in // groups, *kernel)}
+        if check_bool("bias", args.get("bias", True), owner=name):
+            shapes["bias"] = (c_out,)
+        return shapes
+
     def extra_repr(self):
         parts = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}", f"stride={self.stride}"]
         if self.padding != (0,) * self.dims:
