@@ -58,9 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--epochs", type=int, default=3, help="epochs per trial (default 3)")
     search.add_argument("--no-refine", action="store_true", help="only the coarse log grid")
 
-    from . import lab
+    from . import export, lab
 
     lab.add_parser(sub)
+    export.add_parser(sub)
     return parser
 
 
@@ -71,6 +72,10 @@ def main(argv=None) -> int:
             from . import lab
 
             return lab.command(args)
+        if args.command == "export":
+            from . import export
+
+            return export.command(args)
         from . import commands  # heavy imports only once a command runs
 
         return commands.run(args)

@@ -1,0 +1,173 @@
+"""ONNX export: an nnlab model (and its saved preprocessing) as an ONNX graph that onnxruntime runs.
+
+``export(model, "model.onnx")`` writes one graph, built with the ``onnx``
+package's helpers and checked with ``onnx.checker``, at opset :data:`OPSET`:
+
+- input ``"input"``: raw feature rows (N, F) when the preprocessing is included
+  (standardization, min-max scaling, unit norm, one-hot columns become graph
+  ops), else the model's own input; the batch axis N is dynamic;
+- output ``"output"``: what :func:`nnlab.train.predict` returns (eval mode:
+  BatchNorm uses its running statistics, Dropout and noise are the identity);
+  for a classifier, the logits (``softmax`` gives the probabilities);
+- metadata (``metadata_props``): ``classes`` (the label of each output unit, JSON),
+  ``preprocessing`` (the steps included), ``nnlab_version``.
+
+Every layer type of :func:`supported_layer_types` converts; any other module
+is refused with a :class:`~nnlab.errors.ConfigError` naming it.  One known
+difference: a category the OneHotEncoder did not see in ``fit`` gives an
+all-zero block in the graph, where nnlab's ``transform`` raises.
+Needs ``pip install 'nnlab[onnx]'`` (onnx, and onnxruntime to run the file).
+
+>>> import tempfile, pathlib, numpy as np, nnlab
+>>> model = nnlab.nn.Sequential(nnlab.nn.Linear(4, 3, rng=0), nnlab.nn.ReLU(), nnlab.nn.Linear(3, 2, rng=1))
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "model.onnx"
+>>> proto = export(model, path, input_shape=(4,))
+>>> [i.name for i in proto.graph.input], proto.opset_import[0].version
+(['input'], 17)
+>>> import onnxruntime
+>>> session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+>>> x = np.ones((5, 4), dtype=np.float32)
+>>> bool(np.allclose(session.run(None, {"input": x})[0], nnlab.train.predict(model, x), atol=1e-6))
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from ..errors import ConfigError
+
+__all__ = ["export", "supported_layer_types", "OPSET"]
+
+OPSET = 17  # ONNX opset of the exported graphs (onnxruntime runs 17 since 1.13)
+
+
+def supported_layer_types() -> list[str]:
+    """The registered layer type names (``nnlab.nn.layer_types()``) that :func:`export` converts."""
+    from ..nn.spec import _REGISTRY
+    from ._layers import CONTAINERS, LEAVES
+
+    return sorted(name for name, cls in _REGISTRY.items() if cls in LEAVES or cls in CONTAINERS)
+
+
+def export(model, path, example_input=None, *, input_shape=None, include_preprocessing=True,
+           preprocessing=None, classes=None):
+    """Write ``model`` as an ONNX file at ``path`` (atomically) and return the ``onnx.ModelProto``.
+
+    ``example_input``: an array of a few inputs (batch first), or ``input_shape``:
+    the shape of one input without the batch axis, e.g. ``(64,)``; with neither,
+    the width of the preprocessing or of the model's first layer is used.  With
+    ``include_preprocessing`` the graph starts with ``preprocessing`` (default:
+    the model's ``preprocessing`` attribute, as :func:`nnlab.load` sets it) and takes
+    raw rows.  ``classes`` (default: ``model.classes``) go into the metadata.
+    """
+    import onnx
+
+    from .. import nn
+    from ..io import atomic_write
+    from ._graph import Graph
+
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"nnlab.onnx.export takes an nnlab.nn.Module, got {type(model).__name__}")
+    _check_layers(model)
+    pre = (preprocessing if preprocessing is not None else getattr(model, "preprocessing", None)) \
+        if include_preprocessing else None
+    classes = classes if classes is not None else getattr(model, "classes", None)
+    shape = _input_shape(model, pre, example_input, input_shape)
+    dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+    g = Graph(dtype)
+    x = "input"
+    model_shape = shape
+    if pre is not None:
+        if len(shape) != 1:
+            raise ConfigError(f"nnlab.onnx.export: preprocessing takes rows of features, but the input shape is "
+                              f"{shape}; pass input_shape=(features,) or include_preprocessing=False")
+        from ._preprocessing import emit as emit_preprocessing
+
+        x, width = emit_preprocessing(pre, g, x)
+        model_shape = (width,)
+    was_training = model.training
+    model.eval()
+    try:
+        out, value = _emit(model, g, x, np.zeros((2,) + model_shape, dtype=dtype))
+    finally:
+        model.train(was_training)
+    out = g.op("Identity", [out], "output")  # the output's fixed name (and a node even for an identity model)
+    batch = "batch" if value.shape[0] == 2 else None  # a Flatten over the batch axis loses it
+    steps = _describe(pre)
+    metadata = {"nnlab_version": _version(), "preprocessing": json.dumps(steps),
+                "input": "raw feature rows" if steps else "model input"}
+    if classes is not None:
+        metadata["classes"] = json.dumps([c.item() if isinstance(c, np.generic) else c for c in classes])
+    proto = g.model("input", ["batch", *shape], out, [batch, *value.shape[1:]], OPSET,
+                    f"nnlab model {type(model).__name__}", metadata)
+    onnx.checker.check_model(proto, full_check=True)
+    atomic_write(os.fspath(path), proto.SerializeToString())
+    return proto
+
+
+def _check_layers(model) -> None:
+    from ._layers import CONTAINERS, LEAVES
+
+    for where, module in model.named_modules():
+        if type(module) not in LEAVES and type(module) not in CONTAINERS:
+            at = f" at {where!r}" if where else ""
+            raise ConfigError(f"nnlab.onnx.export: no ONNX conversion for {type(module).__name__}{at}; "
+                              f"supported layer types: {', '.join(supported_layer_types())}")
+
+
+def _emit(module, g, x: str, value: np.ndarray):
+    """ONNX nodes for ``module`` on tensor ``x``; returns the output name and the nnlab output for ``value``."""
+    from ..tensor import Tensor, no_grad
+    from ._layers import CONTAINERS, LEAVES
+
+    kind = type(module)
+    if kind in CONTAINERS:
+        out, out_value = CONTAINERS[kind](module, g, x, value, lambda m, n, v: _emit(m, g, n, v))
+        if out_value is not None:
+            return out, out_value
+    else:
+        out = LEAVES[kind](module, g, x, value)
+    with no_grad():
+        return out, np.asarray(module(Tensor(value)).data)
+
+
+def _input_shape(model, pre, example_input, input_shape) -> tuple:
+    if example_input is not None and input_shape is not None:
+        raise ConfigError("nnlab.onnx.export: give example_input or input_shape, not both")
+    if example_input is not None:
+        array = np.asarray(getattr(example_input, "data", example_input))
+        if array.ndim < 2:
+            raise ConfigError(f"nnlab.onnx.export: example_input is a batch (batch axis first), got shape {array.shape}")
+        return tuple(int(s) for s in array.shape[1:])
+    if input_shape is not None:
+        shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+        if not shape or not all(isinstance(s, int | np.integer) and s >= 1 for s in shape):
+            raise ConfigError(f"nnlab.onnx.export: input_shape is the shape of one input without the batch axis, "
+                              f"positive integers such as (64,), got {input_shape!r}")
+        return tuple(int(s) for s in shape)
+    if pre is not None and pre.n_features is not None:
+        return (int(pre.n_features),)
+    for module in model.modules():
+        if hasattr(module, "in_channels"):
+            break
+        if hasattr(module, "in_features") and module.in_features is not None:
+            return (int(module.in_features),)
+    raise ConfigError("nnlab.onnx.export: cannot tell the input shape of this model; pass input_shape=(...) "
+                      "(one input without the batch axis) or example_input=array")
+
+
+def _describe(pre) -> list:
+    if pre is None:
+        return []
+    steps = getattr(pre, "steps", None)
+    return [type(s).__name__ for s in steps] if steps is not None else [type(pre).__name__]
+
+
+def _version() -> str:
+    from .._version import __version__
+
+    return __version__
