@@ -58,10 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--epochs", type=int, default=3, help="epochs per trial (default 3)")
     search.add_argument("--no-refine", action="store_true", help="only the coarse log grid")
 
-    from . import export, lab
+    from . import export, lab, tune
 
     lab.add_parser(sub)
     export.add_parser(sub)
+    tune.add_parser(sub)
     return parser
 
 
@@ -72,10 +73,10 @@ def main(argv=None) -> int:
             from . import lab
 
             return lab.command(args)
-        if args.command == "export":
-            from . import export
+        if args.command in ("export", "tune"):
+            from importlib import import_module
 
-            return export.command(args)
+            return import_module(f".{args.command}", __name__).command(args)
         from . import commands  # heavy imports only once a command runs
 
         return commands.run(args)

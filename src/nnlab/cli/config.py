@@ -291,6 +291,8 @@ class RunConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
+    # `nnlab tune`'s search space (checked by cli/tune.py); train ignores it and never stores it
+    tune: Optional[dict] = Field(None, exclude=True)
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,71 @@
+"""One trial of ``nnlab tune``: the config with the trial's values, trained as ``nnlab train`` would, without a run folder.
+
+Only what decides the metric is built (data, model, loss, optimizer, schedules,
+early stopping, the NaN guard); nothing is written to disk.  The data splits
+are kept per process for configs that share their ``[data]`` section and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+
+from ..errors import ConfigError
+
+_SPLITS: dict = {}
+
+
+class TrialFailed(ConfigError):
+    """A trial whose values make an invalid config, or that diverged: it counts as failed, the study goes on."""
+
+
+def train_trial(raw: dict, values: dict, trial, metric: str):
+    """``(metric at the last epoch, None)``, or ``(None, epoch)`` when the pruner stopped the trial at ``epoch``."""
+    from .. import seed as set_seed
+    from .. import tune as tuning
+    from ..train import EarlyStopping, TerminateOnNaN, fit
+    from .build import build_loss, build_model, build_optimizer, build_schedule_callbacks, training_data
+    from .config import parse_config
+
+    full = parse_config(raw).model_dump()  # defaults for list elements the raw config leaves out
+    try:
+        cfg = parse_config(tuning.apply(raw, values, full), source=f"trial {trial.number}'s config")
+    except ConfigError as exc:  # values that do not go together (momentum with Adam, say)
+        raise TrialFailed(str(exc)) from None
+    trial.set_user_attr("config", json.loads(cfg.model_dump_json()))
+    set_seed(cfg.seed)
+    splits = _splits(cfg)
+    model = build_model(cfg, splits.num_features, splits.num_classes)
+    loss = build_loss(cfg, splits.num_classes, model)
+    optimizer = build_optimizer(cfg, model)
+    train_data, augment = training_data(cfg, splits)
+    val_data = splits.prepared(splits.val) if splits.val else None
+    pruning = tuning.PruningCallback(trial, metric)
+    callbacks = build_schedule_callbacks(cfg, val_data is not None) + [TerminateOnNaN()]
+    if cfg.train.early_stopping:
+        if val_data is None:
+            raise ConfigError("train.early_stopping needs a validation set: set data.val_size above 0")
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.train.early_stopping))
+    callbacks.append(pruning)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
+                      batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed, augment=augment, verbose=0)
+    if pruning.pruned:
+        return None, len(history.epoch) - 1
+    value = float(history[metric][-1])
+    if not np.isfinite(value):
+        raise TrialFailed(f"trial {trial.number} diverged ({metric} = {value}); it counts as failed")
+    return value, None
+
+
+def _splits(cfg):
+    from .build import prepare_data
+
+    key = json.dumps([cfg.data.model_dump(mode="json"), cfg.seed], sort_keys=True)
+    if key not in _SPLITS:
+        _SPLITS.clear()  # one data set at a time: a tuned data key must not pile up copies
+        _SPLITS[key] = prepare_data(cfg)
+    return _SPLITS[key]

@@ -1,0 +1,188 @@
+"""`nnlab tune` on Optuna: search spaces, the pruning callback, a local study, parallel jobs, two processes on one study."""
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+pytest.importorskip("tomli_w")
+
+import nnlab  # noqa: E402
+from nnlab.cli import main  # noqa: E402
+from nnlab.cli.config import load_config, parse_config  # noqa: E402
+from nnlab.errors import ConfigError  # noqa: E402
+from nnlab.tune import PruningCallback, apply, parse_space  # noqa: E402
+
+SRC = Path(nnlab.__file__).resolve().parents[1]
+
+CONFIG = """
+seed = 0
+[data]
+source = "moons"
+n = 160
+val_size = 0.25
+[model]
+hidden = [6]
+[train]
+epochs = 3
+batch_size = 32
+[tune]
+metric = "val_accuracy"
+startup_trials = 1
+[tune.space]
+"optimizer.lr" = { type = "float", low = 1e-3, high = 0.3, log = true }
+"model.hidden.0" = { type = "int", low = 2, high = 16 }
+"model.activation" = ["relu", "tanh"]
+"""
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "moons.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+def _study(storage, name):
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def test_local_study_writes_a_best_config_that_train_runs(tmp_path, config, capsys):
+    runs = tmp_path / "runs"
+    assert main(["tune", str(config), "--trials", "4", "--runs-dir", str(runs)]) == 0
+    out = capsys.readouterr().out
+    folder = runs / "moons-tune"
+    assert sorted(p.name for p in folder.iterdir()) == ["best.toml", "study.db", "summary.json", "summary.txt"]
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["trials"] == 4 and summary["complete"] + summary["pruned"] == 4
+    assert f"best trial {summary['best_trial']}" in out and "parameter importances" in out
+    assert (folder / "summary.txt").read_text().splitlines()[0] in out
+    study = _study(f"sqlite:///{folder / 'study.db'}", "moons")
+    assert summary["best_value"] == study.best_value
+    best = tomllib.loads((folder / "best.toml").read_text())
+    cfg = parse_config(best)
+    assert cfg.optimizer.lr == study.best_params["optimizer.lr"]
+    assert cfg.model.hidden == [study.best_params["model.hidden.0"]]
+    stored = dict(study.best_trial.user_attrs["config"], name=cfg.name)
+    assert json.loads(cfg.model_dump_json()) == stored  # best.toml is the best trial's config
+    if summary["complete"] >= 2:
+        assert set(summary["importances"]) <= set(study.best_params)
+    # the study resumes: a second invocation adds trials to the same SQLite file
+    assert main(["tune", str(config), "--trials", "1", "--runs-dir", str(runs), "--quiet"]) == 0
+    assert len(_study(f"sqlite:///{folder / 'study.db'}", "moons").trials) == 5
+    capsys.readouterr()
+    assert main(["train", str(folder / "best.toml"), "--quiet", "--runs-dir", str(runs)]) == 0
+    assert (runs / "moons-best" / "model.safetensors").exists()
+
+
+def test_parallel_jobs_share_the_study(tmp_path, config):
+    storage = f"sqlite:///{tmp_path / 'jobs.db'}"
+    assert main(["tune", str(config), "--trials", "3", "--jobs", "2", "--storage", storage, "--study", "par",
+                 "--runs-dir", str(tmp_path / "runs"), "--quiet"]) == 0
+    trials = _study(storage, "par").trials
+    assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
+
+
+def test_two_worker_processes_on_one_sqlite_study(tmp_path, config):
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    command = [sys.executable, "-m", "nnlab.cli", "tune", str(config), "--trials", "3", "--storage", storage,
+               "--study", "shared", "--runs-dir", str(tmp_path / "runs"), "--quiet"]
+    workers = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for _ in range(2)]
+    results = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], results
+    trials = _study(storage, "shared").trials
+    assert sorted(t.number for t in trials) == list(range(6))
+    assert all(t.state.is_finished() for t in trials)
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) >= 1
+
+
+class _FakeTrial:
+    """Stands in for an Optuna trial: records reports, prunes from epoch ``prune_at`` on."""
+
+    def __init__(self, prune_at):
+        self.prune_at, self.reports = prune_at, []
+
+    def report(self, value, step):
+        self.reports.append((step, value))
+
+    def should_prune(self):
+        return len(self.reports) > self.prune_at
+
+
+def test_pruning_callback_stops_training_when_the_trial_says_so():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = nnlab.nn.Sequential(nnlab.nn.Linear(3, 2, rng=0))
+    trial = _FakeTrial(prune_at=1)
+    pruning = PruningCallback(trial, "val_loss")
+    history = nnlab.train.fit(model, nnlab.losses.cross_entropy, nnlab.optim.SGD(model.parameters(), lr=0.1),
+                              (X, y), (X, y), epochs=10, callbacks=[pruning], verbose=0)
+    assert pruning.pruned and len(history.epoch) == 2
+    assert [s for s, _ in trial.reports] == [0, 1]
+    assert [v for _, v in trial.reports] == pytest.approx(history["val_loss"])
+    with pytest.raises(ConfigError, match="'val_f1' is not logged.*val_loss"):
+        nnlab.train.fit(model, nnlab.losses.cross_entropy, nnlab.optim.SGD(model.parameters(), lr=0.1), (X, y),
+                        (X, y), epochs=1, callbacks=[PruningCallback(_FakeTrial(9), "val_f1")], verbose=0)
+
+
+def test_search_space_parsing_and_apply():
+    space = parse_space({"optimizer": {"lr": {"type": "float", "low": 1e-4, "high": 0.1, "log": True}},
+                         "model.hidden": [[64], [128, 64]], "train.batch_size": {"type": "int", "low": 16,
+                                                                                 "high": 64, "step": 16}})
+    assert space["model.hidden"] == {"type": "categorical", "choices": [[64], [128, 64]]}
+    assert space["train.batch_size"]["step"] == 16
+    assert apply({}, {"model.hidden.1": 5}, {"model": {"hidden": [256, 128]}}) == {"model": {"hidden": [256, 5]}}
+    with pytest.raises(ConfigError, match="indexes a list of 2 elements"):
+        apply({"model": {"hidden": [1, 2]}}, {"model.hidden.2": 5})
+    for bad, message in [({"x": {"type": "normal"}}, "type must be one of"),
+                         ({"x": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, "needs low > 0"),
+                         ({"x": {"type": "int", "low": 1.5, "high": 3}}, "low must be an integer"),
+                         ({"x": {"type": "float", "low": 2.0, "high": 1.0}}, "must not exceed"),
+                         ({"x": {"type": "categorical", "choices": []}}, "non-empty list"),
+                         ({"x": {"type": "float", "low": 0, "high": 1, "lg": True}}, "unknown key"), ({}, "table")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_space(bad)
+
+
+def test_study_with_list_choices_decodes_them(tmp_path, config, capsys):
+    config.write_text(CONFIG.split("[tune.space]")[0] + '[tune.space]\n"model.hidden" = [[4], [6, 3]]\n')
+    assert main(["tune", str(config), "--trials", "2", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    best = tomllib.loads((tmp_path / "moons-tune" / "best.toml").read_text())
+    assert best["model"]["hidden"] in ([4], [6, 3])
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.replace('"optimizer.lr"', '"optimizer.lrr"'), "unknown key 'optimizer.lrr'"),
+    (lambda s: s.replace('low = 2, high = 16', 'low = 0, high = 16'), "model.hidden.0"),
+    (lambda s: s.replace('metric = "val_accuracy"', 'metric = "val_accuracy"\nprune = 1'), "tune.prune"),
+    (lambda s: s.replace("val_size = 0.25", "val_size = 0.0"), "needs a validation set"),
+    (lambda s: s.split("[tune]")[0], "has no [tune] section"),
+])
+def test_user_errors_exit_2_before_any_trial(tmp_path, config, capsys, edit, message):
+    config.write_text(edit(CONFIG))
+    assert main(["tune", str(config), "--trials", "2", "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_arguments_exit_2(tmp_path, config, capsys):
+    assert main(["tune", str(config), "--trials", "0"]) == 2
+    assert main(["tune", str(config), "--trials", "1", "--storage", "nosuchdb://x", "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--trials must be" in err and "--storage 'nosuchdb://x'" in err and "Traceback" not in err
+
+
+def test_train_ignores_the_tune_section(config):
+    cfg = load_config(str(config))
+    assert "tune" not in cfg.model_dump()
