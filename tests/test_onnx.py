@@ -17,18 +17,33 @@ from nnlab.onnx import export, supported_layer_types  # noqa: E402
 from nnlab.train import predict  # noqa: E402
 
 
-def run_onnx(path, x):
+def run_onnx(path, x, every=False):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {"input": np.asarray(x)})[0]
+    outputs = session.run(None, {"input": np.asarray(x)})
+    return outputs if every else outputs[0]
+
+
+def _nnlab_outputs(model, x) -> list:
+    """nnlab's outputs as a list: one array, or a multi-task model's arrays in task order."""
+    if getattr(model, "tasks", None) is None:
+        return [predict(model, x)]
+    from nnlab.tensor import Tensor, no_grad
+
+    was = model.training
+    model.eval()
+    with no_grad():
+        out = model(Tensor(np.asarray(x))).data
+    model.train(was)
+    return [out[task] for task in model.tasks]
 
 
 def assert_same(path, model, x, raw=None):
-    """onnxruntime's output equals nnlab's prediction to 1e-5 (relative to the output's scale)."""
-    expected = predict(model, x)
-    got = run_onnx(path, x if raw is None else raw)
-    assert got.shape == expected.shape
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * scale)
+    """onnxruntime's outputs equal nnlab's predictions to 1e-5 (relative to the output's scale)."""
+    for got, expected in zip(run_onnx(path, x if raw is None else raw, every=True), _nnlab_outputs(model, x),
+                             strict=True):
+        assert got.shape == expected.shape
+        scale = max(1.0, float(np.abs(expected).max()))
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * scale)
 
 
 def _randomize(model, rng):
@@ -119,6 +134,10 @@ CASES = [
     ("Ensemble-mean", lambda: _ensemble("mean"), 5),
     ("Ensemble-features", lambda: Ensemble([nn.Linear(2, 3, rng=0), nn.Linear(3, 3, rng=1)], features=[[0, 4], [1, 2, 3]]), 5),
 ]
+
+if hasattr(nn, "MultiHead"):  # multi-task models: one graph output per task
+    CASES.append(("MultiHead", lambda: nn.MultiHead(nn.Sequential(nn.Linear(5, 6, rng=0), nn.ReLU()), {
+        "digit": nn.Linear(6, 3, rng=1), "parity": nn.Sequential(nn.Linear(6, 2, rng=2), nn.Softmax())}), 5))
 
 
 def _case_types():

@@ -65,6 +65,8 @@ def add_parser(sub) -> None:
     tune.add_argument("--storage", help="Optuna storage URL (default: sqlite file RUNS/<study>-tune/study.db)")
     tune.add_argument("--study", help="study name (default: the config's name); one study may be shared")
     tune.add_argument("--jobs", type=int, default=1, help="trials run in parallel processes (default 1)")
+    tune.add_argument("--scheduler", help="run the jobs on this Dask scheduler (tcp://HOST:PORT; default: "
+                      "$DASK_SCHEDULER_ADDRESS, else local processes); the storage must be reachable from its workers")
     tune.add_argument("--epochs", type=int, help="override train.epochs for every trial")
     tune.add_argument("--runs-dir", help="override the folder that holds the runs")
     tune.add_argument("--quiet", action="store_true", help="no line per trial")
@@ -98,7 +100,7 @@ def command(args) -> int:
     if not args.quiet:
         print(f"nnlab: tuning {study_name}: {args.trials} trials, {args.jobs} job(s), "
               f"{section.metric} ({section.resolved_direction}), storage {storage}")
-    _run_parallel([dict(job, trials=n, worker=i) for i, n in enumerate(shares) if n])
+    _run_parallel([dict(job, trials=n, worker=i) for i, n in enumerate(shares) if n], args.scheduler)
     from .tune_report import write_summary
 
     return write_summary(job, space, folder)
@@ -186,13 +188,19 @@ def _storage(url: str):
         raise ConfigError(f"--storage {url!r} is not a database URL Optuna can open: {exc}") from None
 
 
-def _run_parallel(jobs: list) -> list:
-    """Each job (a share of the trials) in its own process through joblib; one job runs here."""
-    if len(jobs) == 1:
-        return [run_worker(jobs[0])]
-    from joblib import Parallel, delayed
+def _run_parallel(jobs: list, scheduler=None) -> list:
+    """Each job (a share of the trials) in its own process: nnlab's job runner (local processes or Dask), or joblib."""
+    try:
+        from ..jobs import run_jobs
+    except ImportError:  # an nnlab without the job runner: joblib's local processes
+        if scheduler:
+            raise ConfigError("--scheduler needs nnlab.jobs (the Dask job runner), which this nnlab lacks") from None
+        if len(jobs) == 1:
+            return [run_worker(jobs[0])]
+        from joblib import Parallel, delayed
 
-    return Parallel(n_jobs=len(jobs))(delayed(run_worker)(job) for job in jobs)
+        return Parallel(n_jobs=len(jobs))(delayed(run_worker)(job) for job in jobs)
+    return run_jobs(run_worker, [(job,) for job in jobs], n_jobs=len(jobs), scheduler=scheduler)
 
 
 def run_worker(job: dict) -> int:

@@ -6,7 +6,7 @@ package's helpers and checked with ``onnx.checker``, at opset :data:`OPSET`:
 - input ``"input"``: raw feature rows (N, F) when the preprocessing is included
   (standardization, min-max scaling, unit norm, one-hot columns become graph
   ops), else the model's own input; the batch axis N is dynamic;
-- output ``"output"``: what :func:`nnlab.train.predict` returns (eval mode:
+- output ``"output"`` (a multi-task model: ``"output_<task>"`` per task): what :func:`nnlab.train.predict` returns (eval mode:
   BatchNorm uses its running statistics, Dropout and noise are the identity);
   for a classifier, the logits (``softmax`` gives the probabilities);
 - metadata (``metadata_props``): ``classes`` (the label of each output unit, JSON),
@@ -95,18 +95,25 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
         out, value = _emit(model, g, x, np.zeros((2,) + model_shape, dtype=dtype))
     finally:
         model.train(was_training)
-    out = g.op("Identity", [out], "output")  # the output's fixed name (and a node even for an identity model)
-    batch = "batch" if value.shape[0] == 2 else None  # a Flatten over the batch axis loses it
+    # Fixed output names (and a node even for an identity model): "output", or "output_<task>" per task.
+    if isinstance(out, dict):
+        outputs = {g.op("Identity", [name], f"output_{task}"): _shape(value[task]) for task, name in out.items()}
+    else:
+        outputs = {g.op("Identity", [out], "output"): _shape(value)}
     steps = _describe(pre)
     metadata = {"nnlab_version": _version(), "preprocessing": json.dumps(steps),
                 "input": "raw feature rows" if steps else "model input"}
     if classes is not None:
-        metadata["classes"] = json.dumps([c.item() if isinstance(c, np.generic) else c for c in classes])
-    proto = g.model("input", ["batch", *shape], out, [batch, *value.shape[1:]], OPSET,
-                    f"nnlab model {type(model).__name__}", metadata)
+        metadata["classes"] = json.dumps(classes, default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
+    proto = g.model("input", ["batch", *shape], outputs, OPSET, f"nnlab model {type(model).__name__}", metadata)
     onnx.checker.check_model(proto, full_check=True)
     atomic_write(os.fspath(path), proto.SerializeToString())
     return proto
+
+
+def _shape(value) -> list:
+    """An output's shape for the graph: the traced batch of 2 becomes the dynamic axis (a Flatten over it, free)."""
+    return ["batch" if value.shape[0] == 2 else None, *value.shape[1:]]
 
 
 def _check_layers(model) -> None:

@@ -62,14 +62,14 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=self.name(f"{out}_node"), **attrs))
         return out
 
-    def model(self, input_name: str, input_shape, output_name: str, output_shape, opset: int, doc: str,
+    def model(self, input_name: str, input_shape, outputs: dict, opset: int, doc: str,
               metadata: dict) -> onnx.ModelProto:
-        """The finished model: one float input with a dynamic first axis, one float output."""
+        """The finished model: one float input, the float ``outputs`` ({name: shape}); None or a str marks a free axis."""
         elem = self.elem
         graph = helper.make_graph(
             self.nodes, "nnlab_model",
             [helper.make_tensor_value_info(input_name, elem, list(input_shape))],
-            [helper.make_tensor_value_info(output_name, elem, list(output_shape))],
+            [helper.make_tensor_value_info(name, elem, list(shape)) for name, shape in outputs.items()],
             initializer=self.initializers, doc_string=doc,
         )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],

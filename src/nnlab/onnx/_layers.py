@@ -270,3 +270,22 @@ def _ensemble(m, g, x, value, emit):
         combined = g.op("Log", [g.op("Max", [mean, g.scalar(1e-12, "floor")])], "ensemble_log")
     return combined, None  # the ensemble's own value is recomputed by the caller
 
+
+try:  # multi-task models (nnlab.nn.MultiHead): one graph output per task
+    from ..nn.multihead import Heads, MultiHead
+except ImportError:  # an nnlab without multi-task models
+    Heads = MultiHead = None
+
+if MultiHead is not None:
+    @container(MultiHead)
+    def _multi_head(m, g, x, value, emit):
+        h, h_value = emit(m.trunk, x, value)
+        return emit(m.heads, h, h_value)
+
+    @container(Heads)
+    def _heads(m, g, x, value, emit):
+        outs, values = {}, {}
+        for task, head in m._modules.items():
+            outs[task], values[task] = emit(head, x, value)
+        return outs, values
+
