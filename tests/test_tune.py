@@ -186,3 +186,10 @@ def test_bad_arguments_exit_2(tmp_path, config, capsys):
 def test_train_ignores_the_tune_section(config):
     cfg = load_config(str(config))
     assert "tune" not in cfg.model_dump()
+
+
+def test_the_shipped_example_tunes(tmp_path, capsys):
+    example = Path(__file__).parent.parent / "examples" / "tune_moons.toml"
+    assert main(["tune", str(example), "--trials", "2", "--epochs", "2", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    assert parse_config(tomllib.loads((tmp_path / "tune_moons-tune" / "best.toml").read_text())).train.epochs == 2
+    capsys.readouterr()

@@ -164,7 +164,7 @@ def _input_shape(model, pre, example_input, input_shape) -> tuple:
         if hasattr(module, "in_features") and module.in_features is not None:
             return (int(module.in_features),)
     raise ConfigError("nnlab.onnx.export: cannot tell the input shape of this model; pass input_shape=(...) "
-                      "(one input without the batch axis) or example_input=array")
+                      "(one input without the batch axis; nnlab export --input-shape) or example_input=array")
 
 
 def _describe(pre) -> list:
