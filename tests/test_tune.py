@@ -79,6 +79,12 @@ def test_local_study_writes_a_best_config_that_train_runs(tmp_path, config, caps
     capsys.readouterr()
     assert main(["train", str(folder / "best.toml"), "--quiet", "--runs-dir", str(runs)]) == 0
     assert (runs / "moons-best" / "model.safetensors").exists()
+    import csv
+
+    with open(runs / "moons-best" / "history.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    # the trial trained exactly as `nnlab train` does: the same final validation accuracy
+    assert float(last["val_accuracy"]) == _study(f"sqlite:///{folder / 'study.db'}", "moons").best_value
 
 
 def test_parallel_jobs_share_the_study(tmp_path, config):
