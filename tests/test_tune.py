@@ -199,3 +199,16 @@ def test_the_shipped_example_tunes(tmp_path, capsys):
     assert main(["tune", str(example), "--trials", "2", "--epochs", "2", "--runs-dir", str(tmp_path), "--quiet"]) == 0
     assert parse_config(tomllib.loads((tmp_path / "tune_moons-tune" / "best.toml").read_text())).train.epochs == 2
     capsys.readouterr()
+
+
+def test_values_valid_only_together(tmp_path, config, capsys):
+    # momentum has an effect with SGD only: valid when the space sets optimizer.name to "sgd" ...
+    space = (CONFIG.split("[tune.space]")[0]
+             + '[tune.space]\n"optimizer.momentum" = { type = "float", low = 0.5, high = 0.9 }\n')
+    config.write_text(space + '"optimizer.name" = ["sgd"]\n')
+    assert main(["tune", str(config), "--trials", "2", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    assert json.loads((tmp_path / "moons-tune" / "summary.json").read_text())["fail"] == 0
+    # ... refused when it may be "adam", which no momentum goes with
+    config.write_text(space + '"optimizer.name" = ["sgd", "adam"]\n')
+    assert main(["tune", str(config), "--trials", "2", "--runs-dir", str(tmp_path / "b"), "--quiet"]) == 2
+    assert "'optimizer.name' = 'adam' gives no valid config" in capsys.readouterr().err

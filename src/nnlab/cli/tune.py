@@ -130,7 +130,15 @@ def _read(path: str):
 
 
 def _check_space(raw: dict, cfg, space: dict, section: TuneSection) -> None:
-    """Every key of the space must be a config key, and its range ends valid values (before any trial runs)."""
+    """Every key of the space must be a config key, and each range end or choice valid (before any trial runs).
+
+    Every trial sets every key, so a value is valid when some combination with the other keys' ends
+    and choices gives a valid config (``optimizer.momentum`` with ``optimizer.name = ["sgd"]`` over a
+    base config with Adam); ``optimizer.name = ["sgd", "adam"]`` beside a momentum range is refused, as
+    "adam" never goes with a momentum.  A trial whose values still do not go together fails alone.
+    """
+    import itertools
+
     from .. import tune as tuning
     from .config import parse_config
 
@@ -139,10 +147,25 @@ def _check_space(raw: dict, cfg, space: dict, section: TuneSection) -> None:
     if section.metric.startswith("val_") and cfg.data.val_size == 0:
         raise ConfigError(f"tune.metric = {section.metric!r} needs a validation set: set data.val_size above 0")
     full = cfg.model_dump()
-    for path, d in space.items():
-        ends = d["choices"] if d["type"] == "categorical" else [d["low"], d["high"]]
-        for value in ends:
-            parse_config(tuning.apply(raw, {path: value}, full), source=f"tune.space {path!r} = {value!r}")
+    ends = {path: d["choices"] if d["type"] == "categorical" else [d["low"], d["high"]] for path, d in space.items()}
+    for path, values in ends.items():
+        others = [[(p, v) for v in vs] for p, vs in ends.items() if p != path]
+        for value in values:
+            error = None
+            for combination in itertools.islice(itertools.product(*others), 256):
+                try:
+                    parse_config(tuning.apply(raw, {**dict(combination), path: value}, full))
+                    break
+                except ConfigError as exc:
+                    error = error or exc
+            else:
+                # the message of the value alone, which names the key and what it allows
+                try:
+                    parse_config(tuning.apply(raw, {path: value}, full), source=f"tune.space {path!r} = {value!r}")
+                except ConfigError:
+                    raise
+                raise ConfigError(f"tune.space {path!r} = {value!r} gives no valid config with any value of the "
+                                  f"other keys (every trial sets every key; there are no conditional keys): {error}")
 
 
 def _study(job: dict):
