@@ -212,3 +212,13 @@ def test_values_valid_only_together(tmp_path, config, capsys):
     config.write_text(space + '"optimizer.name" = ["sgd", "adam"]\n')
     assert main(["tune", str(config), "--trials", "2", "--runs-dir", str(tmp_path / "b"), "--quiet"]) == 2
     assert "'optimizer.name' = 'adam' gives no valid config" in capsys.readouterr().err
+
+
+def test_trials_run_on_a_dask_cluster(tmp_path, config):
+    distributed = pytest.importorskip("distributed")
+    storage = f"sqlite:///{tmp_path / 'dask.db'}"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c:
+        assert main(["tune", str(config), "--trials", "2", "--jobs", "2", "--storage", storage, "--study", "dask",
+                     "--scheduler", c.scheduler_address, "--runs-dir", str(tmp_path / "runs"), "--quiet"]) == 0
+    trials = _study(storage, "dask").trials
+    assert len(trials) == 2 and all(t.state.is_finished() for t in trials)
