@@ -15,8 +15,8 @@ from .. import io as model_io
 from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
-from ..train import (Checkpoint, DivergenceGuard, EarlyStopping, MetricsLogger, TerminateOnNaN, TrainingState,
-                     evaluate, fit, lr_search, predict)
+from ..train import (Checkpoint, DivergenceGuard, EarlyStopping, MetricsLogger, TensorBoard, TerminateOnNaN,
+                     TrainingState, evaluate, fit, lr_search, predict)
 from .build import (
     build_loss,
     build_model,
@@ -128,6 +128,8 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
         )
     log_name = "history.csv" if cfg.train.log_format == "csv" else "history.jsonl"
     callbacks.append(MetricsLogger(run_dir / log_name, format=cfg.train.log_format))
+    if cfg.train.tensorboard:  # after the diagnostics callback, so its statistics are in the logs it writes
+        callbacks.append(TensorBoard(run_dir / "tensorboard"))
     callbacks.append(state)  # last: it saves every other callback's state after its epoch end
 
     if not quiet:

@@ -235,6 +235,15 @@ class TrainConfig(_Section):
     early_stopping: Optional[Int] = Field(None, ge=1, description="patience in epochs (needs a validation set)")
     checkpoint: Literal["best", "last", "none"] = "last"
     log_format: Literal["csv", "jsonl"] = "csv"
+    tensorboard: Bool = Field(False, description="write TensorBoard event files to <run>/tensorboard/")
+
+    @model_validator(mode="after")
+    def _writer_installed(self):
+        from ..train.callbacks.tensorboard import MISSING, writer_installed
+
+        if self.tensorboard and not writer_installed():  # refused before a run folder exists
+            raise ValueError(f"train.tensorboard = true: {MISSING}")
+        return self
 
 
 class PretrainConfig(_Section):

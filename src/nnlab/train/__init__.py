@@ -17,6 +17,7 @@ from .callbacks import (
     MomentumScheduler,
     ProgressBar,
     ReduceLROnPlateau,
+    TensorBoard,
     TerminateOnNaN,
 )
 from .loop import evaluate, evaluating, fit, predict

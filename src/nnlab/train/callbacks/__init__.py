@@ -11,6 +11,7 @@ files.py       :class:`Checkpoint`, :class:`MetricsLogger`
 progress.py    :class:`ProgressBar`
 divergence.py  :class:`DivergenceGuard`
 warmup.py      :class:`GradualWarmup` (Goyal et al.'s per-step warm-up)
+tensorboard.py :class:`TensorBoard` (event files through tensorboardX, an optional extra)
 =============  ===========================================================
 """
 
@@ -23,6 +24,7 @@ from .monitor import Monitor, MonitorCallback
 from .progress import ProgressBar
 from .stopping import EarlyStopping, TerminateOnNaN
 from .warmup import GradualWarmup, goyal_start_factor
+from .tensorboard import TensorBoard
 
 __all__ = [
     "Callback",
@@ -42,4 +44,5 @@ __all__ = [
     "Checkpoint",
     "MetricsLogger",
     "ProgressBar",
+    "TensorBoard",
 ]

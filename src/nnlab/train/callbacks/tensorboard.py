@@ -1,0 +1,97 @@
+"""TensorBoard event files of a run, written through tensorboardX (``pip install 'nnlab[tensorboard]'``).
+
+tensorboardX is imported when training begins, not when nnlab is, so it stays an
+optional extra.  View the files with ``tensorboard --logdir <log_dir>``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+
+from ..._checks import check_bool, check_int
+from ...errors import ConfigError
+from .base import Callback
+
+
+def scalar_tag(key: str) -> str:
+    """The TensorBoard tag of a ``logs`` key: training and validation values side by side, one group per kind.
+
+    >>> [scalar_tag(k) for k in ("loss", "val_accuracy", "lr", "diag/0.Linear/grad_norm")]
+    ['train/loss', 'val/accuracy', 'optimizer/lr', 'diagnostics/0.Linear/grad_norm']
+    """
+    if key == "lr":
+        return "optimizer/lr"
+    if key.startswith("diag/"):
+        return "diagnostics/" + key[len("diag/"):]
+    if key.startswith("val_"):
+        return "val/" + key[len("val_"):]
+    return "train/" + key
+
+
+MISSING = "TensorBoard logging needs the tensorboardX package: pip install 'nnlab[tensorboard]'"
+
+
+def writer_installed() -> bool:
+    """Whether tensorboardX can be imported (checked without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboardX") is not None
+
+
+class TensorBoard(Callback):
+    """Write every numeric value of the epoch's ``logs`` as a scalar, and weight and gradient histograms.
+
+    Scalars (step = the 0-based epoch): the losses and metrics (``train/...``,
+    ``val/...``), the learning rate (``optimizer/lr``) and, when a diagnostics
+    callback runs before this one, its per-layer statistics (``diagnostics/...``);
+    non-finite values are left out.  Every ``histogram_every`` epochs: each
+    parameter's values (``weights/<name>``) and its gradient from the epoch's last
+    batch (``gradients/<name>``).  ``batch_loss=True`` adds the loss of every batch
+    (``batch/loss``, step = global batch number), at the cost of a hook per batch.
+
+    >>> board = TensorBoard("runs/demo/tensorboard", histogram_every=5)
+    >>> board.log_dir, board.histogram_every
+    ('runs/demo/tensorboard', 5)
+    """
+
+    def __init__(self, log_dir, histograms: bool = True, histogram_every: int = 1, batch_loss: bool = False):
+        self.log_dir = os.fspath(log_dir)
+        self.histograms = check_bool("histograms", histograms, owner="TensorBoard")
+        self.histogram_every = check_int("histogram_every", histogram_every, minimum=1, owner="TensorBoard")
+        self.batch_loss = check_bool("batch_loss", batch_loss, owner="TensorBoard")
+        self.writer = None
+        self.step = 0
+
+    def on_train_begin(self, logs=None):
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise ConfigError(MISSING) from None
+        self.writer = SummaryWriter(logdir=self.log_dir)
+        self.step = 0
+
+    def on_batch_end(self, batch, logs=None):
+        if math.isfinite(logs["loss"]):
+            self.writer.add_scalar("batch/loss", logs["loss"], self.step)
+        self.step += 1
+
+    def wants_batch_hooks(self) -> bool:
+        return self.batch_loss
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+                self.writer.add_scalar(scalar_tag(key), float(value), epoch)
+        if self.histograms and epoch % self.histogram_every == 0:
+            for name, param in self.model.named_parameters():
+                self.writer.add_histogram(f"weights/{name}", param.data, epoch)
+                if param.grad is not None:
+                    self.writer.add_histogram(f"gradients/{name}", param.grad, epoch)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
