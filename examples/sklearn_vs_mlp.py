@@ -13,6 +13,16 @@ so each fit has the whole machine; the fit time is the sum over the folds):
 
 Run:  PYTHONPATH=src python examples/sklearn_vs_mlp.py [--seeds 0 1 2]
 The verdict lines are computed from the measured numbers (within 0.5 points; faster).
+Measured at the commit that added it (seed 0, the shared 2-core machine under heavy load):
+
+    digits (accuracy):
+      MLPClassifier   97.27 ± 0.69     597.3 s
+      NNClassifier    97.94 ± 0.54     161.8 s
+      difference +0.67 points: NOT within 0.5 points; NNClassifier is 3.69x as fast as MLPClassifier (faster)
+    diabetes (r2):
+      MLPRegressor    45.62 ± 13.41       1.6 s
+      NNRegressor     46.85 ± 12.01       1.1 s
+      difference +1.23 points: NOT within 0.5 points; NNRegressor is 1.50x as fast as MLPRegressor (faster)
 """
 
 from __future__ import annotations

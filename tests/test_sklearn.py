@@ -14,6 +14,7 @@ import pytest
 pytest.importorskip("sklearn", minversion="1.6")
 
 from sklearn.datasets import load_digits, make_classification, make_regression  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
@@ -88,6 +89,7 @@ def test_module_parameter_wraps_an_nnlab_module_and_is_never_trained_itself(blob
     assert clf.score(X, y) > 0.6
     assert all(np.array_equal(v, module.state_dict()[k]) for k, v in before.items())
     assert isinstance(clf.model_[1], nnlab.nn.Tanh) and clf.model_ is not module
+    assert clone(clf).module is not module and not hasattr(clone(clf), "model_")  # clone copies the parameter
     back = pickle.loads(pickle.dumps(clf))  # the module parameter travels as a model file too
     assert isinstance(back.module, nnlab.nn.Sequential)
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
