@@ -249,8 +249,11 @@ def _layers_model(layers: list, num_features: int, num_classes: int) -> nn.Modul
     return model
 
 
-def build_loss(cfg: RunConfig, num_classes: int, model=None):
-    """``loss(output, labels)``; with ``model``, the configured L1/L2 penalties on its weights are added."""
+def build_loss(cfg: RunConfig, num_classes: int, model=None, scheduler=None):
+    """``loss(output, labels)``; with ``model``, the configured L1/L2 penalties on its weights are added.
+
+    ``scheduler`` (a :class:`RegularizationScheduler`) scales the penalties by its ``factor``.
+    """
     name = cfg.loss.name
     fn = losses.get(name, **{key: getattr(cfg.loss, key) for key, (_, used_by) in cfg.loss.ONLY_FOR.items()
                              if name in used_by})
@@ -268,10 +271,11 @@ def build_loss(cfg: RunConfig, num_classes: int, model=None):
 
     def penalized(out, y):
         total = base(out, y)
-        if reg.l1:
-            total = total + losses.l1_penalty(params, reg.l1)
-        if reg.l2:
-            total = total + losses.l2_penalty(params, reg.l2)
+        factor = 1.0 if scheduler is None else scheduler.factor
+        if reg.l1 and factor:
+            total = total + losses.l1_penalty(params, reg.l1 * factor)
+        if reg.l2 and factor:
+            total = total + losses.l2_penalty(params, reg.l2 * factor)
         return total
 
     return penalized
@@ -310,15 +314,25 @@ def _warmup_callback(cfg: RunConfig):
     return cb.GradualWarmup(s.warmup_epochs, start)
 
 
-def build_schedule_callbacks(cfg: RunConfig, has_val: bool) -> list:
+def build_regularization_scheduler(cfg: RunConfig):
+    """The [regularization] start_epoch / ramp_epochs as a RegularizationScheduler, or None when not scheduled."""
+    r = cfg.regularization
+    if not (r.start_epoch or r.ramp_epochs):
+        return None
+    return cb.RegularizationScheduler(schedules.delayed_start(1.0, start=r.start_epoch, ramp=r.ramp_epochs))
+
+
+def build_schedule_callbacks(cfg: RunConfig, has_val: bool, steps_per_epoch: int = 1) -> list:
+    """The [schedule] callbacks; with ``schedule.per = "step"`` the schedule's t and cosine's span count steps."""
     s, lr = cfg.schedule, scaled_lr(cfg)
     monitor = "val_loss" if has_val else "loss"
     out = []
     if s.name in schedules.names("lr"):  # its settings by name from the config section; cosine spans the run
-        settings = dict(s.model_dump(), total=cfg.train.epochs)
+        unit = steps_per_epoch if s.per == "step" else 1
+        settings = dict(s.model_dump(), total=cfg.train.epochs * unit)
         fn = schedules.get(s.name, lr, **{k: settings[k] for k in schedules.settings(s.name) if k in settings})
         if s.name != "constant":
-            out.append(cb.LearningRateScheduler(fn))
+            out.append(cb.LearningRateScheduler(fn, per=s.per))
         if s.warmup_epochs:  # after the schedule: it multiplies the rate the schedule set
             out.append(_warmup_callback(cfg))
     elif s.name == "halve_on_rise":

@@ -21,6 +21,7 @@ from .build import (
     build_loss,
     build_model,
     build_optimizer,
+    build_regularization_scheduler,
     build_schedule_callbacks,
     prepare_data,
     training_data,
@@ -77,7 +78,8 @@ def train(args) -> int:
     set_seed(cfg.seed)
     splits = prepare_data(cfg)
     model = build_model(cfg, splits.num_features, splits.num_classes)
-    loss = build_loss(cfg, splits.num_classes, model)
+    reg_scheduler = build_regularization_scheduler(cfg)
+    loss = build_loss(cfg, splits.num_classes, model, reg_scheduler)
     plain_loss = build_loss(cfg, splits.num_classes)
     resume_from = ranks.on_root(resuming.resume_point, Path(cfg.runs_dir) / cfg.name, cfg) if resume else None
     run_dir = ranks.on_root(run_folder, cfg.runs_dir, cfg.name, overwrite=getattr(args, "overwrite", False),
@@ -93,12 +95,13 @@ def train(args) -> int:
     state = TrainingState(run_dir / resuming.STATE_FILE)
     try:
         return _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, resume_from, distributed,
-                          quiet)
+                          quiet, reg_scheduler)
     except KeyboardInterrupt:  # Ctrl-C: the last complete epoch's state stays, and the message says how to go on
         return resuming.interrupted(run_dir, cfg.train.checkpoint)
 
 
-def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, resume_from, distributed, quiet) -> int:
+def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, resume_from, distributed, quiet,
+               reg_scheduler=None) -> int:
     """Train the single network of ``cfg`` (continuing from ``resume_from``), then write the model and report."""
     from ..distributed import cli as ranks
 
@@ -114,7 +117,9 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
 
     # The guard first: it puts back the last good epoch's weights before a Checkpoint writes them.
     callbacks = [guard, diagnostics_callback(cfg, model, train_data, splits.num_classes)]
-    callbacks += build_schedule_callbacks(cfg, val_data is not None) + [nan_guard]
+    steps_per_epoch = -(-len(train_data[0]) // cfg.train.batch_size)
+    callbacks += build_schedule_callbacks(cfg, val_data is not None, steps_per_epoch) + [nan_guard]
+    callbacks += [reg_scheduler] if reg_scheduler is not None else []
     if cfg.train.early_stopping:
         if val_data is None:
             raise ConfigError("train.early_stopping needs a validation set: set data.val_size above 0")

@@ -204,8 +204,12 @@ class ScheduleConfig(_Section):
     momentum_warmup_epochs: Int = Field(
         0, ge=0, description="SGD momentum 0.5 for this many epochs, then optimizer.momentum (the notes' advice)"
     )
+    per: Literal["epoch", "step"] = Field(
+        "epoch", description="t of the schedule counts epochs or optimizer steps (the notes' decays use the step "
+        "number); with 'step', every counts steps")
 
     ONLY_FOR: ClassVar[dict] = {
+        "per": ("name", schedules.names("lr")),
         "factor": ("name", ("step_decay", "plateau")),
         "every": ("name", ("step_decay",)),
         "k": ("name", ("exponential_decay", "inverse_time_decay")),
@@ -227,6 +231,10 @@ class ScheduleConfig(_Section):
 class RegularizationConfig(_Section):
     l1: Float = Field(0.0, ge=0, description="α of the L1 penalty α·Σ|w| on weights")
     l2: Float = Field(0.0, ge=0, description="α of the L2 penalty α/2·Σw² on weights")
+    start_epoch: Int = Field(0, ge=0, description="l1, l2 and optimizer.weight_decay are 0 before this "
+                             "(0-based) epoch: the notes' 'turn it on after a couple of epochs'")
+    ramp_epochs: Int = Field(0, ge=0, description="from start_epoch on, full strength is reached in this many "
+                             "equal steps (epochs)")
 
 
 class TrainConfig(_Section):
@@ -316,6 +324,10 @@ class RunConfig(_Section):
     def _across_sections(self):
         if self.schedule.momentum_warmup_epochs and (self.optimizer.name != "sgd" or self.optimizer.momentum == 0):
             raise ValueError("schedule.momentum_warmup_epochs needs optimizer.name = 'sgd' with optimizer.momentum > 0")
+        r = self.regularization
+        if (r.start_epoch or r.ramp_epochs) and not (r.l1 or r.l2 or self.optimizer.weight_decay):
+            raise ValueError("regularization.start_epoch and ramp_epochs schedule regularization.l1, l2 or "
+                             "optimizer.weight_decay; set one of them above 0")
         return self
 
 

@@ -166,9 +166,32 @@ def momentum_schedule(initial: float = 0.5, final: float = 0.9, switch: int = 5,
     return Schedule("momentum_schedule", fn, initial=initial, final=final, switch=switch, ramp=ramp)
 
 
+def delayed_start(value: float = 1.0, start: int = 2, ramp: int = 0) -> Schedule:
+    """0 before ``start``, then on, reaching ``value`` in ``ramp`` equal steps: a penalty switched on late.
+
+    The seeds: "Use a bit of L1 or L2 regularization on the weights ... But it's
+    best to turn it on after a couple of epochs".  s_t = 0 for t < start and
+    s_t = value·min(1, (t − start + 1)/ramp) from t = start on (ramp 0 or 1: the
+    full value at t = start).  The ``RegularizationScheduler`` callback
+    multiplies the weight decay and the penalty strengths by it.
+
+    >>> s = delayed_start(1.0, start=2, ramp=2)
+    >>> [s(t) for t in range(5)]
+    [0.0, 0.0, 0.5, 1.0, 1.0]
+    """
+    value = check_float("value", value, low=0.0, owner="delayed_start")
+    start = check_int("start", start, 0, owner="delayed_start")
+    ramp = check_int("ramp", ramp, 0, owner="delayed_start")
+
+    def fn(t):
+        return 0.0 if t < start else value * min(1.0, (t - start + 1) / max(ramp, 1))
+
+    return Schedule("delayed_start", fn, value=value, start=start, ramp=ramp)
+
+
 # ----------------------------------------------------------------- by name
 #: schedule factories by name; "lr" ones map the initial learning rate to η_t (what a run config names),
-#: "wrapper" takes a schedule, "momentum" gives γ_t
+#: "wrapper" takes a schedule, "momentum" gives γ_t, "factor" a multiplier of the regularization strength
 SCHEDULES = {
     "constant": ("lr", constant),
     "step_decay": ("lr", step_decay),
@@ -177,11 +200,12 @@ SCHEDULES = {
     "cosine_decay": ("lr", cosine_decay),
     "warmup": ("wrapper", warmup),
     "momentum_schedule": ("momentum", momentum_schedule),
+    "delayed_start": ("factor", delayed_start),
 }
 
 
 def names(kind: str | None = None) -> tuple:
-    """Schedule names, all or of one kind ("lr", "wrapper", "momentum").
+    """Schedule names, all or of one kind ("lr", "wrapper", "momentum", "factor").
 
     >>> names("lr")
     ('constant', 'step_decay', 'exponential_decay', 'inverse_time_decay', 'cosine_decay')

@@ -17,6 +17,7 @@ from .callbacks import (
     MomentumScheduler,
     ProgressBar,
     ReduceLROnPlateau,
+    RegularizationScheduler,
     TensorBoard,
     TerminateOnNaN,
 )

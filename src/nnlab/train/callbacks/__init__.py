@@ -7,6 +7,7 @@ monitor.py     :class:`Monitor` (best value, patience, mode) and :class:`Monitor
 stopping.py    :class:`EarlyStopping`, :class:`TerminateOnNaN`
 lr.py          :class:`LearningRateScheduler`, :class:`MomentumScheduler`,
                :class:`HalveOnRise`, :class:`ReduceLROnPlateau`
+regularization.py  :class:`RegularizationScheduler` (weight decay and penalties turned on late)
 files.py       :class:`Checkpoint`, :class:`MetricsLogger`
 progress.py    :class:`ProgressBar`
 divergence.py  :class:`DivergenceGuard`
@@ -21,6 +22,7 @@ from .files import Checkpoint, MetricsLogger, atomic_save
 from .history import History
 from .lr import HalveOnRise, LearningRateScheduler, MomentumScheduler, ReduceLROnPlateau, get_lr
 from .monitor import Monitor, MonitorCallback
+from .regularization import RegularizationScheduler
 from .progress import ProgressBar
 from .stopping import EarlyStopping, TerminateOnNaN
 from .warmup import GradualWarmup, goyal_start_factor
@@ -41,6 +43,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "GradualWarmup",
     "goyal_start_factor",
+    "RegularizationScheduler",
     "Checkpoint",
     "MetricsLogger",
     "ProgressBar",
