@@ -135,7 +135,7 @@ def test_optim_get_builds_every_registered_optimizer_by_name():
 def test_schedule_registry_builds_the_same_schedules_as_the_factories():
     assert schedules.names("lr") == ("constant", "step_decay", "exponential_decay", "inverse_time_decay",
                                      "cosine_decay")
-    assert set(schedules.names()) == {*schedules.names("lr"), "warmup", "momentum_schedule"}
+    assert set(schedules.names()) == {*schedules.names("lr"), "warmup", "momentum_schedule", "delayed_start"}
     built = schedules.get("cosine_decay", 0.1, total=10, final=0.01)
     direct = schedules.cosine_decay(0.1, total=10, final=0.01)
     assert repr(built) == repr(direct) and [built(t) for t in range(12)] == [direct(t) for t in range(12)]
