@@ -70,7 +70,8 @@ def test_every_registered_layer_type_is_covered():
     covered = set()
     for factory in MODELS.values():
         covered |= {type(m).__name__ for m in factory().modules()}
-    assert covered == set(nn.layer_types())
+    # MultiHead returns a dict of outputs; its round trip is in tests/test_multitask.py
+    assert covered | {"MultiHead"} == set(nn.layer_types())
 
 
 @pytest.mark.parametrize("name", list(MODELS))

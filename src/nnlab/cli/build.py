@@ -54,8 +54,8 @@ class Splits:
 def load_raw(cfg: RunConfig):
     """``(X, y)`` of the configured source, or for MNIST its own train and test parts."""
     d = cfg.data
-    if d.source == "csv":
-        return read_csv(d.path, target=d.target, with_names=True)
+    if d.source == "csv":  # categorical columns stay text for the OneHotEncoder (the notes' "male"/"female")
+        return read_csv(d.path, target=d.target, with_names=True, categorical=d.categorical_columns or None)
     if d.source == "npz":
         return read_npz(d.path)
     if d.source == "mnist":
@@ -81,6 +81,7 @@ def prepare_data(cfg: RunConfig) -> Splits:
         X, y, info = raw
         names = info["class_names"]
         test = None
+        columns = [info["feature_names"].index(c) if isinstance(c, str) else c for c in d.categorical_columns]
     else:
         X, y = raw
         test = None
@@ -112,7 +113,7 @@ def prepare_data(cfg: RunConfig) -> Splits:
                         f"more ({exc}); use more samples or set these fractions to 0") from None
     steps = []
     if d.categorical_columns:
-        steps.append(OneHotEncoder(columns=d.categorical_columns))
+        steps.append(OneHotEncoder(columns=columns if d.source == "csv" else d.categorical_columns))
     steps += [_PREPROCESSORS[name]() for name in d.preprocessing]
     preprocessing = Pipeline(steps).fit(X) if steps else None
     num_features = preprocessing.transform(X[:1]).shape[1] if preprocessing else X.shape[1]
@@ -264,21 +265,36 @@ def build_loss(cfg: RunConfig, num_classes: int, model=None, scheduler=None):
         def base(out, y):
             return fn(out, one_hot(y, num_classes))
 
-    reg = cfg.regularization
-    if model is None or not (reg.l1 or reg.l2):
+    penalty = weight_penalty(cfg, model, scheduler)
+    if penalty is None:
         return base
-    params = list(model.named_parameters())
 
     def penalized(out, y):
-        total = base(out, y)
+        return base(out, y) + penalty()
+
+    return penalized
+
+
+def weight_penalty(cfg: RunConfig, model, scheduler=None):
+    """The configured L1/L2 penalties on ``model``'s weights as a function () -> Tensor, or None without any.
+
+    ``scheduler`` (a :class:`RegularizationScheduler`) scales them by its ``factor``.
+    """
+    reg = cfg.regularization
+    if model is None or not (reg.l1 or reg.l2):
+        return None
+    params = list(model.named_parameters())
+
+    def penalty():
         factor = 1.0 if scheduler is None else scheduler.factor
+        total = 0.0
         if reg.l1 and factor:
             total = total + losses.l1_penalty(params, reg.l1 * factor)
         if reg.l2 and factor:
             total = total + losses.l2_penalty(params, reg.l2 * factor)
         return total
 
-    return penalized
+    return penalty
 
 
 def build_optimizer(cfg: RunConfig, model) -> optim.Optimizer:
@@ -346,3 +362,25 @@ def build_schedule_callbacks(cfg: RunConfig, has_val: bool, steps_per_epoch: int
             )
         )
     return out
+
+
+def run_callbacks(cfg: RunConfig, run_dir, n_train: int, has_val: bool, preprocessing, metadata: dict,
+                  reg_scheduler=None):
+    """(callbacks, the TerminateOnNaN among them, the history file name) of a run: schedules, NaN guard,
+    the regularization scheduler, early stopping, checkpoint and the metrics log, in that order."""
+    nan_guard = cb.TerminateOnNaN()
+    steps_per_epoch = -(-n_train // cfg.train.batch_size)
+    callbacks = build_schedule_callbacks(cfg, has_val, steps_per_epoch) + [nan_guard]
+    callbacks += [reg_scheduler] if reg_scheduler is not None else []
+    if cfg.train.early_stopping:
+        if not has_val:
+            raise ConfigError("train.early_stopping needs a validation set: set data.val_size above 0")
+        callbacks.append(cb.EarlyStopping(monitor="val_loss", patience=cfg.train.early_stopping))
+    if cfg.train.checkpoint != "none":
+        best = cfg.train.checkpoint == "best"
+        callbacks.append(cb.Checkpoint(run_dir / "checkpoint.safetensors", monitor="val_loss" if has_val else "loss",
+                                       save_best_only=best, save_last=not best, preprocessing=preprocessing,
+                                       metadata=metadata))
+    log_name = "history.csv" if cfg.train.log_format == "csv" else "history.jsonl"
+    callbacks.append(cb.MetricsLogger(run_dir / log_name, format=cfg.train.log_format))
+    return callbacks, nan_guard, log_name

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import io as model_io
+from .. import nn
 from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
@@ -76,6 +77,13 @@ def train(args) -> int:
                           "train again with --overwrite")
     techniques.check_techniques(cfg)
     set_seed(cfg.seed)
+    if cfg.tasks:  # multi-task: a MultiHead on the [model] MLP's hidden layers
+        from .multitask import train_tasks
+
+        if resume or distributed:
+            raise ConfigError("[tasks] runs cannot be resumed or run under mpiexec yet; train them in one process")
+
+        return train_tasks(cfg, args)
     splits = prepare_data(cfg)
     model = build_model(cfg, splits.num_features, splits.num_classes)
     reg_scheduler = build_regularization_scheduler(cfg)
@@ -247,6 +255,16 @@ def _input_features(model) -> int | None:
     return None
 
 
+def _text_categories(model):
+    """The feature columns the model's OneHotEncoder encodes from text (read them as text), or None."""
+    pre = getattr(model, "preprocessing", None)
+    for step in getattr(pre, "steps", [pre]):
+        categories = getattr(step, "categories", None)
+        if categories and not step.labels_mode and categories[0].dtype.kind == "U":
+            return list(step.encoded)
+    return None
+
+
 def _features(model, X) -> np.ndarray:
     """Raw rows as model inputs: the saved preprocessing checks the raw width itself."""
     pre = getattr(model, "preprocessing", None)
@@ -262,13 +280,21 @@ def evaluate_command(args) -> int:
     model = model_io.load(_model_path(args.model))
     stored = _run_config(model)
     cfg = stored or RunConfig()
+    if isinstance(model, nn.MultiHead):
+        if not args.data:
+            raise ConfigError("a multi-task model is evaluated on a CSV file holding its tasks' target columns: "
+                              "pass --data FILE")
+        from .multitask import evaluate_file
+
+        return evaluate_file(model, args.data, cfg)
     if args.data:
         names = None
         if args.data.endswith(".npz"):
             X, y = read_npz(args.data)
         else:
             read_rows(args.data)  # a header line, no blank lines
-            X, y, info = read_csv(args.data, target=args.target or cfg.data.target or "label", with_names=True)
+            X, y, info = read_csv(args.data, target=args.target or cfg.data.target or "label", with_names=True,
+                                  categorical=_text_categories(model))
             names = info["class_names"]
         where = args.data
         if y is None:
@@ -307,10 +333,16 @@ def predict_command(args) -> int:
     model = model_io.load(_model_path(args.model))
     out_path = output_path(args.input, args.output)
     read_rows(args.input)  # a header line, no blank lines: one prediction per input row, in order
-    X, _ = read_csv(args.input, target=None)
+    X, _ = read_csv(args.input, target=None, categorical=_text_categories(model))
     if len(X) == 0:
         raise DataError(f"{args.input} has no rows to predict")
     outputs = predict(model, _features(model, X))
+    if isinstance(model, nn.MultiHead):  # one group of columns per task
+        from .multitask import prediction_table
+
+        _write_text(Path(out_path), prediction_table(model, outputs))
+        print(f"wrote {len(X)} predictions to {out_path}")
+        return 0
     shifted = outputs - outputs.max(axis=1, keepdims=True)
     probs = np.exp(shifted)
     probs /= probs.sum(axis=1, keepdims=True)

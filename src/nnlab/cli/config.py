@@ -62,8 +62,9 @@ class DataConfig(_Section):
     test_size: Fraction = Field(0.2, description="held-out test fraction (0: evaluate on the training data)")
     val_size: Fraction = Field(0.1, description="validation fraction (0: no validation set)")
     preprocessing: list[Literal["standardize", "minmax", "unit_norm"]] = ["standardize"]
-    categorical_columns: list[Annotated[Int, Field(ge=0)]] = Field(
-        default_factory=list, description="feature columns to one-hot encode")
+    categorical_columns: list[Annotated[Int, Field(ge=0)] | Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="feature columns to one-hot encode: indices among the features, or "
+        "(CSV) column names; a CSV's text categories such as 'male'/'female' are kept as text")
     augment_noise_std: Float = Field(0.0, ge=0, description="std of Gaussian noise added to training batches")
     augment_jitter: Int = Field(0, ge=0, description="largest random shift in pixels for image inputs")
     image_shape: Optional[tuple[Annotated[Int, Field(ge=1)], Annotated[Int, Field(ge=1)]]] = Field(
@@ -76,10 +77,11 @@ class DataConfig(_Section):
     def _check(self):
         if self.source in ("csv", "npz", "mnist") and not self.path:
             raise ValueError(f"data.path is required when data.source = {self.source!r}")
-        if self.source == "csv" and not self.target:
-            raise ValueError("data.target (the label column name) is required when data.source = 'csv'")
         if self.test_size + self.val_size >= 1:
             raise ValueError(f"data.test_size + data.val_size must be below 1, got {self.test_size + self.val_size}")
+        if self.source != "csv" and any(isinstance(c, str) for c in self.categorical_columns):
+            raise ValueError("data.categorical_columns names columns only for data.source = 'csv'; "
+                             "give feature indices instead")
         if self.image_shape is not None and not self.augment_jitter:
             raise ValueError("data.image_shape has no effect without data.augment_jitter; remove it")
         return self
@@ -295,6 +297,16 @@ class EnsembleConfig(_Section):
         return self
 
 
+class TaskConfig(_Section):
+    """One task of a multi-task run ([tasks.<name>]): its target, its loss and its weight in the sum."""
+
+    target: str = Field(min_length=1, description="CSV: the target column; other sources: 'label' or 'parity' "
+                        "(the label mod 2)")
+    loss: Literal["cross_entropy", "mse"] = Field(
+        "cross_entropy", description="cross_entropy: a classification head; mse: a regression head (1 output)")
+    weight: Float = Field(1.0, ge=0, description="w of the task in L = Σ w·L_task")
+
+
 class RunConfig(_Section):
     name: str = Field("digits-mlp", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
     seed: Int = Field(0, ge=0, le=2**32 - 1)
@@ -310,6 +322,8 @@ class RunConfig(_Section):
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     # `nnlab tune`'s search space (checked by cli/tune.py); train ignores it and never stores it
     tune: Optional[dict] = Field(None, exclude=True)
+    tasks: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], TaskConfig] = Field(
+        default_factory=dict, description="multi-task learning: one head per task on the shared hidden layers")
 
     @field_validator("name")
     @classmethod
@@ -324,6 +338,15 @@ class RunConfig(_Section):
     def _across_sections(self):
         if self.schedule.momentum_warmup_epochs and (self.optimizer.name != "sgd" or self.optimizer.momentum == 0):
             raise ValueError("schedule.momentum_warmup_epochs needs optimizer.name = 'sgd' with optimizer.momentum > 0")
+        d = self.data
+        if d.source == "csv" and not d.target and not self.tasks:
+            raise ValueError("data.target (the label column name) is required when data.source = 'csv'")
+        if self.tasks and d.target:
+            raise ValueError("with [tasks], each task names its target column (tasks.<name>.target); remove data.target")
+        if self.tasks and d.source != "csv":
+            bad = {n: t.target for n, t in self.tasks.items() if t.target not in ("label", "parity")}
+            if bad:
+                raise ValueError(f"tasks with data.source = {d.source!r} take target = 'label' or 'parity', got {bad}")
         r = self.regularization
         if (r.start_epoch or r.ramp_epochs) and not (r.l1 or r.l2 or self.optimizer.weight_decay):
             raise ValueError("regularization.start_epoch and ramp_epochs schedule regularization.l1, l2 or "

@@ -23,12 +23,17 @@ class OneHotEncoder(Preprocessor):
     listed column is replaced, in place, by one 0/1 column per category; the other
     columns pass through. ``columns=None`` encodes every column. A value not seen in
     ``fit`` is an error (``handle_unknown="error"``) or an all-zero block ("ignore").
+    A text ``X`` (``read_csv(..., categorical=...)``: the notes' "male"/"female")
+    keeps its text categories; its other columns must hold numbers.
 
     >>> OneHotEncoder().fit_transform(np.array([2, 0, 2])).tolist()
     [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
     >>> enc = OneHotEncoder(columns=[1]).fit(np.array([[0.5, 1], [0.7, 3]]))
     >>> enc.transform(np.array([[0.1, 3]])).tolist()
     [[0.1, 0.0, 1.0]]
+    >>> sex = OneHotEncoder(columns=[0]).fit(np.array([["male", "1.5"], ["female", "2"]]))
+    >>> sex.categories[0].tolist(), sex.transform(np.array([["male", "3"]])).tolist()
+    (['female', 'male'], [[0.0, 1.0, 3.0]])
     """
 
     def __init__(self, columns=None, handle_unknown: str = "error", dtype=np.float32):
@@ -51,7 +56,7 @@ class OneHotEncoder(Preprocessor):
             self.labels_mode, self.n_features, self.encoded = True, None, [0]
             self.categories = [np.unique(values)]
             return self
-        values = self._input(values, fitting=True) if values.dtype.kind != "i" else _int_features(values, self)
+        values = _features(values, self, fitting=True)
         n = values.shape[1]
         columns = range(n) if self.columns is None else self.columns
         bad = [c for c in columns if not -n <= c < n]
@@ -60,6 +65,8 @@ class OneHotEncoder(Preprocessor):
         self.labels_mode, self.n_features = False, n
         self.encoded = sorted({c % n for c in columns})
         self.categories = [np.unique(values[:, c]) for c in self.encoded]
+        if values.dtype.kind == "U":
+            _numbers(np.delete(values, self.encoded, axis=1), "fit")  # the other columns must hold numbers
         return self
 
     def transform(self, X) -> np.ndarray:
@@ -72,14 +79,19 @@ class OneHotEncoder(Preprocessor):
             return self._block(_labels_column(values), 0, "label")
         if values.ndim == 1:
             raise DataError(f"this OneHotEncoder was fitted on {self.n_features} feature columns, got a 1-D array")
-        values = self._input(values) if values.dtype.kind != "i" else _int_features(values, self, check=True)
+        values = _features(values, self)
+        text = bool(self.categories) and self.categories[0].dtype.kind == "U"
+        if text != (values.dtype.kind == "U"):
+            fitted = "text cells (categories such as 'male')" if text else "numbers"
+            raise DataError(f"this OneHotEncoder was fitted on {fitted}, got an array of {values.dtype}")
         pieces, start = [], 0
         out_dtype = np.result_type(self.dtype, values.dtype) if values.dtype.kind == "f" else self.dtype
+        cast = _numbers if text else (lambda block, _: block)
         for i, column in enumerate(self.encoded):
-            pieces.append(values[:, start:column].astype(out_dtype))
+            pieces.append(cast(values[:, start:column], start).astype(out_dtype))
             pieces.append(self._block(values[:, column], i, f"feature column {column}").astype(out_dtype))
             start = column + 1
-        pieces.append(values[:, start:].astype(out_dtype))
+        pieces.append(cast(values[:, start:], start).astype(out_dtype))
         return np.concatenate(pieces, axis=1)
 
     def inverse_transform(self, encoded) -> np.ndarray:
@@ -117,9 +129,15 @@ class OneHotEncoder(Preprocessor):
         self.labels_mode = bool(state_get(state, "labels_mode"))
         self.n_features = None if self.labels_mode else state_int(state, "n_features")
         self.encoded = self.columns
-        self.categories = [np.asarray(c) for c in state_get(state, "categories")]
+        self.categories = [_state_categories(c) for c in state_get(state, "categories")]
         if len(self.categories) != len(self.encoded):
             raise DataError("OneHotEncoder state: 'categories' and 'columns' differ in length")
+        if self.encoded != sorted(set(self.encoded)) or any(
+                not 0 <= c < (1 if self.labels_mode else self.n_features) for c in self.encoded):
+            raise DataError(f"OneHotEncoder state: 'columns' {self.encoded} must be distinct, sorted feature "
+                            f"columns below n_features = {self.n_features}")
+        if len({c.dtype.kind for c in self.categories}) > 1:
+            raise DataError("OneHotEncoder state: the columns' categories mix text and numbers")
         return self
 
 
@@ -144,8 +162,45 @@ def _labels_column(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _features(values: np.ndarray, encoder: OneHotEncoder, fitting: bool = False) -> np.ndarray:
+    """Integer and text (``read_csv(categorical=...)``) matrices as they are; anything else as finite floats."""
+    if values.dtype.kind not in "iUO":
+        return encoder._input(values, fitting=fitting)
+    if values.dtype.kind == "O":
+        values = values.astype(str)
+    return _int_features(values, encoder, check=not fitting)
+
+
+def _numbers(block: np.ndarray, first: int) -> np.ndarray:
+    """The text cells of non-categorical columns (starting at feature ``first``) as float64."""
+    try:
+        return block.astype(np.float64)
+    except ValueError:
+        for j in range(block.shape[1]):
+            for i, cell in enumerate(block[:, j]):
+                try:
+                    float(cell)
+                except ValueError:
+                    raise DataError(f"OneHotEncoder: feature column {first + j} has {str(cell)!r} at row {i}, "
+                                    "not a number (list the column as categorical to one-hot encode it)") from None
+        raise
+
+
+def _state_categories(values) -> np.ndarray:
+    """One column's stored categories: a non-empty list of distinct sorted numbers, or of strings."""
+    if not isinstance(values, list) or not values or not (
+            all(isinstance(v, str) for v in values)
+            or all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)):
+        raise DataError(f"OneHotEncoder state: categories must be a non-empty list of numbers or of strings, "
+                        f"got {str(values)[:80]}")
+    array = np.asarray(values)
+    if len(array) > 1 and not (array[1:] > array[:-1]).all():
+        raise DataError(f"OneHotEncoder state: categories {str(values)[:80]} are not sorted and distinct")
+    return array
+
+
 def _int_features(values: np.ndarray, encoder: OneHotEncoder, check: bool = False) -> np.ndarray:
-    """Integer feature matrices keep their integer categories (no float round trip)."""
+    """Integer (and text) feature matrices keep their categories as they are (no float round trip)."""
     if values.ndim != 2 or values.shape[0] == 0:
         raise DataError(f"OneHotEncoder expects a non-empty 2-D array, got shape {values.shape}")
     if check and values.shape[1] != encoder.n_features:

@@ -25,45 +25,79 @@ from ..errors import DataError
 IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read_csv(path, target: str | int | None = None, delimiter: str = ",", with_names: bool = False):
+def read_csv(path, target: str | int | list | None = None, delimiter: str = ",", with_names: bool = False,
+             categorical=None):
     """``(X, y)`` from a CSV file whose first line names the columns; ``y`` is the ``target`` column.
 
     X is float32 with the other columns in file order. Numeric targets that are all
     whole numbers become int64 labels, other numeric targets float32; text targets
     (class names) become indices 0..K-1 of the sorted names. ``target=None`` reads
-    features only (``y`` is None). ``with_names`` adds a third item,
-    ``{"feature_names": [...], "class_names": [...] or None}``.
+    features only (``y`` is None); a list of column names reads several targets,
+    ``y`` is then {name: array} (multi-task data).  ``with_names`` adds a third item,
+    ``{"feature_names": [...], "class_names": [...] or None}`` (with several
+    targets, class_names is {name: [...] or None}).
+
+    ``categorical``: feature columns (names, or indices among the feature columns)
+    that hold categories such as "male"/"female" (the notes' one-hot example).  X
+    is then a text array of every feature cell (stripped), numbers still checked
+    in the other columns, for a :class:`~nnlab.data.OneHotEncoder` to encode.
     """
     path = _existing_file(path, "CSV")
+    several = isinstance(target, list | tuple)
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
             header = [name.strip() for name in next(reader, [])]
             if not any(header):
                 raise DataError(f"{path} is empty: expected a header line naming the columns")
-            target_index = _target_index(path, header, target)
-            if len(header) == 1 and target_index is not None:
-                raise DataError(f"{path} has no feature columns besides the target {header[target_index]!r}")
-            table = _fast_table(path, delimiter, len(header))
-            if table is None:  # text targets or a bad value: the row-by-row reader says which
-                features, targets = _parse_rows(path, reader, header, target_index)
+            targets = [_target_index(path, header, t) for t in (target if several else [target]) if t is not None]
+            if len(set(targets)) != len(targets):
+                raise DataError(f"{path}: target columns {list(target)} name a column twice")
+            if targets and len(header) == len(targets):
+                raise DataError(f"{path} has no feature columns besides the target(s) "
+                                f"{', '.join(repr(header[t]) for t in targets)}")
+            features_at = [j for j in range(len(header)) if j not in targets]
+            text = _text_columns(path, header, features_at, categorical)
+            table = None if text else _fast_table(path, delimiter, len(header))
+            if table is None:  # text cells or a bad value: the row-by-row reader says which
+                rows, cells = _parse_rows(path, reader, header, targets, text)
     except UnicodeDecodeError as error:
         raise DataError(f"{path} is not a UTF-8 text file ({error.reason} at byte {error.start})") from None
     except csv.Error as error:
         raise DataError(f"{path}: malformed CSV: {error}") from None
     if table is not None:
-        keep = [j for j in range(len(header)) if j != target_index]
-        X = np.ascontiguousarray(table[:, keep], dtype=np.float32)
-        y, class_names = (None, None) if target_index is None else _targets(table[:, target_index])
+        X = np.ascontiguousarray(table[:, features_at], dtype=np.float32)
+        ys = [_targets(table[:, t]) for t in targets]
     else:
-        if not features:
+        if not rows:
             raise DataError(f"{path} has a header but no data rows")
-        X = np.array(features, dtype=np.float32)
-        y, class_names = (None, None) if target_index is None else _targets(targets)
+        X = np.array(rows, dtype=str if text else np.float32)
+        ys = [_targets(cells[t]) for t in targets]
+    if several:
+        y = {header[t]: value for t, (value, _) in zip(targets, ys)}
+        class_names = {header[t]: names for t, (_, names) in zip(targets, ys)}
+    else:
+        y, class_names = ys[0] if ys else (None, None)
     if with_names:
-        names = [name for j, name in enumerate(header) if j != target_index]
-        return X, y, {"feature_names": names, "class_names": class_names}
+        return X, y, {"feature_names": [header[j] for j in features_at], "class_names": class_names}
     return X, y
+
+
+def _text_columns(path: Path, header: list[str], features_at: list[int], categorical) -> set:
+    """File column indices of the ``categorical`` feature columns (names or feature indices)."""
+    found = set()
+    for column in categorical or ():
+        if isinstance(column, str):
+            if column not in header or header.index(column) not in features_at:
+                names = ", ".join(header[j] for j in features_at)
+                raise DataError(f"{path}: no feature column {column!r} to one-hot encode; feature columns are: {names}")
+            found.add(header.index(column))
+        elif -len(features_at) <= column < len(features_at):
+            found.add(features_at[column])
+        else:
+            raise DataError(f"{path}: feature column {column} does not exist; the file has {len(features_at)} "
+                            "feature columns")
+    return found
 
 
 def _target_index(path: Path, header: list[str], target) -> int | None:
@@ -81,8 +115,9 @@ def _target_index(path: Path, header: list[str], target) -> int | None:
     raise DataError(f"{path}: no target column {target!r}; columns are: {', '.join(header)}{hint}")
 
 
-def _parse_rows(path: Path, reader, header: list[str], target_index: int | None):
-    features, targets = [], []
+def _parse_rows(path: Path, reader, header: list[str], targets: list[int], text: set):
+    """Feature rows (floats, or text cells for the ``text`` columns) and the target columns' cells."""
+    features, cells = [], {t: [] for t in targets}
     width = len(header)
     for row in reader:
         if not any(cell.strip() for cell in row):
@@ -92,25 +127,32 @@ def _parse_rows(path: Path, reader, header: list[str], target_index: int | None)
             raise DataError(f"{path}, line {line}: {len(row)} values, but the header names {width} columns")
         values = []
         for j, cell in enumerate(row):
-            if j == target_index:
+            if j in cells:
                 cell = cell.strip()
                 if not cell:
                     raise DataError(f"{path}, line {line}: the target column {header[j]!r} is empty")
                 if _is_number(cell) and not math.isfinite(float(cell)):
                     raise DataError(f"{path}, line {line}, target column {header[j]!r}: {cell!r} is not finite")
-                targets.append(cell)
+                cells[j].append(cell)
+                continue
+            if j in text:
+                if not cell.strip():
+                    raise DataError(f"{path}, line {line}: the categorical column {header[j]!r} is empty")
+                values.append(cell.strip())
                 continue
             try:
                 value = float(cell)
             except ValueError:
+                hint = (" (a column of categories such as 'male'/'female' must be listed as categorical, "
+                        "e.g. in data.categorical_columns of a run config)")
                 raise DataError(
-                    f"{path}, line {line}, column {header[j]!r}: {cell.strip()!r} is not a number"
+                    f"{path}, line {line}, column {header[j]!r}: {cell.strip()!r} is not a number{hint}"
                 ) from None
             if not math.isfinite(value):
                 raise DataError(f"{path}, line {line}, column {header[j]!r}: {cell.strip()!r} is not a finite number")
-            values.append(value)
+            values.append(repr(value) if text else value)
         features.append(values)
-    return features, targets
+    return features, cells
 
 
 def _targets(cells):

@@ -7,6 +7,7 @@ from .conv import Conv1d, Conv2d
 from .linear import Linear, Maxout, TiedLinear
 from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
 from .module import Module
+from .multihead import MultiHead
 from .parameter import Parameter, is_weight
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
@@ -22,6 +23,7 @@ __all__ = [
     "Linear",
     "Sequential",
     "Residual",
+    "MultiHead",
     "Maxout",
     "BatchNorm",
     "Dropout",

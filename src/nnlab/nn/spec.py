@@ -39,6 +39,7 @@ from .container import Residual, Sequential
 from .conv import Conv1d, Conv2d
 from .linear import Linear, Maxout, TiedLinear
 from .module import Module, _join
+from .multihead import MultiHead
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
 from .pooling import (
@@ -77,7 +78,7 @@ for _cls in (
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-    Flatten, Unflatten,
+    Flatten, Unflatten, MultiHead,
 ):  # fmt: skip
     register(_cls)
 
@@ -128,7 +129,7 @@ def _describe(module: Module, path: str, encoders: dict, seen: set) -> dict:
     if hasattr(module, "spec_children"):  # a container of its own kind (an ensemble, a multi-head model)
         names = list(module.spec_children())
         return {"type": kind, "args": module.spec_args(),
-                "children": [_describe(module._modules[n], _join(path, n), encoders, seen) for n in names]}
+                "children": [_describe(module.get_submodule(n), _join(path, n), encoders, seen) for n in names]}
     # None marks what cannot be stored (a custom initializer): the default is used when rebuilding.
     args = {k: v for k, v in module.spec_args().items() if v is not None}
     if isinstance(module, TiedLinear):
@@ -198,7 +199,13 @@ def check_state_shapes(spec, shapes: dict) -> None:
             children = node.get("children")
             if not isinstance(children, list):
                 raise ConfigError(f"{label}: {kind} needs 'children', a list of layer specs")
-            stack.extend((child, _join(where, str(i))) for i, child in enumerate(children))
+            names = [str(i) for i in range(len(children))]
+            if hasattr(cls, "spec_child_names"):  # ... others (MultiHead) name them from their arguments
+                try:
+                    names = cls.spec_child_names(node.get("args", {}), len(children))
+                except ConfigError as exc:
+                    raise ConfigError(f"{label}: {exc}") from None
+            stack.extend((child, _join(where, name)) for child, name in zip(children, names))
         elif callable(getattr(cls, "state_shapes", None)):
             args = _arguments(node, label)
             try:

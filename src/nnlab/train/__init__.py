@@ -25,6 +25,7 @@ from .loop import evaluate, evaluating, fit, predict
 from .resume import TrainingState
 from .lr_search import LRSearchResult, Trial, lr_search
 from .metrics import accuracy, confusion_matrix, predicted_labels
+from .multitask import MultiTaskLoss
 
 __all__ = [
     "fit",
@@ -39,4 +40,5 @@ __all__ = [
     "accuracy",
     "confusion_matrix",
     "predicted_labels",
+    "MultiTaskLoss",
 ]

@@ -55,6 +55,10 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     ``distributed``: True (or an mpi4py communicator) under ``mpiexec -n K``:
     synchronous data-parallel training (:mod:`nnlab.distributed`); ``batch_size``
     is then each rank's share of a global batch of K·``batch_size``.
+
+    Multi-task learning: a model returning {task: output} (``nn.MultiHead``), data
+    ``(X, {task: y})`` and a dict of losses or a ``MultiTaskLoss`` (task weights);
+    the history then has ``loss_<task>`` and ``<metric>_<task>`` (see :mod:`nnlab.train.multitask`).
     """
     check_int("epochs", epochs, minimum=1, owner="fit")
     if batch_size is not None:  # None: one batch of all the samples (batch gradient descent), as in DataLoader
@@ -65,7 +69,11 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     tune_allocator_once()  # reuse freed arrays between steps instead of re-faulting them (see _malloc.py)
 
     from ..nn.sparsity import with_activity_penalties
+    from . import multitask
 
+    # dict targets and losses: per-task datasets, losses and metrics (loss_<task>, accuracy_<task>, ...)
+    loss, metrics, (train_data, val_data) = multitask.prepare(model, loss, metrics, [train_data, val_data],
+                                                              _model_dtype(model))
     loss = with_activity_penalties(loss, model)  # activity penalties count in the loss fit minimizes and reports
     dtype = _model_dtype(model)
     train_set = _prepare(model, train_data, dtype, "train_data")
@@ -185,9 +193,16 @@ def evaluate(model, loss, data, batch_size: int = 1024, metrics=("accuracy",), c
 
     Returns ``{"loss": ..., "accuracy": ...}`` (no ``"loss"`` when ``loss`` is None);
     with ``confusion=True`` also ``"confusion_matrix"`` (rows: true class, columns:
-    predicted class; see :func:`nnlab.train.metrics.confusion_matrix`).
+    predicted class; see :func:`nnlab.train.metrics.confusion_matrix`).  Multi-task
+    data ``(X, {task: y})`` with a dict of losses gives ``loss_<task>`` and
+    ``<metric>_<task>`` too (:mod:`nnlab.train.multitask`).
     """
     check_int("batch_size", batch_size, minimum=1, owner="evaluate")
+    from . import multitask
+
+    loss, metrics, (data,) = multitask.prepare(model, loss, metrics, [data], _model_dtype(model))
+    if confusion and isinstance(data, multitask.MultiTargetDataset):
+        raise ConfigError("evaluate(confusion=True) needs a single-task model; use predict for each task's outputs")
     dataset = _prepare(model, data, _model_dtype(model), "data")
     with evaluating(model):
         return _evaluate(model, loss, dataset, batch_size, metric_list(metrics), confusion)
@@ -223,6 +238,8 @@ def _evaluate(model, loss, dataset, batch_size, meters, confusion=False) -> dict
 def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     """The model's outputs for the rows of ``X`` as one ndarray, in evaluation mode without a graph.
 
+    A multi-task model (one returning {task: output}) gives {task: ndarray}.
+
     >>> import nnlab
     >>> class Double(nnlab.nn.Module):
     ...     def forward(self, x):
@@ -234,6 +251,10 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     X = as_features(getattr(X, "X", X), dtype=_model_dtype(model))
     with evaluating(model):
         first = _probe_forward(model, X[:batch_size], "X")
+        if isinstance(first, dict):  # a multi-task model: {task: outputs}
+            from .multitask import predict_tasks
+
+            return predict_tasks(model, X, first, batch_size)
         if len(X) <= batch_size:
             return first
         out = np.empty((len(X),) + first.shape[1:], dtype=first.dtype)
