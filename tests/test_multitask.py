@@ -109,7 +109,7 @@ def test_cli_digits_with_digit_and_parity_heads(tmp_path, capsys):
                       '[tasks.digit]\ntarget = "label"\n[tasks.parity]\ntarget = "parity"\nweight = 0.5\n')
     assert main(["train", str(config), "--quiet", "--runs-dir", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
-    assert "test accuracy_digit: " in out and "test accuracy_parity: " in out
+    assert "test task digit: loss " in out and "test task parity: loss " in out and ", accuracy: " in out
     run = tmp_path / "runs" / "mt"
     rows = list(csv.DictReader(open(run / "history.csv")))
     assert len(rows) == 2 and {"loss_digit", "accuracy_parity", "val_accuracy_digit"} <= set(rows[0])
@@ -137,3 +137,29 @@ def test_cli_bad_tasks_exit_2(tmp_path, capsys, text, message):
     config.write_text(text)
     assert main(["train", str(config), "--runs-dir", str(tmp_path / "runs")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_csv_with_a_class_column_and_a_numeric_column(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 3))
+    with open(tmp_path / "data.csv", "w") as f:
+        f.write("a,b,c,kind,amount\n")
+        f.writelines(f"{r[0]:.4f},{r[1]:.4f},{r[2]:.4f},{'big' if r[0] > 0 else 'small'},{r[1] * 2:.4f}\n" for r in X)
+    config = tmp_path / "csv.toml"
+    config.write_text(f'[data]\nsource = "csv"\npath = "{tmp_path / "data.csv"}"\n[model]\nhidden = [8]\n'
+                      '[train]\nepochs = 3\n[tasks.kind]\ntarget = "kind"\n[tasks.amount]\ntarget = "amount"\n'
+                      'loss = "mse"\nweight = 0.1\n')
+    assert main(["train", str(config), "--quiet", "--runs-dir", str(tmp_path / "runs")]) == 0
+    run = tmp_path / "runs" / "csv"
+    assert nnlab.load(run / "model.safetensors").metadata["tasks"]["kind"]["classes"] == ["big", "small"]
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "data.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "evaluation task kind: loss " in out and "evaluation task amount: loss " in out
+    (tmp_path / "in.csv").write_text("a,b,c\n1,0.5,0\n-1,0,0\n")
+    assert main(["predict", str(run), str(tmp_path / "in.csv")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "in.predictions.csv")))
+    assert list(rows[0]) == ["kind", "kind_p_big", "kind_p_small", "amount"] and len(rows) == 2
+    (tmp_path / "short.csv").write_text("a,b,c,kind\n1,2,3,big\n")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "short.csv")]) == 2
+    assert "no target column 'amount'" in capsys.readouterr().err

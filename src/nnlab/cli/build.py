@@ -193,16 +193,35 @@ def training_data(cfg: RunConfig, splits: Splits):
     return train, (steps or None)
 
 
-def _activation(m, width: int) -> nn.Module:
-    """The activation module for ``model.activation`` (the config's lower-case names)."""
+def activation_module(m, width: int) -> nn.Module:
+    """The activation module for ``model.activation`` (the config's lower-case names) and its arguments."""
     alpha = {} if m.activation_alpha is None else {"init" if m.activation == "prelu" else "alpha": m.activation_alpha}
-    if m.activation == "prelu":
-        return nn.PReLU(num_parameters=width if m.prelu_per_channel else 1, **alpha)
+    args = {**alpha, **m.activation_args}
     classes = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
     classes.update({cls.__name__.lower(): cls for cls in (
         nn.GELU, nn.SiLU, nn.Softplus, nn.Softsign, nn.SELU, nn.CELU, nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid,
         nn.Hardswish, nn.Mish)})
-    return classes[m.activation](**alpha)
+    if m.activation == "prelu":
+        cls, args = nn.PReLU, {"num_parameters": width if m.prelu_per_channel else 1, **args}
+    else:
+        cls = classes[m.activation]
+    try:
+        return cls(**args)
+    except TypeError as exc:
+        import inspect
+
+        allowed = [p for p in inspect.signature(cls).parameters if p not in ("num_parameters", "dtype")]
+        raise ConfigError(f"model.activation_args {m.activation_args!r}: {cls.__name__} takes "
+                          f"{', '.join(allowed) or 'no arguments'} ({exc})") from None
+    except ConfigError as exc:
+        raise ConfigError(f"model.activation_args {m.activation_args!r}: {exc}") from None
+
+
+def _activity_penalty(m) -> list:
+    """An ActivityRegularization after each hidden activation when model.activity_* ask for one."""
+    if not (m.activity_l1 or m.activity_kl_weight):
+        return []
+    return [nn.ActivityRegularization(l1=m.activity_l1, kl_target=m.activity_kl_target, kl_weight=m.activity_kl_weight)]
 
 
 def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
@@ -226,7 +245,8 @@ def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Modul
             layers.append(nn.Linear(width, size, weight_init=weight_init, bias_init=bias_init))
             if m.batch_norm:
                 layers.append(nn.BatchNorm(size))
-            layers.append(_activation(m, size))
+            layers.append(activation_module(m, size))
+        layers += _activity_penalty(m)
         if m.dropout_keep < 1:
             layers.append(nn.Dropout(keep=m.dropout_keep))
         width = size

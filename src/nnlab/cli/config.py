@@ -106,6 +106,14 @@ class ModelConfig(_Section):
     activation_alpha: Optional[Float] = Field(
         None, description="leaky_relu: slope α for x < 0 (default 0.01); elu: α (default 1.0); prelu: initial α")
     prelu_per_channel: Bool = Field(False, description="prelu: one α per hidden unit instead of one per layer")
+    activation_args: dict = Field(default_factory=dict, description="other arguments of the activation's class, "
+                                  "e.g. { beta = 2.0 } for softplus, { min_val = -2.0, max_val = 2.0 } for hardtanh, "
+                                  "{ alpha = 0.5 } for celu, { approximate = 'tanh' } for gelu")
+    activity_l1: Float = Field(0.0, ge=0, description="L1 penalty λ·mean_n Σ_j |a_nj| on each hidden layer's "
+                               "activations (nn.ActivityRegularization: sparse hidden units)")
+    activity_kl_target: Optional[Float] = Field(None, gt=0, lt=1, description="KL sparsity: the target mean "
+                                                "activation ρ of each hidden unit (with activity_kl_weight)")
+    activity_kl_weight: Float = Field(0.0, ge=0, description="KL sparsity: β of β·Σ_j KL(ρ ‖ ρ̂_j)")
     batch_norm: Bool = False
     dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of hidden units (notes: 0.5)")
     input_dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of inputs (notes: 0.8)")
@@ -119,6 +127,7 @@ class ModelConfig(_Section):
     ONLY_FOR: ClassVar[dict] = {"maxout_pieces": ("activation", ("maxout",)),
                                 "bias_init": ("activation", _NOT_MAXOUT), "batch_norm": ("activation", _NOT_MAXOUT),
                                 "activation_alpha": ("activation", ("leaky_relu", "elu", "prelu")),
+                                "activation_args": ("activation", _NOT_MAXOUT),
                                 "prelu_per_channel": ("activation", ("prelu",))}
 
     @model_validator(mode="after")
@@ -132,6 +141,22 @@ class ModelConfig(_Section):
                     init.get(value)
                 except ConfigError as exc:
                     raise ValueError(f"model.{key}: {exc}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _check_activation(self):
+        if (self.activity_kl_target is None) != (self.activity_kl_weight == 0):
+            raise ValueError("model.activity_kl_target and model.activity_kl_weight go together (ρ and β); set both")
+        if self.activation_args:
+            if self.activation_alpha is not None and "alpha" in self.activation_args:
+                raise ValueError("model.activation_alpha and model.activation_args.alpha name the same setting; "
+                                 "keep one")
+            from .build import activation_module
+
+            try:
+                activation_module(self, 2)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     @model_validator(mode="after")

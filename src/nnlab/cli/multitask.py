@@ -172,7 +172,7 @@ def train_tasks(cfg, args) -> int:
     plot_tasks(history, str(run_dir / "curves.png"))
     if history.stop_reason:
         print(f"nnlab: stopped early: {history.stop_reason}")
-    print_logs(logs, "training" if test_is_train else "test", len(test[0]))
+    print_logs(logs, "training" if test_is_train else "test", len(test[0]), cfg.tasks)
     print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png)")
     if nan_guard.stop_training:
         print(f"nnlab: error: training diverged ({nan_guard.message}); "
@@ -181,11 +181,14 @@ def train_tasks(cfg, args) -> int:
     return 0
 
 
-def print_logs(logs: dict, which: str, samples: int) -> None:
+def print_logs(logs: dict, which: str, samples: int, tasks) -> None:
+    """The weighted total, then one line per task: ``task digit: loss 0.3092, accuracy: 0.9306``."""
     print(f"{which} loss: {logs['loss']:.4f} (weighted sum over the tasks, {samples} samples)")
-    for key, value in logs.items():
-        if key != "loss":
-            print(f"{which} {key}: {value:.4f}")
+    for task in tasks:
+        parts = [f"loss {logs[f'loss_{task}']:.4f}"]
+        parts += [f"{key[:-len(task) - 1]}: {value:.4f}" for key, value in logs.items()
+                  if key.endswith(f"_{task}") and not key.startswith("loss_")]
+        print(f"{which} task {task}: {', '.join(parts)}")
 
 
 def plot_tasks(history, path: str) -> None:
@@ -249,7 +252,7 @@ def evaluate_file(model, path: str, cfg) -> int:
     metrics = {name: ("accuracy",) if t["classes"] is not None else () for name, t in tasks.items()}
     logs = evaluate(model, build_task_loss(cfg), (_features(model, X), targets), metrics=metrics)
     print(f"evaluated on {path} ({len(X)} samples)")
-    print_logs(logs, "evaluation", len(X))
+    print_logs(logs, "evaluation", len(X), model.tasks)
     return 0
 
 

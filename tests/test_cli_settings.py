@@ -1,0 +1,75 @@
+"""CLI access to every initializer, every activation argument and the activity (sparsity) penalties."""
+
+import tomllib
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab import nn
+from nnlab.cli.build import build_loss, build_model
+from nnlab.cli.config import parse_config
+from nnlab.errors import ConfigError
+from nnlab.train import fit
+
+FACTORY_TABLES = {"constant": "{ name = 'constant', value = 0.01 }", "normal": "{ name = 'normal', std = 0.01 }",
+                  "uniform": "{ name = 'uniform', low = -0.05, high = 0.05 }"}
+
+
+def _model(text, features=3, classes=2):
+    return build_model(parse_config(tomllib.loads(text)), features, classes)
+
+
+@pytest.mark.parametrize("name", nn.init.names())
+def test_every_initializer_can_be_named_in_toml(name):
+    value = FACTORY_TABLES.get(name, repr(name))
+    model = _model(f"[model]\nhidden = [5]\nweight_init = {value}\nbias_init = {value}\n")
+    nnlab.seed(3)
+    expected = nn.init.get(tomllib.loads(f"x = {value}")["x"])((3, 5))
+    nnlab.seed(3)
+    model = _model(f"[model]\nhidden = [5]\nweight_init = {value}\n")
+    np.testing.assert_array_equal(model[0].weight.data, expected)
+
+
+@pytest.mark.parametrize("activation, args, attribute, value", [
+    ("softplus", "{ beta = 2.0 }", "beta", 2.0),
+    ("hardtanh", "{ min_val = -2.0, max_val = 3.0 }", "max_val", 3.0),
+    ("celu", "{ alpha = 0.5 }", "alpha", 0.5),
+    ("gelu", "{ approximate = 'tanh' }", "approximate", "tanh"),
+    ("leaky_relu", "{ alpha = 0.2 }", "alpha", 0.2),
+    ("elu", "{ alpha = 0.7 }", "alpha", 0.7),
+])
+def test_activation_arguments_from_toml(activation, args, attribute, value):
+    model = _model(f'[model]\nhidden = [4]\nactivation = "{activation}"\nactivation_args = {args}\n')
+    assert model[1].spec_args()[attribute] == value
+
+
+@pytest.mark.parametrize("text, message", [
+    ('activation = "softplus"\nactivation_args = { gamma = 1.0 }', "Softplus takes beta, threshold"),
+    ('activation = "maxout"\nactivation_args = { alpha = 1.0 }', "has no effect with model.activation = 'maxout'"),
+    ('activation = "elu"\nactivation_alpha = 0.5\nactivation_args = { alpha = 1.0 }', "name the same setting"),
+    ("activity_kl_weight = 0.1", "go together"),
+    ("activity_kl_target = 1.5\nactivity_kl_weight = 0.1", "activity_kl_target"),
+])
+def test_bad_activation_and_activity_settings_name_the_key(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(tomllib.loads(f"[model]\n{text}\n"))
+
+
+def test_activity_penalties_from_toml_are_layers_that_fit_counts():
+    cfg = parse_config(tomllib.loads('[model]\nhidden = [6, 4]\nactivation = "sigmoid"\nactivity_l1 = 0.5\n'
+                                     'activity_kl_target = 0.05\nactivity_kl_weight = 0.2\n'))
+    nnlab.seed(0)
+    model = build_model(cfg, 3, 2)
+    layers = [m for m in model.modules() if isinstance(m, nn.ActivityRegularization)]
+    assert [(a.l1, a.kl_target, a.kl_weight) for a in layers] == [(0.5, 0.05, 0.2)] * 2
+    X = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    y = np.arange(8) % 2
+    loss = build_loss(cfg, 2, model)
+    history = fit(model, loss, nnlab.optim.SGD(model.parameters(), lr=0.0), (X, y), val_data=(X, y), epochs=1,
+                  batch_size=8, verbose=0)
+    with nnlab.no_grad():  # training mode: the penalties of this very batch
+        model.train()
+        out = model(nnlab.tensor(X))
+        penalty = sum(float(a.penalty.data) for a in layers)
+    assert penalty > 0 and history["loss"][0] == pytest.approx(history["val_loss"][0] + penalty, rel=1e-5)
