@@ -106,13 +106,10 @@ class ModelConfig(_Section):
     activation_alpha: Optional[Float] = Field(
         None, description="leaky_relu: slope α for x < 0 (default 0.01); elu: α (default 1.0); prelu: initial α")
     prelu_per_channel: Bool = Field(False, description="prelu: one α per hidden unit instead of one per layer")
-    activation_args: dict = Field(default_factory=dict, description="other arguments of the activation's class, "
-                                  "e.g. { beta = 2.0 } for softplus, { min_val = -2.0, max_val = 2.0 } for hardtanh, "
-                                  "{ alpha = 0.5 } for celu, { approximate = 'tanh' } for gelu")
-    activity_l1: Float = Field(0.0, ge=0, description="L1 penalty λ·mean_n Σ_j |a_nj| on each hidden layer's "
-                               "activations (nn.ActivityRegularization: sparse hidden units)")
-    activity_kl_target: Optional[Float] = Field(None, gt=0, lt=1, description="KL sparsity: the target mean "
-                                                "activation ρ of each hidden unit (with activity_kl_weight)")
+    activation_args: dict = Field(default_factory=dict, description="other arguments of the activation, e.g. "
+                                  "{ beta = 2.0 } (softplus), { min_val = -2.0 } (hardtanh), { alpha = 0.5 } (celu)")
+    activity_l1: Float = Field(0.0, ge=0, description="hidden activations' L1 penalty λ (nn.ActivityRegularization)")
+    activity_kl_target: Optional[Float] = Field(None, gt=0, lt=1, description="KL sparsity: target mean activation ρ")
     activity_kl_weight: Float = Field(0.0, ge=0, description="KL sparsity: β of β·Σ_j KL(ρ ‖ ρ̂_j)")
     batch_norm: Bool = False
     dropout_keep: Float = Field(1.0, gt=0, le=1, description="retain probability of hidden units (notes: 0.5)")
@@ -147,10 +144,9 @@ class ModelConfig(_Section):
     def _check_activation(self):
         if (self.activity_kl_target is None) != (self.activity_kl_weight == 0):
             raise ValueError("model.activity_kl_target and model.activity_kl_weight go together (ρ and β); set both")
+        if self.activation_alpha is not None and "alpha" in self.activation_args:
+            raise ValueError("model.activation_alpha and model.activation_args.alpha name the same setting; keep one")
         if self.activation_args:
-            if self.activation_alpha is not None and "alpha" in self.activation_args:
-                raise ValueError("model.activation_alpha and model.activation_args.alpha name the same setting; "
-                                 "keep one")
             from .build import activation_module
 
             try:
@@ -231,9 +227,8 @@ class ScheduleConfig(_Section):
     momentum_warmup_epochs: Int = Field(
         0, ge=0, description="SGD momentum 0.5 for this many epochs, then optimizer.momentum (the notes' advice)"
     )
-    per: Literal["epoch", "step"] = Field(
-        "epoch", description="t of the schedule counts epochs or optimizer steps (the notes' decays use the step "
-        "number); with 'step', every counts steps")
+    per: Literal["epoch", "step"] = Field("epoch", description="t counts epochs or optimizer steps (the notes' "
+                                          "decays use the step number); with 'step', every counts steps")
 
     ONLY_FOR: ClassVar[dict] = {
         "per": ("name", schedules.names("lr")),
@@ -258,10 +253,8 @@ class ScheduleConfig(_Section):
 class RegularizationConfig(_Section):
     l1: Float = Field(0.0, ge=0, description="α of the L1 penalty α·Σ|w| on weights")
     l2: Float = Field(0.0, ge=0, description="α of the L2 penalty α/2·Σw² on weights")
-    start_epoch: Int = Field(0, ge=0, description="l1, l2 and optimizer.weight_decay are 0 before this "
-                             "(0-based) epoch: the notes' 'turn it on after a couple of epochs'")
-    ramp_epochs: Int = Field(0, ge=0, description="from start_epoch on, full strength is reached in this many "
-                             "equal steps (epochs)")
+    start_epoch: Int = Field(0, ge=0, description="l1, l2, optimizer.weight_decay are 0 before this 0-based epoch")
+    ramp_epochs: Int = Field(0, ge=0, description="then full strength is reached in this many equal steps (epochs)")
 
 
 class TrainConfig(_Section):
@@ -325,8 +318,7 @@ class EnsembleConfig(_Section):
 class TaskConfig(_Section):
     """One task of a multi-task run ([tasks.<name>]): its target, its loss and its weight in the sum."""
 
-    target: str = Field(min_length=1, description="CSV: the target column; other sources: 'label' or 'parity' "
-                        "(the label mod 2)")
+    target: str = Field(min_length=1, description="CSV: a target column; other sources: 'label' or 'parity'")
     loss: Literal["cross_entropy", "mse"] = Field(
         "cross_entropy", description="cross_entropy: a classification head; mse: a regression head (1 output)")
     weight: Float = Field(1.0, ge=0, description="w of the task in L = Σ w·L_task")
@@ -366,12 +358,10 @@ class RunConfig(_Section):
         d = self.data
         if d.source == "csv" and not d.target and not self.tasks:
             raise ValueError("data.target (the label column name) is required when data.source = 'csv'")
-        if self.tasks and d.target:
-            raise ValueError("with [tasks], each task names its target column (tasks.<name>.target); remove data.target")
-        if self.tasks and d.source != "csv":
-            bad = {n: t.target for n, t in self.tasks.items() if t.target not in ("label", "parity")}
-            if bad:
-                raise ValueError(f"tasks with data.source = {d.source!r} take target = 'label' or 'parity', got {bad}")
+        if self.tasks:
+            from .multitask import check_config
+
+            check_config(self)
         r = self.regularization
         if (r.start_epoch or r.ramp_epochs) and not (r.l1 or r.l2 or self.optimizer.weight_decay):
             raise ValueError("regularization.start_epoch and ramp_epochs schedule regularization.l1, l2 or "

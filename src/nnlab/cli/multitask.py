@@ -24,6 +24,17 @@ from ..errors import ConfigError, DataError, ModelFileError
 TASKS_KEY = "tasks"  # model-file metadata: {task: {"target", "loss", "classes"}}
 
 
+def check_config(cfg) -> None:
+    """The [tasks] rules of a valid config (ValueError, which the config validation reports with the others)."""
+    d = cfg.data
+    if d.target:
+        raise ValueError("with [tasks], each task names its target column (tasks.<name>.target); remove data.target")
+    if d.source != "csv":
+        bad = {n: t.target for n, t in cfg.tasks.items() if t.target not in ("label", "parity")}
+        if bad:
+            raise ValueError(f"tasks with data.source = {d.source!r} take target = 'label' or 'parity', got {bad}")
+
+
 def check(cfg) -> None:
     """Refuse what a multi-task run cannot combine, naming the keys."""
     for section, value in (("pretrain.method", cfg.pretrain.method), ("ensemble.method", cfg.ensemble.method)):
