@@ -75,3 +75,14 @@ def test_cli_trains_on_text_categories_and_predict_applies_them(tmp_path):
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "has value berlin at row 0, not seen in fit (known: oslo, paris, rome)" in refused.stderr
     assert not (tmp_path / "unseen.predictions.csv").exists()
+
+
+def test_a_model_file_with_unsorted_categories_is_refused(tmp_path):
+    from nnlab import nn
+    from nnlab.errors import ModelFileError
+
+    encoder = OneHotEncoder(columns=[0]).fit(np.array([["male", "1"], ["female", "2"]]))
+    encoder.categories = [np.array(["male", "female"])]  # as an edited file would hold them
+    nnlab.save(nn.Linear(3, 2), tmp_path / "m.safetensors", preprocessing=encoder)
+    with pytest.raises(ModelFileError, match="invalid preprocessing state: .*not sorted and distinct"):
+        nnlab.load(tmp_path / "m.safetensors")
