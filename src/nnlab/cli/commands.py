@@ -381,6 +381,8 @@ def info(args) -> int:
 
 def lr_search_command(args) -> int:
     cfg = _config_with_overrides(args)
+    if cfg.tasks:
+        raise ConfigError("lr-search searches single-task runs; remove the [tasks] tables (or search without them)")
     splits = prepare_data(cfg)
     if splits.val is None:
         raise ConfigError("lr-search picks by validation loss: set data.val_size above 0")
