@@ -122,13 +122,14 @@ def test_leaky_relu_alpha_must_be_in_zero_one(alpha):
 
 
 def test_every_cli_activation_name_builds_a_module_that_round_trips():
-    from nnlab.cli.build import _activation
+    from nnlab.cli.build import activation_module
     from nnlab.cli.config import ACTIVATIONS
 
     x = nnlab.tensor(np.linspace(-4, 4, 12).reshape(3, 4))
     for name in ACTIVATIONS:
         if name == "maxout":
             continue
-        module = _activation(type("M", (), {"activation": name, "activation_alpha": None, "prelu_per_channel": False})(), 4)
+        settings = {"activation": name, "activation_alpha": None, "prelu_per_channel": False, "activation_args": {}}
+        module = activation_module(type("M", (), settings)(), 4)
         again = nn.from_spec(nn.to_spec(module))
         np.testing.assert_array_equal(again(x).numpy(), module(x).numpy(), err_msg=name)
