@@ -63,8 +63,7 @@ class DataConfig(_Section):
     val_size: Fraction = Field(0.1, description="validation fraction (0: no validation set)")
     preprocessing: list[Literal["standardize", "minmax", "unit_norm"]] = ["standardize"]
     categorical_columns: list[Annotated[Int, Field(ge=0)] | Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=list, description="feature columns to one-hot encode: indices among the features, or "
-        "(CSV) column names; a CSV's text categories such as 'male'/'female' are kept as text")
+        default_factory=list, description="feature columns to one-hot encode: feature indices or CSV names")
     augment_noise_std: Float = Field(0.0, ge=0, description="std of Gaussian noise added to training batches")
     augment_jitter: Int = Field(0, ge=0, description="largest random shift in pixels for image inputs")
     image_shape: Optional[tuple[Annotated[Int, Field(ge=1)], Annotated[Int, Field(ge=1)]]] = Field(
@@ -148,7 +147,6 @@ class ModelConfig(_Section):
             raise ValueError("model.activation_alpha and model.activation_args.alpha name the same setting; keep one")
         if self.activation_args:
             from .build import activation_module
-
             try:
                 activation_module(self, 2)
             except ConfigError as exc:
@@ -360,7 +358,6 @@ class RunConfig(_Section):
             raise ValueError("data.target (the label column name) is required when data.source = 'csv'")
         if self.tasks:
             from .multitask import check_config
-
             check_config(self)
         r = self.regularization
         if (r.start_epoch or r.ramp_epochs) and not (r.l1 or r.l2 or self.optimizer.weight_decay):
