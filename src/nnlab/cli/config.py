@@ -10,45 +10,14 @@ from __future__ import annotations
 import tomllib
 from typing import Annotated, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .. import optim
 from ..errors import ConfigError
 from ..optim import schedules
+from .config_base import _SECTION_NAMES, Bool, Float, Fraction, Int, _Section
+from .config_techniques import EnsembleConfig, PretrainConfig, TaskConfig
 
-# Strict: ``epochs = true``, ``epochs = 2.0`` and ``batch_norm = "yes"`` are refused, not converted.
-# A float key still takes an integer (``lr = 1``), never a boolean.
-Int = Annotated[int, Strict()]
-Bool = Annotated[bool, Strict()]
-Float = Annotated[float, Strict()]
-Fraction = Annotated[float, Strict(), Field(ge=0, lt=1)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
-
-    # key -> (the key of the same section it depends on, the values of that key for which it has an effect)
-    ONLY_FOR: ClassVar[dict] = {}
-
-    @model_validator(mode="after")
-    def _keys_without_effect(self):
-        """Refuse a key set to a non-default value that the chosen option ignores (momentum with Adam).
-
-        Comparing with the default, not asking whether the key was written, lets a
-        full dump of a config (as stored in a model file) validate again.
-        """
-        section = _SECTION_NAMES.get(type(self).__name__, "")
-        for key, (depends_on, values) in self.ONLY_FOR.items():
-            choice = getattr(self, depends_on)
-            value = getattr(self, key)
-            if choice not in values and value != type(self).model_fields[key].get_default(call_default_factory=True):
-                used = ", ".join(repr(v) for v in values)
-                raise ValueError(f"{section}.{key} = {value!r} has no effect with {section}.{depends_on} = "
-                                 f"{choice!r} (it is used with {used}); remove it")
-        return self
-
-
-_SECTION_NAMES = {}  # class name -> section name in the file, filled in below
 _FILE_SOURCES = ("csv", "npz", "mnist")
 _GENERATED = ("moons", "circles", "spirals", "blobs")
 
@@ -147,6 +116,7 @@ class ModelConfig(_Section):
             raise ValueError("model.activation_alpha and model.activation_args.alpha name the same setting; keep one")
         if self.activation_args:
             from .build import activation_module
+
             try:
                 activation_module(self, 2)
             except ConfigError as exc:
@@ -272,56 +242,6 @@ class TrainConfig(_Section):
         return self
 
 
-class PretrainConfig(_Section):
-    """Greedy layer-wise pretraining of the hidden layers before the supervised training (nnlab.pretrain)."""
-
-    method: Literal["none", "autoencoder", "rbm"] = "none"
-    epochs: list[Annotated[Int, Field(ge=1)]] | Annotated[Int, Field(ge=1)] = Field(
-        5, description="epochs per hidden layer: one number for all or one per layer")
-    batch_size: Int = Field(32, ge=1)
-    lr: list[Annotated[Float, Field(ge=0)]] | Annotated[Float, Field(ge=0)] = Field(
-        0.01, description="learning rate per layer (one number or a list)")
-    optimizer: Literal[optim.names(with_setting="lr")] = "adam"  # the registry's names (pretrain passes lr)
-    tied: Bool = Field(True, description="autoencoder: decoder W^T (TiedLinear) or a decoder of its own")
-    decoder_activation: Literal["auto", "linear", "same"] = "auto"
-    noise_std: list[Annotated[Float, Field(ge=0)]] | Annotated[Float, Field(ge=0)] = Field(
-        0.0, description="autoencoder: Gaussian input noise (denoising)")
-    mask_fraction: list[Fraction] | Fraction = Field(0.0, description="autoencoder: fraction of inputs set to 0")
-    cd_k: Int = Field(1, ge=1, description="rbm: Gibbs steps of contrastive divergence")
-    visible: Literal["bernoulli", "gaussian"] = Field("bernoulli", description="rbm: first layer's visible units")
-
-    ONLY_FOR: ClassVar[dict] = {key: ("method", ("autoencoder",)) for key in
-                                ("tied", "decoder_activation", "noise_std", "mask_fraction")} | {
-                                key: ("method", ("rbm",)) for key in ("cd_k", "visible")}
-
-
-class EnsembleConfig(_Section):
-    """Bagging: n_models networks of the [model] section, each on its own bootstrap sample (nnlab.ensemble)."""
-
-    method: Literal["none", "bagging"] = "none"
-    n_models: Int = Field(10, ge=1)
-    voting: Literal["soft", "hard"] = "soft"
-    sample_fraction: Float = Field(1.0, gt=0, description="bootstrap sample size as a fraction of the rows")
-    replace: Bool = Field(True, description="sample with replacement (the notes' bagging)")
-    feature_fraction: Float = Field(1.0, gt=0, le=1, description="fraction of the features each member sees")
-    n_jobs: Int = Field(-1, ge=-1, description="parallel processes (-1: one per core; 0 is not allowed)")
-
-    @model_validator(mode="after")
-    def _check(self):
-        if self.n_jobs == 0:
-            raise ValueError("ensemble.n_jobs must be -1 (one process per core) or a whole number >= 1, got 0")
-        return self
-
-
-class TaskConfig(_Section):
-    """One task of a multi-task run ([tasks.<name>]): its target, its loss and its weight in the sum."""
-
-    target: str = Field(min_length=1, description="CSV: a target column; other sources: 'label' or 'parity'")
-    loss: Literal["cross_entropy", "mse"] = Field(
-        "cross_entropy", description="cross_entropy: a classification head; mse: a regression head (1 output)")
-    weight: Float = Field(1.0, ge=0, description="w of the task in L = Σ w·L_task")
-
-
 class RunConfig(_Section):
     name: str = Field("digits-mlp", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
     seed: Int = Field(0, ge=0, le=2**32 - 1)
@@ -358,6 +278,7 @@ class RunConfig(_Section):
             raise ValueError("data.target (the label column name) is required when data.source = 'csv'")
         if self.tasks:
             from .multitask import check_config
+
             check_config(self)
         r = self.regularization
         if (r.start_epoch or r.ramp_epochs) and not (r.l1 or r.l2 or self.optimizer.weight_decay):
@@ -368,7 +289,8 @@ class RunConfig(_Section):
 
 for _name, _cls in (("data", DataConfig), ("model", ModelConfig), ("loss", LossConfig),
                     ("optimizer", OptimizerConfig), ("schedule", ScheduleConfig),
-                    ("regularization", RegularizationConfig), ("train", TrainConfig)):
+                    ("regularization", RegularizationConfig), ("train", TrainConfig),
+                    ("pretrain", PretrainConfig), ("ensemble", EnsembleConfig)):
     _SECTION_NAMES[_cls.__name__] = _name
 
 
