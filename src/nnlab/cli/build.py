@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field
 
@@ -208,8 +209,6 @@ def activation_module(m, width: int) -> nn.Module:
     try:
         return cls(**args)
     except TypeError as exc:
-        import inspect
-
         allowed = [p for p in inspect.signature(cls).parameters if p not in ("num_parameters", "dtype")]
         raise ConfigError(f"model.activation_args {m.activation_args!r}: {cls.__name__} takes "
                           f"{', '.join(allowed) or 'no arguments'} ({exc})") from None
