@@ -44,9 +44,11 @@ class RegularizationScheduler(LearningRateScheduler):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        if self._decay_of is not self.optimizer:  # a second fit() with it keeps the full strengths of the first
+        # A second fit() with the same optimizer keeps the first one's full strengths.  An id, not the
+        # optimizer itself: TrainingState saves a callback's attributes (and restores base_decay on resume).
+        if self._decay_of != id(self.optimizer):
             self.base_decay = [float(group.get("weight_decay", 0.0)) for group in self.optimizer.param_groups]
-            self._decay_of = self.optimizer
+            self._decay_of = id(self.optimizer)
 
     def _set(self, value) -> None:
         value = check_float("factor", value, low=0.0, owner=type(self).__name__)
