@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _leafgrad
+
 DEFAULT_DTYPE = np.float32
 
 
@@ -166,9 +168,9 @@ class Tensor:
             if g is None:
                 continue
             if node._backward is None:
-                _accumulate_leaf(node, g, owned)
+                _leafgrad.accumulate(node, g, owned)  # g may be a _leafgrad.Product, computed into .grad
                 continue
-            parent_grads = node._backward(g)
+            parent_grads = node._backward(_leafgrad.array(g))
             for parent, pg in zip(node._parents, parent_grads):
                 if pg is None or not parent.requires_grad:
                     continue
@@ -284,26 +286,6 @@ class Tensor:
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
-
-
-def _accumulate_leaf(leaf: Tensor, g: np.ndarray, owned: set) -> None:
-    if g.shape != leaf.data.shape:  # an op's backward broke its contract: fail loudly, never broadcast
-        raise RuntimeError(f"internal error: gradient of shape {g.shape} for a leaf of shape {leaf.data.shape}")
-    if g.dtype != leaf.data.dtype:
-        g = g.astype(leaf.data.dtype)
-    if leaf.grad is None:
-        # The engine hands out views and shares arrays between parents; a leaf
-        # gets a C-contiguous array of its own so in-place updates of .grad are safe.
-        if (
-            id(g) in owned
-            or g.base is not None
-            or not (g.flags.writeable and g.flags.c_contiguous)
-        ):
-            g = np.array(g, order="C")
-        owned.add(id(g))
-        leaf.grad = g
-    else:
-        leaf.grad += g
 
 
 def _reverse_topological_order(root: Tensor) -> list:

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._leafgrad import Product
 from ..errors import DataError
 from ..tensor import is_grad_enabled, make_result
 from .elementwise import astype
@@ -49,14 +50,11 @@ def linear(x, W, b=None):
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(g):
+        # dW and db as Products: computed straight into the parameters' gradient buffers (_leafgrad.py)
         gX = g @ Wd.T if rx else None
-        if X.ndim == 2:
-            gW = X.T @ g if rw else None
-            gb = _column_sums(g) if rb else None
-        else:  # leading batch axes: fold them into one
-            g2 = g.reshape(-1, g.shape[-1])
-            gW = X.reshape(-1, X.shape[-1]).T @ g2 if rw else None
-            gb = _column_sums(g2) if rb else None
+        g2 = g if X.ndim == 2 else g.reshape(-1, g.shape[-1])  # leading batch axes: fold them into one
+        gW = Product((X if X.ndim == 2 else X.reshape(-1, X.shape[-1])).T, g2) if rw else None
+        gb = Product(_ones(g2.shape[0], g2.dtype), g2) if rb else None
         return (gX, gW) if b is None else (gX, gW, gb)
 
     return make_result(out, parents, backward)

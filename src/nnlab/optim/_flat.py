@@ -26,6 +26,7 @@ import operator
 import numpy as np
 
 from ..errors import NnlabError
+from ..nn.parameter import Parameter
 from ._threads import Pieces, Scratch
 
 _get_data = operator.attrgetter("data")
@@ -50,6 +51,7 @@ class FlatParams(Pieces):
 
     def __init__(self, params: list, state_names=()):
         self.params = params
+        self.all_parameters = all(isinstance(p, Parameter) for p in params)  # zero_grad may leave zeros pending
         self.dtype = params[0].data.dtype
         self.sizes = [p.data.size for p in params]
         total = sum(self.sizes)

@@ -1,4 +1,11 @@
-"""Adaptive learning rates: Adagrad, RMSProp, Adam, AdamW (the seeds' update rules)."""
+"""Adaptive learning rates: Adagrad, RMSProp, Adam, AdamW (the seeds' update rules).
+
+Shaped like PyTorch's ``optim/adam.py``: each class does the bookkeeping
+(hyper-parameters, their checks, the step's scalars), and one function per rule
+does the arithmetic on a piece of the flat buffers, in place.  The functions are
+the NumPy reference; a group large enough for it runs the same arithmetic as one
+compiled loop (``_fused.py``), with the same bits.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +14,66 @@ import math
 import numpy as np
 
 from ..errors import ConfigError
+from . import _fused
 from .optimizer import Optimizer
 
 
-def _step_by_root(part, grad, v, eps: float, lr: float) -> None:
+def _step_by_root(w, grad, v, s, eps, lr) -> None:
     """w ← w − η·∇/√(v + ε), ε inside the root (4 + 1 passes)."""
-    w, s = part.data, part.scratch
     np.add(v, eps, out=s)
     np.sqrt(s, out=s)
     np.divide(grad, s, out=s)
     np.multiply(s, lr, out=s)
     np.subtract(w, s, out=w)
+
+
+def adagrad(w, grad, v, s, eps, lr) -> None:
+    """Adagrad in place (7 NumPy passes): v ← v + ∇²;  w ← w − η·∇/√(v + ε).
+
+    ``s`` is a scratch array as long as ``w``; ``eps`` and ``lr`` are scalars
+    (or arrays sliced like ``w``).
+    """
+    np.multiply(grad, grad, out=s)
+    np.add(v, s, out=v)
+    _step_by_root(w, grad, v, s, eps, lr)
+
+
+def rmsprop(w, grad, V, s, beta, eps_V, lr_V) -> None:
+    """RMSProp on the rescaled state V = v/(1 − β), in place (8 NumPy passes).
+
+    V ← β·V + ∇²;  w ← w − η_V·∇/√(V + ε_V), with η_V = η/√(1 − β) and
+    ε_V = ε/(1 − β): the seeds' step η·∇/√(v + ε) with the scalars folded.
+    """
+    np.multiply(V, beta, out=V)
+    np.multiply(grad, grad, out=s)
+    np.add(V, s, out=V)
+    _step_by_root(w, grad, V, s, eps_V, lr_V)
+
+
+def adam(w, grad, M, V, s, beta1, beta2, eps_r, step) -> None:
+    """Adam on the rescaled moments M = m/(1 − β₁), V = v/(1 − β₂), in place (10 NumPy passes).
+
+    M ← β₁·M + ∇;  V ← β₂·V + ∇²;  w ← w − step·M/(√V + ε_r), with
+    r = √((1 − β₂)/(1 − β₂ᵗ)), ε_r = ε/r and step = η(1 − β₁)/((1 − β₁ᵗ)·r):
+    the seeds' w − η·m̂/(√v̂ + ε) with every scalar folded (see :class:`Adam`).
+    ``eps_r`` and ``step`` are scalars, or arrays sliced like ``w`` when the
+    parameters of a group have different step counts.
+    """
+    np.multiply(M, beta1, out=M)
+    np.add(M, grad, out=M)  # M_t = β₁M + ∇
+    np.multiply(V, beta2, out=V)
+    np.multiply(grad, grad, out=s)
+    np.add(V, s, out=V)  # V_t = β₂V + ∇²
+    np.sqrt(V, out=s)
+    np.add(s, eps_r, out=s)
+    np.divide(M, s, out=s)
+    np.multiply(s, step, out=s)
+    np.subtract(w, s, out=w)
+
+
+def _scalars(flat, *values):
+    """The step's scalars in the buffers' dtype, as NumPy 2 casts a Python float (what a kernel needs)."""
+    return tuple(flat.dtype.type(x) for x in values)
 
 
 class Adagrad(Optimizer):
@@ -46,14 +102,11 @@ class Adagrad(Optimizer):
 
     def _rule(self, group, flat):
         eps, lr = float(group["eps"]), float(group["lr"])
-
-        def update(part, grad):  # 7 passes
-            v, s = part.state["sum_sq"], part.scratch
-            np.multiply(grad, grad, out=s)
-            np.add(v, s, out=v)
-            _step_by_root(part, grad, v, eps, lr)
-
-        return update
+        fused = _fused.kernel("adagrad", flat.data.size)
+        if fused is not None:
+            scalars = _scalars(flat, eps, lr)
+            return lambda part, grad: fused(part.data, grad, part.state["sum_sq"], *scalars)
+        return lambda part, grad: adagrad(part.data, grad, part.state["sum_sq"], part.scratch, eps, lr)
 
 
 class RMSProp(Optimizer):
@@ -68,7 +121,8 @@ class RMSProp(Optimizer):
     v = (1 − β)·V (PyTorch's ``square_avg`` is v itself).  Then the moment needs
     no multiplication by (1 − β), V_t = β·V_{t−1} + (∇w_t)², and the step is the
     same update with the scalars folded, η/√(1 − β) · ∇w_t/√(V_t + ε/(1 − β)):
-    8 passes over the buffers instead of 9.  The equations above are checked
+    8 passes over the buffers instead of 9 (:func:`rmsprop`; one compiled loop
+    with the same bits for a large group, ``_fused.py``).  The equations above are checked
     line by line in ``tests/test_optim_reference.py::test_seed_adaptive_rules_with_eps_inside_the_root``.
     """
 
@@ -86,15 +140,11 @@ class RMSProp(Optimizer):
         beta = float(group["beta"])
         eps = float(group["eps"]) / (1.0 - beta)
         lr = float(group["lr"]) / math.sqrt(1.0 - beta)
-
-        def update(part, grad):
-            v, s = part.state["sq_grad_sum"], part.scratch
-            np.multiply(v, beta, out=v)
-            np.multiply(grad, grad, out=s)
-            np.add(v, s, out=v)
-            _step_by_root(part, grad, v, eps, lr)
-
-        return update
+        fused = _fused.kernel("rmsprop", flat.data.size)
+        if fused is not None:
+            scalars = _scalars(flat, beta, eps, lr)
+            return lambda part, grad: fused(part.data, grad, part.state["sq_grad_sum"], *scalars)
+        return lambda part, grad: rmsprop(part.data, grad, part.state["sq_grad_sum"], part.scratch, beta, eps, lr)
 
 
 class Adam(Optimizer):
@@ -114,7 +164,8 @@ class Adam(Optimizer):
     V_t = β₂·V_{t−1} + (∇w_t)², and with r = √((1 − β₂)/(1 − β₂ᵗ)) the step is
     η(1 − β₁)/((1 − β₁ᵗ)·r) · M_t/(√V_t + ε/r) — the same update with every
     scalar folded: 10 in-place NumPy calls over the buffers per step (12 with
-    PyTorch's scaling).  ``state_dict()`` saves M and V as they are (scaling them
+    PyTorch's scaling) in :func:`adam`, or one compiled loop with the same bits
+    (``_fused.py``) for a large group.  ``state_dict()`` saves M and V as they are (scaling them
     to PyTorch's on the way out would not round-trip bit for bit).  In float32,
     V overflows for gradients above about 6e17 rather than 2e19.  The equations
     above are checked line by line in ``tests/test_optim_reference.py::test_seed_adam_equations``.
@@ -156,21 +207,14 @@ class Adam(Optimizer):
             r = np.sqrt((1.0 - beta2) / (1.0 - beta2**t))
             eps_all = (eps / r).astype(flat.dtype)
             step_all = (lr * (1.0 - beta1) / ((1.0 - beta1**t) * r)).astype(flat.dtype)
-
-        def update(part, grad):
-            m, v, s, w = part.state["grad_sum"], part.state["sq_grad_sum"], part.scratch, part.data
-            np.multiply(m, beta1, out=m)
-            np.add(m, grad, out=m)  # M_t = β₁M + ∇
-            np.multiply(v, beta2, out=v)
-            np.multiply(grad, grad, out=s)
-            np.add(v, s, out=v)  # V_t = β₂V + ∇²
-            np.sqrt(v, out=s)
-            np.add(s, eps_r if scalar else eps_all[part.sl], out=s)
-            np.divide(m, s, out=s)
-            np.multiply(s, step if scalar else step_all[part.sl], out=s)
-            np.subtract(w, s, out=w)
-
-        return update
+            return lambda part, grad: adam(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"],
+                                           part.scratch, beta1, beta2, eps_all[part.sl], step_all[part.sl])
+        fused = _fused.kernel("adam", flat.data.size)
+        if fused is not None:
+            scalars = _scalars(flat, beta1, beta2, eps_r, step)
+            return lambda part, grad: fused(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"], *scalars)
+        return lambda part, grad: adam(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"],
+                                       part.scratch, beta1, beta2, eps_r, step)
 
 
 class AdamW(Adam):

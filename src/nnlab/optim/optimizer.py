@@ -17,9 +17,10 @@ blocks and on threads (``_threads.py``) with the same bits as one call.
 A parameter whose ``.grad`` is None at ``step()`` is skipped, as in PyTorch:
 its value, its optimizer state and its step count stay as they were (a
 parameter the loss did not reach this step is not decayed nor pushed by
-momentum).  ``zero_grad()`` instead fills the gradient buffer with zeros (like
-PyTorch's ``zero_grad(set_to_none=False)``), so a parameter that once had a
-gradient takes part in every later step, with a zero gradient when unused.
+momentum).  ``zero_grad()`` instead zeros the gradients (like PyTorch's
+``zero_grad(set_to_none=False)``; for a ``Parameter`` the zeros are written only
+if nothing overwrites them first), so a parameter that once had a gradient takes
+part in every later step, with a zero gradient when unused.
 """
 
 from __future__ import annotations
@@ -158,14 +159,24 @@ class Optimizer:
 
     # ------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none: bool = False) -> None:
-        """Zero every gradient in place (one fill per buffer); or set ``.grad = None`` (slower next step)."""
+        """Zero every gradient; or set ``.grad = None`` (slower next step).
+
+        The zeros of a ``Parameter`` are pending, not written: the next backward
+        overwrites the buffer instead of adding to it, and a gradient read before
+        being overwritten reads as zeros (``nnlab/_leafgrad.py``).  Other tensors'
+        gradients are filled with zeros in place (one fill per buffer).
+        """
         for flats in self._flats:
             for flat in flats:
                 if set_to_none:
                     for p in flat.params:
                         p.grad = None
+                    continue
+                flat.sync_for_zero_grad()
+                if flat.all_parameters:
+                    for p in flat.params:
+                        p.zero_grad_later()
                 else:
-                    flat.sync_for_zero_grad()
                     flat.grad.fill(0)
 
     def grad_buffers(self) -> list:

@@ -6,7 +6,29 @@ import numpy as np
 
 from .._checks import check_bool
 from ..errors import ConfigError
+from . import _fused
 from .optimizer import Optimizer
+
+
+def sgd(w, grad, update, scaled, lr, momentum, nesterov) -> None:
+    """One step of gradient descent in place (the NumPy reference; ``scaled`` is scratch).
+
+    plain: w ← w − η∇ (2 passes); momentum: update ← γ·update + η∇, w ← w − update
+    (4 passes); Nesterov: w ← w − η∇ − γ·update (6 passes).  ``update`` is unused
+    without momentum.
+    """
+    np.multiply(grad, lr, out=scaled)  # η∇
+    if momentum == 0.0:
+        np.subtract(w, scaled, out=w)
+        return
+    np.multiply(update, momentum, out=update)
+    np.add(update, scaled, out=update)  # update_t = γ·update_{t-1} + η∇
+    if nesterov:
+        np.subtract(w, scaled, out=w)
+        np.multiply(update, momentum, out=scaled)
+        np.subtract(w, scaled, out=w)  # θ ← θ − η∇ − γ·update_t
+    else:
+        np.subtract(w, update, out=w)
 
 
 class SGD(Optimizer):
@@ -57,21 +79,8 @@ class SGD(Optimizer):
 
     def _rule(self, group, flat):
         lr, gamma, nesterov = float(group["lr"]), float(group["momentum"]), bool(group["nesterov"])
-
-        def update(part, grad):
-            w, scaled = part.data, part.scratch
-            np.multiply(grad, lr, out=scaled)  # η∇
-            if gamma == 0.0:
-                np.subtract(w, scaled, out=w)
-                return
-            u = part.state["update"]
-            np.multiply(u, gamma, out=u)
-            np.add(u, scaled, out=u)  # update_t = γ·update_{t-1} + η∇
-            if nesterov:
-                np.subtract(w, scaled, out=w)
-                np.multiply(u, gamma, out=scaled)
-                np.subtract(w, scaled, out=w)  # θ ← θ − η∇ − γ·update_t
-            else:
-                np.subtract(w, u, out=w)
-
-        return update
+        fused = _fused.kernel("momentum", flat.data.size) if gamma else None  # plain SGD: 2 passes, nothing to fuse
+        if fused is not None:
+            lr_t, gamma_t = flat.dtype.type(lr), flat.dtype.type(gamma)
+            return lambda part, grad: fused(part.data, grad, part.state["update"], lr_t, gamma_t, nesterov)
+        return lambda part, grad: sgd(part.data, grad, part.state["update"], part.scratch, lr, gamma, nesterov)
