@@ -1,4 +1,4 @@
-"""The benchmark cases of issues 6 and 12, their synthetic data and their FLOP counts.
+"""The benchmark cases of issues 6, 12 and 17, their synthetic data and their FLOP counts.
 
 Every framework trains the same network — a multilayer perceptron, or for the
 conv cases the layers listed in ``Case.net`` — on the same seeded float32
@@ -31,6 +31,13 @@ class Case:
     batchnorm: bool = False
     input_shape: tuple = ()  # per sample, e.g. (1, 28, 28); () for flat rows of sizes[0]
     net: tuple = ()  # conv cases: ("conv", in, out, k, stride, padding), ("relu",), ("maxpool", k), ("flatten",), ("linear", in, out)
+    optimizer: str = "adam"  # "adam": Adam lr 1e-3; "momentum": SGD lr 0.01, momentum 0.9
+    dropout: float = 0.0  # MLP cases: dropout after every hidden ReLU
+
+    @property
+    def state_buffers(self) -> int:
+        """Per-parameter buffers the optimizer keeps (Adam: m and v; momentum: the velocity)."""
+        return 2 if self.optimizer == "adam" else 1
 
     @property
     def weights(self) -> int:
@@ -65,8 +72,12 @@ class Case:
         arch = "→".join(str(s) for s in self.sizes)
         if self.batchnorm:
             hidden = self.sizes[1:-1]
-            arch = f"{self.sizes[0]}→{len(hidden)}×[{hidden[0]}+BN+ReLU]→{self.sizes[-1]}"
-        return f"{arch}, batch {self.batch_size}, {self.samples:,} samples"
+            extra = f"+dropout {self.dropout}" if self.dropout else ""
+            arch = f"{self.sizes[0]}→{len(hidden)}×[{hidden[0]}+BN+ReLU{extra}]→{self.sizes[-1]}"
+        elif self.dropout:
+            arch += f" (dropout {self.dropout})"
+        opt = "" if self.optimizer == "adam" else ", SGD + momentum"
+        return f"{arch}, batch {self.batch_size}, {self.samples:,} samples{opt}"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -74,7 +85,8 @@ class Case:
     @classmethod
     def from_dict(cls, d: dict) -> "Case":
         return cls(d["name"], tuple(d["sizes"]), d["batch_size"], d["samples"], d.get("batchnorm", False),
-                   tuple(d.get("input_shape", ())), tuple(tuple(layer) for layer in d.get("net", ())))
+                   tuple(d.get("input_shape", ())), tuple(tuple(layer) for layer in d.get("net", ())),
+                   d.get("optimizer", "adam"), d.get("dropout", 0.0))
 
     def with_samples(self, samples: int) -> "Case":
         return dataclasses.replace(self, samples=samples)
@@ -88,6 +100,25 @@ CNN1D = (("conv", 1, 25, 5, 2, 1), ("relu",), ("conv", 25, 25, 3, 2, 1), ("relu"
 CNN2D = (("conv", 1, 32, 3, 1, 0), ("relu",), ("maxpool", 2), ("conv", 32, 64, 3, 1, 0), ("relu",), ("maxpool", 2),
          ("flatten",), ("linear", 1600, N_CLASSES))
 
+# Issue 17: the width × batch sweep (784 → H → H → 10), each cell a case of its own with about
+# STEPS[H] training steps per epoch, Adam everywhere, SGD + momentum at the two large widths,
+# and BatchNorm + dropout at H = 256, batch 128.
+SWEEP_STEPS = {256: 200, 1024: 60, 2048: 25}
+
+
+def _sweep() -> tuple:
+    cells = []
+    for opt, widths in (("adam", (256, 1024, 2048)), ("momentum", (1024, 2048))):
+        for h in widths:
+            for bs in (32, 128, 512):
+                cells.append(Case(f"sweep-{opt}-h{h}-b{bs}", (784, h, h, N_CLASSES), bs, SWEEP_STEPS[h] * bs, optimizer=opt))
+    cells.append(Case("sweep-bn-dropout-h256-b128", (784, 256, 256, N_CLASSES), 128, 200 * 128, batchnorm=True, dropout=0.1))
+    return tuple(cells)
+
+
+SWEEP = _sweep()
+SWEEP_NAMES = tuple(c.name for c in SWEEP)
+
 CASES = (
     Case("small", (64, 64, N_CLASSES), 32, 20_000),
     Case("medium", (784, 256, 256, N_CLASSES), 128, 60_000),
@@ -95,14 +126,16 @@ CASES = (
     Case("deep", (784,) + (256,) * 8 + (N_CLASSES,), 128, 60_000, batchnorm=True),
     Case("cnn1d", (40, N_CLASSES), 100, 4_000, input_shape=(1, 40), net=CNN1D),
     Case("cnn2d", (784, N_CLASSES), 64, 6_400, input_shape=(1, 28, 28), net=CNN2D),
-)
+) + SWEEP
+#: what a run without --cases measures (the sweep is asked for by name: --cases sweep)
+DEFAULT_CASES = ("small", "medium", "large", "deep", "cnn1d", "cnn2d")
 MLP_CASES = ("small", "medium", "large", "deep")
 
 # Sample-count scaling per mode and case; architecture and batch size never change.
 # Quick: a tenth of the samples (the large case a twentieth), so the run stays under a minute.
 MODES = {
-    "full": {"small": 1.0, "medium": 1.0, "large": 1.0, "deep": 1.0, "cnn1d": 1.0, "cnn2d": 1.0},
-    "quick": {"small": 0.1, "medium": 0.1, "large": 0.05, "deep": 0.1, "cnn1d": 0.25, "cnn2d": 0.1},
+    "full": {"small": 1.0, "medium": 1.0, "large": 1.0, "deep": 1.0, "cnn1d": 1.0, "cnn2d": 1.0, **dict.fromkeys(SWEEP_NAMES, 1.0)},
+    "quick": {"small": 0.1, "medium": 0.1, "large": 0.05, "deep": 0.1, "cnn1d": 0.25, "cnn2d": 0.1, **dict.fromkeys(SWEEP_NAMES, 0.25)},
 }
 
 
@@ -126,10 +159,18 @@ def gemm_shapes(case: Case) -> list:
     return out
 
 
+def expand(names) -> list:
+    """Case names with the group name ``sweep`` replaced by the sweep's cells."""
+    out = []
+    for n in names:
+        out.extend(SWEEP_NAMES if n == "sweep" else (n,))
+    return out
+
+
 def select(names=None, mode="full", samples=None) -> list:
-    """The cases to run: all or ``names``; ``samples`` (an int) overrides the count for all."""
+    """The cases to run: the default ones or ``names`` ("sweep": every sweep cell); ``samples`` overrides the count."""
     by_name = {c.name: c for c in CASES}
-    chosen = [by_name[n] for n in names] if names else list(CASES)
+    chosen = [by_name[n] for n in expand(names or DEFAULT_CASES)]
     out = []
     for case in chosen:
         if samples is not None:

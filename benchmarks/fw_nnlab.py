@@ -41,6 +41,8 @@ def build_model(case):
             if case.batchnorm:
                 layers.append(nn.BatchNorm(b))
             layers.append(nn.ReLU())
+            if case.dropout:
+                layers.append(nn.Dropout(rate=case.dropout))  # PyTorch's meaning: the drop probability
     model = nn.Sequential(*layers)
     model.train()
     return model
@@ -62,15 +64,21 @@ def _conv_model(case, nn):
     return model
 
 
+def make_optimizer(case, params):
+    """The case's optimizer: Adam lr 1e-3, or SGD lr 0.01 with momentum 0.9 (the seeds' momentum, same as PyTorch's at constant lr)."""
+    from nnlab.optim import SGD, Adam
+
+    return Adam(params, lr=1e-3) if case.optimizer == "adam" else SGD(params, lr=0.01, momentum=0.9)
+
+
 def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
     """Plain loop: ``out = model(xb); loss = cross_entropy(out, yb); opt.zero_grad(); loss.backward(); opt.step()``."""
     import nnlab
     from nnlab.losses import cross_entropy
-    from nnlab.optim import Adam
 
     nnlab.seed(seed)
     model = build_model(case)
-    opt = Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer(case, model.parameters())
     rng = np.random.default_rng(seed + 1)
     n, bs = len(X), case.batch_size
 
@@ -94,12 +102,11 @@ def build_fit(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
     """``nnlab.train.fit(model, cross_entropy, Adam, (X, y), epochs=1, batch_size, metrics=(), verbose=0)``."""
     import nnlab
     from nnlab.losses import cross_entropy
-    from nnlab.optim import Adam
     from nnlab.train import fit
 
     nnlab.seed(seed)
     model = build_model(case)
-    opt = Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer(case, model.parameters())
     n, bs = len(X), case.batch_size
     calls = [0]
 

@@ -1,17 +1,55 @@
-"""The matrix-multiply floor of a case: only the GEMMs one training epoch needs, in NumPy.
+"""The floors of a case: only the GEMMs one training epoch needs, in NumPy, and one memory pass per step.
 
 Per batch: gather the batch (one fancy index), forward ``h @ W`` for every layer,
 backward ``dW = h.T @ g`` for every layer and ``dX = g @ W.T`` for every layer but
 the first.  No bias, activation, loss, BatchNorm or optimizer: no NumPy framework
 can train an epoch faster than this on the same BLAS, so ``epoch / floor`` is the
 framework's overhead factor.
+
+The second floor (:func:`memory_pass`, reported per step beside the GEMM floor)
+is the memory traffic every optimizer step needs at the least: read the
+parameters, the gradients and the optimizer's state once, write the parameters
+and the state once.  It is timed as a ``np.copyto`` between two buffers that hold
+as many elements as parameters, gradients and state together, scaled by the
+bytes an update must move; it is a floor for the update and for ``zero_grad``.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from .runner import Runner
+
+
+def parameter_count(case) -> int:
+    """Weights and biases of the case (BatchNorm's γ and β included)."""
+    if case.net:
+        from .cases import gemm_shapes
+
+        return sum(k * n + n for _, k, n, _ in gemm_shapes(case))
+    hidden = sum(case.sizes[1:-1])
+    return sum(a * b + b for a, b in zip(case.sizes[:-1], case.sizes[1:])) + (2 * hidden if case.batchnorm else 0)
+
+
+def memory_pass(case, reps: int = 30) -> dict:
+    """Best and median seconds of one optimizer step's memory floor (see the module docstring)."""
+    params, state = parameter_count(case), case.state_buffers
+    n = params * (2 + state)  # parameters, gradients, state
+    src = np.random.default_rng(0).standard_normal(n, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)  # page faults out of the timing
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        times.append(time.perf_counter() - t0)
+    # the copy reads n and writes n elements; an update reads 2 + state buffers and writes 1 + state
+    scale = ((2 + state) + (1 + state)) / (2 * (2 + state))
+    times.sort()
+    return {"parameters": params, "state_buffers": state, "best_s": times[0] * scale,
+            "median_s": times[len(times) // 2] * scale}
 
 
 def versions() -> dict:
@@ -45,7 +83,7 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
                     g = g @ Ws[j].T
         return 0.0
 
-    return Runner(run, n, bs)
+    return Runner(run, n, bs, extra=lambda: {"memory_pass": memory_pass(case)})
 
 
 def _build_conv(case, seed: int):
@@ -69,4 +107,4 @@ def _build_conv(case, seed: int):
                     g @ W.T
         return 0.0
 
-    return Runner(run, case.samples, bs)
+    return Runner(run, case.samples, bs, extra=lambda: {"memory_pass": memory_pass(case)})

@@ -21,6 +21,8 @@ def supports(case) -> str | None:
         return "MLPClassifier has no BatchNorm"
     if case.net:
         return "MLPClassifier has no convolution"
+    if case.optimizer != "adam" or case.dropout:
+        return "only the Adam cases without dropout are run with MLPClassifier"
     return None
 
 

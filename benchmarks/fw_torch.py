@@ -13,6 +13,18 @@ def versions() -> dict:
     return {"torch": torch.__version__}
 
 
+def blas() -> str:
+    """What PyTorch computes its matrix products with (its build configuration)."""
+    import re
+
+    import torch
+
+    config = torch.__config__.show()
+    parts = re.findall(r"\b(BLAS_INFO=\w+|USE_MKLDNN=\w+)", config)
+    dnn = [line.strip(" -") for line in config.splitlines() if "oneDNN" in line or "MKL-DNN" in line]
+    return ", ".join(parts + dnn[:1])
+
+
 def build_model(case):
     """The case's MLP as ``nn.Sequential`` (Linear [+ BatchNorm1d] + ReLU per hidden layer), in training mode."""
     from torch import nn
@@ -35,6 +47,8 @@ def build_model(case):
             if case.batchnorm:
                 layers.append(nn.BatchNorm1d(b))
             layers.append(nn.ReLU())
+            if case.dropout:
+                layers.append(nn.Dropout(case.dropout))
     return nn.Sequential(*layers).train()
 
 
@@ -45,7 +59,10 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = build_model(case)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if case.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     X_t = torch.from_numpy(X)  # shares the array: the data are pre-made tensors
     y_t = torch.from_numpy(y)
     gen = torch.Generator().manual_seed(seed + 1)

@@ -78,6 +78,12 @@ class Worker:
             return self._fail(msg)
         return msg
 
+    def extra(self) -> dict:
+        self.proc.stdin.write("extra\n")
+        self.proc.stdin.flush()
+        msg = self._read()
+        return {} if "error" in msg else msg.get("extra", {})
+
     def finish(self) -> dict:
         self.proc.stdin.write("quit\n")
         self.proc.stdin.flush()
@@ -125,9 +131,12 @@ def run_case(case, frameworks, reps: int, seed: int, threads: int, warmup: int =
             results[fw]["error"] = msg["error"]
             log(f"  {fw}: unavailable — {msg['error']}")
         else:
-            results[fw].update({k: msg[k] for k in ("versions", "info", "blas", "rss_after_import_mb", "build_seconds")})
+            results[fw].update({k: msg.get(k) for k in ("versions", "info", "blas", "blas_build", "rss_after_import_mb", "build_seconds")})
+            # every BLAS/OpenMP pool the worker loaded runs the asked-for number of threads
+            results[fw]["threads_verified"] = bool(msg.get("blas")) and all(p.get("threads") == threads for p in msg["blas"])
     times = {fw: [] for fw in workers}
     losses = {fw: [] for fw in workers}
+    loads = []  # 1-minute load average after each timed epoch: how busy the machine was meanwhile
     for rep in range(reps):
         for fw, w in workers.items():
             if w.error:
@@ -140,12 +149,19 @@ def run_case(case, frameworks, reps: int, seed: int, threads: int, warmup: int =
                 continue
             times[fw].append(msg["seconds"])
             losses[fw].append(msg["loss"])
-            log(f"  [{case.name}] rep {rep + 1}/{reps} {fw:<10} {msg['seconds']:8.3f} s  loss {msg['loss']:.4f}")
+            log(f"  [{case.name}] rep {rep + 1}/{reps} {fw:<10} {msg['seconds']:8.3f} s  loss {msg['loss']:.4f}"
+                f"  load {os.getloadavg()[0]:.1f}")
+            loads.append(os.getloadavg()[0])
     for fw, w in workers.items():
         if w.error:
             continue
+        extra = w.extra()
+        if extra:
+            results[fw]["extra"] = extra
         end = w.finish()
         results[fw]["maxrss_mb"] = end.get("maxrss_mb")
         results[fw].update(spread(times[fw]))
         results[fw]["losses"] = losses[fw]
+    if loads:
+        results["_load"] = {"median": statistics.median(loads), "min": min(loads), "max": max(loads)}
     return results

@@ -61,6 +61,7 @@ def run(
     for case in selected:
         log(f"case {case.name}: {case.describe()}")
         results = harness.run_case(case, frameworks, reps, seed, threads, warmup, gap, log)
+        load = results.pop("_load", None)
         ratios = report.derive(case, results, peak["gflops_best"])
         for r in results.values():  # library versions as the workers saw them
             meta["versions"].update(r.get("versions", {}))
@@ -71,6 +72,9 @@ def run(
             "flops_per_epoch": case.flops_per_epoch,
             "frameworks": results,
             "ratios": ratios,
+            "load": load,
+            "steps": case.steps,
+            "floors": report.floors(case, results),
         }
     log("start-up times …")
     out["startup"] = machine.startup_times(threads, startup_reps)
@@ -87,7 +91,8 @@ def run(
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true", help="a tenth of the samples (large: a twentieth), fewer start-up runs: under a minute")
-    p.add_argument("--cases", help="comma-separated subset of " + ",".join(c.name for c in cases_mod.CASES))
+    p.add_argument("--cases", help="comma-separated subset of " + ",".join(cases_mod.DEFAULT_CASES)
+                   + " (the default set), or 'sweep' (issue 17's width × batch cells), or single sweep cells")
     p.add_argument("--frameworks", default=",".join(DEFAULT_FRAMEWORKS), help="comma-separated subset of " + ",".join(FRAMEWORKS))
     p.add_argument("--reps", type=int, default=5, help="interleaved repetitions per framework (default 5)")
     p.add_argument("--samples", type=int, help="override every case's sample count (smoke tests)")
@@ -107,9 +112,9 @@ def main(argv=None) -> int:
     if unknown:
         p.error(f"unknown framework(s) {unknown}; choose from {list(FRAMEWORKS)}")
     names = [c.strip() for c in args.cases.split(",")] if args.cases else None
-    known = {c.name for c in cases_mod.CASES}
+    known = {c.name for c in cases_mod.CASES} | {"sweep"}
     if names and not set(names) <= known:
-        p.error(f"unknown case(s) {sorted(set(names) - known)}; choose from {sorted(known)}")
+        p.error(f"unknown case(s) {sorted(set(names) - known)}; choose from {sorted(known)} ('sweep': all sweep cells)")
     quick = args.quick
     result = run(
         mode="quick" if quick else "full",

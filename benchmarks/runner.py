@@ -11,11 +11,12 @@ class Runner:
     (first BLAS call, thread pools, optimizer state) stays out of the timings.
     """
 
-    def __init__(self, run, n: int, batch_size: int, info: dict | None = None):
+    def __init__(self, run, n: int, batch_size: int, info: dict | None = None, extra=None):
         self._run = run
         self.n = n
         self.batch_size = batch_size
         self.info = info or {}
+        self.extra = extra  # None, or a function returning a dict of further measurements
 
     def epoch(self) -> float:
         return self._run(self.n)

@@ -3,7 +3,8 @@
 The parent (``benchmarks.harness``) starts one worker per framework and case
 with the BLAS thread variables already in its environment, then sends it
 ``epoch`` lines, interleaved with the other frameworks' workers, and finally
-``quit``.  Each answer is one JSON line on the worker's original stdout; anything
+``quit`` (before it, ``extra`` asks a runner for the measurements it makes
+beside the epochs: the GEMM-floor worker's memory-pass floor).  Each answer is one JSON line on the worker's original stdout; anything
 else the frameworks print goes to stderr.  The peak resident memory a worker
 reports is its own ``ru_maxrss``: that framework's process alone.
 """
@@ -34,12 +35,15 @@ def maxrss_mb() -> float:
 
 
 def blas_threads() -> list:
-    """Thread counts of the BLAS/OpenMP pools loaded in this process, if threadpoolctl is installed."""
+    """The BLAS/OpenMP pools loaded in this process (threadpoolctl): library, version, kernel architecture, threads."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
-    return [{"api": p.get("internal_api"), "threads": p.get("num_threads")} for p in threadpool_info()]
+    keys = {"user_api": "api", "internal_api": "library", "num_threads": "threads", "version": "version",
+            "architecture": "architecture", "threading_layer": "threading"}
+    return [{short: p[k] for k, short in keys.items() if p.get(k) is not None}
+            | {"file": os.path.basename(p.get("filepath") or "")} for p in threadpool_info()]
 
 
 def main(argv=None) -> int:
@@ -80,6 +84,7 @@ def main(argv=None) -> int:
         versions=versions,
         info=info,
         blas=blas_threads(),
+        blas_build=module.blas() if hasattr(module, "blas") else None,
         rss_after_import_mb=rss_import,
         build_seconds=build_s,
     )
@@ -95,6 +100,8 @@ def main(argv=None) -> int:
                 send(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(limit=6))
                 return 0
             send(seconds=seconds, loss=loss)
+        elif command == "extra":  # measurements beside the epochs (the floors), after the timed epochs
+            send(extra=runner.extra() if runner.extra else {})
         elif command == "quit":
             break
     send(maxrss_mb=maxrss_mb())

@@ -23,6 +23,16 @@ def _nnlab_training_stack_present() -> bool:
     return all(importlib.util.find_spec(m) for m in ("nnlab.nn", "nnlab.losses", "nnlab.optim", "nnlab.train"))
 
 
+def test_the_sweep_is_a_set_of_cases():
+    cells = select(["sweep"], mode="quick")
+    assert len(cells) == 16 and {c.optimizer for c in cells} == {"adam", "momentum"}
+    by_name = {c.name: c for c in cells}
+    assert by_name["sweep-momentum-h2048-b32"].sizes == (784, 2048, 2048, 10)
+    bn = by_name["sweep-bn-dropout-h256-b128"]
+    assert bn.batchnorm and bn.dropout and bn.state_buffers == 2
+    assert select(None) == select(["small", "medium", "large", "deep", "cnn1d", "cnn2d"])
+
+
 def test_cases_match_issue_6():
     by_name = {c.name: c for c in CASES}
     assert by_name["small"].sizes == (64, 64, 10) and by_name["small"].batch_size == 32
@@ -51,16 +61,18 @@ def _fake_report(nnlab_small, torch_small, fit_small, rss_nnlab, rss_torch, impo
     }
     case = select(["small"])[0]
     ratios = report.derive(case, fws, peak_gflops=100.0)
-    return {"cases": {"small": {"frameworks": fws, "ratios": ratios}}, "startup": {"import nnlab": {"median": import_s}}}
+    return {"cases": {"small": {"frameworks": fws, "ratios": ratios, "spec": case.to_dict()}},
+            "startup": {"import nnlab": {"median": import_s}}}
 
 
 def test_target_checks_report_met_and_missed():
-    good = report.targets(_fake_report(0.3, 1.0, 0.32, 100, 300, 0.1))
+    good = report.targets(_fake_report(0.29, 1.0, 0.30, 100, 300, 0.1))
     assert {t["status"] for t in good} == {"met"}
     bad = report.targets(_fake_report(0.5, 1.0, 0.6, 400, 300, 0.5))
     status = {t["target"]: t["status"] for t in bad}
-    assert status["small: epoch time nnlab/torch (plain loop)"] == "missed"
-    assert status["small: epoch time fit/plain loop"] == "missed"
+    assert status["issue 6, small: epoch time nnlab/torch (plain loop)"] == "missed"
+    assert status["issue 17, small: epoch time nnlab/torch (plain loop)"] == "missed"
+    assert status["issue 6, small: epoch time fit/plain loop"] == "missed"
     assert status["small: peak RSS nnlab/torch"] == "missed"
     assert status["import nnlab (s)"] == "missed"
     missing = report.targets(_fake_report(None, 1.0, None, None, 300, None))
@@ -75,7 +87,7 @@ def test_tiny_run_end_to_end(tmp_path):
             "--warmup", "1", "--gap", "0", "--startup-reps", "1", "--peak-size", "256", "--out", str(out)]
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "issue-6 targets" in proc.stdout
+    assert "targets:" in proc.stdout and "µs per step" in proc.stdout
     result = json.loads(out.read_text())
     assert result["matmul_peak"]["gflops_best"] > 0
     assert result["startup"]["import nnlab"]["median"] > 0
@@ -85,6 +97,10 @@ def test_tiny_run_end_to_end(tmp_path):
             assert fws[fw]["median"] > 0 and fws[fw]["maxrss_mb"] > 0, fws[fw]
         assert math.isfinite(fws["torch"]["losses"][0])
         assert fws["torch"]["info"]["threads"] == 2
+        assert "BLAS_INFO" in fws["torch"]["blas_build"]
+    assert small["gemm-floor"]["extra"]["memory_pass"]["best_s"] > 0
+    floors = result["cases"]["small"]["floors"]
+    assert floors["parameters"] == 64 * 64 + 64 + 64 * 10 + 10 and floors["gemm-floor_step_us"] > 0
     assert small["sklearn"]["median"] > 0 and small["sklearn"]["info"]["dtype_check"] == "float32"
     assert "BatchNorm" in deep["sklearn"]["skipped"]
     if _nnlab_training_stack_present():
