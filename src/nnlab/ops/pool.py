@@ -2,7 +2,10 @@
 
 Max and average pooling walk the kernel offsets (kernel-size vectorized
 steps, no loop over positions or samples), each reading the (N, *out, C)
-slab of the padded channels-last input that the offset covers.
+slab of the padded channels-last input that the offset covers.  Max pooling's
+forward computes only the maximum (``np.maximum``: a NaN in a window gives a
+NaN, as in PyTorch); its backward finds each window's winner as the first
+element equal to the maximum.
 
 Max-pooling ties: the whole gradient of a window goes to its *first*
 maximal element in row-major kernel order (a later element must be strictly
@@ -56,21 +59,32 @@ def max_pool(x, kernel_size, stride=None, padding=0):
     """
     x, X, kernel, stride, pads, out_sp = _setup(x, kernel_size, stride, padding, "max_pool")
     Xp = pad(channels_last(X), pads, -np.inf)
-    slabs = offsets(kernel, stride, (1,) * len(kernel), out_sp)
-    _, index = next(slabs)
-    out = Xp[index].copy()
-    winner = np.zeros(out.shape, dtype=np.uint8 if np.prod(kernel) < 256 else np.int32)
-    for k, (_, index) in enumerate(slabs, start=1):
-        slab = Xp[index]
-        better = slab > out  # strictly greater: a tie stays with the first maximum
-        np.copyto(out, slab, where=better)
-        winner[better] = k
+    slab_index = [index for _, index in offsets(kernel, stride, (1,) * len(kernel), out_sp)]
+    # The maximum alone in the forward: one copy and kernel-size − 1 in-place maximum passes.  The
+    # winners (which element each gradient goes to) are found in the backward from Xp and the
+    # output, so a forward without backward (evaluation) never pays for them.
+    out = Xp[slab_index[0]].copy()
+    for index in slab_index[1:]:
+        np.maximum(out, Xp[index], out=out)
+    overlap = any(s < k for s, k in zip(stride, kernel))
 
     def backward(g):
         gcl = channels_last(g)
         dXp = np.zeros(Xp.shape, dtype=X.dtype)
-        for k, (_, index) in enumerate(offsets(kernel, stride, (1,) * len(kernel), out_sp)):
-            dXp[index] += np.where(winner == k, gcl, 0)
+        taken = hit = None
+        for index in slab_index:
+            slab = Xp[index]
+            if taken is None:  # the first maximal element of a window in row-major kernel order wins
+                hit = slab == out
+                taken = hit.copy()
+            else:
+                np.equal(slab, out, out=hit)
+                np.greater(hit, taken, out=hit)  # equal to the maximum and no earlier winner
+                np.logical_or(taken, hit, out=taken)
+            if overlap:  # an element may win several windows: their gradients add
+                dXp[index] += gcl * hit
+            else:
+                np.multiply(gcl, hit, out=dXp[index])
         return (channels_first(dXp[interior(X.shape[2:], pads)]),)
 
     return make_result(channels_first(out), (x,), backward)
