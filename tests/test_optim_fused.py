@@ -42,7 +42,7 @@ def test_fused_kernel_gives_the_bits_of_the_numpy_reference(name, dtype, monkeyp
         pytest.skip("numba is not installed: only the NumPy reference runs")
     reference = trajectory(RULES[name], "0", monkeypatch, dtype)
     fused = trajectory(RULES[name], "1", monkeypatch, dtype)
-    assert _fused.kernel(KERNEL[name], 1) is not None  # the kernel really ran
+    assert _fused.kernel(KERNEL[name], 1, dtype) is not None  # the kernel compiled and ran
     for a, b in zip(reference, fused):
         assert a.dtype == b.dtype == dtype
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))

@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 
 #: groups smaller than this (elements) keep the NumPy passes unless NNLAB_JIT=1
 MIN_ELEMENTS = 1 << 15
 #: environment switch: 0 disables the kernels, 1 uses them for every group size
 JIT_ENV = "NNLAB_JIT"
 
-_kernels = None  # name -> compiled kernel, or {} when numba is unavailable or disabled
+_kernels = None  # name -> numba dispatcher, or {} when numba is unavailable
+_ready: dict = {}  # (name, dtype) -> the kernel compiled for that dtype, or None
 
 
 def _mode() -> str:
@@ -44,15 +47,39 @@ def _build() -> dict:
     return {"adam": k.adam, "rmsprop": k.rmsprop, "adagrad": k.adagrad, "momentum": k.momentum}
 
 
-def kernel(name: str, size: int):
-    """The compiled kernel ``name`` for a group of ``size`` elements, or None (use the NumPy reference)."""
+def kernel(name: str, size: int, dtype=np.float32):
+    """The compiled kernel ``name`` for a group of ``size`` elements of ``dtype``, or None (use the NumPy reference).
+
+    Each (kernel, dtype) is compiled once, here, for the one signature the rules
+    call it with; if that fails for any reason (numba's compiler needs a working
+    directory that exists, for one) the NumPy reference runs instead, with the same bits.
+    """
     global _kernels
     mode = _mode()
     if mode == "0" or (size < MIN_ELEMENTS and mode != "1"):
         return None
-    if _kernels is None:
-        _kernels = _build()
-    return _kernels.get(name)
+    key = (name, np.dtype(dtype))
+    if key not in _ready:
+        if _kernels is None:
+            _kernels = _build()
+        _ready[key] = _compile(_kernels.get(name), name, key[1])
+    return _ready[key]
+
+
+def _compile(fn, name: str, dtype):
+    if fn is None:
+        return None
+    try:
+        from numba import from_dtype, types
+
+        num = from_dtype(dtype)
+        arr = types.Array(num, 1, "C")
+        arrays, scalars = {"adam": (4, 4), "rmsprop": (3, 3), "adagrad": (3, 2), "momentum": (3, 2)}[name]
+        signature = (arr,) * arrays + (num,) * scalars + ((types.boolean,) if name == "momentum" else ())
+        fn.compile(signature)
+    except Exception:  # noqa: BLE001 - any compiler failure falls back to the reference
+        return None
+    return fn
 
 
 def available() -> bool:

@@ -102,7 +102,7 @@ class Adagrad(Optimizer):
 
     def _rule(self, group, flat):
         eps, lr = float(group["eps"]), float(group["lr"])
-        fused = _fused.kernel("adagrad", flat.data.size)
+        fused = _fused.kernel("adagrad", flat.data.size, flat.dtype)
         if fused is not None:
             scalars = _scalars(flat, eps, lr)
             return lambda part, grad: fused(part.data, grad, part.state["sum_sq"], *scalars)
@@ -140,7 +140,7 @@ class RMSProp(Optimizer):
         beta = float(group["beta"])
         eps = float(group["eps"]) / (1.0 - beta)
         lr = float(group["lr"]) / math.sqrt(1.0 - beta)
-        fused = _fused.kernel("rmsprop", flat.data.size)
+        fused = _fused.kernel("rmsprop", flat.data.size, flat.dtype)
         if fused is not None:
             scalars = _scalars(flat, beta, eps, lr)
             return lambda part, grad: fused(part.data, grad, part.state["sq_grad_sum"], *scalars)
@@ -209,7 +209,7 @@ class Adam(Optimizer):
             step_all = (lr * (1.0 - beta1) / ((1.0 - beta1**t) * r)).astype(flat.dtype)
             return lambda part, grad: adam(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"],
                                            part.scratch, beta1, beta2, eps_all[part.sl], step_all[part.sl])
-        fused = _fused.kernel("adam", flat.data.size)
+        fused = _fused.kernel("adam", flat.data.size, flat.dtype)
         if fused is not None:
             scalars = _scalars(flat, beta1, beta2, eps_r, step)
             return lambda part, grad: fused(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"], *scalars)

@@ -79,7 +79,7 @@ class SGD(Optimizer):
 
     def _rule(self, group, flat):
         lr, gamma, nesterov = float(group["lr"]), float(group["momentum"]), bool(group["nesterov"])
-        fused = _fused.kernel("momentum", flat.data.size) if gamma else None  # plain SGD: 2 passes, nothing to fuse
+        fused = _fused.kernel("momentum", flat.data.size, flat.dtype) if gamma else None  # plain SGD: 2 passes, nothing to fuse
         if fused is not None:
             lr_t, gamma_t = flat.dtype.type(lr), flat.dtype.type(gamma)
             return lambda part, grad: fused(part.data, grad, part.state["update"], lr_t, gamma_t, nesterov)
