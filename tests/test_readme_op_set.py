@@ -70,7 +70,7 @@ def _exists(name: str) -> bool:
 
 def test_every_op_of_the_code_is_listed():
     missing = sorted(_ops_in_code() - _listed())
-    assert not missing, f"README 'Op set' does not list {missing}"
+    assert not missing, f"README 'Op set' does not list {missing}: add each to the fitting line of that section"
 
 
 def test_everything_listed_exists():
