@@ -2,7 +2,7 @@
 
     python tests/mpi_worker.py OUT.npz --optimizer sgd|adam --dtype float64|float32 --batch B --epochs E
         [--distributed] [--state STATE] [--resume] [--stop-after EPOCH] [--batchnorm | --sync-batchnorm] [--seed-per-rank]
-        [--configs sgd:float64,adam:float32,...]   (OUT then names each file with {config})
+        [--configs sgd:float64,adam:float32,...]   (OUT then names each file with {config}) [--patience P]
 
 Rank 0 writes the final weights (and the epoch losses) to OUT.npz.
 """
@@ -58,7 +58,7 @@ def train(args, comm=None):
     settings = {"lr": 0.1, "momentum": 0.9} if args.optimizer == "sgd" else {"lr": 0.01}
     opt = optim.get(args.optimizer, model.parameters(), **settings)
     X, y = data(dtype)
-    callbacks = [EarlyStopping(monitor="val_loss", patience=50)]
+    callbacks = [EarlyStopping(monitor="val_loss", patience=args.patience)]
     if args.state:
         callbacks.append(TrainingState(args.state))
     # after TrainingState, so the epoch is on disk when it dies; in every run, so the resumed one has as many callbacks
@@ -86,6 +86,7 @@ def main(argv=None):
     parser.add_argument("--sync-batchnorm", action="store_true")
     parser.add_argument("--seed-per-rank", action="store_true", help="a wrong run: each rank its own seed")
     parser.add_argument("--configs", help="several optimizer:dtype runs in one launch")
+    parser.add_argument("--patience", type=int, default=50, help="EarlyStopping on val_loss")
     args = parser.parse_args(argv)
     comm = None
     if args.distributed:

@@ -104,6 +104,19 @@ def test_batchnorm_local_statistics_by_default_global_with_sync_batchnorm(tmp_pa
     assert type(nnlab.load(tmp_path / "model.safetensors")[1]).__name__ == "BatchNorm"
 
 
+def test_early_stopping_stops_every_rank_at_the_epoch_one_process_stops(tmp_path):
+    """The reduced logs are the same on every rank, so EarlyStopping decides alike (a rank left behind would hang)."""
+    args = ["--epochs", "30", "--patience", "2"]
+    result = _mpiexec(3, HERE / "mpi_worker.py", tmp_path / "three.npz", "--distributed", *args)
+    assert result.returncode == 0, result.stderr
+    mpi_worker.main([str(tmp_path / "one.npz"), "--batch", "24", *args])
+    many, many_data = _weights(tmp_path / "three.npz")
+    one, one_data = _weights(tmp_path / "one.npz")
+    assert len(many_data["loss"]) == len(one_data["loss"]) < 30  # stopped early, at the same epoch
+    for name in one:  # the best epoch's weights, restored on every rank
+        np.testing.assert_allclose(many[name], one[name], rtol=0, atol=1e-12, err_msg=name)
+
+
 def test_ranks_that_start_from_different_weights_fail_loudly(tmp_path):
     result = _mpiexec(2, HERE / "mpi_worker.py", tmp_path / "x.npz", "--distributed", "--seed-per-rank")
     assert result.returncode != 0 and not (tmp_path / "x.npz").exists()
