@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +27,7 @@ from ..errors import ConfigError, DataError
 from ..optim import schedules
 from ..train import callbacks as cb
 from .config import _GENERATED, RunConfig
+from .memory import check_memory, check_model_memory
 
 _IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28)}
 _PREPROCESSORS = {"standardize": Standardizer, "minmax": MinMaxScaler, "unit_norm": UnitNormalizer}
@@ -135,40 +135,6 @@ def label_classes(parts: list, class_names=None) -> tuple[list, list]:
     classes = [class_names[v] for v in values] if class_names else [int(v) for v in values]
     mapped = [None if y is None else np.searchsorted(values, y).astype(np.int64) for y in checked]
     return classes, mapped
-
-
-def _memory_limit() -> int:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not every system reports it
-        return 2**40
-
-
-def _size(nbytes: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if nbytes < 1024 or unit == "PiB":
-            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return ""
-
-
-def check_memory(what: str, nbytes: float, hint: str) -> None:
-    """Refuse, before allocating, what would need more memory than the machine has."""
-    limit = _memory_limit()
-    if nbytes > limit:
-        raise ConfigError(f"{what} needs about {_size(nbytes)} of memory, more than this machine's "
-                          f"{_size(limit)}; {hint}")
-
-
-def check_model_memory(cfg: RunConfig, num_features: int, num_classes: int) -> None:
-    """Weights, gradients and two optimizer states per parameter, plus a batch of activations, in float32."""
-    m = cfg.model
-    pieces = m.maxout_pieces if m.activation == "maxout" else 1
-    widths = [num_features, *m.hidden]
-    params = sum(a * b * pieces for a, b in zip(widths, widths[1:])) + widths[-1] * num_classes
-    activations = cfg.train.batch_size * (sum(m.hidden) * pieces + num_classes) * 4
-    check_memory(f"model.hidden = {list(m.hidden)}", params * 4 * 4 + activations * 4,
-                 "use smaller hidden layers")
 
 
 def training_data(cfg: RunConfig, splits: Splits):

@@ -18,15 +18,8 @@ from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
 from ..train import (Checkpoint, DivergenceGuard, EarlyStopping, MetricsLogger, TensorBoard, TerminateOnNaN,
                      TrainingState, evaluate, fit, lr_search, predict)
-from .build import (
-    build_loss,
-    build_model,
-    build_optimizer,
-    build_regularization_scheduler,
-    build_schedule_callbacks,
-    prepare_data,
-    training_data,
-)
+from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, build_schedule_callbacks,
+                    prepare_data, training_data)
 from . import resume as resuming
 from . import techniques
 from .config import RunConfig, load_config, parse_config
@@ -94,7 +87,7 @@ def train(args) -> int:
                             resume=resume)
     metadata = {"config": cfg.model_dump(mode="json")}
     # config.json first: a run killed midway is still recognizable as this run.
-    ranks.on_root(_write_text, run_dir / CONFIG_FILE, json.dumps(metadata["config"], indent=2) + "\n")
+    ranks.on_root(model_io.atomic_write, run_dir / CONFIG_FILE, json.dumps(metadata["config"], indent=2) + "\n")
     quiet = args.quiet or not ranks.is_root()
     model.preprocessing = splits.preprocessing
     model.classes = splits.classes
@@ -200,10 +193,6 @@ def _train_ensemble(cfg, splits, run_dir: Path, metadata: dict, plain_loss, quie
     print(f"{which} accuracy: {test_logs['accuracy']:.4f} ({len(splits.test[0])} samples)")
     print(f"run written to {run_dir}/ ({MODEL_FILE}, {techniques.MEMBERS_FILE}, config.json, curves.png)")
     return 0
-
-
-def _write_text(path: Path, text: str) -> None:
-    model_io.atomic_write(path, text)
 
 
 def _model_path(target: str) -> Path:
@@ -340,7 +329,7 @@ def predict_command(args) -> int:
     if isinstance(model, nn.MultiHead):  # one group of columns per task
         from .multitask import prediction_table
 
-        _write_text(Path(out_path), prediction_table(model, outputs))
+        model_io.atomic_write(Path(out_path), prediction_table(model, outputs))
         print(f"wrote {len(X)} predictions to {out_path}")
         return 0
     shifted = outputs - outputs.max(axis=1, keepdims=True)
@@ -355,7 +344,7 @@ def predict_command(args) -> int:
     writer.writerow(["prediction"] + [f"p_{c}" for c in classes])
     for label, row in zip(labels, probs):
         writer.writerow([classes[label]] + [f"{p:.6f}" for p in row])
-    _write_text(Path(out_path), buffer.getvalue())
+    model_io.atomic_write(Path(out_path), buffer.getvalue())
     print(f"wrote {len(labels)} predictions to {out_path}")
     return 0
 
