@@ -139,6 +139,19 @@ MODES = {
 }
 
 
+def conv_net(case: Case, nn):
+    """A conv case's ``net`` built from a framework's ``nn`` namespace (nnlab's and torch's share these names)."""
+    conv, pool = (nn.Conv1d, nn.MaxPool1d) if len(case.input_shape) == 2 else (nn.Conv2d, nn.MaxPool2d)
+    make = {
+        "conv": lambda _, cin, cout, k, stride, pad: conv(cin, cout, k, stride=stride, padding=pad),
+        "relu": lambda _: nn.ReLU(),
+        "maxpool": lambda _, k: pool(k),
+        "flatten": lambda _: nn.Flatten(),
+        "linear": lambda _, a, b: nn.Linear(a, b),
+    }
+    return nn.Sequential(*(make[layer[0]](*layer) for layer in case.net))
+
+
 def gemm_shapes(case: Case) -> list:
     """Per sample, the (positions, in·kernel, out, first) GEMM of every conv and linear layer of a conv case."""
     shape = case.input_shape

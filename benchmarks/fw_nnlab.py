@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cases import conv_net
 from .runner import Runner
 
 
@@ -33,7 +34,9 @@ def build_model(case):
     from nnlab import nn
 
     if case.net:
-        return _conv_model(case, nn)
+        model = conv_net(case, nn)  # default initialization, as every framework uses its own
+        model.train()
+        return model
     layers = []
     for i, (a, b) in enumerate(zip(case.sizes[:-1], case.sizes[1:])):
         layers.append(nn.Linear(a, b))
@@ -44,22 +47,6 @@ def build_model(case):
             if case.dropout:
                 layers.append(nn.Dropout(rate=case.dropout))  # PyTorch's meaning: the drop probability
     model = nn.Sequential(*layers)
-    model.train()
-    return model
-
-
-def _conv_model(case, nn):
-    """A conv case's ``net`` as nnlab layers (default initialization, as every framework uses its own)."""
-    d = len(case.input_shape) - 1
-    conv, pool = (nn.Conv1d, nn.MaxPool1d) if d == 1 else (nn.Conv2d, nn.MaxPool2d)
-    make = {
-        "conv": lambda _, cin, cout, k, stride, pad: conv(cin, cout, k, stride=stride, padding=pad),
-        "relu": lambda _: nn.ReLU(),
-        "maxpool": lambda _, k: pool(k),
-        "flatten": lambda _: nn.Flatten(),
-        "linear": lambda _, a, b: nn.Linear(a, b),
-    }
-    model = nn.Sequential(*(make[layer[0]](*layer) for layer in case.net))
     model.train()
     return model
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cases import conv_net
 from .runner import Runner
 
 
@@ -30,16 +31,7 @@ def build_model(case):
     from torch import nn
 
     if case.net:
-        d = len(case.input_shape) - 1
-        conv, pool = (nn.Conv1d, nn.MaxPool1d) if d == 1 else (nn.Conv2d, nn.MaxPool2d)
-        make = {
-            "conv": lambda _, cin, cout, k, stride, pad: conv(cin, cout, k, stride=stride, padding=pad),
-            "relu": lambda _: nn.ReLU(),
-            "maxpool": lambda _, k: pool(k),
-            "flatten": lambda _: nn.Flatten(),
-            "linear": lambda _, a, b: nn.Linear(a, b),
-        }
-        return nn.Sequential(*(make[layer[0]](*layer) for layer in case.net)).train()
+        return conv_net(case, nn).train()
     layers = []
     for i, (a, b) in enumerate(zip(case.sizes[:-1], case.sizes[1:])):
         layers.append(nn.Linear(a, b))
