@@ -194,3 +194,21 @@ def test_digits_accuracy_is_mlp_like():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = NNClassifier(hidden_layer_sizes=(32,), learning_rate_init=0.01, max_iter=10, random_state=0).fit(X[:1200], y[:1200])
     assert clf.score(X[1200:], y[1200:]) > 0.85
+
+
+@pytest.mark.parametrize("activation, factor", [("relu", 6.0), ("logistic", 2.0)])
+def test_default_init_draws_weights_and_biases_as_mlp_does(activation, factor):
+    # MLPClassifier._init_coef: U(±sqrt(factor / (fan_in + fan_out))) for coefs AND intercepts
+    X, y = make_classification(n_samples=60, n_features=40, n_informative=5, n_classes=3, random_state=0)
+    clf = NNClassifier(hidden_layer_sizes=(200,), activation=activation, max_iter=1, learning_rate_init=1e-9,
+                       random_state=0).fit(X, y)
+    first, last = clf.model_[0], clf.model_[-1]
+    for layer, (fan_in, fan_out) in ((first, (40, 200)), (last, (200, 3))):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        for values in (layer.weight.data, layer.bias.data):
+            assert np.abs(values).max() <= bound * (1 + 1e-6)
+        assert np.abs(layer.weight.data).max() > 0.95 * bound  # the whole interval is used
+        assert np.count_nonzero(layer.bias.data) == fan_out
+    zero_bias = NNClassifier(hidden_layer_sizes=(8,), weight_init="xavier_uniform", max_iter=1,
+                             learning_rate_init=1e-9, random_state=0)
+    assert np.abs(zero_bias.fit(X, y).model_[0].bias.data).max() < 1e-6  # nnlab's initializers: zero biases

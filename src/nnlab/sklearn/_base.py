@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
 import tempfile
 import warnings
@@ -62,7 +63,7 @@ class NNBase(BaseEstimator):
                  batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5, max_iter=200,
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-8, n_iter_no_change=10, batch_norm=False, dropout_keep=1.0, weight_init="xavier_uniform",
+                 epsilon=1e-8, n_iter_no_change=10, batch_norm=False, dropout_keep=1.0, weight_init="mlp",
                  solver_kwargs=None, schedule=None, schedule_kwargs=None, module=None, dtype="float32"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -151,15 +152,28 @@ class NNBase(BaseEstimator):
             return model
         layers, width = [], n_features
         for size in self._hidden:
-            layers.append(nn.Linear(width, size, weight_init=self.weight_init, rng=rng, dtype=self._dtype))
+            layers.append(self._linear(width, size, rng))
             if self.batch_norm:
                 layers.append(nn.BatchNorm(size, dtype=self._dtype))
             layers.append(ACTIVATIONS[self.activation]())
             if self.dropout_keep < 1:
                 layers.append(nn.Dropout(keep=self.dropout_keep, rng=rng))
             width = size
-        layers.append(nn.Linear(width, n_outputs, weight_init=self.weight_init, rng=rng, dtype=self._dtype))
+        layers.append(self._linear(width, n_outputs, rng))
         return nn.Sequential(*layers)
+
+    def _linear(self, fan_in: int, fan_out: int, rng) -> nn.Linear:
+        """One affine layer; ``weight_init="mlp"`` draws weights and biases as scikit-learn's MLP does.
+
+        That is U(−a, a) with a = √(f / (fan_in + fan_out)), f = 2 for ``"logistic"``
+        and 6 otherwise (Glorot's bound) -- for the biases too, which nnlab's own
+        initializers leave at zero.
+        """
+        if self.weight_init != "mlp":
+            return nn.Linear(fan_in, fan_out, weight_init=self.weight_init, rng=rng, dtype=self._dtype)
+        bound = math.sqrt((2.0 if self.activation == "logistic" else 6.0) / (fan_in + fan_out))
+        draw = nn.init.uniform(-bound, bound)
+        return nn.Linear(fan_in, fan_out, weight_init=draw, bias_init=draw, rng=rng, dtype=self._dtype)
 
     def _build_optimizer(self):
         """``optim.get(solver, ...)`` with the MLP settings the optimizer takes, then ``solver_kwargs``."""

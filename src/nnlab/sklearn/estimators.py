@@ -32,8 +32,9 @@ class NNClassifier(ClassifierMixin, NNBase):
 
     nnlab's own: ``batch_norm`` (BatchNorm after each hidden Linear),
     ``dropout_keep`` (the retain probability of Dropout after each hidden layer),
-    ``label_smoothing`` (of the cross-entropy), ``weight_init`` (an nnlab initializer
-    name; the default ``"xavier_uniform"`` is MLPClassifier's Glorot-uniform rule),
+    ``label_smoothing`` (of the cross-entropy), ``weight_init`` (the default ``"mlp"`` is
+    MLPClassifier's draw: weights *and* biases U(±√(6/(fan_in+fan_out))), √(2/…) for
+    ``"logistic"``; or any nnlab initializer name, with zero biases),
     ``schedule`` (an nnlab schedule name from :func:`nnlab.optim.schedules.names`,
     built with ``learning_rate_init`` and ``schedule_kwargs``, or any callable
     ``epoch -> lr``), ``dtype`` (``"float32"`` or ``"float64"``) and ``module``: an
@@ -71,7 +72,7 @@ class NNClassifier(ClassifierMixin, NNBase):
                  shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, batch_norm=False, dropout_keep=1.0, label_smoothing=0.0,
-                 weight_init="xavier_uniform", solver_kwargs=None, schedule=None, schedule_kwargs=None, module=None,
+                 weight_init="mlp", solver_kwargs=None, schedule=None, schedule_kwargs=None, module=None,
                  dtype="float32"):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
