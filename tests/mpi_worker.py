@@ -2,7 +2,8 @@
 
     python tests/mpi_worker.py OUT.npz --optimizer sgd|adam --dtype float64|float32 --batch B --epochs E
         [--distributed] [--state STATE] [--resume] [--stop-after EPOCH] [--batchnorm | --sync-batchnorm] [--seed-per-rank]
-        [--configs sgd:float64,adam:float32,...]   (OUT then names each file with {config}) [--patience P]
+        [--configs sgd:float64,adam:float32:noise,...]   (OUT then names each file with {config}) [--patience P]
+        [--noise] (GaussianNoise on the inputs, Dropout after the hidden layer) [--masks MASKS.npz]
 
 Rank 0 writes the final weights (and the epoch losses) to OUT.npz.
 """
@@ -15,6 +16,7 @@ import numpy as np
 
 import nnlab
 from nnlab import losses, nn, optim
+from nnlab.distributed.parallel import ShardedLoader
 from nnlab.train import Callback, EarlyStopping, TrainingState, fit
 
 N, FEATURES, CLASSES = 100, 5, 3  # 100 rows: with 3 ranks and batches of 8, the last global batch has 4 rows
@@ -27,12 +29,31 @@ def data(dtype):
     return X, y
 
 
-def build(dtype, batchnorm=False, seed=0):
+def build(dtype, batchnorm=False, seed=0, noise=False):
     nnlab.seed(seed)
     layers = [nn.Linear(FEATURES, 16), nn.Tanh(), nn.Linear(16, CLASSES)]
     if batchnorm:
         layers.insert(1, nn.BatchNorm(16))
+    if noise:  # GaussianNoise with its own generator, Dropout drawing from the global one
+        layers = [nn.GaussianNoise(0.3, rng=5), *layers[:-1], nn.Dropout(keep=0.7), layers[-1]]
     return nn.Sequential(*layers).astype(dtype)
+
+
+def masks(comm, world, per_rank=4):
+    """Dropout's mask (True: kept) for this rank's rows of the first global batch of ``world × per_rank`` rows
+    (comm None: the whole batch, as one process with that batch draws it)."""
+    nnlab.seed(1)
+    layer = nn.Dropout(keep=0.5)
+    X = np.ones((N, FEATURES))
+    if comm is None:
+        loader = nnlab.data.DataLoader(X, world * per_rank, shuffle=False)
+    else:
+        loader = ShardedLoader(X, per_rank, world, comm.Get_rank(), shuffle=False)
+    batches = iter(loader)  # kept open: a ShardedLoader shards the draws only while its batch is out
+    X_batch, _ = next(batches)
+    kept = layer(nnlab.tensor(X_batch)).numpy() != 0
+    batches.close()
+    return kept
 
 
 class Crash(Callback):
@@ -50,7 +71,8 @@ class Crash(Callback):
 
 def train(args, comm=None):
     dtype = np.dtype(args.dtype)
-    model = build(dtype, args.batchnorm or args.sync_batchnorm, seed=comm.Get_rank() if args.seed_per_rank else 0)
+    model = build(dtype, args.batchnorm or args.sync_batchnorm, seed=comm.Get_rank() if args.seed_per_rank else 0,
+                  noise=args.noise)
     if args.sync_batchnorm:
         from nnlab.distributed import convert_sync_batchnorm
 
@@ -87,16 +109,23 @@ def main(argv=None):
     parser.add_argument("--seed-per-rank", action="store_true", help="a wrong run: each rank its own seed")
     parser.add_argument("--configs", help="several optimizer:dtype runs in one launch")
     parser.add_argument("--patience", type=int, default=50, help="EarlyStopping on val_loss")
+    parser.add_argument("--noise", action="store_true")
+    parser.add_argument("--masks", help="write every rank's first Dropout mask here")
     args = parser.parse_args(argv)
     comm = None
     if args.distributed:
         from mpi4py import MPI
 
         comm = MPI.COMM_WORLD
-    configs = args.configs.split(",") if args.configs else [f"{args.optimizer}:{args.dtype}"]
+    if args.masks:
+        every = comm.gather(masks(comm, comm.Get_size()), root=0)  # a test's few bytes: pickled
+        if comm.Get_rank() == 0:
+            np.savez(args.masks, *every)
+    configs = args.configs.split(",") if args.configs else [f"{args.optimizer}:{args.dtype}" + ":noise" * args.noise]
     out = args.out
     for config in configs:
-        args.optimizer, args.dtype = config.split(":")
+        args.optimizer, args.dtype, *extra = config.split(":")
+        args.noise = extra == ["noise"]
         weights, loss, val_loss = train(args, comm)
         if comm is None or comm.Get_rank() == 0:
             size = 1 if comm is None else comm.Get_size()

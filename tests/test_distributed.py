@@ -26,7 +26,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import mpi_worker  # noqa: E402
 
-CONFIGS = ["sgd:float64", "adam:float64", "sgd:float32", "adam:float32"]
+# ":noise": GaussianNoise on the inputs and Dropout after the hidden layer, drawn for the global batch on every rank
+CONFIGS = ["sgd:float64", "adam:float64", "sgd:float32", "adam:float32", "sgd:float64:noise", "adam:float64:noise"]
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}  # float32: sums in another order, 4 epochs of 10+ steps
 
 
@@ -44,11 +45,11 @@ def _weights(path):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Every configuration on 2 and on 3 ranks (one mpiexec each), per-rank batch 8."""
+    """Every configuration on 2 and on 3 ranks (one mpiexec each), per-rank batch 8; and each rank's Dropout mask."""
     out = tmp_path_factory.mktemp("dist")
     for k in (2, 3):
         result = _mpiexec(k, HERE / "mpi_worker.py", out / f"k{k}-{{config}}.npz", "--distributed", "--batch", 8,
-                          "--configs", ",".join(CONFIGS))
+                          "--configs", ",".join(CONFIGS), "--masks", out / f"masks-k{k}.npz")
         assert result.returncode == 0, result.stderr
     return out
 
@@ -56,8 +57,9 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("config", CONFIGS)
 def test_k_ranks_equal_one_process_with_k_times_the_batch(runs, tmp_path, k, config):
-    optimizer, dtype = config.split(":")
-    mpi_worker.main([str(tmp_path / "one.npz"), "--optimizer", optimizer, "--dtype", dtype, "--batch", str(8 * k)])
+    optimizer, dtype, *noise = config.split(":")
+    mpi_worker.main([str(tmp_path / "one.npz"), "--optimizer", optimizer, "--dtype", dtype, "--batch", str(8 * k),
+                     *(["--noise"] if noise else [])])
     one, one_data = _weights(tmp_path / "one.npz")
     many, many_data = _weights(runs / f"k{k}-{config}.npz")
     assert int(many_data["size"]) == k and int(one_data["size"]) == 1
@@ -69,6 +71,28 @@ def test_k_ranks_equal_one_process_with_k_times_the_batch(runs, tmp_path, k, con
     np.testing.assert_allclose(many_data["loss"], one_data["loss"], rtol=TOLERANCE[dtype] * 10)
     np.testing.assert_allclose(many_data["val_loss"], one_data["val_loss"], rtol=TOLERANCE[dtype] * 10)
     assert not np.array_equal(one["w0"], mpi_worker.build(np.dtype(dtype)).parameters().__next__().data)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_each_rank_keeps_its_own_rows_of_the_global_batch_dropout_mask(runs, k):
+    saved = np.load(runs / f"masks-k{k}.npz")
+    ranks = [saved[f"arr_{r}"] for r in range(k)]
+    assert all(mask.shape == (4, mpi_worker.FEATURES) for mask in ranks)
+    assert all(not np.array_equal(ranks[0], other) for other in ranks[1:])  # not one mask copied to every rank
+    np.testing.assert_array_equal(np.concatenate(ranks), mpi_worker.masks(None, k))  # one process's, row for row
+
+
+def test_a_noise_layer_needs_the_batch_on_axis_0_while_a_batch_is_sharded():
+    from nnlab.random import set_batch_shard
+
+    layer = nnlab.nn.GaussianNoise(0.1, rng=0)
+    set_batch_shard((6, 2, 4))  # rows [2, 4) of 6: this rank has 2 rows
+    try:
+        assert layer(nnlab.tensor(np.zeros((2, 3)))).shape == (2, 3)
+        with pytest.raises(ConfigError, match=r"GaussianNoise .* needs the batch on axis 0.*shape \(3, 2\)"):
+            layer(nnlab.tensor(np.zeros((3, 2))))
+    finally:
+        set_batch_shard(None)
 
 
 def test_a_run_killed_and_resumed_on_two_ranks_equals_an_uninterrupted_one(runs, tmp_path):

@@ -14,6 +14,11 @@ The notes' batch-size advice ends with Goyal et al.: a large batch is
   buffer interface, no pickling) and divided by K; in a short last batch of m
   rows each rank first weights its chunk mean by K·n_r/m, so the result is the
   mean over the m rows, as one process with batch K·B would compute it;
+- per-batch random numbers are the global batch's: augmentation runs before
+  the split, and Dropout and GaussianNoise draw the mask of all m rows on every
+  rank and keep the rank's own rows (:func:`nnlab.random.draw_for_batch`: K
+  times the draws of one rank's rows), so noise differs between the ranks' rows
+  exactly as between the rows of one process's batch;
 - every rank takes the same optimizer step, so the weights stay identical; a
   cheap checksum of the weights is compared every ``check_every`` steps and at
   every epoch's end, and a difference raises :class:`WeightDriftError` on all ranks.

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..data import ArrayDataset, DataLoader
 from ..errors import ConfigError
+from ..random import set_batch_shard
 from ..tensor import is_grad_enabled
 from ..train.callbacks import Callback, Checkpoint, MetricsLogger, ProgressBar
 from . import comm as C
@@ -38,7 +39,10 @@ class ShardedLoader(DataLoader):
     batch ``batch_size × world`` and the same ``rng``; rank r gets the r-th
     contiguous chunk of each (:func:`shard_bounds`).  ``augment`` is applied to
     the global batch before it is split, so the augmentation draws the same
-    numbers as in one process and on every rank.  ``global_rows`` is the size of
+    numbers as in one process and on every rank; likewise, while a batch is
+    out, the loader publishes ``(m, lo, hi)`` (:func:`nnlab.random.set_batch_shard`)
+    and Dropout and GaussianNoise draw for all m rows and keep rows [lo, hi)
+    (each rank draws K times its own mask).  ``global_rows`` is the size of
     the current global batch, ``local_seen`` this rank's samples so far this epoch.
     """
 
@@ -64,18 +68,22 @@ class ShardedLoader(DataLoader):
         order = self._epoch_order()
         arrays = isinstance(self.dataset, ArrayDataset)
         self.local_seen = 0
-        for start in range(0, stop, b):
-            rows = np.arange(start, min(start + b, n)) if order is None else order[start:start + b]
-            m = len(rows)
-            lo, hi = shard_bounds(m, self.world, self.rank)
-            if self.augment is not None:  # the whole global batch, as in one process, then this rank's part
-                X_all, y_all = self._rows(rows, arrays)
-                X_batch, y_batch = self.augment(X_all)[lo:hi], (None if y_all is None else y_all[lo:hi])
-            else:
-                X_batch, y_batch = self._rows(rows[lo:hi], arrays)
-            self.global_rows = m
-            self.local_seen += hi - lo
-            yield X_batch, y_batch
+        try:
+            for start in range(0, stop, b):
+                rows = np.arange(start, min(start + b, n)) if order is None else order[start:start + b]
+                m = len(rows)
+                lo, hi = shard_bounds(m, self.world, self.rank)
+                if self.augment is not None:  # the whole global batch, as in one process, then this rank's part
+                    X_all, y_all = self._rows(rows, arrays)
+                    X_batch, y_batch = self.augment(X_all)[lo:hi], (None if y_all is None else y_all[lo:hi])
+                else:
+                    X_batch, y_batch = self._rows(rows[lo:hi], arrays)
+                self.global_rows = m
+                self.local_seen += hi - lo
+                set_batch_shard((m, lo, hi))  # Dropout and noise layers draw for the global batch, keep [lo, hi)
+                yield X_batch, y_batch
+        finally:  # also when the loop stops early: outside the batches nothing is sharded
+            set_batch_shard(None)
         if self.after_epoch is not None:
             self.after_epoch()
 

@@ -1,6 +1,13 @@
-"""Noise layers, active in training mode only: Dropout and GaussianNoise, each drawing from its own generator."""
+"""Noise layers, active in training mode only: Dropout and GaussianNoise, each drawing from its own generator.
+
+In a distributed run each rank draws the numbers of the whole global batch and
+keeps its own rows (:func:`nnlab.random.draw_for_batch`): K times the draws of
+its rows, and the run equals one process with the K-fold batch.
+"""
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
@@ -31,9 +38,9 @@ class _Random(Module):
         self._generator = None if rng is None else _random.get_rng(rng)
 
 
-def _uniform_like(gen, X):
-    dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    return gen.random(X.shape, dtype=dtype)
+def _draw_dtype(X):
+    """Generator.random and standard_normal draw float32 or float64 only."""
+    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 class Dropout(_Random):
@@ -44,7 +51,8 @@ class Dropout(_Random):
     Give exactly one.  Inverted dropout: in training mode each unit is kept
     with probability ``keep`` and scaled by 1/keep, so eval mode is the
     identity and the expected output is the same in both (the seeds scale by
-    p at test time instead — the same expectation).  Masks come from ``rng``.
+    p at test time instead — the same expectation).  Masks come from ``rng``
+    (in a distributed run: the global batch's mask, this rank's rows of it).
 
     >>> import nnlab
     >>> layer = Dropout(keep=0.5, rng=0)
@@ -82,7 +90,9 @@ class Dropout(_Random):
             return x
         X = x.data
         dt = X.dtype.type
-        scale = np.multiply(_uniform_like(self.generator, X) < self.keep, dt(1.0 / self.keep))
+        gen, dtype = self.generator, _draw_dtype(X)
+        uniform = _random.draw_for_batch(partial(gen.random, dtype=dtype), X.shape, "Dropout")
+        scale = np.multiply(uniform < self.keep, dt(1.0 / self.keep))
         return make_result(X * scale, (x,), lambda g: (g * scale,))
 
     def _count_flops(self, shape):
@@ -107,8 +117,8 @@ class GaussianNoise(_Random):
         if not self.training or self.std == 0.0:
             return x
         X = x.data
-        dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-        noise = self.generator.standard_normal(X.shape, dtype=dtype)
+        gen, dtype = self.generator, _draw_dtype(X)
+        noise = _random.draw_for_batch(partial(gen.standard_normal, dtype=dtype), X.shape, "GaussianNoise")
         noise *= dtype.type(self.std)
         return make_result((X + noise).astype(X.dtype, copy=False), (x,), lambda g: (g,))
 
