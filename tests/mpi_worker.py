@@ -6,6 +6,8 @@
         [--noise] (GaussianNoise on the inputs, Dropout after the hidden layer) [--masks MASKS.npz]
 
 Rank 0 writes the final weights (and the epoch losses) to OUT.npz.
+
+    python tests/mpi_worker.py --cli-killed-after EPOCH train CONFIG ...   (`nnlab train`, killed after EPOCH)
 """
 
 import argparse
@@ -93,7 +95,27 @@ def train(args, comm=None):
     return weights, np.array(history.history["loss"]), np.array(history.history["val_loss"])
 
 
+def cli_killed_after(argv):
+    """``--cli-killed-after EPOCH ARGS...``: ``nnlab ARGS...`` that dies (os._exit, like SIGKILL) right after rank 0
+    wrote the training state of (0-based) epoch EPOCH; mpiexec then ends the other ranks."""
+    from nnlab.cli import main as nnlab_main
+    from nnlab.train import resume
+
+    after, save = int(argv[0]), resume.save_state
+
+    def save_then_die(path, loop, optimizer, epoch):
+        save(path, loop, optimizer, epoch)
+        if epoch == after:
+            os._exit(3)
+
+    resume.save_state = save_then_die
+    return nnlab_main(argv[1:])
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--cli-killed-after"]:
+        return cli_killed_after(argv[1:])
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--optimizer", default="sgd")

@@ -124,8 +124,9 @@ def test_batchnorm_local_statistics_by_default_global_with_sync_batchnorm(tmp_pa
     from nnlab.distributed import convert_sync_batchnorm, revert_sync_batchnorm
 
     model = convert_sync_batchnorm(mpi_worker.build(np.float64, batchnorm=True))
-    nnlab.save(revert_sync_batchnorm(model), tmp_path / "model.safetensors")  # a model file names plain BatchNorm
+    nnlab.save(model, tmp_path / "model.safetensors")  # a model file (a Checkpoint's too) names plain BatchNorm
     assert type(nnlab.load(tmp_path / "model.safetensors")[1]).__name__ == "BatchNorm"
+    assert type(revert_sync_batchnorm(model)[1]).__name__ == "BatchNorm"
 
 
 def test_early_stopping_stops_every_rank_at_the_epoch_one_process_stops(tmp_path):
@@ -182,6 +183,57 @@ def test_mpiexec_nnlab_train_equals_one_process_and_only_rank_0_writes(tmp_path)
     # Goyal on the global batch of 2 x 16: 1e-3 * 32 / 16, ramped from half over epoch 1's 40 steps
     # (1257 rows / 32); the log holds each epoch's last rate
     assert rates == pytest.approx([2e-3 * (0.5 + 0.5 * 39 / 40), 2e-3])
+
+
+# BatchNorm synchronized by the config key, Dropout and input noise drawing per batch, a checkpoint every epoch;
+# SGD: Adam would turn the rounding noise of the bias before BatchNorm (its gradient is 0) into lr-sized steps
+CLI_CONFIG = ('seed = 0\n[data]\nsource = "moons"\nn = 200\n[model]\nhidden = [8]\nbatch_norm = true\n'
+              'dropout_keep = 0.8\ninput_noise_std = 0.1\n[train]\nepochs = 3\nbatch_size = {batch}\n'
+              'sync_batchnorm = true\n[optimizer]\nname = "sgd"\nlr = 0.1\nmomentum = 0.9\n')
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    """`mpiexec -n 2 nnlab train` uninterrupted ("whole"), and killed after epoch 2 then resumed ("r")."""
+    cwd = tmp_path_factory.mktemp("cli")
+    (cwd / "r.toml").write_text(CLI_CONFIG.format(batch=8))
+    whole = _mpiexec(2, "-m", "nnlab.cli", "train", "r.toml", "--quiet", "--name", "whole", cwd=cwd)
+    assert whole.returncode == 0, whole.stderr
+    killed = _mpiexec(2, HERE / "mpi_worker.py", "--cli-killed-after", 1, "train", "r.toml", "--quiet", cwd=cwd)
+    run = cwd / "runs" / "r"
+    assert killed.returncode != 0 and (run / "resume.safetensors").exists() and not (run / "model.safetensors").exists()
+    assert len((run / "history.csv").read_text().splitlines()) == 1 + 2  # the header and epochs 1, 2
+    resumed = _mpiexec(2, "-m", "nnlab.cli", "train", "r.toml", "--quiet", "--resume", cwd=cwd)
+    assert resumed.returncode == 0, resumed.stderr
+    return cwd / "runs"
+
+
+def test_mpiexec_nnlab_train_killed_and_resumed_equals_an_uninterrupted_run(cli_runs):
+    got, want = (nnlab.load(cli_runs / name / "model.safetensors").state_dict() for name in ("r", "whole"))
+    assert list(got) == list(want) and any("running_mean" in key for key in want)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    assert (cli_runs / "r" / "history.csv").read_bytes() == (cli_runs / "whole" / "history.csv").read_bytes()
+    assert sorted(p.name for p in (cli_runs / "r").iterdir()) == sorted(p.name for p in (cli_runs / "whole").iterdir())
+
+
+def test_sync_batchnorm_key_makes_two_ranks_equal_one_process_with_the_doubled_batch(cli_runs):
+    ranks = nnlab.load(cli_runs / "whole" / "model.safetensors")
+    assert "BatchNorm" in [type(m).__name__ for m in ranks.modules()]  # saved as the plain layer
+    one = _one_process_cli_run(CLI_CONFIG.format(batch=16))
+    for (name, a), b in zip(ranks.state_dict().items(), one.state_dict().values()):  # running statistics too
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5, err_msg=name)  # float32, sums in another order
+
+
+def test_sync_batchnorm_key_needs_batchnorm_layers():
+    import tomllib
+
+    from nnlab.cli import build
+    from nnlab.cli.config import parse_config
+
+    cfg = parse_config(tomllib.loads(CLI_CONFIG.format(batch=8).replace("batch_norm = true", "batch_norm = false")))
+    with pytest.raises(ConfigError, match="train.sync_batchnorm = true synchronizes BatchNorm layers, but the model"):
+        build.build_model(cfg, 2, 2)
 
 
 class _Comm:

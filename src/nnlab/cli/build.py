@@ -191,9 +191,25 @@ def _activity_penalty(m) -> list:
 
 def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
     """``model.layers`` as a Sequential, or an MLP: [noise] [input dropout] (Linear [BatchNorm] activation [dropout])* Linear."""
+    model = _layers_model(cfg.model.layers, num_features, num_classes) if cfg.model.layers is not None else \
+        _mlp(cfg, num_features, num_classes)
+    return _synchronized_batchnorm(cfg, model)
+
+
+def _synchronized_batchnorm(cfg: RunConfig, model: nn.Module) -> nn.Module:
+    """train.sync_batchnorm: under mpiexec every BatchNorm becomes a SyncBatchNorm (one process: nothing changes)."""
+    if not cfg.train.sync_batchnorm:
+        return model
+    if not any(isinstance(m, nn.BatchNorm) for m in model.modules()):
+        raise ConfigError("train.sync_batchnorm = true synchronizes BatchNorm layers, but the model has none: set "
+                          "model.batch_norm = true (or add a BatchNorm to model.layers), or drop train.sync_batchnorm")
+    from .. import distributed
+
+    return distributed.convert_sync_batchnorm(model) if distributed.is_active() else model
+
+
+def _mlp(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
     m = cfg.model
-    if m.layers is not None:
-        return _layers_model(m.layers, num_features, num_classes)
     check_model_memory(cfg, num_features, num_classes)
     weight_init = m.weight_init or ("xavier_normal" if m.activation in ("sigmoid", "tanh") else "he_normal")
     bias_init = nn.init.constant(m.bias_init) if isinstance(m.bias_init, float | int) else m.bias_init

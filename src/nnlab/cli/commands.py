@@ -104,7 +104,7 @@ def train(args) -> int:
 def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, resume_from, distributed, quiet,
                reg_scheduler=None) -> int:
     """Train the single network of ``cfg`` (continuing from ``resume_from``), then write the model and report."""
-    from ..distributed import cli as ranks
+    from ..distributed import cli as ranks, revert_sync_batchnorm
 
     pretrained = None
     if cfg.pretrain.method != "none":
@@ -150,6 +150,7 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
                       batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed,
                       augment=augment, verbose=0 if quiet else 1, divergence=None, resume_from=resume_from,
                       distributed=distributed)
+        revert_sync_batchnorm(model)  # train.sync_batchnorm is a way of training: the model file names BatchNorm
         if not ranks.is_root():  # the other ranks' work ends with the training
             return 1 if nan_guard.stop_training or guard.stop_training else 0
         test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)

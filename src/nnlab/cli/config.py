@@ -232,6 +232,8 @@ class TrainConfig(_Section):
     checkpoint: Literal["best", "last", "none"] = "last"
     log_format: Literal["csv", "jsonl"] = "csv"
     tensorboard: Bool = Field(False, description="write TensorBoard event files to <run>/tensorboard/")
+    sync_batchnorm: Bool = Field(False, description="under mpiexec, BatchNorm normalizes with the global batch's "
+                                 "statistics (SyncBatchNorm) instead of each rank's own; needs BatchNorm layers")
 
     @model_validator(mode="after")
     def _writer_installed(self):

@@ -66,7 +66,13 @@ def sync_batch_norm(x, gamma, beta, running_mean, running_var, momentum, eps, co
 
 
 class SyncBatchNorm(BatchNorm):
-    """A :class:`~nnlab.nn.BatchNorm` whose training statistics are those of the global batch (all ranks)."""
+    """A :class:`~nnlab.nn.BatchNorm` whose training statistics are those of the global batch (all ranks).
+
+    Synchronization is a way of training, not part of the model: a model file
+    (``nnlab.save``, a Checkpoint during training) names it BatchNorm.
+    """
+
+    saved_as = BatchNorm
 
     def _normalize(self, x):
         if not self.training or not C.is_active():
@@ -90,8 +96,8 @@ def convert_sync_batchnorm(model):
 
 
 def revert_sync_batchnorm(model):
-    """Turn every :class:`SyncBatchNorm` back into a plain BatchNorm (before ``nnlab.save``: a model file names
-    registered layer types, and synchronization is a way of training, not part of the model); returns ``model``.
+    """Turn every :class:`SyncBatchNorm` back into a plain BatchNorm (after training: the model then normalizes
+    each batch with its own statistics again, as a saved and loaded one does); returns ``model``.
 
     >>> from nnlab import nn
     >>> type(revert_sync_batchnorm(convert_sync_batchnorm(nn.BatchNorm(3)))).__name__

@@ -89,8 +89,10 @@ def layer_types() -> list[str]:
 
 
 def _type_name(module: Module, path: str) -> str:
+    # ``saved_as``: a class that only trains a registered layer differently (SyncBatchNorm) is saved as that layer
+    kind = getattr(type(module), "saved_as", type(module))
     for name, klass in _REGISTRY.items():
-        if type(module) is klass:
+        if kind is klass:
             return name
     where = f" at {path!r}" if path else ""
     raise ConfigError(
