@@ -15,7 +15,7 @@ import pytest
 
 import nnlab
 from nnlab.distributed.parallel import ShardedLoader, shard_bounds
-from nnlab.errors import ConfigError
+from nnlab.errors import ConfigError, ModelFileError
 
 pytest.importorskip("mpi4py")
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
@@ -99,6 +99,8 @@ def test_a_run_killed_and_resumed_on_two_ranks_equals_an_uninterrupted_one(runs,
     state, out = tmp_path / "state.safetensors", tmp_path / "resumed.npz"
     killed = _mpiexec(2, HERE / "mpi_worker.py", out, "--distributed", "--state", state, "--stop-after", 2)
     assert killed.returncode != 0 and state.exists() and not out.exists()
+    with pytest.raises(ModelFileError, match=r"saved by a run on 2 process\(es\), this run has 1.*mpiexec -n 2"):
+        mpi_worker.main([str(out), "--state", str(state), "--resume"])  # one process: another global batch
     resumed = _mpiexec(2, HERE / "mpi_worker.py", out, "--distributed", "--state", state, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     again, again_data = _weights(out)

@@ -164,6 +164,9 @@ class SyncCallback(Callback):
             self.reduce_logs(logs)
         self.check(f"after epoch {epoch + 1}")
 
+    def on_train_end(self, logs=None):
+        set_batch_shard(None)  # also after an error inside a batch, when the loader may not have been closed yet
+
 
 class DataParallel:
     """The pieces of one synchronous data-parallel run on ``comm`` (see :mod:`nnlab.distributed`)."""
