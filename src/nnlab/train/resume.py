@@ -8,10 +8,11 @@ the metrics log so far), the epoch counter, the history, and the state of
 every random generator the run draws from: nnlab's global one, the data
 loader's shuffling generator, those of layers (Dropout, GaussianNoise) and of
 the augmentation steps, and the number of processes of a distributed run
-(a resume on another count is refused).  ``fit(..., resume_from=path)`` builds the run as
-usual, loads that state after ``on_train_begin`` and continues with the next
-epoch, so a run killed at any moment and resumed ends with the same weights
-and history, bit for bit, as one that was never interrupted (see
+(a resume on another count is refused).  ``fit(..., resume_from=path)``
+builds the run as usual, loads that state after ``on_train_begin`` and
+continues with the next epoch, so a run killed at any moment and resumed
+ends with the same weights and history, bit for bit, as one that was never
+interrupted (see
 ``tests/test_resume.py``, which kills training processes with SIGKILL).
 
 The file is a safetensors file (:mod:`nnlab._modelfile`, checksummed like a
@@ -71,18 +72,16 @@ def save_state(path, loop: Loop, optimizer, epoch: int) -> None:
         "callbacks": [_plain(_attributes(cb), arrays, f"callbacks.{i}") for i, cb in enumerate(loop.callbacks)],
         "history": {"history": loop.history.history, "epoch": loop.history.epoch},
         "generators": [g.bit_generator.state for g in _generators(loop)],
-        "ranks": _ranks(),
+        "ranks": _ranks(loop),
     }
     state["history"] = _plain(state["history"], arrays, "history")
     entries = {"format": KIND[0], "format_version": KIND[1], "state": _modelfile.canonical_json(state)}
     atomic_write(path, _modelfile.encode(arrays, entries))
 
 
-def _ranks() -> int:
-    """The processes of the run (``mpiexec -n K``): each global batch is K × batch_size, so a resume needs as many."""
-    from ..distributed import world_size
-
-    return world_size()
+def _ranks(loop: Loop) -> int:
+    """The processes the run's batches are split over (a ShardedLoader's K): a resume needs as many."""
+    return getattr(loop.loader, "world", 1)
 
 
 def _attributes(obj) -> dict:
@@ -153,9 +152,9 @@ def load_state(path, loop: Loop, optimizer) -> int:
     entries, arrays = _modelfile.decode(path, KIND)
     state = _modelfile.parse_json(entries.get("state", "null"), "state entry", os.fspath(path))
     saved_ranks = state.get("ranks", 1) if isinstance(state, dict) else 1
-    if saved_ranks != _ranks():
+    if saved_ranks != _ranks(loop):  # each global batch is K x batch_size: another K is another run
         raise ModelFileError(f"{os.fspath(path)!r} was saved by a run on {saved_ranks} process(es), this run has "
-                             f"{_ranks()}; the global batch (processes x batch size) would change: resume with "
+                             f"{_ranks(loop)}; the global batch (processes x batch size) would change: resume with "
                              f"the same count (mpiexec -n {saved_ranks})")
     try:
         loop.model.load_state_dict(_restore(state["model"], arrays))
