@@ -19,7 +19,7 @@ import os
 import statistics
 import time
 
-MODULES = {"nnlab": "fw_nnlab", "torch": "fw_torch", "gemm-floor": "fw_numpy"}
+MODULES = {"nnlab": "fw_nnlab", "torch": "fw_torch", "gemm-floor": "fw_numpy", "numpy-step": "fw_numpy_step"}
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import fw_sklearn
+from . import fw_numpy_step, fw_sklearn
 from .worker import FRAMEWORKS
 
 ROOT = Path(__file__).resolve().parent.parent  # the folder that holds the benchmarks package
@@ -29,6 +29,8 @@ def child_env(threads: int) -> dict:
 def skip_reason(framework: str, case) -> str | None:
     if framework == "sklearn":
         return fw_sklearn.supports(case)
+    if framework == "numpy-step" and not fw_numpy_step.supports(case):
+        return "the hand-written NumPy step covers plain MLP cases only"
     return None
 
 

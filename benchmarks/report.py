@@ -35,6 +35,7 @@ RATIO_PAIRS = (
     ("nnlab-fit/nnlab", "nnlab-fit", "nnlab"),
     ("nnlab/gemm-floor", "nnlab", "gemm-floor"),
     ("torch/gemm-floor", "torch", "gemm-floor"),
+    ("numpy-step/gemm-floor", "numpy-step", "gemm-floor"),
 )
 
 
@@ -71,7 +72,7 @@ def floors(case, results: dict) -> dict:
     """
     steps = case.steps
     out = {"steps": steps}
-    for fw in ("nnlab", "nnlab-fit", "torch", "gemm-floor"):
+    for fw in ("nnlab", "nnlab-fit", "torch", "gemm-floor", "numpy-step"):
         med = (results.get(fw) or {}).get("median")
         if med:
             out[f"{fw}_step_us"] = 1e6 * med / steps
@@ -83,6 +84,9 @@ def floors(case, results: dict) -> dict:
     if gemm and step:
         out["overhead_us"] = step - gemm
         out["overhead_over_gemm"] = (step - gemm) / gemm
+    hand = out.get("numpy-step_step_us")
+    if gemm and hand:  # the least overhead a NumPy framework can have (benchmarks/fw_numpy_step.py)
+        out["numpy-step_overhead_over_gemm"] = (hand - gemm) / gemm
         if "memory_pass_us" in out:
             out["rest_us"] = step - gemm - out["memory_pass_us"]
     return out
@@ -170,6 +174,9 @@ def _floor_text(c: dict) -> str:
         text += f"; nnlab beyond its GEMM floor {f['overhead_us']:.0f} µs = {f['overhead_over_gemm']:.2f}× the floor"
     if "rest_us" in f:
         text += f", beyond both floors {f['rest_us']:.0f} µs"
+    if "numpy-step_overhead_over_gemm" in f:
+        text += (f"; the hand-written NumPy step {f['numpy-step_step_us']:.0f} µs, beyond the GEMM floor "
+                 f"{f['numpy-step_overhead_over_gemm']:.2f}× the floor")
     return text
 
 

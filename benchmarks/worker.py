@@ -26,6 +26,7 @@ FRAMEWORKS = {
     "torch": ("fw_torch", "build", "PyTorch"),
     "sklearn": ("fw_sklearn", "build", "scikit-learn"),
     "gemm-floor": ("fw_numpy", "build", "NumPy GEMMs only"),
+    "numpy-step": ("fw_numpy_step", "build", "NumPy, hand-written step"),
 }
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,3 +111,36 @@ def test_tiny_run_end_to_end(tmp_path):
                 assert fws[fw]["median"] > 0 and math.isfinite(fws[fw]["losses"][0])
                 assert fws[fw]["info"]["param_dtypes"] == ["float32"]
     assert {t["status"] for t in result["targets"]} <= {"met", "missed", "n/a"}
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_the_hand_written_numpy_step_trains_as_nnlab_does(optimizer):
+    """benchmarks/fw_numpy_step.py is a real training step: the same loss and updated weights as nnlab's loop."""
+    import dataclasses
+
+    import nnlab
+    from benchmarks import fw_nnlab, fw_numpy_step
+    from nnlab.losses import cross_entropy
+
+    case = dataclasses.replace(select(["small"], samples=96)[0], optimizer=optimizer)
+    X, y = make_data(case, seed=0)
+    step, Ws, bs = fw_numpy_step.make_step(case, seed=0)
+    nnlab.seed(0)
+    model = fw_nnlab.build_model(case)
+    linears = [m for m in model.modules() if isinstance(m, nnlab.nn.Linear)]
+    for layer, W, b in zip(linears, Ws, bs):
+        layer.weight.data[...] = W
+        layer.bias.data[...] = b
+    opt = fw_nnlab.make_optimizer(case, model.parameters())
+    for i in range(0, 96, 32):
+        xb, yb = X[i : i + 32], y[i : i + 32]
+        hand_loss = step(xb, yb)
+        loss = cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        assert hand_loss == pytest.approx(loss.item(), rel=1e-5)
+    for layer, W, b in zip(linears, Ws, bs):
+        assert W.dtype == "float32"
+        np.testing.assert_allclose(layer.weight.data, W, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(layer.bias.data, b, rtol=1e-4, atol=1e-6)

@@ -1,0 +1,80 @@
+"""numba kernels of the hot ops (imported only through :mod:`nnlab._jit`: importing this module imports numba).
+
+- ``bn_forward`` / ``bn_backward`` / ``bn_sums``: BatchNorm in training mode over a
+  C-contiguous (n, C) batch, the formulas of ``fused.batch_norm`` in three passes
+  forward (sum, centred sum of squares, output) and two backward (sums, input
+  gradient) instead of NumPy's seven and seven.  The element-wise operations are
+  the reference's, in its order and dtype; the column sums run row after row
+  (the reference's ``ones @ A`` is a BLAS product that may add in another
+  order), so results agree with the reference to rounding, and are the same bits
+  from run to run and machine to machine (each column is summed in one fixed
+  order, whatever the vector width).
+- ``relu_backward``: ``g·1[x > 0]`` in one pass, the bits of the reference
+  ``g * (x > 0)``.
+"""
+
+import numba
+import numpy as np
+
+# error_model="numpy": x/0 gives inf or nan as in NumPy, and the loops vectorize (see optim/_numba_kernels.py).
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_jit
+def bn_forward(X, G, B, eps, inv_n, out, mu, var, inv, scale):
+    """Batch statistics and y = (x − μ)·γs + β with s = 1/√(σ² + ε); μ, σ², s and γs land in the vectors given."""
+    n, C = X.shape
+    mu[:] = 0
+    var[:] = 0
+    for i in range(n):
+        for c in range(C):
+            mu[c] += X[i, c]
+    for c in range(C):
+        mu[c] *= inv_n
+    for i in range(n):
+        for c in range(C):
+            d = X[i, c] - mu[c]
+            var[c] += d * d
+    for c in range(C):
+        var[c] *= inv_n
+        inv[c] = 1
+        inv[c] /= np.sqrt(var[c] + eps)  # 1/√(σ² + ε) in the dtype: the stored 1 keeps the division in it
+        scale[c] = G[c] * inv[c]
+    for i in range(n):
+        for c in range(C):
+            out[i, c] = (X[i, c] - mu[c]) * scale[c] + B[c]
+
+
+@_jit
+def bn_sums(g, X, mu, sum_g, dot):
+    """Σ g and Σ g·(x − μ) per column."""
+    n, C = g.shape
+    sum_g[:] = 0
+    dot[:] = 0
+    for i in range(n):
+        for c in range(C):
+            gi = g[i, c]
+            sum_g[c] += gi
+            dot[c] += gi * (X[i, c] - mu[c])
+
+
+@_jit
+def bn_backward(g, X, mu, inv, scale, inv_n, gX, sum_g, dot):
+    """The sums of ``bn_sums`` and dx = γs·((x − μ)·(−s²·dot/n) + g − Σg/n), in the reference's operation order."""
+    bn_sums(g, X, mu, sum_g, dot)
+    n, C = g.shape
+    coef = np.empty_like(mu)
+    shift = np.empty_like(mu)
+    for c in range(C):
+        coef[c] = (inv[c] * inv[c]) * (dot[c] * -inv_n)
+        shift[c] = sum_g[c] * inv_n
+    for i in range(n):
+        for c in range(C):
+            gX[i, c] = ((X[i, c] - mu[c]) * coef[c] + g[i, c] - shift[c]) * scale[c]
+
+
+@_jit
+def relu_backward(g, X, zero, out):
+    """out = g·1[x > 0] over flat arrays: g·1 is g, g·0 is ±0 (NaN for an infinite or NaN g), as NumPy's product."""
+    for i in range(g.size):
+        out[i] = g[i] if X[i] > 0 else g[i] * zero

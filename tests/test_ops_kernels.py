@@ -1,0 +1,111 @@
+"""The numba kernels of the hot ops (ops/_numba_kernels.py) against their NumPy reference.
+
+BatchNorm's kernels agree with the NumPy passes to rounding (their column sums
+add in another order) and give the same bits from run to run; ReLU's backward
+kernel gives the reference's bits.  ``NNLAB_JIT=1`` forces the kernels on these
+small arrays, ``0`` the reference.
+"""
+
+import numpy as np
+import pytest
+
+import nnlab
+import nnlab.functional as F
+from nnlab import _jit
+from nnlab.ops import fused
+from nnlab.ops.fused import batch_norm
+
+pytestmark = pytest.mark.skipif(not _jit.available(fused._KERNELS), reason="numba is not installed")
+
+
+def bn_run(jit, monkeypatch, dtype=np.float32, shape=(64, 48), x_grad=True, seed=0):
+    """Output, gradients and running statistics of one training-mode batch_norm forward and backward."""
+    monkeypatch.setenv(_jit.JIT_ENV, jit)
+    rng = np.random.default_rng(seed)
+    x = nnlab.tensor(rng.standard_normal(shape) * 3 + 1, requires_grad=x_grad, dtype=dtype)
+    gamma = nnlab.tensor(rng.uniform(0.5, 2.0, shape[-1]), requires_grad=True, dtype=dtype)
+    beta = nnlab.tensor(rng.standard_normal(shape[-1]), requires_grad=True, dtype=dtype)
+    running_mean, running_var = np.zeros(shape[-1], dtype), np.ones(shape[-1], dtype)
+    y = batch_norm(x, gamma, beta, running_mean, running_var)
+    y.backward(rng.standard_normal(shape).astype(dtype))
+    return [y.data, x.grad, gamma.grad, beta.grad, running_mean, running_var]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_grad", [True, False])
+def test_batch_norm_kernels_agree_with_the_numpy_passes(dtype, x_grad, monkeypatch):
+    reference = bn_run("0", monkeypatch, dtype, x_grad=x_grad)
+    kernel = bn_run("1", monkeypatch, dtype, x_grad=x_grad)
+    assert fused._bn_kernels(np.zeros((2, 3), dtype), np.ones(3, dtype), np.zeros(3, dtype)) is not None
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(reference, kernel):
+        if a is None:
+            assert b is None
+            continue
+        assert a.dtype == b.dtype == dtype and a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol * max(1.0, float(np.abs(a).max())))
+
+
+def test_batch_norm_kernels_give_the_same_bits_every_run(monkeypatch):
+    first = bn_run("1", monkeypatch, shape=(96, 40), seed=5)
+    again = bn_run("1", monkeypatch, shape=(96, 40), seed=5)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def test_batch_norm_kernel_gradients_pass_gradcheck(monkeypatch):
+    monkeypatch.setenv(_jit.JIT_ENV, "1")
+    rng = np.random.default_rng(1)
+    x = nnlab.tensor(rng.standard_normal((6, 4)), requires_grad=True, dtype=np.float64)
+    gamma = nnlab.tensor(rng.uniform(0.5, 2.0, 4), requires_grad=True, dtype=np.float64)
+    beta = nnlab.tensor(rng.standard_normal(4), requires_grad=True, dtype=np.float64)
+    assert nnlab.gradcheck(lambda a, g, b: batch_norm(a, g, b), [x, gamma, beta])
+
+
+def test_batch_norm_keeps_the_reference_for_what_the_kernels_do_not_cover(monkeypatch):
+    monkeypatch.setenv(_jit.JIT_ENV, "1")
+    X = np.zeros((8, 6), np.float32)
+    G, B = np.ones(6, np.float32), np.zeros(6, np.float32)
+    assert fused._bn_kernels(X[:, ::2], G[::2], B[::2]) is None  # a strided batch
+    monkeypatch.setenv(_jit.JIT_ENV, "0")
+    assert fused._bn_kernels(np.zeros((512, 512), np.float32), np.ones(512, np.float32), np.zeros(512, np.float32)) is None
+    monkeypatch.setenv(_jit.JIT_ENV, "")
+    assert fused._bn_kernels(X, G, B) is None  # below the size rule
+
+
+def test_batch_norm_layer_trains_the_same_with_and_without_kernels(monkeypatch):
+    """A BatchNorm MLP's loss after a few Adam steps, kernels on and off (channels-first input included)."""
+    losses = {}
+    for jit in ("0", "1"):
+        monkeypatch.setenv(_jit.JIT_ENV, jit)
+        nnlab.seed(0)
+        model = nnlab.nn.Sequential(nnlab.nn.Linear(5, 8), nnlab.nn.BatchNorm(8), nnlab.nn.ReLU(), nnlab.nn.Linear(8, 3))
+        opt = nnlab.optim.Adam(model.parameters(), lr=1e-2)
+        rng = np.random.default_rng(0)
+        X, y = rng.standard_normal((32, 5)).astype(np.float32), rng.integers(0, 3, 32)
+        for _ in range(5):
+            loss = nnlab.losses.cross_entropy(model(X), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        losses[jit] = loss.item()
+    assert losses["1"] == pytest.approx(losses["0"], rel=1e-5)
+
+
+def test_relu_backward_kernel_gives_the_bits_of_the_reference(monkeypatch):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((40, 30)).astype(np.float32)
+    X[0, :4] = [0.0, -0.0, np.nan, -np.inf]
+    g = (rng.standard_normal((40, 30)) * 10.0 ** rng.integers(-30, 30, (40, 30))).astype(np.float32)
+    g[1, :5] = [np.inf, -np.inf, np.nan, -0.0, 0.0]
+    X[1, :5] = -1.0
+    grads = {}
+    for jit in ("0", "1"):
+        monkeypatch.setenv(_jit.JIT_ENV, jit)
+        x = nnlab.tensor(X, requires_grad=True)
+        with np.errstate(invalid="ignore"):
+            F.relu(x).backward(g)
+        grads[jit] = x.grad
+    assert _jit.kernel(fused._KERNELS, "relu_backward", 1, np.float32, F._flat_signature) is not None
+    assert grads["1"].dtype == np.float32
+    np.testing.assert_array_equal(grads["0"].view(np.uint32), grads["1"].view(np.uint32))
