@@ -5,7 +5,9 @@ steps, no loop over positions or samples), each reading the (N, *out, C)
 slab of the padded channels-last input that the offset covers.  Max pooling's
 forward computes only the maximum (``np.maximum``: a NaN in a window gives a
 NaN, as in PyTorch); its backward finds each window's winner as the first
-element equal to the maximum.
+element equal to the maximum.  With numba (``nnlab[fast]``, see :mod:`nnlab._jit`)
+non-overlapping 1-D and 2-D max pooling of large batches runs as one pass
+forward and one backward (``_numba_pool.py``) with the same rules and bits.
 
 Max-pooling ties: the whole gradient of a window goes to its *first*
 maximal element in row-major kernel order (a later element must be strictly
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _jit
 from ..errors import ConfigError
 from ..tensor import as_tensor, make_result
 from ._windows import (
@@ -59,6 +62,9 @@ def max_pool(x, kernel_size, stride=None, padding=0):
     """
     x, X, kernel, stride, pads, out_sp = _setup(x, kernel_size, stride, padding, "max_pool")
     Xp = pad(channels_last(X), pads, -np.inf)
+    kernels = _pool_kernels(Xp, kernel, stride)
+    if kernels is not None:
+        return _max_pool_by_kernels(x, X, Xp, kernels, kernel, stride, pads, out_sp)
     slab_index = [index for _, index in offsets(kernel, stride, (1,) * len(kernel), out_sp)]
     # The maximum alone in the forward: one copy and kernel-size − 1 in-place maximum passes.  The
     # winners (which element each gradient goes to) are found in the backward from Xp and the
@@ -85,6 +91,49 @@ def max_pool(x, kernel_size, stride=None, padding=0):
                 dXp[index] += gcl * hit
             else:
                 np.multiply(gcl, hit, out=dXp[index])
+        return (channels_first(dXp[interior(X.shape[2:], pads)]),)
+
+    return make_result(channels_first(out), (x,), backward)
+
+
+_KERNELS = "nnlab.ops._numba_pool"
+
+
+def _pool_kernels(Xp, kernel, stride):
+    """The numba forward and backward (``_numba_pool``) for non-overlapping 1-D or 2-D windows, or None."""
+    if len(kernel) > 2 or any(s < k for s, k in zip(stride, kernel)) or not _jit.wanted(Xp.size):
+        return None
+
+    def signature(name):
+        def make(num, types):
+            c, i = types.Array(num, 4, "C"), types.intp
+            return (c, i, i, i, i, c) if name == "max_pool_forward" else (c, c, c, i, i, i, i, num, c)
+        return make
+
+    found = tuple(_jit.kernel(_KERNELS, name, Xp.size, Xp.dtype, signature(name))
+                  for name in ("max_pool_forward", "max_pool_backward"))
+    return found if all(k is not None for k in found) else None
+
+
+def _as_2d(A):
+    """A 1-D pool's (N, L, C) array as the 2-D (N, 1, L, C) view."""
+    return A[:, None] if A.ndim == 3 else A
+
+
+def _max_pool_by_kernels(x, X, Xp, kernels, kernel, stride, pads, out_sp):
+    forward, backward_kernel = kernels
+    (kh, kw), (sh, sw) = ((1,) + kernel, (1,) + stride) if len(kernel) == 1 else (kernel, stride)
+    Xp = np.ascontiguousarray(Xp)  # channels-last memory already after a conv or a ReLU: no copy then
+    out = np.empty((X.shape[0],) + out_sp + (X.shape[1],), dtype=X.dtype)
+    forward(_as_2d(Xp), kh, kw, sh, sw, _as_2d(out))
+
+    # windows that tile the padded input leave nothing for a zero fill to do: the kernel writes every element
+    tiled = all(o * s == n and s == k for o, s, n, k in zip(out_sp, stride, Xp.shape[1:-1], kernel))
+
+    def backward(g):
+        dXp = (np.empty if tiled else np.zeros)(Xp.shape, dtype=X.dtype)
+        gcl = np.ascontiguousarray(channels_last(g), dtype=X.dtype)
+        backward_kernel(_as_2d(Xp), _as_2d(out), _as_2d(gcl), kh, kw, sh, sw, X.dtype.type(0), _as_2d(dXp))
         return (channels_first(dXp[interior(X.shape[2:], pads)]),)
 
     return make_result(channels_first(out), (x,), backward)
