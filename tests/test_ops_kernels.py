@@ -12,10 +12,10 @@ import pytest
 import nnlab
 import nnlab.functional as F
 from nnlab import _jit
-from nnlab.ops import fused
+from nnlab.ops import _bn_fast
 from nnlab.ops.fused import batch_norm
 
-pytestmark = pytest.mark.skipif(not _jit.available(fused._KERNELS), reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not _jit.available(_jit.OPS_KERNELS), reason="numba is not installed")
 
 
 def bn_run(jit, monkeypatch, dtype=np.float32, shape=(64, 48), x_grad=True, seed=0):
@@ -36,7 +36,7 @@ def bn_run(jit, monkeypatch, dtype=np.float32, shape=(64, 48), x_grad=True, seed
 def test_batch_norm_kernels_agree_with_the_numpy_passes(dtype, x_grad, monkeypatch):
     reference = bn_run("0", monkeypatch, dtype, x_grad=x_grad)
     kernel = bn_run("1", monkeypatch, dtype, x_grad=x_grad)
-    assert fused._bn_kernels(np.zeros((2, 3), dtype), np.ones(3, dtype), np.zeros(3, dtype)) is not None
+    assert _bn_fast.kernels(np.zeros((2, 3), dtype), np.ones(3, dtype), np.zeros(3, dtype)) is not None
     tol = 2e-5 if dtype == np.float32 else 1e-12
     for a, b in zip(reference, kernel):
         if a is None:
@@ -66,11 +66,11 @@ def test_batch_norm_keeps_the_reference_for_what_the_kernels_do_not_cover(monkey
     monkeypatch.setenv(_jit.JIT_ENV, "1")
     X = np.zeros((8, 6), np.float32)
     G, B = np.ones(6, np.float32), np.zeros(6, np.float32)
-    assert fused._bn_kernels(X[:, ::2], G[::2], B[::2]) is None  # a strided batch
+    assert _bn_fast.kernels(X[:, ::2], G[::2], B[::2]) is None  # a strided batch
     monkeypatch.setenv(_jit.JIT_ENV, "0")
-    assert fused._bn_kernels(np.zeros((512, 512), np.float32), np.ones(512, np.float32), np.zeros(512, np.float32)) is None
+    assert _bn_fast.kernels(np.zeros((512, 512), np.float32), np.ones(512, np.float32), np.zeros(512, np.float32)) is None
     monkeypatch.setenv(_jit.JIT_ENV, "")
-    assert fused._bn_kernels(X, G, B) is None  # below the size rule
+    assert _bn_fast.kernels(X, G, B) is None  # below the size rule
 
 
 def test_batch_norm_layer_trains_the_same_with_and_without_kernels(monkeypatch):
@@ -106,6 +106,21 @@ def test_relu_backward_kernel_gives_the_bits_of_the_reference(monkeypatch):
         with np.errstate(invalid="ignore"):
             F.relu(x).backward(g)
         grads[jit] = x.grad
-    assert _jit.kernel(fused._KERNELS, "relu_backward", 1, np.float32, F._flat_signature) is not None
+    assert _jit.kernel(_jit.OPS_KERNELS, "relu_backward", 1, np.float32, F._flat_signature) is not None
     assert grads["1"].dtype == np.float32
     np.testing.assert_array_equal(grads["0"].view(np.uint32), grads["1"].view(np.uint32))
+
+
+def test_batch_norm_kernel_leaves_running_statistics_of_another_dtype_to_numpy(monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((16, 5)).astype(np.float32)
+    stats = {}
+    for jit in ("0", "1"):
+        monkeypatch.setenv(_jit.JIT_ENV, jit)
+        running_mean, running_var = np.zeros(5), np.ones(5)  # float64 beside a float32 batch
+        gamma, beta = nnlab.tensor(np.ones(5)), nnlab.tensor(np.zeros(5))
+        batch_norm(nnlab.tensor(X), gamma, beta, running_mean, running_var)
+        stats[jit] = running_mean, running_var
+    for a, b in zip(stats["0"], stats["1"]):
+        assert b.dtype == np.float64
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)

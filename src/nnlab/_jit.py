@@ -24,6 +24,9 @@ MIN_ELEMENTS = 1 << 15
 #: environment switch: 0 disables the kernels, 1 uses them at every size
 JIT_ENV = "NNLAB_JIT"
 
+#: the module of the ops' kernels (BatchNorm, ReLU's backward); the optimizers' are in optim/
+OPS_KERNELS = "nnlab.ops._numba_kernels"
+
 _modules: dict = {}  # kernel module name -> the module, or None when numba is unavailable
 _ready: dict = {}  # (module, kernel, dtype) -> the kernel compiled for that dtype, or None
 

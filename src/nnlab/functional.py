@@ -9,7 +9,6 @@ import numpy as np
 from . import _jit
 from ._checks import check_float
 from .errors import ConfigError
-from .ops.fused import _KERNELS
 from .ops.reduce import _axes
 from .tensor import Tensor, as_tensor, make_result
 from .ops.activations import (  # noqa: F401  (re-exported)
@@ -84,7 +83,7 @@ def relu(x):
 def _relu_backward(g, X):
     """g·1[x > 0]: one pass of a numba kernel (the same bits) for large C-contiguous arrays, else NumPy's two."""
     if _jit.wanted(X.size) and X.flags.c_contiguous and g.flags.c_contiguous and g.dtype == X.dtype:
-        kernel = _jit.kernel(_KERNELS, "relu_backward", X.size, X.dtype, _flat_signature)
+        kernel = _jit.kernel(_jit.OPS_KERNELS, "relu_backward", X.size, X.dtype, _flat_signature)
         if kernel is not None:
             out = np.empty_like(g)
             kernel(g.reshape(-1), X.reshape(-1), X.dtype.type(0), out.reshape(-1))

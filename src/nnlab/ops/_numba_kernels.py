@@ -21,9 +21,15 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
-def bn_forward(X, G, B, eps, inv_n, out, mu, var, inv, scale):
-    """Batch statistics and y = (x − μ)·γs + β with s = 1/√(σ² + ε); μ, σ², s and γs land in the vectors given."""
+def bn_forward(X, G, B, eps, inv_n, out, stats, rm, rv, keep, m, mv):
+    """Batch statistics and y = (x − μ)·γs + β with s = 1/√(σ² + ε).
+
+    ``stats`` rows receive μ, σ², s and γs.  Non-empty ``rm``/``rv`` are the running
+    mean and variance, updated as the reference does: r·(1 − m) + m·μ and
+    r·(1 − m) + (m·n/(n − 1))·σ² (``keep`` = 1 − m, ``mv`` = m·n/(n − 1), in the dtype).
+    """
     n, C = X.shape
+    mu, var, inv, scale = stats[0], stats[1], stats[2], stats[3]
     mu[:] = 0
     var[:] = 0
     for i in range(n):
@@ -40,6 +46,10 @@ def bn_forward(X, G, B, eps, inv_n, out, mu, var, inv, scale):
         inv[c] = 1
         inv[c] /= np.sqrt(var[c] + eps)  # 1/√(σ² + ε) in the dtype: the stored 1 keeps the division in it
         scale[c] = G[c] * inv[c]
+    for c in range(rm.size):
+        rm[c] = rm[c] * keep + m * mu[c]
+    for c in range(rv.size):
+        rv[c] = rv[c] * keep + mv * var[c]
     for i in range(n):
         for c in range(C):
             out[i, c] = (X[i, c] - mu[c]) * scale[c] + B[c]

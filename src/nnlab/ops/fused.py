@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from .. import _jit
 from .._leafgrad import Product
+from . import _bn_fast
 from ..errors import DataError
 from ..tensor import is_grad_enabled, make_result
 from .elementwise import astype
@@ -102,40 +102,6 @@ def maxout(x, W, b, pieces):
     return make_result(out.reshape(X.shape[:-1] + (units,)), parents, backward)
 
 
-_KERNELS = "nnlab.ops._numba_kernels"
-
-
-def _bn_kernels(X2, G, B):
-    """The numba kernels (forward, backward, sums) for this batch, or None: the NumPy passes below (``_jit.py``)."""
-    if not (_jit.wanted(X2.size) and X2.flags.c_contiguous and G.flags.c_contiguous and B.flags.c_contiguous):
-        return None
-
-    def signature(name):
-        def make(num, types):
-            m, v = types.Array(num, 2, "C"), types.Array(num, 1, "C")
-            return {"bn_forward": (m, v, v, num, num, m, v, v, v, v), "bn_sums": (m, m, v, v, v),
-                    "bn_backward": (m, m, v, v, v, num, m, v, v)}[name]
-        return make
-
-    found = tuple(_jit.kernel(_KERNELS, name, X2.size, X2.dtype, signature(name))
-                  for name in ("bn_forward", "bn_backward", "bn_sums"))
-    return found if all(k is not None for k in found) else None
-
-
-def _bn_backward_kernel(kernels, g, X2, mu, inv, scale, inv_n, rx, rg, rb):
-    """``batch_norm``'s training backward by the kernels: (dx, dγ, dβ) from Σg and Σ g·(x − μ)."""
-    g2 = np.ascontiguousarray(g.reshape(X2.shape))
-    sum_g, dot = np.empty_like(mu), np.empty_like(mu)
-    gX = None
-    if rx:
-        gX = np.empty_like(X2)
-        kernels[1](g2, X2, mu, inv, scale, inv_n, gX, sum_g, dot)
-        gX = gX.reshape(g.shape)
-    else:
-        kernels[2](g2, X2, mu, sum_g, dot)
-    return gX, dot * inv if rg else None, sum_g if rb else None
-
-
 def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
     """Batch normalization over all axes but the last (features), as one node.
 
@@ -157,7 +123,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
     kept for the backward.  With numba (``nnlab[fast]``) a C-contiguous batch
     of at least ``_jit.MIN_ELEMENTS`` values (or any size with ``NNLAB_JIT=1``)
     runs the same formulas as three passes forward and two backward
-    (``_numba_kernels.py``; equal to these NumPy passes to rounding,
+    (``_bn_fast.py``; equal to these NumPy passes to rounding,
     ``tests/test_ops_kernels.py``).
     """
     x = _like(x, gamma)
@@ -177,11 +143,10 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
                 f"BatchNorm in training mode needs more than one value per feature, got input of shape {X.shape}"
             )
         inv_n = dt(1.0 / n)
-        kernels = _bn_kernels(X2, G, B)
+        kernels = _bn_fast.kernels(X2, G, B)
         if kernels is not None:
-            mu, var, inv, scale = (np.empty(C, X.dtype) for _ in range(4))
-            out = np.empty_like(X2)
-            kernels[0](X2, G, B, dt(eps), inv_n, out, mu, var, inv, scale)
+            out, mu, var, inv, scale, running_mean, running_var = _bn_fast.forward(
+                kernels, X2, G, B, dt(eps), inv_n, running_mean, running_var, momentum)
         else:
             mu = (ones @ X2) * inv_n
             xc = X2 - mu
@@ -212,7 +177,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
 
     def backward(g):
         if kernels is not None:
-            return _bn_backward_kernel(kernels, g, X2, mu, inv, scale, inv_n, rx, rg, rb)
+            return _bn_fast.backward(kernels, g, X2, mu, inv, scale, inv_n, rx, rg, rb)
         g2 = g.reshape(-1, C)
         need_dot = rg or (rx and training)
         g_beta = ones @ g2 if rb or (rx and training) else None
