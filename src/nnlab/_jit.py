@@ -1,4 +1,4 @@
-"""The one switch and loader of nnlab's optional numba kernels (optimizer updates, BatchNorm, ReLU's backward).
+"""The one switch and loader of nnlab's optional numba kernels (optimizer updates, BatchNorm).
 
 numba is optional (``pip install 'nnlab[fast]'``) and imported on first use,
 so ``import nnlab`` stays light.  A kernel runs when numba imports, the array it
@@ -24,7 +24,7 @@ MIN_ELEMENTS = 1 << 15
 #: environment switch: 0 disables the kernels, 1 uses them at every size
 JIT_ENV = "NNLAB_JIT"
 
-#: the module of the ops' kernels (BatchNorm, ReLU's backward); the optimizers' are in optim/
+#: the module of the ops' kernels (BatchNorm); the optimizers' are in optim/
 OPS_KERNELS = "nnlab.ops._numba_kernels"
 
 _modules: dict = {}  # kernel module name -> the module, or None when numba is unavailable

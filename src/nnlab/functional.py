@@ -6,7 +6,6 @@ The notes' activations live here; the further ones PyTorch users reach for
 
 import numpy as np
 
-from . import _jit
 from ._checks import check_float
 from .errors import ConfigError
 from .ops.reduce import _axes
@@ -77,23 +76,7 @@ def relu(x):
     X = x.data
     zeros = _zeros_like_readonly(X)
     out = np.maximum(X, 0 if zeros is None else zeros)
-    return make_result(out, (x,), lambda g: (_relu_backward(g, X),))
-
-
-def _relu_backward(g, X):
-    """g·1[x > 0]: one pass of a numba kernel (the same bits) for large C-contiguous arrays, else NumPy's two."""
-    if _jit.wanted(X.size) and X.flags.c_contiguous and g.flags.c_contiguous and g.dtype == X.dtype:
-        kernel = _jit.kernel(_jit.OPS_KERNELS, "relu_backward", X.size, X.dtype, _flat_signature)
-        if kernel is not None:
-            out = np.empty_like(g)
-            kernel(g.reshape(-1), X.reshape(-1), X.dtype.type(0), out.reshape(-1))
-            return out
-    return g * (X > 0)
-
-
-def _flat_signature(num, types):
-    flat = types.Array(num, 1, "C")
-    return flat, flat, num, flat
+    return make_result(out, (x,), lambda g: (g * (X > 0),))
 
 
 def leaky_relu(x, alpha=0.01):

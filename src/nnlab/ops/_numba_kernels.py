@@ -9,8 +9,6 @@
   order), so results agree with the reference to rounding, and are the same bits
   from run to run and machine to machine (each column is summed in one fixed
   order, whatever the vector width).
-- ``relu_backward``: ``g·1[x > 0]`` in one pass, the bits of the reference
-  ``g * (x > 0)``.
 """
 
 import numba
@@ -81,10 +79,3 @@ def bn_backward(g, X, mu, inv, scale, inv_n, gX, sum_g, dot):
     for i in range(n):
         for c in range(C):
             gX[i, c] = ((X[i, c] - mu[c]) * coef[c] + g[i, c] - shift[c]) * scale[c]
-
-
-@_jit
-def relu_backward(g, X, zero, out):
-    """out = g·1[x > 0] over flat arrays: g·1 is g, g·0 is ±0 (NaN for an infinite or NaN g), as NumPy's product."""
-    for i in range(g.size):
-        out[i] = g[i] if X[i] > 0 else g[i] * zero
