@@ -103,3 +103,28 @@ def test_batch_norm_kernel_leaves_running_statistics_of_another_dtype_to_numpy(m
     for a, b in zip(stats["0"], stats["1"]):
         assert b.dtype == np.float64
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("jit", ["0", "1"])
+@pytest.mark.parametrize("training", [True, False])
+def test_sequential_runs_batchnorm_then_relu_as_one_node_with_the_same_bits(jit, training, monkeypatch):
+    """Sequential fuses BatchNorm + ReLU (BatchNorm.forward_relu); layer by layer gives the same bits."""
+    monkeypatch.setenv(_jit.JIT_ENV, jit)
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((24, 5)).astype(np.float32)
+    results = []
+    for fused_call in (True, False):
+        nnlab.seed(1)
+        model = nnlab.nn.Sequential(nnlab.nn.Linear(5, 7), nnlab.nn.BatchNorm(7), nnlab.nn.ReLU(), nnlab.nn.Linear(7, 3))
+        model.train(training)
+        if fused_call:
+            out = model(X)
+        else:
+            out = X
+            for layer in model:
+                out = layer(out)
+        (out * out).sum().backward()
+        results.append([out.data] + [p.grad for p in model.parameters()] + [model[1].running_mean.copy()])
+    assert len(results[0]) == 8  # output, 6 gradients, running mean
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))

@@ -6,6 +6,7 @@ import numpy as np
 
 from .._checks import check_dtype, check_float, check_int
 from ..errors import ConfigError
+from ..functional import relu
 from ..ops.fused import batch_norm
 from ..ops.shape import transpose
 from ..tensor import Tensor, as_tensor
@@ -52,9 +53,17 @@ class BatchNorm(Module):
         back = (0, x.data.ndim - 1) + tuple(range(1, x.data.ndim - 1))
         return transpose(self._normalize(transpose(x, axes)), back)
 
-    def _normalize(self, x):
+    def forward_relu(self, x):
+        """``relu(self(x))``, as one node for a (N, C) batch: what ``Sequential`` runs for a BatchNorm followed by a ReLU."""
+        if not isinstance(x, Tensor):
+            x = as_tensor(x, like=self.gamma)
+        if x.data.ndim > 2:
+            return relu(self.forward(x))
+        return self._normalize(features_input(x, self.gamma, "BatchNorm", self.num_features), relu=True)
+
+    def _normalize(self, x, relu=False):
         return batch_norm(
-            x, self.gamma, self.beta, self.running_mean, self.running_var, self.training, self.momentum, self.eps
+            x, self.gamma, self.beta, self.running_mean, self.running_var, self.training, self.momentum, self.eps, relu
         )
 
     def _check_channels(self, shape) -> None:

@@ -20,8 +20,10 @@ _found: dict = {}  # dtype -> (forward, backward, sums), or None where a kernel 
 def _signature(name):
     def make(num, types):
         m, v = types.Array(num, 2, "C"), types.Array(num, 1, "C")
-        return {"bn_forward": (m, v, v, num, num, m, m, v, v, num, num, num), "bn_sums": (m, m, v, v, v),
-                "bn_backward": (m, m, v, v, v, num, m, v, v)}[name]
+        flag = types.boolean
+        return {"bn_forward": (m, v, v, num, num, m, m, v, v, num, num, num, flag),
+                "bn_sums": (m, m, m, v, num, v, v, flag),
+                "bn_backward": (m, m, m, v, v, v, num, m, v, v, flag)}[name]
     return make
 
 
@@ -41,7 +43,7 @@ def _running(r, dtype):
     return r is not None and r.dtype == dtype and r.ndim == 1 and r.flags.c_contiguous
 
 
-def forward(found, X2, G, B, eps, inv_n, running_mean, running_var, momentum):
+def forward(found, X2, G, B, eps, inv_n, running_mean, running_var, momentum, relu=False):
     """``(out, μ, σ², s, γs, running_mean, running_var)``; the running arrays returned are those still to update."""
     dtype = X2.dtype
     dt = dtype.type
@@ -53,21 +55,23 @@ def forward(found, X2, G, B, eps, inv_n, running_mean, running_var, momentum):
     rv = running_var if _running(running_var, dtype) else None
     m = dt(momentum)
     found[0](X2, G, B, eps, inv_n, out, stats, empty if rm is None else rm, empty if rv is None else rv,
-             1 - m, m, m * dt(n / (n - 1)))
+             1 - m, m, m * dt(n / (n - 1)), relu)
     mu, var, inv, scale = stats
     return (out, mu, var, inv, scale, running_mean if rm is None else None, running_var if rv is None else None)
 
 
-def backward(found, g, X2, mu, inv, scale, inv_n, rx, rg, rb):
-    """(dx, dγ, dβ) of the training pass from Σg and Σ g·(x − μ)."""
+def backward(found, g, X2, mu, inv, scale, inv_n, rx, rg, rb, Y=None):
+    """(dx, dγ, dβ) of the training pass from Σg and Σ g·(x − μ); ``Y``: the fused ReLU's output, whose mask g takes first."""
     g2 = np.ascontiguousarray(g.reshape(X2.shape))
+    relu = Y is not None
+    Y = g2 if Y is None else Y
     sums = np.empty((2,) + mu.shape, mu.dtype)
     sum_g, dot = sums
     gX = None
     if rx:
         gX = np.empty_like(X2)
-        found[1](g2, X2, mu, inv, scale, inv_n, gX, sum_g, dot)
+        found[1](g2, Y, X2, mu, inv, scale, inv_n, gX, sum_g, dot, relu)
         gX = gX.reshape(g.shape)
     else:
-        found[2](g2, X2, mu, sum_g, dot)
+        found[2](g2, Y, X2, mu, inv_n - inv_n, sum_g, dot, relu)
     return gX, dot * inv if rg else None, sum_g if rb else None

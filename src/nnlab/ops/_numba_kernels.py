@@ -19,12 +19,13 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
-def bn_forward(X, G, B, eps, inv_n, out, stats, rm, rv, keep, m, mv):
+def bn_forward(X, G, B, eps, inv_n, out, stats, rm, rv, keep, m, mv, relu):
     """Batch statistics and y = (x − μ)·γs + β with s = 1/√(σ² + ε).
 
     ``stats`` rows receive μ, σ², s and γs.  Non-empty ``rm``/``rv`` are the running
     mean and variance, updated as the reference does: r·(1 − m) + m·μ and
     r·(1 − m) + (m·n/(n − 1))·σ² (``keep`` = 1 − m, ``mv`` = m·n/(n − 1), in the dtype).
+    ``relu``: the output is max(y, 0) as ``np.maximum(y, zeros)`` gives it (+0 for y ≤ 0, NaN kept).
     """
     n, C = X.shape
     mu, var, inv, scale = stats[0], stats[1], stats[2], stats[3]
@@ -48,28 +49,35 @@ def bn_forward(X, G, B, eps, inv_n, out, stats, rm, rv, keep, m, mv):
         rm[c] = rm[c] * keep + m * mu[c]
     for c in range(rv.size):
         rv[c] = rv[c] * keep + mv * var[c]
+    zero = inv_n - inv_n  # +0 in the dtype
     for i in range(n):
         for c in range(C):
-            out[i, c] = (X[i, c] - mu[c]) * scale[c] + B[c]
+            y = (X[i, c] - mu[c]) * scale[c] + B[c]
+            if relu and y <= 0:
+                y = zero
+            out[i, c] = y
 
 
 @_jit
-def bn_sums(g, X, mu, sum_g, dot):
-    """Σ g and Σ g·(x − μ) per column."""
+def bn_sums(g, Y, X, mu, zero, sum_g, dot, relu):
+    """Σ g and Σ g·(x − μ) per column; with ``relu``, of g·1[y > 0] (ReLU's backward, its bits) instead of g."""
     n, C = g.shape
     sum_g[:] = 0
     dot[:] = 0
     for i in range(n):
         for c in range(C):
             gi = g[i, c]
+            if relu and not Y[i, c] > 0:
+                gi = gi * zero
             sum_g[c] += gi
             dot[c] += gi * (X[i, c] - mu[c])
 
 
 @_jit
-def bn_backward(g, X, mu, inv, scale, inv_n, gX, sum_g, dot):
+def bn_backward(g, Y, X, mu, inv, scale, inv_n, gX, sum_g, dot, relu):
     """The sums of ``bn_sums`` and dx = γs·((x − μ)·(−s²·dot/n) + g − Σg/n), in the reference's operation order."""
-    bn_sums(g, X, mu, sum_g, dot)
+    zero = inv_n - inv_n
+    bn_sums(g, Y, X, mu, zero, sum_g, dot, relu)
     n, C = g.shape
     coef = np.empty_like(mu)
     shift = np.empty_like(mu)
@@ -78,4 +86,7 @@ def bn_backward(g, X, mu, inv, scale, inv_n, gX, sum_g, dot):
         shift[c] = sum_g[c] * inv_n
     for i in range(n):
         for c in range(C):
-            gX[i, c] = ((X[i, c] - mu[c]) * coef[c] + g[i, c] - shift[c]) * scale[c]
+            gi = g[i, c]
+            if relu and not Y[i, c] > 0:
+                gi = gi * zero
+            gX[i, c] = ((X[i, c] - mu[c]) * coef[c] + gi - shift[c]) * scale[c]

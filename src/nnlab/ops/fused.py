@@ -102,7 +102,8 @@ def maxout(x, W, b, pieces):
     return make_result(out.reshape(X.shape[:-1] + (units,)), parents, backward)
 
 
-def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5):
+def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=True, momentum=0.1, eps=1e-5,
+               relu=False):
     """Batch normalization over all axes but the last (features), as one node.
 
     Training: the seeds' algorithm — mini-batch mean μ and biased variance σ²,
@@ -124,7 +125,9 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
     of at least ``_jit.MIN_ELEMENTS`` values (or any size with ``NNLAB_JIT=1``)
     runs the same formulas as three passes forward and two backward
     (``_bn_fast.py``; equal to these NumPy passes to rounding,
-    ``tests/test_ops_kernels.py``).
+    ``tests/test_ops_kernels.py``).  ``relu=True`` applies ReLU to the output in
+    the same node (``nn.Sequential`` asks for it where a ReLU follows): the numbers
+    of ``relu(batch_norm(...))``, one pass over the batch fewer each way with the kernels.
     """
     x = _like(x, gamma)
     X = x.data
@@ -146,7 +149,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
         kernels = _bn_fast.kernels(X2, G, B)
         if kernels is not None:
             out, mu, var, inv, scale, running_mean, running_var = _bn_fast.forward(
-                kernels, X2, G, B, dt(eps), inv_n, running_mean, running_var, momentum)
+                kernels, X2, G, B, dt(eps), inv_n, running_mean, running_var, momentum, relu)
         else:
             mu = (ones @ X2) * inv_n
             xc = X2 - mu
@@ -174,11 +177,18 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
         # y = (x − μ)·γs + β, written over a temporary when there is one, over x − μ when the backward needs no x − μ.
         out = np.multiply(xc, scale, out=buf if keep_xc else xc)
         out += B
+        if relu:
+            from ..functional import _zeros_like_readonly  # functional imports the ops: import at use
+
+            zeros = _zeros_like_readonly(out)
+            np.maximum(out, 0 if zeros is None else zeros, out=out)
 
     def backward(g):
         if kernels is not None:
-            return _bn_fast.backward(kernels, g, X2, mu, inv, scale, inv_n, rx, rg, rb)
+            return _bn_fast.backward(kernels, g, X2, mu, inv, scale, inv_n, rx, rg, rb, out if relu else None)
         g2 = g.reshape(-1, C)
+        if relu:
+            g2 = g2 * (out > 0)  # ReLU's backward, on its output (out > 0 exactly where its input > 0)
         need_dot = rg or (rx and training)
         g_beta = ones @ g2 if rb or (rx and training) else None
         gx = np.multiply(g2, xc) if need_dot else None
