@@ -128,3 +128,13 @@ def test_sequential_runs_batchnorm_then_relu_as_one_node_with_the_same_bits(jit,
     assert len(results[0]) == 8  # output, 6 gradients, running mean
     for a, b in zip(*results):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def test_sequential_makes_its_plan_again_after_append():
+    nnlab.seed(2)
+    model = nnlab.nn.Sequential(nnlab.nn.Linear(4, 6), nnlab.nn.BatchNorm(6))
+    X = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
+    before = model(X).data
+    assert (before < 0).any()
+    model.append(nnlab.nn.ReLU())
+    np.testing.assert_array_equal(model(X).data, np.maximum(before, 0))

@@ -32,21 +32,15 @@ class Sequential(Module):
             raise ConfigError(f"Sequential holds Modules, got {type(module).__name__}")
         setattr(self, str(len(self._layers)), module)
         self._layers.append(module)
+        self.__dict__["_plan"] = None  # forward's plan is made again on the next call
         return self
 
     def forward(self, x):
-        # A BatchNorm directly followed by a ReLU runs as one node (BatchNorm.forward_relu): the same
-        # numbers, one pass over the batch fewer each way with the BatchNorm kernels (ops/_bn_fast.py).
-        layers = self._layers
-        i, n = 0, len(layers)
-        while i < n:
-            layer = layers[i]
-            if type(layer) is BatchNorm and i + 1 < n and type(layers[i + 1]) is ReLU:
-                x = layer.forward_relu(x)
-                i += 2
-            else:
-                x = layer(x)
-                i += 1
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self.__dict__["_plan"] = _plan(self._layers)
+        for layer, then_relu in plan:
+            x = layer.forward_relu(x) if then_relu else layer(x)
         return x
 
     def __len__(self):
@@ -64,6 +58,21 @@ class Sequential(Module):
         for i, layer in enumerate(self._layers):
             shape = layer._flops(shape, f"{name}.{i}" if name else str(i), rows)
         return shape
+
+
+def _plan(layers) -> list:
+    """``(layer, then_relu)`` per step of ``Sequential.forward``.
+
+    A BatchNorm directly followed by a ReLU becomes one step, ``BatchNorm.forward_relu``:
+    the same numbers as the two layers, one pass over the batch fewer each way with the
+    BatchNorm kernels (``ops/_bn_fast.py``).
+    """
+    plan, i = [], 0
+    while i < len(layers):
+        fuse = type(layers[i]) is BatchNorm and i + 1 < len(layers) and type(layers[i + 1]) is ReLU
+        plan.append((layers[i], fuse))
+        i += 2 if fuse else 1
+    return plan
 
 
 class Residual(Module):
