@@ -138,3 +138,20 @@ def test_sequential_makes_its_plan_again_after_append():
     assert (before < 0).any()
     model.append(nnlab.nn.ReLU())
     np.testing.assert_array_equal(model(X).data, np.maximum(before, 0))
+
+
+def test_a_batchnorm_that_becomes_syncbatchnorm_after_the_first_call_still_runs():
+    # The plan is made at the first call; convert_sync_batchnorm changes the BatchNorm's class afterwards.
+    from nnlab.distributed.sync_batchnorm import SyncBatchNorm, convert_sync_batchnorm
+
+    nnlab.seed(3)
+    model = nnlab.nn.Sequential(nnlab.nn.Linear(4, 6), nnlab.nn.BatchNorm(6), nnlab.nn.ReLU())
+    X = np.random.default_rng(1).standard_normal((10, 4)).astype(np.float32)
+    model.eval()
+    before = model(X).data
+    convert_sync_batchnorm(model)
+    assert type(model[1]) is SyncBatchNorm
+    np.testing.assert_array_equal(model(X).data, before)  # one process: SyncBatchNorm is a BatchNorm
+    model.train()
+    fused = model[1].forward_relu(nnlab.tensor(X) @ model[0].weight + model[0].bias).data
+    assert (fused >= 0).all() and fused.shape == (10, 6)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import functional as F
 from ..nn.normalization import BatchNorm
 from ..tensor import is_grad_enabled, make_result
 from . import comm as C
@@ -74,11 +75,12 @@ class SyncBatchNorm(BatchNorm):
 
     saved_as = BatchNorm
 
-    def _normalize(self, x):
+    def _normalize(self, x, relu=False):
         if not self.training or not C.is_active():
-            return super()._normalize(x)
-        return sync_batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var, self.momentum,
-                               self.eps, C.communicator())
+            return super()._normalize(x, relu)
+        out = sync_batch_norm(x, self.gamma, self.beta, self.running_mean, self.running_var, self.momentum,
+                              self.eps, C.communicator())
+        return F.relu(out) if relu else out
 
 
 def convert_sync_batchnorm(model):

@@ -39,8 +39,13 @@ class Sequential(Module):
         plan = self.__dict__.get("_plan")
         if plan is None:
             plan = self.__dict__["_plan"] = _plan(self._layers)
-        for layer, then_relu in plan:
-            x = layer.forward_relu(x) if then_relu else layer(x)
+        for layer, relu in plan:
+            if relu is None:
+                x = layer(x)
+            elif type(layer) is BatchNorm and type(relu) is ReLU:
+                x = layer.forward_relu(x)
+            else:  # a layer's class changed since the plan (convert_sync_batchnorm does that): one at a time
+                x = relu(layer(x))
         return x
 
     def __len__(self):
@@ -61,16 +66,17 @@ class Sequential(Module):
 
 
 def _plan(layers) -> list:
-    """``(layer, then_relu)`` per step of ``Sequential.forward``.
+    """``(layer, the ReLU after it or None)`` per step of ``Sequential.forward``.
 
     A BatchNorm directly followed by a ReLU becomes one step, ``BatchNorm.forward_relu``:
     the same numbers as the two layers, one pass over the batch fewer each way with the
-    BatchNorm kernels (``ops/_bn_fast.py``).
+    BatchNorm kernels (``ops/_bn_fast.py``).  ``forward`` checks the two classes again on
+    every call, so a layer whose class changes later runs as itself.
     """
     plan, i = [], 0
     while i < len(layers):
         fuse = type(layers[i]) is BatchNorm and i + 1 < len(layers) and type(layers[i + 1]) is ReLU
-        plan.append((layers[i], fuse))
+        plan.append((layers[i], layers[i + 1] if fuse else None))
         i += 2 if fuse else 1
     return plan
 
