@@ -25,7 +25,7 @@ Measured on 2026-12-01 (2-core AMD EPYC, load average below 1; the README has th
       NNRegressor     43.93 ± 8.84       6.0 s
       difference -0.29 points (standard error of the paired fold differences 0.29): within 0.5 points; ...1.59x
 
-Two runs side by side on the busy machine took 20 times as long (235 s for MLPClassifier's 15 fits):
+Two runs side by side on the busy machine took about 30 times as long (235 s for MLPClassifier's 15 fits, ~7 s idle):
 run it alone.
 """
 
