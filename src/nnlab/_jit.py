@@ -67,6 +67,16 @@ def kernel(module: str, name: str, size: int, dtype, signature):
     return _ready[key]
 
 
+def kernels(module: str, names, size: int, dtype, signature):
+    """The kernels ``names`` of ``module`` that work together (``signature(name)`` as for :func:`kernel`), or None.
+
+    All or nothing: when one of them is not wanted or does not compile, the
+    caller takes its NumPy reference for the whole op.
+    """
+    found = tuple(kernel(module, name, size, dtype, signature(name)) for name in names)
+    return found if all(k is not None for k in found) else None
+
+
 def _compile(module: str, name: str, dtype, signature):
     mod = _module(module)
     fn = getattr(mod, name, None) if mod is not None else None

@@ -33,8 +33,7 @@ def kernels(X2, G, B):
         return None
     dtype = X2.dtype
     if dtype not in _found:
-        found = tuple(_jit.kernel(_jit.OPS_KERNELS, name, X2.size, dtype, _signature(name)) for name in _NAMES)
-        _found[dtype] = found if all(k is not None for k in found) else None
+        _found[dtype] = _jit.kernels(_jit.OPS_KERNELS, _NAMES, X2.size, dtype, _signature)
     return _found[dtype]
 
 

@@ -110,9 +110,7 @@ def _pool_kernels(Xp, kernel, stride):
             return (c, i, i, i, i, c) if name == "max_pool_forward" else (c, c, c, i, i, i, i, num, c)
         return make
 
-    found = tuple(_jit.kernel(_KERNELS, name, Xp.size, Xp.dtype, signature(name))
-                  for name in ("max_pool_forward", "max_pool_backward"))
-    return found if all(k is not None for k in found) else None
+    return _jit.kernels(_KERNELS, ("max_pool_forward", "max_pool_backward"), Xp.size, Xp.dtype, signature)
 
 
 def _as_2d(A):
