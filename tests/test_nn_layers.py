@@ -184,3 +184,18 @@ def test_sequential_indexing_and_append():
     assert [n for n, _ in model.named_modules()] == ["", "0", "1", "2"]
     assert model(np.ones((4, 2))).shape == (4, 1)
     assert nn.Sequential([nn.ReLU(), nn.Tanh()])[1].__class__ is nn.Tanh
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_is_nnlab_random_bernoulli_and_keeps_the_dtype(dtype):
+    X = np.random.default_rng(1).standard_normal((6, 5)).astype(dtype)
+    out = nn.Dropout(keep=0.7, rng=2)(nnlab.tensor(X, dtype=dtype)).numpy()
+    assert out.dtype == dtype
+    kept = nnlab.random.bernoulli(np.random.default_rng(2), 0.7, X.shape)
+    np.testing.assert_array_equal(out, X * np.where(kept, dtype(1 / 0.7), dtype(0)))
+    nnlab.random.set_batch_shard((18, 6, 12))  # rows [6, 12) of a global batch of 18: that batch's mask, these rows
+    try:
+        mine = nn.Dropout(keep=0.7, rng=2)(nnlab.tensor(X, dtype=dtype)).numpy()
+    finally:
+        nnlab.random.set_batch_shard(None)
+    np.testing.assert_array_equal(mine != 0, nnlab.random.bernoulli(np.random.default_rng(2), 0.7, (18, 5))[6:12])

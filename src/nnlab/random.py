@@ -2,7 +2,11 @@
 
 Per-batch draws (Dropout masks, GaussianNoise) go through :func:`draw_for_batch`,
 so a distributed rank draws what one process with the global batch draws.
+Dropout's masks come from :func:`bernoulli`, which spends about 8 random bits
+per unit instead of a float's 32.
 """
+
+import math
 
 import numpy as np
 
@@ -76,3 +80,55 @@ def draw_for_batch(draw, shape, owner: str = "layer"):
                           f"batch on axis 0, but got an input of shape {tuple(shape)} while this rank holds {hi - lo} "
                           f"rows of a global batch of {m}")
     return draw((m, *shape[1:]))[lo:hi]
+
+
+# Bit generators whose random_raw gives 64 random bits per value (MT19937's gives 32, zero-extended to 64).
+_RAW64 = (np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox)
+
+
+def _random_bytes(gen: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` uniform random bytes from ``gen``: its bit generator's raw 64-bit output, 8 bytes a draw.
+
+    ``random_raw`` skips Generator's per-value work: 32,768 bytes cost ~7 µs
+    against ~24 µs through ``integers(0, 256, dtype=uint8)`` (the fallback for
+    other bit generators).  Read as little-endian on every machine, so a seed
+    gives the same bytes everywhere.
+    """
+    bits = gen.bit_generator
+    if type(bits) in _RAW64:
+        return bits.random_raw(-(-n // 8)).astype("<u8", copy=False).view(np.uint8)[:n]
+    return gen.integers(0, 256, n, dtype=np.uint8)
+
+
+def bernoulli(rng, p: float, shape) -> np.ndarray:
+    """A bool array of ``shape``, each element True independently with probability ``round(p·2³²)/2³²``.
+
+    The outcome is the 32-bit compare ``u < t`` (u uniform on [0, 2³²),
+    t = round(p·2³²)), decided from u's top byte alone wherever that settles it:
+    u < t when u's top byte is below t's, u ≥ t when above.  Only on a tie
+    (probability 1/256) are u's other 24 bits drawn and compared with t's.  So
+    the probability is exactly the uint32 threshold's (finer than a float32
+    uniform's 2⁻²⁴ steps), at about 8.1 random bits per element instead of 32
+    (issue 17: 32,768 elements in ~17 µs, where ``rng.random(dtype=float32) < p``
+    took ~45 µs).  Every random number comes from ``rng``: the same seed gives the
+    same mask.
+
+    >>> mask = bernoulli(np.random.default_rng(0), 0.25, (400, 100))
+    >>> mask.dtype, mask.shape, bool(abs(mask.mean() - 0.25) < 0.01)
+    (dtype('bool'), (400, 100), True)
+    >>> bool((mask == bernoulli(np.random.default_rng(0), 0.25, (400, 100))).all())
+    True
+    """
+    gen = get_rng(rng)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"bernoulli: p must be a probability in [0, 1], got {p!r}")
+    threshold = round(p * 2**32)
+    if threshold >= 2**32:  # p within 2⁻³³ of 1: every element
+        return np.ones(shape, dtype=bool)
+    high, low = divmod(threshold, 1 << 24)  # t's top byte, t's other 24 bits
+    top = _random_bytes(gen, math.prod(shape))
+    mask = top < high
+    ties = (top == high).nonzero()[0]
+    if ties.size:  # the other 24 bits of each tied u: the top 24 bits of 4 more random bytes
+        mask[ties] = (_random_bytes(gen, 4 * ties.size).view("<u4") >> 8) < low
+    return mask.reshape(shape)
