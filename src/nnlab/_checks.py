@@ -43,10 +43,8 @@ def _bounds(low, high, low_open: bool, high_open: bool) -> str:
 def check_float(name: str, value, low=None, high=None, *, low_open: bool = False, high_open: bool = False,
                 allow_inf: bool = False, owner: str | None = None) -> float:
     """A real, finite number within [low, high] (open ends where asked); returns it as a Python float."""
-    bounds = _bounds(low, high, low_open, high_open)
-    what = ("a number" if allow_inf else "a finite number") + (f" {bounds}" if bounds else "")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, _REAL):
-        raise ConfigError(f"{_prefix(owner)}{name} must be {what}, got {value!r}")
+        _refuse(name, value, "a number" if allow_inf else "a finite number", low, high, low_open, high_open, owner)
     number = float(value)
     bad = math.isnan(number) or (not allow_inf and math.isinf(number))
     if low is not None:
@@ -54,19 +52,23 @@ def check_float(name: str, value, low=None, high=None, *, low_open: bool = False
     if high is not None:
         bad |= number >= high if high_open else number > high
     if bad:
-        raise ConfigError(f"{_prefix(owner)}{name} must be {what}, got {value!r}")
+        _refuse(name, value, "a number" if allow_inf else "a finite number", low, high, low_open, high_open, owner)
     return number
+
+
+def _refuse(name, value, kind, low, high, low_open, high_open, owner):
+    """Raise the ConfigError of a number outside its range; the message is built only here, on failure
+    (the checks run on every call of some layers and losses)."""
+    bounds = _bounds(low, high, low_open, high_open)
+    raise ConfigError(f"{_prefix(owner)}{name} must be {kind}{f' {bounds}' if bounds else ''}, got {value!r}")
 
 
 def check_int(name: str, value, minimum: int | None = None, maximum: int | None = None, *,
               owner: str | None = None) -> int:
     """An integer (not a bool, not a float such as 2.0) within [minimum, maximum]; returns a Python int."""
-    bounds = _bounds(minimum, maximum, False, False)
-    what = "an integer" + (f" {bounds}" if bounds else "")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{_prefix(owner)}{name} must be {what}, got {value!r}")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ConfigError(f"{_prefix(owner)}{name} must be {what}, got {value!r}")
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or (minimum is not None and value < minimum) or (maximum is not None and value > maximum)):
+        _refuse(name, value, "an integer", minimum, maximum, False, False, owner)
     return int(value)
 
 

@@ -61,17 +61,23 @@ def accumulate(leaf, g, owned: set) -> None:
     ``owned`` holds the ids of arrays already stored in some leaf's ``.grad`` in
     this backward pass (the engine shares arrays between parents).
     """
+    dtype = leaf.data.dtype
+    product = type(g) is Product
+    if getattr(leaf, "_zero_pending", False):
+        buffer = leaf.stored_grad()
+        if buffer is not None and product and g.A.dtype == dtype and g.B.dtype == dtype:
+            # overwrite: the buffer stands for zeros; matmul refuses an ``out`` of any other shape
+            # (the contract check below, at no cost on the path every Linear takes)
+            leaf._zero_pending = False
+            np.matmul(g.A, g.B, out=buffer)
+            return
     if g.shape != leaf.data.shape:  # an op's backward broke its contract: fail loudly, never broadcast
         raise RuntimeError(f"internal error: gradient of shape {g.shape} for a leaf of shape {leaf.data.shape}")
-    dtype = leaf.data.dtype
     if getattr(leaf, "_zero_pending", False):
         leaf._zero_pending = False
         buffer = leaf.stored_grad()
         if buffer is not None:  # overwrite: the buffer stands for zeros
-            if type(g) is Product and g.dtype == dtype:
-                np.matmul(g.A, g.B, out=buffer)
-            else:
-                np.copyto(buffer, array(g), casting="unsafe")
+            np.copyto(buffer, array(g), casting="unsafe")
             return
     g = array(g)
     if g.dtype != dtype:

@@ -79,12 +79,23 @@ def class_targets(target, lead_shape, classes, where, ignore_index=None):
         kept = y != ignore_index
         y = np.where(kept, y, 0)
     checked = y if kept is None else y[kept]
-    if checked.size:
+    if checked.size and _out_of_range(checked, classes):
         low, high = int(checked.min()), int(checked.max())
-        if low < 0 or high >= classes:
-            bad = low if low < 0 else high
-            raise DataError(f"{where}: class index {bad} is out of range for {classes} classes (0..{classes - 1})")
+        bad = low if low < 0 else high
+        raise DataError(f"{where}: class index {bad} is out of range for {classes} classes (0..{classes - 1})")
     return y, kept
+
+
+def _out_of_range(y: np.ndarray, classes: int) -> bool:
+    """Whether an integer index lies outside [0, classes), in one pass over ``y``.
+
+    Viewed as unsigned integers of the same width, negative indices become the
+    largest values, so one maximum tests both ends (half the cost of min and max
+    on a batch of labels, which every training step checks).
+    """
+    if y.dtype.kind == "i":
+        y = y.view(y.dtype.str.replace("i", "u"))
+    return int(y.max()) >= classes
 
 
 def check_ignore_index(ignore_index, where):

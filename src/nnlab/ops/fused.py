@@ -10,20 +10,46 @@ from .elementwise import astype
 from .shape import transpose
 
 
-_ONES: dict = {}
+_CONSTANTS: dict = {}
+
+
+def _constant(make, n: int, dtype) -> np.ndarray:
+    """``make(n, dtype=dtype)`` (np.ones, np.arange), cached read-only: batch sizes are few, and
+    making the vector again on every step costs as much as the small op that uses it."""
+    key = (make, n, dtype)
+    out = _CONSTANTS.get(key)
+    if out is None:
+        if len(_CONSTANTS) > 64:  # keep the cache bounded anyway
+            _CONSTANTS.clear()
+        out = _CONSTANTS[key] = make(n, dtype=dtype)
+        out.flags.writeable = False
+    return out
 
 
 def _ones(n: int, dtype) -> np.ndarray:
-    """A cached read-only vector of ones: ``ones @ A`` sums A's columns with one BLAS call,
+    """Read-only ones: ``ones @ A`` sums A's columns with one BLAS call,
     about twice as fast as ``A.sum(axis=0)`` on float32 (1.9 against 3.9 µs at 128×256)."""
-    key = (n, np.dtype(dtype))
-    ones = _ONES.get(key)
-    if ones is None:
-        if len(_ONES) > 64:  # batch sizes are few; keep the cache bounded anyway
-            _ONES.clear()
-        ones = _ONES[key] = np.ones(n, dtype=dtype)
-        ones.flags.writeable = False
-    return ones
+    return _constant(np.ones, n, dtype)
+
+
+def _row_max(A2: np.ndarray) -> np.ndarray:
+    """The maximum of each row of a 2-D array, as a column (n, 1).
+
+    NumPy reduces a short last axis row by row, about 40 ns a row (128×10 float32:
+    5.7 µs).  With few columns, the transposed copy reduced along its first axis is
+    K − 1 vectorised passes instead (1.6 µs); a maximum is the same value in any
+    order, so both give the same numbers.
+    """
+    n, K = A2.shape
+    if K <= 32 and n >= 16:
+        return np.maximum.reduce(A2.T.copy(), axis=0)[:, None]
+    return A2.max(axis=1, keepdims=True)
+
+
+def _row_sums(A2: np.ndarray) -> np.ndarray:
+    """The sum of each row of a 2-D array, as a column (n, 1): one BLAS matrix-vector product,
+    0.9 against NumPy's 2.6 µs at 128×10 float32 (its reduction of a short last axis goes row by row)."""
+    return (A2 @ _ones(A2.shape[1], A2.dtype))[:, None]
 
 
 def _column_sums(A2: np.ndarray) -> np.ndarray:
@@ -228,22 +254,22 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
     Z2 = Z.reshape(-1, K)
     n = Z2.shape[0]
     dt = Z.dtype.type
-    shifted = Z2 - Z2.max(axis=1, keepdims=True)
+    shifted = Z2 - _row_max(Z2)
     e = np.exp(shifted)
-    s = e.sum(axis=1, keepdims=True)
+    s = _row_sums(e)
     log_s = np.log(s)
     hard = target.dtype.kind in "iu"
     eps = float(label_smoothing)
     off = dt(eps / (K - 1)) if eps else dt(0)
     if hard:
         y = target.reshape(-1)
-        rows = np.arange(n)
-        picked = shifted[rows, y] - log_s[:, 0]
+        rows = _constant(np.arange, n, np.intp)
         if eps:
+            picked = shifted[rows, y] - log_s[:, 0]
             row_sum = shifted.sum(axis=1) - K * log_s[:, 0]
             per = -(dt(1 - eps) - off) * picked - off * row_sum
         else:
-            per = -picked
+            per = log_s[:, 0] - shifted[rows, y]
         q = None
     else:
         q = target.reshape(-1, K).astype(Z.dtype, copy=False)
