@@ -139,3 +139,33 @@ def test_class_forms_and_lookup():
         losses.get("mse", label_smoothing=0.1)
     with pytest.raises(ConfigError):
         losses.CrossEntropyLoss(label_smoothing=-0.1)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int16", "int32", "int64", "uint8", "uint64", ">i4"])
+def test_class_index_range_is_checked_for_every_integer_dtype(dtype):
+    # one unsigned maximum tests both ends: a negative index must not pass as a small one
+    logits = np.zeros((3, 4), np.float32)
+    assert np.isfinite(losses.cross_entropy(_x(logits), np.array([0, 3, 1], dtype=dtype)).item())
+    with pytest.raises(DataError, match="class index 4 is out of range"):
+        losses.cross_entropy(_x(logits), np.array([0, 4, 1], dtype=dtype))
+    if np.dtype(dtype).kind == "i":
+        with pytest.raises(DataError, match="class index -1 is out of range"):
+            losses.cross_entropy(_x(logits), np.array([0, -1, 1], dtype=dtype))
+
+
+@pytest.mark.parametrize("shape", [(8, 10), (40, 10), (40, 32), (40, 33), (200, 3)])
+def test_cross_entropy_rows_reduced_either_way_match_the_formula(shape):
+    # the row max and row sums take another route for short rows (ops/fused.py): same loss and gradient
+    rng = np.random.default_rng(1)
+    Z = rng.standard_normal(shape) * 30
+    Z[0, 0] = np.nan if shape[0] == 200 else Z[0, 0]
+    y = rng.integers(0, shape[1], shape[0])
+    x = nnlab.tensor(Z, requires_grad=True, dtype=np.float64)
+    loss = losses.cross_entropy(x, y)
+    loss.backward()
+    shifted = Z - Z.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(loss.item(), -log_p[np.arange(shape[0]), y].mean(), rtol=1e-12)
+    expected = np.exp(log_p)
+    expected[np.arange(shape[0]), y] -= 1
+    np.testing.assert_allclose(x.grad, expected / shape[0], rtol=1e-12, atol=1e-15)
