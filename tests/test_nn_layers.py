@@ -199,3 +199,10 @@ def test_dropout_mask_is_nnlab_random_bernoulli_and_keeps_the_dtype(dtype):
     finally:
         nnlab.random.set_batch_shard(None)
     np.testing.assert_array_equal(mine != 0, nnlab.random.bernoulli(np.random.default_rng(2), 0.7, (18, 5))[6:12])
+
+
+def test_gaussian_noise_is_nnlab_random_standard_normal():
+    X = np.random.default_rng(1).standard_normal((6, 5)).astype(np.float32)
+    out = nn.GaussianNoise(0.5, rng=2)(nnlab.tensor(X)).numpy()
+    noise = nnlab.random.standard_normal(np.random.default_rng(2), X.shape, np.float32)
+    np.testing.assert_array_equal(out, X + noise * np.float32(0.5))

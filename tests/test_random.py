@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnlab.random
-from nnlab.random import bernoulli
+from nnlab.random import bernoulli, standard_normal
 
 
 @pytest.mark.parametrize("p", [0.1, 0.9, 0.5 / 256, 1 - 0.5 / 256])  # the last two: kept (or dropped) only on ties
@@ -40,3 +40,18 @@ def test_bernoulli_draws_only_from_its_generator(bits):
     assert abs(first.mean() - 0.3) < 4.5 * np.sqrt(0.3 * 0.7 / first.size)
     with pytest.raises(ValueError, match="p must be a probability"):
         bernoulli(a, 1.5, (2,))
+
+
+def test_standard_normal_float32_is_normal_and_reproducible():
+    stats = pytest.importorskip("scipy.stats")
+    z = standard_normal(np.random.default_rng(0), (1001, 201))  # odd size: the last pair's sine is dropped
+    assert z.dtype == np.float32 and z.shape == (1001, 201)
+    result = stats.kstest(z.ravel().astype(np.float64), "norm")
+    assert result.statistic < 1.63 / np.sqrt(z.size)  # Kolmogorov-Smirnov at the 1 % level
+    assert abs((np.abs(z) > 3).mean() - 2 * stats.norm.sf(3)) < 4.5 * np.sqrt(0.0027 / z.size)
+    half = -(-z.size // 2)
+    cos_part, sin_part = z.ravel()[:half], z.ravel()[half:]
+    assert abs(np.corrcoef(cos_part[: sin_part.size], sin_part)[0, 1]) < 4.5 / np.sqrt(sin_part.size)  # a pair's two
+    np.testing.assert_array_equal(z, standard_normal(np.random.default_rng(0), (1001, 201)))
+    gen = np.random.default_rng(0)
+    np.testing.assert_array_equal(standard_normal(gen, (4, 3), np.float64), np.random.default_rng(0).standard_normal((4, 3)))
