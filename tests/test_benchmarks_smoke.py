@@ -144,3 +144,12 @@ def test_the_hand_written_numpy_step_trains_as_nnlab_does(optimizer):
         assert W.dtype == "float32"
         np.testing.assert_allclose(layer.weight.data, W, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(layer.bias.data, b, rtol=1e-4, atol=1e-6)
+
+
+def test_jit_startup_times_the_three_ways(capsys):
+    from benchmarks import jit_startup
+
+    assert jit_startup.main(["--runs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    ways = {line.split()[0]: float(line.split("first step")[1].split("ms")[0]) for line in lines[1:]}
+    assert set(ways) == {"cold", "warm", "numpy"} and all(ms > 0 for ms in ways.values())
