@@ -179,3 +179,35 @@ def test_digits_as_images_and_jitter_on_image_batches():
     # Every image is its original moved by (dy, dx): its pixels sum to at most the original's.
     assert (shifted.sum(axis=(1, 2, 3)) <= X[:50].sum(axis=(1, 2, 3)) + 1e-3).all()
     assert not np.array_equal(shifted, X[:50])
+
+
+@pytest.mark.parametrize("jit", ["0", "1"])
+@pytest.mark.parametrize("dims, pool", [(2, {"kernel_size": 2}), (2, {"kernel_size": 3, "stride": 2, "padding": 1}),
+                                        (1, {"kernel_size": 2}), (1, {"kernel_size": 3, "stride": 1, "padding": 1})])
+def test_sequential_pools_before_the_relu_with_the_same_bits(jit, dims, pool, monkeypatch):
+    """Sequential runs ReLU → max pooling as pooling → ReLU (nn/container.py); layer by layer gives the same bits,
+    with ties, windows of negative values only and exact zeros in the input."""
+    monkeypatch.setenv("NNLAB_JIT", jit)
+    rng = np.random.default_rng(7)
+    shape = (3, 2, 6, 7) if dims == 2 else (3, 2, 9)
+    X = rng.integers(-3, 3, shape).astype(np.float32)  # many ties and zeros
+    X[0, 0] = -1.0  # a channel whose windows are all negative
+    results = []
+    for planned in (True, False):
+        conv = nn.Conv2d(2, 2, 1, bias=False, rng=0) if dims == 2 else nn.Conv1d(2, 2, 1, bias=False, rng=0)
+        conv.weight.data[...] = np.eye(2).reshape(conv.weight.data.shape)  # identity: keeps the ties
+        layers = [conv, nn.ReLU(), (nn.MaxPool2d if dims == 2 else nn.MaxPool1d)(**pool), nn.Flatten()]
+        x = nnlab.tensor(X, requires_grad=True)
+        if planned:
+            model = nn.Sequential(*layers)
+            out = model(x)
+            assert [after for _, after in model.__dict__["_plan"]] == [None, layers[2], None]  # the pair ran as one step
+        else:
+            out = x
+            for layer in layers:
+                out = layer(out)
+        out.backward(np.arange(out.data.size, dtype=np.float32).reshape(out.shape) - 5)
+        results.append((out.data, x.grad, conv.weight.grad))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    assert (results[0][1] != 0).any() and (results[0][0] == 0).any()

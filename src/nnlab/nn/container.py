@@ -6,6 +6,7 @@ from ..errors import ConfigError
 from .activations import ReLU
 from .module import Module, elements
 from .normalization import BatchNorm
+from .pooling import MaxPool1d, MaxPool2d
 
 __all__ = ["Sequential", "Residual"]
 
@@ -39,13 +40,15 @@ class Sequential(Module):
         plan = self.__dict__.get("_plan")
         if plan is None:
             plan = self.__dict__["_plan"] = _plan(self._layers)
-        for layer, relu in plan:
-            if relu is None:
+        for layer, after in plan:
+            if after is None:
                 x = layer(x)
-            elif type(layer) is BatchNorm and type(relu) is ReLU:
+            elif type(layer) is BatchNorm and type(after) is ReLU:
                 x = layer.forward_relu(x)
+            elif type(layer) is ReLU and type(after) in _MAX_POOLS:
+                x = layer(after(x))  # the ReLU on the pooled values: see _plan
             else:  # a layer's class changed since the plan (convert_sync_batchnorm does that): one at a time
-                x = relu(layer(x))
+                x = after(layer(x))
         return x
 
     def __len__(self):
@@ -65,17 +68,35 @@ class Sequential(Module):
         return shape
 
 
-def _plan(layers) -> list:
-    """``(layer, the ReLU after it or None)`` per step of ``Sequential.forward``.
+_MAX_POOLS = (MaxPool1d, MaxPool2d)
 
-    A BatchNorm directly followed by a ReLU becomes one step, ``BatchNorm.forward_relu``:
-    the same numbers as the two layers, one pass over the batch fewer each way with the
-    BatchNorm kernels (``ops/_bn_fast.py``).  ``forward`` checks the two classes again on
-    every call, so a layer whose class changes later runs as itself.
+
+def _pairs(first, second) -> bool:
+    """Whether ``first`` then ``second`` runs as one step of ``Sequential.forward``."""
+    return ((type(first) is BatchNorm and type(second) is ReLU)
+            or (type(first) is ReLU and type(second) in _MAX_POOLS))
+
+
+def _plan(layers) -> list:
+    """``(layer, the layer after it or None)`` per step of ``Sequential.forward``.
+
+    Two pairs run as one step, with the same numbers as the layers one after the other:
+
+    - a BatchNorm directly followed by a ReLU: ``BatchNorm.forward_relu``, one pass over
+      the batch fewer each way with the BatchNorm kernels (``ops/_bn_fast.py``);
+    - a ReLU directly followed by max pooling: the pooling first, then the ReLU on its
+      output, a quarter of the values for 2 × 2 windows.  ReLU is monotone, so the
+      maximum of the rectified window is the rectified maximum, and the gradient
+      reaches the same element (the window's first maximum) or is zero in both orders.
+      (cnn2d at one thread: 16.6–17.9 → 15.3–15.6 ms CPU per step, `python -m benchmarks.cpu_step
+      nnlab cnn2d --steps 30 --rounds 5`, three alternations on a busy machine.)
+
+    ``forward`` checks the two classes again on every call, so a layer whose class
+    changes later runs as itself.
     """
     plan, i = [], 0
     while i < len(layers):
-        fuse = type(layers[i]) is BatchNorm and i + 1 < len(layers) and type(layers[i + 1]) is ReLU
+        fuse = i + 1 < len(layers) and _pairs(layers[i], layers[i + 1])
         plan.append((layers[i], layers[i + 1] if fuse else None))
         i += 2 if fuse else 1
     return plan
