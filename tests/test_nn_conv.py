@@ -186,12 +186,13 @@ def test_digits_as_images_and_jitter_on_image_batches():
                                         (1, {"kernel_size": 2}), (1, {"kernel_size": 3, "stride": 1, "padding": 1})])
 def test_sequential_pools_before_the_relu_with_the_same_bits(jit, dims, pool, monkeypatch):
     """Sequential runs ReLU → max pooling as pooling → ReLU (nn/container.py); layer by layer gives the same bits,
-    with ties, windows of negative values only and exact zeros in the input."""
+    with ties, windows of negative values only, exact zeros and a NaN in the input."""
     monkeypatch.setenv("NNLAB_JIT", jit)
     rng = np.random.default_rng(7)
     shape = (3, 2, 6, 7) if dims == 2 else (3, 2, 9)
     X = rng.integers(-3, 3, shape).astype(np.float32)  # many ties and zeros
     X[0, 0] = -1.0  # a channel whose windows are all negative
+    X[1, 1].flat[0] = np.nan  # NaN: the same position wins in both orders, and its gradient is zero
     results = []
     for planned in (True, False):
         conv = nn.Conv2d(2, 2, 1, bias=False, rng=0) if dims == 2 else nn.Conv1d(2, 2, 1, bias=False, rng=0)
@@ -210,4 +211,4 @@ def test_sequential_pools_before_the_relu_with_the_same_bits(jit, dims, pool, mo
         results.append((out.data, x.grad, conv.weight.grad))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
-    assert (results[0][1] != 0).any() and (results[0][0] == 0).any()
+    assert (results[0][1] != 0).any() and (results[0][0] == 0).any() and np.isnan(results[0][0]).any()
