@@ -102,6 +102,10 @@ def _random_bytes(gen: np.random.Generator, n: int) -> np.ndarray:
     return gen.integers(0, 256, n, dtype=np.uint8)
 
 
+def _shape(shape) -> tuple:
+    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+
+
 def bernoulli(rng, p: float, shape) -> np.ndarray:
     """A bool array of ``shape``, each element True independently with probability ``round(p·2³²)/2³²``.
 
@@ -112,8 +116,8 @@ def bernoulli(rng, p: float, shape) -> np.ndarray:
     the probability is exactly the uint32 threshold's (finer than a float32
     uniform's 2⁻²⁴ steps), at about 8.1 random bits per element instead of 32
     (issue 17: 32,768 elements in ~17 µs, where ``rng.random(dtype=float32) < p``
-    took ~45 µs).  Every random number comes from ``rng``: the same seed gives the
-    same mask.
+    took ~45 µs; ``python -m benchmarks.noise_layers``).  Every random number
+    comes from ``rng``: the same seed gives the same mask.
 
     >>> mask = bernoulli(np.random.default_rng(0), 0.25, (400, 100))
     >>> mask.dtype, mask.shape, bool(abs(mask.mean() - 0.25) < 0.01)
@@ -121,7 +125,7 @@ def bernoulli(rng, p: float, shape) -> np.ndarray:
     >>> bool((mask == bernoulli(np.random.default_rng(0), 0.25, (400, 100))).all())
     True
     """
-    gen = get_rng(rng)
+    gen, shape = get_rng(rng), _shape(shape)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"bernoulli: p must be a probability in [0, 1], got {p!r}")
     threshold = round(p * 2**32)
@@ -154,7 +158,7 @@ def standard_normal(rng, shape, dtype=np.float32) -> np.ndarray:
     >>> z.dtype, z.shape, bool(abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01)
     (dtype('float32'), (500, 200), True)
     """
-    gen, dtype = get_rng(rng), np.dtype(dtype)
+    gen, shape, dtype = get_rng(rng), _shape(shape), np.dtype(dtype)
     if dtype != np.float32:
         return gen.standard_normal(shape, dtype=dtype)
     n = math.prod(shape)
