@@ -306,3 +306,32 @@ def test_deepcopy_and_pickle_keep_ties_and_state():
         assert clone[2].weight is clone[0].weight and clone[0].weight is not encoder.weight
         np.testing.assert_array_equal(clone.eval()(X).numpy(), model.eval()(X).numpy())
         model.train()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(6, 4), (2, 3, 4)])
+def test_sequential_runs_linear_then_relu_as_one_node_with_the_same_bits(dtype, shape):
+    """Linear → ReLU runs as Linear.forward_relu (nn/container.py): layer by layer gives the same bits,
+    for a data batch and for an input that needs its gradient, with leading batch axes."""
+    rng = np.random.default_rng(4)
+    X = rng.integers(-2, 3, shape).astype(dtype)  # exact zeros in the pre-activations, too
+    results = []
+    for planned in (True, False):
+        nnlab.seed(5)
+        model = nn.Sequential(nn.Linear(4, 5, dtype=dtype), nn.ReLU(), nn.Linear(5, 3, dtype=dtype), nn.ReLU())
+        model[0].bias.data[:] = 0  # integer inputs and zero biases: some pre-activations are exactly 0
+        model[0].weight.data[...] = np.round(model[0].weight.data * 2)
+        x = nnlab.tensor(X, requires_grad=True, dtype=dtype)
+        if planned:
+            out = model(x)
+            assert [after for _, after in model.__dict__["_plan"]] == [model[1], model[3]]
+        else:
+            out = x
+            for layer in model:
+                out = layer(out)
+        (out * out).sum().backward()
+        results.append([out.data, x.grad] + [p.grad for p in model.parameters()])
+    assert (results[0][0] == 0).any() and (results[0][0] > 0).any()
+    for a, b in zip(*results):
+        assert a.dtype == dtype
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))

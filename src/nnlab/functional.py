@@ -10,6 +10,7 @@ from ._checks import check_float
 from .errors import ConfigError
 from .ops.reduce import _axes
 from .tensor import Tensor, as_tensor, make_result
+from .ops.activations import _zeros_like_readonly
 from .ops.activations import (  # noqa: F401  (re-exported)
     celu, gelu, hardsigmoid, hardswish, hardtanh, mish, relu6, selu, silu, softplus, softsign,
 )
@@ -41,33 +42,6 @@ def tanh(x):
     x = _t(x)
     out = np.tanh(x.data)
     return make_result(out, (x,), lambda g: (g * (1 - out * out),))
-
-
-# ``np.maximum(X, 0)`` runs NumPy's loop for a broadcast scalar, which is not vectorised:
-# 10.7 µs at 128×256 float32, where ``np.maximum`` of two arrays of one shape takes 2.3 µs
-# with the same results (−0.0 → +0.0, NaN kept, −inf → 0).  ReLU compares against zeros
-# of the input's shape: views of one read-only buffer per dtype, grown on demand up to
-# _ZEROS_MAX elements (4 MiB of float32); a larger input takes the scalar route.
-_ZEROS_MAX = 1 << 20
-_zeros_buffers = {}
-
-
-def _zeros_like_readonly(X):
-    """Zeros of X's shape and dtype, a read-only view of a shared buffer, or None above _ZEROS_MAX.
-
-    None too for a non-C-contiguous X (a conv output is a channels-first view of
-    channels-last memory): a C-ordered partner would make NumPy write the result
-    in C order, and the next conv would then gather its windows across strides.
-    """
-    size = X.size
-    if size > _ZEROS_MAX or not X.flags.c_contiguous:
-        return None
-    buf = _zeros_buffers.get(X.dtype)
-    if buf is None or buf.size < size:
-        buf = np.zeros(min(_ZEROS_MAX, max(size, 2 * (0 if buf is None else buf.size))), X.dtype)
-        buf.flags.writeable = False
-        _zeros_buffers[X.dtype] = buf
-    return buf[:size].reshape(X.shape)
 
 
 def relu(x):

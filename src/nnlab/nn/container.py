@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 from .activations import ReLU
 from .module import Module, elements
+from .linear import Linear
 from .normalization import BatchNorm
 from .pooling import MaxPool1d, MaxPool2d
 
@@ -43,7 +44,7 @@ class Sequential(Module):
         for layer, after in plan:
             if after is None:
                 x = layer(x)
-            elif type(layer) is BatchNorm and type(after) is ReLU:
+            elif type(layer) in _WITH_RELU and type(after) is ReLU:
                 x = layer.forward_relu(x)
             elif type(layer) is ReLU and type(after) in _MAX_POOLS:
                 x = layer(after(x))  # the ReLU on the pooled values: see _plan
@@ -69,21 +70,24 @@ class Sequential(Module):
 
 
 _MAX_POOLS = (MaxPool1d, MaxPool2d)
+_WITH_RELU = (Linear, BatchNorm)  # the layers with a forward_relu
 
 
 def _pairs(first, second) -> bool:
     """Whether ``first`` then ``second`` runs as one step of ``Sequential.forward``."""
-    return ((type(first) is BatchNorm and type(second) is ReLU)
+    return ((type(first) in _WITH_RELU and type(second) is ReLU)
             or (type(first) is ReLU and type(second) in _MAX_POOLS))
 
 
 def _plan(layers) -> list:
     """``(layer, the layer after it or None)`` per step of ``Sequential.forward``.
 
-    Two pairs run as one step, with the same numbers as the layers one after the other:
+    Three pairs run as one step, with the same numbers as the layers one after the other:
 
     - a BatchNorm directly followed by a ReLU: ``BatchNorm.forward_relu``, one pass over
       the batch fewer each way with the BatchNorm kernels (``ops/_bn_fast.py``);
+    - a Linear directly followed by a ReLU: ``Linear.forward_relu``, rectified in place,
+      one node fewer for the engine;
     - a ReLU directly followed by max pooling: the pooling first, then the ReLU on its
       output, a quarter of the values for 2 × 2 windows.  ReLU is monotone, so the
       maximum of the rectified window is the rectified maximum, and the gradient

@@ -93,6 +93,10 @@ class Linear(Module):
     def forward(self, x):
         return linear(features_input(x, self.weight, "Linear", self.in_features), self.weight, self.bias)
 
+    def forward_relu(self, x):
+        """``relu(self(x))`` as one node: what ``Sequential`` runs for a Linear followed by a ReLU."""
+        return linear(features_input(x, self.weight, "Linear", self.in_features), self.weight, self.bias, relu=True)
+
     def _count_flops(self, shape):
         return _affine_flops("Linear", shape, self.in_features, self.out_features, self.bias is not None)
 

@@ -14,6 +14,33 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
+# ``np.maximum(X, 0)`` runs NumPy's loop for a broadcast scalar, which is not vectorised:
+# 10.7 µs at 128×256 float32, where ``np.maximum`` of two arrays of one shape takes 2.3 µs
+# with the same results (−0.0 → +0.0, NaN kept, −inf → 0).  ReLU compares against zeros
+# of the input's shape: views of one read-only buffer per dtype, grown on demand up to
+# _ZEROS_MAX elements (4 MiB of float32); a larger input takes the scalar route.
+_ZEROS_MAX = 1 << 20
+_zeros_buffers = {}
+
+
+def _zeros_like_readonly(X):
+    """Zeros of X's shape and dtype, a read-only view of a shared buffer, or None above _ZEROS_MAX.
+
+    None too for a non-C-contiguous X (a conv output is a channels-first view of
+    channels-last memory): a C-ordered partner would make NumPy write the result
+    in C order, and the next conv would then gather its windows across strides.
+    """
+    size = X.size
+    if size > _ZEROS_MAX or not X.flags.c_contiguous:
+        return None
+    buf = _zeros_buffers.get(X.dtype)
+    if buf is None or buf.size < size:
+        buf = np.zeros(min(_ZEROS_MAX, max(size, 2 * (0 if buf is None else buf.size))), X.dtype)
+        buf.flags.writeable = False
+        _zeros_buffers[X.dtype] = buf
+    return buf[:size].reshape(X.shape)
+
+
 def _sigmoid(X):
     z = np.exp(-np.abs(X))
     return np.where(X >= 0, 1, z).astype(X.dtype, copy=False) / (1 + z)

@@ -4,6 +4,7 @@ import numpy as np
 
 from .._leafgrad import Product
 from . import _bn_fast
+from .activations import _zeros_like_readonly
 from ..errors import DataError
 from ..tensor import is_grad_enabled, make_result
 from .elementwise import astype
@@ -61,22 +62,29 @@ def _like(x, weight):
     return x if x.data.dtype == weight.data.dtype else astype(x, weight.data.dtype)
 
 
-def linear(x, W, b=None):
+def linear(x, W, b=None, relu=False):
     """``x @ W + b`` as one node; ``W`` is (in_features, out_features).
 
     The backward computes dX only when ``x`` requires grad, so a data batch
-    costs no extra matrix product.
+    costs no extra matrix product.  ``relu=True``: ``relu(x @ W + b)`` as the same
+    one node, rectified in place (what ``Sequential`` runs for a Linear followed by
+    a ReLU; the same bits as the two ops).
     """
     x = _like(x, W)
     X, Wd = x.data, W.data
     out = X @ Wd
     if b is not None:
         out += b.data
+    if relu:
+        zeros = _zeros_like_readonly(out)
+        np.maximum(out, 0 if zeros is None else zeros, out=out)
     rx, rw = x.requires_grad, W.requires_grad
     rb = b is not None and b.requires_grad
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(g):
+        if relu:
+            g = g * (out > 0)
         # dW and db as Products: computed straight into the parameters' gradient buffers (_leafgrad.py)
         gX = g @ Wd.T if rx else None
         g2 = g if X.ndim == 2 else g.reshape(-1, g.shape[-1])  # leading batch axes: fold them into one
@@ -204,8 +212,6 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
         out = np.multiply(xc, scale, out=buf if keep_xc else xc)
         out += B
         if relu:
-            from ..functional import _zeros_like_readonly  # functional imports the ops: import at use
-
             zeros = _zeros_like_readonly(out)
             np.maximum(out, 0 if zeros is None else zeros, out=out)
 
