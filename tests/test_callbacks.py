@@ -364,3 +364,38 @@ def test_only_callbacks_that_override_batch_hooks_get_them():
     assert callbacks.batch_callbacks == [per_batch]
     with pytest.raises(ConfigError, match="Callback instances"):
         CallbackList([lambda epoch: None], None, None, {})
+
+
+class _CountsBatches(Callback):
+    """Wants per-batch calls for its first ``wanted`` batches only."""
+
+    def __init__(self, wanted):
+        self.wanted, self.calls = wanted, 0
+
+    def on_batch_end(self, batch, logs=None):
+        self.calls += 1
+
+    def wants_batch_hooks(self):
+        return self.calls < self.wanted
+
+
+def test_a_callback_that_needs_no_more_batches_stops_getting_them():
+    # DivergenceGuard needs only the first batch's loss; fit's default callbacks then cost nothing per batch
+    from nnlab.train.callbacks.divergence import DivergenceGuard
+
+    X, y = blobs(64)
+    two, guard = _CountsBatches(2), DivergenceGuard()
+    counted = CallbackList([two])
+    seen = []
+    original = guard.on_batch_end
+    guard.on_batch_end = lambda batch, logs=None: (seen.append(batch), original(batch, logs))
+    nnlab.seed(0)
+    model = mlp()
+    history = fit(model, cross_entropy, Adam(model.parameters()), (X, y), epochs=3, batch_size=8, callbacks=[counted],
+                  divergence=guard, verbose=0)
+    assert len(history.history["loss"]) == 3
+    assert two.calls == 2 and seen == [0] and guard.reference is not None
+    assert counted.batch_callbacks == []
+    # the next fit asks again from its first batch
+    fit(model, cross_entropy, Adam(model.parameters()), (X, y), epochs=1, batch_size=8, divergence=guard, verbose=0)
+    assert seen == [0, 0]

@@ -182,6 +182,7 @@ def _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch) -> dict:
             cbs.on_batch_end(batch, {"loss": value, "size": n})
             if cbs.stop_training:
                 break
+            batch_hooks = bool(cbs.batch_callbacks)  # a callback may need no more batches
     logs = {"loss": total / seen if seen else math.nan}
     for meter in meters:
         logs[meter.name] = meter.result()

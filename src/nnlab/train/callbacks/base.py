@@ -62,7 +62,13 @@ class Callback:
         """
 
     def wants_batch_hooks(self) -> bool:
-        """Whether ``fit`` must call this callback's per-batch hooks (asked after ``on_train_begin``)."""
+        """Whether ``fit`` must call this callback's per-batch hooks.
+
+        Asked after ``on_train_begin`` and again after each ``on_batch_end``: a
+        callback that answers False stops getting per-batch calls until the next
+        ``on_train_begin`` (DivergenceGuard, once it has the first batch's loss), so
+        a fit whose callbacks watch only epochs pays no per-batch cost.
+        """
         cls = type(self)
         return cls.on_batch_begin is not Callback.on_batch_begin or cls.on_batch_end is not Callback.on_batch_end
 
@@ -71,7 +77,7 @@ class CallbackList(Callback):
     """Several callbacks as one: each hook goes to them in order (a :class:`Callback` itself, as in Keras).
 
     Per-batch hooks go only to the callbacks that want them, decided after
-    ``on_train_begin``; training stops when any of them asks to.
+    ``on_train_begin`` and after each ``on_batch_end``; training stops when any of them asks to.
 
     >>> class Stop(Callback):
     ...     def on_epoch_end(self, epoch, logs=None):
@@ -125,8 +131,12 @@ class CallbackList(Callback):
             cb.on_batch_begin(batch, logs)
 
     def on_batch_end(self, batch, logs=None):
+        done = False
         for cb in self.batch_callbacks:
             cb.on_batch_end(batch, logs)
+            done = done or not cb.wants_batch_hooks()
+        if done:  # drop the callbacks that need no more batches (see Callback.wants_batch_hooks)
+            self.batch_callbacks = [cb for cb in self.batch_callbacks if cb.wants_batch_hooks()]
 
     def on_nonfinite_loss(self, epoch, batch, loss):
         for cb in self.callbacks:

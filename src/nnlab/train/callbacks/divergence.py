@@ -54,6 +54,9 @@ class DivergenceGuard(Callback):
         if self.reference is None and math.isfinite((logs or {}).get("loss", math.nan)):
             self.reference = logs["loss"]
 
+    def wants_batch_hooks(self) -> bool:
+        return self.reference is None  # only until the first finite batch loss
+
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor, (logs or {}).get("loss"))
         state = self.model.state_dict()
