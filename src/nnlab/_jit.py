@@ -3,9 +3,10 @@
 numba is optional (``pip install 'nnlab[fast]'``) and imported on first use,
 so ``import nnlab`` stays light.  A kernel runs when numba imports, the array it
 works on has at least ``MIN_ELEMENTS`` elements (below that the JIT's one-off
-cost of importing numba and loading the compiled kernel, about half a second,
-does not pay back in a short run), and the environment variable ``NNLAB_JIT`` is
-not ``0`` (``1`` uses the kernels at every size).  Otherwise the NumPy reference
+cost of importing numba and loading the compiled kernels, 0.3–0.4 s, does not
+pay back in a short run; ``python -m benchmarks.jit_startup`` measures it), and
+the environment variable ``NNLAB_JIT`` is not ``0`` (``1`` uses the kernels at
+every size).  Otherwise the NumPy reference
 runs; each kernel's docstring says how its results relate to the reference's
 (the same bits, or the same formula with another summation order), and the
 tests compare the two.  Kernels are compiled once per machine for one signature
