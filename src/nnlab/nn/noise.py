@@ -55,7 +55,7 @@ class Dropout(_Random):
     (in a distributed run: the global batch's mask, this rank's rows of it)
     through :func:`nnlab.random.bernoulli`: each unit is kept when a uniform
     32-bit integer is below round(keep·2³²), decided from its top byte except on
-    a tie.  Since session 21 (issue 17), in place of ``rng.random(dtype) < keep``,
+    a tie.  This replaced ``rng.random(dtype) < keep`` (issue 17),
     which spent a float's 32 random bits per unit and cost ~45 of the layer's
     ~55 µs (forward + backward, now ~29) on a 128 × 256 float32 batch
     (``python -m benchmarks.noise_layers``); the masks for a seed differ from
@@ -115,9 +115,9 @@ class GaussianNoise(_Random):
     """Adds 𝒩(0, std²) noise in training mode only (the seeds' input-noise regularizer); identity in eval.
 
     The noise comes from ``rng`` through :func:`nnlab.random.standard_normal`:
-    since session 21 (issue 17) float32 noise is drawn by the Box–Muller
-    transform, ~3 times as fast as ``rng.standard_normal(dtype=float32)``, so
-    the noise for a seed differs from earlier versions' (float64 noise does not).
+    float32 noise is drawn by the Box–Muller
+    transform, ~3 times as fast as ``rng.standard_normal(dtype=float32)`` (issue 17),
+    so the noise for a seed differs from earlier versions' (float64 noise does not).
     """
 
     def __init__(self, std, rng=None):
