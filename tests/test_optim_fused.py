@@ -117,3 +117,20 @@ def test_a_gradient_read_after_zero_grad_reads_zeros_and_accumulation_still_adds
     w.grad = None
     opt.zero_grad()
     assert w.grad is None
+
+
+def test_zero_grad_rebinds_a_replaced_gradient_and_leaves_a_none_one():
+    a, b = nn.Parameter(np.ones(3)), nn.Parameter(np.ones(2))
+    opt = SGD([a, b], lr=0.1)
+    (a.sum() + b.sum()).backward()
+    opt.step()
+    a.grad = np.full(3, 7.0)  # replaced by the user: not the optimizer's buffer any more
+    b.grad = None
+    opt.zero_grad()
+    assert np.shares_memory(a.stored_grad(), opt.grad_buffers()[0]) and np.all(a.grad == 0)
+    assert b.grad is None
+    opt.zero_grad()  # twice in a row: still zeros, still pending
+    (a * 4.0).sum().backward()
+    np.testing.assert_array_equal(a.grad, [4.0, 4.0, 4.0])
+    opt.step()
+    np.testing.assert_allclose(a.data, 1 - 0.1 - 0.4)

@@ -128,6 +128,20 @@ class FlatParams(Pieces):
             if p.grad is not None and p.grad is not self.grad_views[i]:
                 p.grad = self.grad_views[i]
 
+    def zero_grad_later(self) -> None:
+        """``Optimizer.zero_grad`` for a group of Parameters: every gradient reads as zeros from now on.
+
+        A replaced gradient is rebound to its view of the buffer first (its values do
+        not matter: they read as zeros), a None one stays None; no buffer is written
+        (``Parameter.zero_grad_later``).  One pass over the parameters without the
+        ``grad`` property, as this runs at every training step.
+        """
+        for p, view in zip(self.params, self.grad_views):
+            stored = p.stored_grad()
+            if stored is not None and stored is not view:
+                p.grad = view
+            p.zero_grad_later()
+
     # ------------------------------------------------------------ helpers
     @property
     def scratch(self) -> np.ndarray:

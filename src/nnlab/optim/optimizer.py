@@ -172,11 +172,10 @@ class Optimizer:
                     for p in flat.params:
                         p.grad = None
                     continue
-                flat.sync_for_zero_grad()
                 if flat.all_parameters:
-                    for p in flat.params:
-                        p.zero_grad_later()
+                    flat.zero_grad_later()
                 else:
+                    flat.sync_for_zero_grad()
                     flat.grad.fill(0)
 
     def grad_buffers(self) -> list:
