@@ -399,3 +399,28 @@ def test_a_callback_that_needs_no_more_batches_stops_getting_them():
     # the next fit asks again from its first batch
     fit(model, cross_entropy, Adam(model.parameters()), (X, y), epochs=1, batch_size=8, divergence=guard, verbose=0)
     assert seen == [0, 0]
+
+
+def test_ctrl_c_during_the_epoch_end_waits_for_every_callback_of_that_epoch():
+    # a SIGINT between two epoch-end writes would leave files of different epochs (train/interrupts.py)
+    import signal
+
+    class Interrupts(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    class Records(Callback):
+        def __init__(self):
+            self.epochs = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append(epoch)
+
+    X, y = blobs(32)
+    records = Records()
+    model = mlp()
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, cross_entropy, Adam(model.parameters()), (X, y), epochs=3, batch_size=16,
+            callbacks=[Interrupts(), records], verbose=0)
+    assert records.epochs == [0]  # the callback after the interrupt still saw epoch 0, and no epoch came after
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -21,6 +21,7 @@ from ..errors import ConfigError, DataError
 from ..tensor import as_tensor, no_grad
 from .callbacks import CallbackList, History, ProgressBar, get_lr
 from .callbacks.divergence import DivergenceGuard
+from .interrupts import interrupts_deferred
 from .resume import Loop, TrainingState, load_state
 from .metrics import confusion_matrix, metric_list, predicted_labels, target_labels
 
@@ -127,7 +128,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
                     val_logs = _evaluate(model, loss, val_set, max(loader.batch_size, 256), val_meters)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             logs["lr"] = get_lr(optimizer)
-            cbs.on_epoch_end(epoch, logs)
+            with interrupts_deferred():  # the epoch's files (log, checkpoint, state) all of one epoch
+                cbs.on_epoch_end(epoch, logs)
             if cbs.stop_training if parallel is None else parallel.any(cbs.stop_training):
                 history.stop_reason = _stop_reason(cbs, epoch)
                 break
