@@ -153,3 +153,11 @@ def test_jit_startup_times_the_three_ways(capsys):
     lines = capsys.readouterr().out.splitlines()
     ways = {line.split()[0]: float(line.split("first step")[1].split("ms")[0]) for line in lines[1:]}
     assert set(ways) == {"cold", "warm", "numpy"} and all(ms > 0 for ms in ways.values())
+
+
+def test_fit_overhead_splits_fit_into_per_epoch_and_fixed_costs(capsys):
+    from benchmarks import fit_overhead
+
+    assert fit_overhead.main(["small", "--rounds", "1", "--samples", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "plain" in out and "fit ×2" in out and "fixed per call" in out

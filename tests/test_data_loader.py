@@ -225,3 +225,25 @@ def test_augment_applies_per_batch_and_leaves_dataset_untouched():
     np.testing.assert_array_equal(ds.X, X)
     with pytest.raises(ValueError, match="callable"):
         DataLoader(ds, augment=[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("shape", [(7, 5), (4, 3, 2), (6,)])
+def test_check_finite_finds_every_non_finite_value_and_passes_huge_finite_ones(dtype, shape):
+    from nnlab.data.validation import check_finite
+
+    big = np.finfo(dtype).max
+    for layout in ("C", "F"):
+        X = np.asarray(np.ones(shape, dtype), order=layout)
+        check_finite(X)
+        for bad in (np.nan, np.inf, -np.inf):
+            Y = X.copy(order=layout)
+            Y.flat[-1] = bad
+            with pytest.raises(DataError, match="NaN|infinity"):
+                check_finite(Y)
+        both = X.copy(order=layout)
+        both.flat[0], both.flat[-1] = np.inf, -np.inf  # their sum is NaN: still refused
+        with pytest.raises(DataError, match="infinity"):
+            check_finite(both)
+        huge = np.full(shape, big, dtype=dtype, order=layout)  # finite values whose sum overflows
+        check_finite(huge)
