@@ -36,10 +36,6 @@ class Product:
     def shape(self) -> tuple:
         return self.A.shape[:-1] + self.B.shape[1:]
 
-    @property
-    def dtype(self):
-        return np.result_type(self.A.dtype, self.B.dtype)
-
     def value(self) -> np.ndarray:
         return self.A @ self.B
 
@@ -62,20 +58,18 @@ def accumulate(leaf, g, owned: set) -> None:
     this backward pass (the engine shares arrays between parents).
     """
     dtype = leaf.data.dtype
-    product = type(g) is Product
-    if getattr(leaf, "_zero_pending", False):
-        buffer = leaf.stored_grad()
-        if buffer is not None and product and g.A.dtype == dtype and g.B.dtype == dtype:
-            # overwrite: the buffer stands for zeros; matmul refuses an ``out`` of any other shape
-            # (the contract check below, at no cost on the path every Linear takes)
-            leaf._zero_pending = False
-            np.matmul(g.A, g.B, out=buffer)
-            return
+    pending = getattr(leaf, "_zero_pending", False)
+    buffer = leaf.stored_grad() if pending else None
+    if buffer is not None and type(g) is Product and g.A.dtype == dtype and g.B.dtype == dtype:
+        # overwrite: the buffer stands for zeros; matmul refuses an ``out`` of any other shape
+        # (the contract check below, at no cost on the path every Linear takes)
+        leaf._zero_pending = False
+        np.matmul(g.A, g.B, out=buffer)
+        return
     if g.shape != leaf.data.shape:  # an op's backward broke its contract: fail loudly, never broadcast
         raise RuntimeError(f"internal error: gradient of shape {g.shape} for a leaf of shape {leaf.data.shape}")
-    if getattr(leaf, "_zero_pending", False):
+    if pending:
         leaf._zero_pending = False
-        buffer = leaf.stored_grad()
         if buffer is not None:  # overwrite: the buffer stands for zeros
             np.copyto(buffer, array(g), casting="unsafe")
             return

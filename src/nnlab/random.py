@@ -43,6 +43,17 @@ def get_rng(rng=None) -> np.random.Generator:
 _shard = None
 
 
+def draw_dtype(dtype) -> np.dtype:
+    """The dtype to draw random numbers in for data of ``dtype``: NumPy's generators draw
+    float32 or float64 only, so anything else (float16, integers) draws float64.
+
+    >>> draw_dtype(np.float32), draw_dtype(np.float16)
+    (dtype('float32'), dtype('float64'))
+    """
+    dtype = np.dtype(dtype)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
 def set_batch_shard(shard) -> None:
     """Publish ``(m, lo, hi)``: this process holds rows [lo, hi) of a global batch of m rows (None: all of it).
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from .._checks import check_float, check_int
 from ..errors import ConfigError, DataError
-from ..random import get_rng
+from ..random import draw_dtype, get_rng
 
 
 class GaussianNoiseAugment:
@@ -30,7 +30,7 @@ class GaussianNoiseAugment:
     def __call__(self, X_batch: np.ndarray) -> np.ndarray:
         X_batch = np.asarray(X_batch)
         dtype = X_batch.dtype if X_batch.dtype.kind == "f" else np.dtype(np.float32)
-        noise = get_rng(self._rng).standard_normal(X_batch.shape, dtype=_generator_dtype(dtype))
+        noise = get_rng(self._rng).standard_normal(X_batch.shape, dtype=draw_dtype(dtype))
         noise *= self.std
         return (X_batch + noise).astype(dtype, copy=False)
 
@@ -108,8 +108,3 @@ class Compose:
 
     def __repr__(self) -> str:
         return f"Compose({self.steps!r})"
-
-
-def _generator_dtype(dtype: np.dtype):
-    """Generator.standard_normal draws float32 or float64 only."""
-    return np.float32 if dtype == np.float32 else np.float64

@@ -38,11 +38,6 @@ class _Random(Module):
         self._generator = None if rng is None else _random.get_rng(rng)
 
 
-def _draw_dtype(X):
-    """Generator.random and standard_normal draw float32 or float64 only."""
-    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-
-
 class Dropout(_Random):
     """Dropout with the meaning fixed by keyword: ``Dropout(keep=0.8)`` or ``Dropout(rate=0.2)``.
 
@@ -129,7 +124,7 @@ class GaussianNoise(_Random):
         if not self.training or self.std == 0.0:
             return x
         X = x.data
-        gen, dtype = self.generator, _draw_dtype(X)
+        gen, dtype = self.generator, _random.draw_dtype(X.dtype)
         noise = _random.draw_for_batch(partial(_random.standard_normal, gen, dtype=dtype), X.shape, "GaussianNoise")
         noise *= dtype.type(self.std)
         return make_result((X + noise).astype(X.dtype, copy=False), (x,), lambda g: (g,))

@@ -41,6 +41,15 @@ def _zeros_like_readonly(X):
     return buf[:size].reshape(X.shape)
 
 
+def rectify(X, out=None):
+    """max(X, 0) against read-only zeros of X's shape (see above); ``out=X`` rectifies in place.
+
+    The one ReLU forward of ``functional.relu`` and of the fused Linear and BatchNorm nodes.
+    """
+    zeros = _zeros_like_readonly(X)
+    return np.maximum(X, 0 if zeros is None else zeros, out=out)
+
+
 def _sigmoid(X):
     z = np.exp(-np.abs(X))
     return np.where(X >= 0, 1, z).astype(X.dtype, copy=False) / (1 + z)
