@@ -41,7 +41,7 @@ def _zeros_like_readonly(X):
     return buf[:size].reshape(X.shape)
 
 
-def rectify(X, out=None):
+def _rectify(X, out=None):
     """max(X, 0) against read-only zeros of X's shape (see above); ``out=X`` rectifies in place.
 
     The one ReLU forward of ``functional.relu`` and of the fused Linear and BatchNorm nodes.

@@ -4,7 +4,7 @@ import numpy as np
 
 from .._leafgrad import Product
 from . import _bn_fast
-from .activations import rectify
+from .activations import _rectify
 from ..errors import DataError
 from ..tensor import is_grad_enabled, make_result
 from .elementwise import astype
@@ -76,7 +76,7 @@ def linear(x, W, b=None, relu=False):
     if b is not None:
         out += b.data
     if relu:
-        rectify(out, out=out)
+        _rectify(out, out=out)
     rx, rw = x.requires_grad, W.requires_grad
     rb = b is not None and b.requires_grad
     parents = (x, W) if b is None else (x, W, b)
@@ -211,7 +211,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
         out = np.multiply(xc, scale, out=buf if keep_xc else xc)
         out += B
         if relu:
-            rectify(out, out=out)
+            _rectify(out, out=out)
 
     def backward(g):
         if kernels is not None:
