@@ -358,3 +358,37 @@ def test_float64_batch_into_float32_layers_stays_float32():
     y.sum().backward()
     assert x.grad.dtype == np.float64
     assert all(p.grad.dtype == np.float32 for p in model.parameters())
+
+
+# ------------------------------------------------------------------------------ the walk's order
+def test_order_puts_every_node_before_its_parents_and_the_gradients_check():
+    from nnlab._backprop import reverse_topological_order
+    from nnlab.gradcheck import gradcheck
+
+    rng = np.random.default_rng(0)
+    picks = [tuple(rng.choice(4 + i, 2)) + (rng.random() < 0.5,) for i in range(40)]
+
+    def dag(*leaves):  # a random DAG: leaves shared by many nodes, nodes used several times
+        nodes = list(leaves)
+        for a, b, product in picks:
+            nodes.append(F.tanh(nodes[a] * nodes[b]) if product else nodes[a] + F.tanh(nodes[b]))
+        return sum((n.sum() for n in nodes[-10:]), start=nodes[-11].sum())
+
+    leaves = [f64(rng.standard_normal(3)) for _ in range(4)]
+    order = reverse_topological_order(dag(*leaves))
+    position = {id(n): i for i, n in enumerate(order)}
+    assert len(position) == len(order)  # each node once
+    for node in order:
+        for parent in node._parents:
+            if parent.requires_grad:
+                assert position[id(parent)] > position[id(node)]
+    assert gradcheck(dag, leaves)
+
+
+def test_backward_of_a_one_value_leaf_gives_it_a_gradient_of_its_own():
+    x = f64([3.0])
+    x.backward()
+    x.grad += 1  # writable, not the cached seed
+    y = f64([5.0])
+    y.backward()
+    assert x.grad.tolist() == [2.0] and y.grad.tolist() == [1.0]

@@ -2,9 +2,8 @@
 
 Every differentiable op builds its result with :func:`make_result`, handing it
 the parents and a ``backward(g)`` closure that returns one gradient per parent
-(``None`` for parents that need none).  ``Tensor.backward`` walks the graph in
-reverse topological order with an explicit stack, so depth is not limited by
-Python's recursion limit.
+(``None`` for parents that need none).  ``Tensor.backward`` checks its
+arguments and hands the walk over the graph to ``_backprop.py``.
 
 Import rule: the one import cycle is this module and the op modules (they import
 Tensor from here; this module imports them at its very bottom for Tensor's methods).
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _leafgrad
+from . import _backprop
 
 DEFAULT_DTYPE = np.float32
 
@@ -61,13 +60,6 @@ class no_grad:
 
 def is_grad_enabled() -> bool:
     return _GradMode.enabled
-
-
-def _released(_g):
-    raise RuntimeError(
-        "backward through a graph that was already released; "
-        "pass retain_graph=True to the first backward() to reuse it"
-    )
 
 
 class Tensor:
@@ -154,32 +146,13 @@ class Tensor:
                     f"backward() without a gradient needs a single-value tensor, got shape {self.shape}; "
                     "pass the upstream gradient explicitly"
                 )
-            grad = np.ones(self.data.shape, self.data.dtype)  # np.ones_like is a Python function: 3× slower here
+            grad = _backprop.one(self.data.shape, self.data.dtype)
         else:
             grad = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
                 raise ValueError(f"gradient shape {grad.shape} does not match tensor shape {self.shape}")
 
-        order = _reverse_topological_order(self)
-        grads = {id(self): grad}
-        owned = set()  # ids of arrays already stored in some leaf's .grad
-        for node in order:
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            if node._backward is None:
-                _leafgrad.accumulate(node, g, owned)  # g may be a _leafgrad.Product, computed into .grad
-                continue
-            parent_grads = node._backward(_leafgrad.array(g))
-            for parent, pg in zip(node._parents, parent_grads):
-                if pg is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                previous = grads.get(key)
-                grads[key] = pg if previous is None else previous + pg
-            if not retain_graph:
-                node._parents = ()
-                node._backward = _released
+        _backprop.run(self, grad, retain_graph)
 
     # ------------------------------------------------------------- operators
     def __add__(self, other):
@@ -286,27 +259,6 @@ class Tensor:
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
-
-
-def _reverse_topological_order(root: Tensor) -> list:
-    """Nodes that require grad, each before all of its parents (iterative DFS)."""
-    order = []
-    visited = set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for parent in node._parents:
-            if parent.requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
-    order.reverse()
-    return order
 
 
 def make_result(data: np.ndarray, parents: tuple, backward) -> Tensor:

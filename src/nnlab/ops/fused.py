@@ -27,6 +27,19 @@ def _constant(make, n: int, dtype) -> np.ndarray:
     return out
 
 
+def _row_offsets(n: int, K: int) -> np.ndarray:
+    """``arange(n) * K``, cached read-only: with them, element (i, y_i) of an (n, K) array is
+    ``flat[offsets + y]``, one take (0.2 µs at 32 × 10) instead of ``A[rows, y]`` (0.8 µs),
+    and subtracting there is 0.8 µs against 2.1."""
+    key = (_row_offsets, n, K)
+    out = _CONSTANTS.get(key)
+    if out is None:
+        out = _constant(np.arange, n, np.intp) * K
+        out.flags.writeable = False
+        _CONSTANTS[key] = out
+    return out
+
+
 def _ones(n: int, dtype) -> np.ndarray:
     """Read-only ones: ``ones @ A`` sums A's columns with one BLAS call,
     about twice as fast as ``A.sum(axis=0)`` on float32 (1.9 against 3.9 µs at 128×256)."""
@@ -267,13 +280,14 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
     off = dt(eps / (K - 1)) if eps else dt(0)
     if hard:
         y = target.reshape(-1)
-        rows = _constant(np.arange, n, np.intp)
+        # the flat index of each row's target (dtype=: intp + uint64 would be float64)
+        at = _row_offsets(n, K) + y if y.dtype == np.intp else np.add(_row_offsets(n, K), y, dtype=np.intp)
         if eps:
-            picked = shifted[rows, y] - log_s[:, 0]
+            picked = shifted.take(at) - log_s[:, 0]
             row_sum = shifted.sum(axis=1) - K * log_s[:, 0]
             per = -(dt(1 - eps) - off) * picked - off * row_sum
         else:
-            per = log_s[:, 0] - shifted[rows, y]
+            per = log_s[:, 0] - shifted.take(at)
         q = None
     else:
         q = target.reshape(-1, K).astype(Z.dtype, copy=False)
@@ -294,7 +308,7 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
         if hard:
             if eps:
                 grad -= off
-            grad[rows, y] -= dt(1 - eps) - off
+            grad.reshape(-1)[at] -= dt(1 - eps) - off  # a view: grad is a new C-ordered array
         else:
             grad *= q_sum
             grad -= q
