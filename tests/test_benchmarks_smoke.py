@@ -161,3 +161,42 @@ def test_fit_overhead_splits_fit_into_per_epoch_and_fixed_costs(capsys):
     assert fit_overhead.main(["small", "--rounds", "1", "--samples", "64"]) == 0
     out = capsys.readouterr().out
     assert "plain" in out and "fit ×2" in out and "fixed per call" in out
+
+
+def test_history_needs_two_days_or_machines_and_counts_full_runs_only(tmp_path, capsys, monkeypatch):
+    from benchmarks import history
+
+    def write(name, day, cpu="CPU A", mode="full", threads=2, nnlab_small=0.29):
+        data = _fake_report(nnlab_small, 1.0, 0.30, 100, 300, 0.1)
+        data["meta"] = {"date": f"{day}T10:00:00+00:00", "mode": mode, "threads": threads, "cpu": cpu, "cpus": 2,
+                        "git": "abc1234"}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return path
+
+    target = "issue 17, small: epoch time nnlab/torch (plain loop)"
+    one_day = [write("a", "2026-01-01"), write("b", "2026-01-01"), write("c", "2026-01-02", nnlab_small=0.5)]
+    rows = {r["target"]: r for r in history.summarize(history.load_runs(one_day)[0])}
+    assert rows[target]["verdict"] == "held on one day and machine only"
+    assert len(rows[target]["held"]) == 2 and rows[target]["measured"] == 3
+    two_days = one_day + [write("d", "2026-01-03")]
+    assert {r["target"]: r for r in history.summarize(history.load_runs(two_days)[0])}[target]["verdict"] == "met"
+    two_machines = one_day + [write("e", "2026-01-01", cpu="CPU B")]
+    assert {r["target"]: r for r in history.summarize(history.load_runs(two_machines)[0])}[target]["verdict"] == "met"
+    never = [write("f", "2026-01-01", nnlab_small=0.5), write("g", "2026-01-02", nnlab_small=0.6)]
+    assert {r["target"]: r for r in history.summarize(history.load_runs(never)[0])}[target]["verdict"] == "missed in every run"
+
+    (tmp_path / "other.json").write_text('{"records": []}', encoding="utf-8")
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    not_counted = [write("q", "2026-01-04", mode="quick"), write("t", "2026-01-05", threads=1),
+                   tmp_path / "other.json", tmp_path / "broken.json"]
+    runs, skipped = history.load_runs(one_day + not_counted)
+    assert len(runs) == 3 and [reason.split(" ")[0] for _, reason in skipped] == ["quick", "1", "not", "unreadable:"]
+    assert history.main([str(p) for p in one_day + not_counted]) == 0
+    out = capsys.readouterr()
+    assert "3 full runs at 2 threads on 2 days" in out.out and f"| {target} | <= 0.3 | 2 / 3 | 2026-01-01 |" in out.out
+    assert out.err.count("not counted:") == 4
+    assert history.main([str(p) for p in not_counted]) == 2
+    monkeypatch.setitem(history.NOT_CREDIBLE, "d.json", "a reason")
+    runs, skipped = history.load_runs(two_days)
+    assert len(runs) == 3 and skipped == [(str(two_days[-1]), "not credible: a reason")]

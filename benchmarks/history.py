@@ -1,0 +1,122 @@
+"""``python -m benchmarks.history [REPORT ...]``: every target over every recorded run, and issue 17's verdict.
+
+Issue 17: "a target counts as met only when it holds in at least two full runs
+on different days or machines".  This reads the JSON reports (default: every
+file in ``benchmarks/recorded/``), checks each run's measurements against
+today's targets (``report.targets``, so a run recorded before a target existed
+is judged by it too, from its own numbers), and prints one row per target: in
+how many runs it was measured and held, the days (and machines) on which it
+held, the range of its values, and the verdict of that rule.
+
+Counted: full runs (not ``--quick``) at the targets' 2 threads.  A machine is
+the CPU model and core count a report records: two VMs of one kind look alike,
+so different machines show only when their CPUs differ.  The verdict is the
+rule as the issue writes it; the held/measured count beside it shows the misses.
+A run that BENCHMARKS.md calls not credible is left out, with its reason (``NOT_CREDIBLE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import report
+
+RECORDED = Path(__file__).resolve().parent / "recorded"
+TARGET_THREADS = 2
+DAYS_OR_MACHINES_NEEDED = 2
+# Recorded runs whose measurements BENCHMARKS.md calls not credible: left out (they favour nnlab), with the reason.
+NOT_CREDIBLE = {
+    "2026-12-01-final-reps7.json": "torch's small epochs spread 0.30–16.4 s under other sessions' load (small 0.05)",
+}
+
+
+def load_runs(paths) -> tuple[list, list]:
+    """(runs, skipped): each run ``{"path", "day", "machine", "targets"}``; skipped ``(path, reason)``."""
+    runs, skipped = [], []
+    for path in paths:
+        if Path(path).name in NOT_CREDIBLE:
+            skipped.append((str(path), f"not credible: {NOT_CREDIBLE[Path(path).name]}"))
+            continue
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            skipped.append((str(path), f"unreadable: {exc}"))
+            continue
+        meta = data.get("meta") if isinstance(data, dict) else None
+        if not meta or "cases" not in data or "startup" not in data:
+            skipped.append((str(path), "not a report of python -m benchmarks"))
+            continue
+        if meta.get("mode") != "full":
+            skipped.append((str(path), f"{meta.get('mode')} mode, not a full run"))
+            continue
+        if meta.get("threads") != TARGET_THREADS:
+            skipped.append((str(path), f"{meta.get('threads')} threads, the targets are for {TARGET_THREADS}"))
+            continue
+        runs.append({"path": str(path), "day": str(meta.get("date", "?"))[:10], "git": meta.get("git", "?"),
+                     "machine": f"{meta.get('cpu', '?')}, {meta.get('cpus', '?')} cores",
+                     "targets": report.targets(data)})
+    return runs, skipped
+
+
+def summarize(runs: list) -> list:
+    """One row per target, in the order the targets first appear."""
+    rows: dict = {}
+    for run in runs:
+        for t in run["targets"]:
+            if t["status"] == "n/a":
+                continue
+            row = rows.setdefault(t["target"], {"target": t["target"], "limit": t["limit"], "op": t["op"],
+                                                "unit": t["unit"], "values": [], "held": [], "measured": 0})
+            row["measured"] += 1
+            row["values"].append(t["value"])
+            if t["status"] == "met":
+                row["held"].append((run["day"], run["machine"]))
+    for row in rows.values():
+        days = sorted({day for day, _ in row["held"]})
+        machines = sorted({machine for _, machine in row["held"]})
+        row["days"], row["machines"] = days, machines
+        if max(len(days), len(machines)) >= DAYS_OR_MACHINES_NEEDED:
+            row["verdict"] = "met"
+        elif row["held"]:
+            row["verdict"] = "held on one day and machine only"
+        else:
+            row["verdict"] = "missed in every run"
+    return list(rows.values())
+
+
+def markdown(rows: list, runs: list, skipped: list) -> str:
+    days = sorted({r["day"] for r in runs})
+    machines = sorted({r["machine"] for r in runs})
+    lines = [f"{len(runs)} full runs at {TARGET_THREADS} threads on {len(days)} days ({', '.join(days)}), "
+             f"{len(machines)} machine(s) ({'; '.join(machines)}); {len(skipped)} reports not counted.", "",
+             "| target | limit | held / measured | days it held | values (min–max) | verdict |",
+             "|---|---|---:|---|---|---|"]
+    for row in rows:
+        values = row["values"]
+        lines.append(f"| {row['target']} | {row['op']} {row['limit']:g}{row['unit']} | {len(row['held'])} / {row['measured']} "
+                     f"| {', '.join(row['days']) or '–'} | {min(values):.3g}–{max(values):.3g} | {row['verdict']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.history", description=__doc__.splitlines()[0])
+    p.add_argument("reports", nargs="*", help="JSON reports (default: benchmarks/recorded/*.json)")
+    p.add_argument("--match", default="", help="only the targets whose name contains this text (e.g. 'issue 17')")
+    args = p.parse_args(argv)
+    paths = args.reports or sorted(RECORDED.glob("*.json"))
+    runs, skipped = load_runs(paths)
+    if not runs:
+        print("no full run at 2 threads among the reports given", file=sys.stderr)
+        return 2
+    rows = [r for r in summarize(runs) if args.match in r["target"]]
+    print(markdown(rows, runs, skipped))
+    for path, reason in skipped:
+        print(f"not counted: {path}: {reason}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
