@@ -121,3 +121,15 @@ def test_optim_does_not_import_train_when_loaded():
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_import_nnlab_stays_light():
+    # optional integrations are imported where used; so are the file formats and the optimizer's thread pool
+    import subprocess
+    import sys
+
+    heavy = ["torch", "sklearn", "scipy", "matplotlib", "onnx", "onnxruntime", "optuna", "mpi4py", "dask", "numba",
+             "jinja2", "tensorboardX", "zipfile", "gzip", "csv", "concurrent.futures", "logging"]
+    code = f"import sys, nnlab; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

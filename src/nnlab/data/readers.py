@@ -7,13 +7,10 @@ there is one, the line and column.
 
 from __future__ import annotations
 
-import csv
-import gzip
 import math
 import re
 import struct
 import warnings
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -42,6 +39,8 @@ def read_csv(path, target: str | int | list | None = None, delimiter: str = ",",
     is then a text array of every feature cell (stripped), numbers still checked
     in the other columns, for a :class:`~nnlab.data.OneHotEncoder` to encode.
     """
+    import csv  # here, not at the top: with zipfile and gzip, 20 ms that ``import nnlab`` need not pay
+
     path = _existing_file(path, "CSV")
     several = isinstance(target, list | tuple)
     try:
@@ -195,6 +194,8 @@ def read_npz(path, x_key: str = "X", y_key: str | None = "y"):
 
     ``y_key=None`` reads features only (``y`` is None).
     """
+    import zipfile  # imported where used (see read_csv)
+
     path = _existing_file(path, ".npz")
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path} is not a readable .npz archive (a zip of .npy arrays, as numpy.savez writes)")
@@ -228,6 +229,8 @@ def read_idx(path) -> np.ndarray:
     path = _existing_file(path, "IDX")
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
+        import gzip  # imported where used (see read_csv)
+
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as error:

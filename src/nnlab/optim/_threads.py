@@ -29,11 +29,14 @@ import contextvars
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 #: environment variable that sets the number of threads of an update (1: no threads)
 THREADS_ENV = "NNLAB_OPTIM_THREADS"
@@ -83,6 +86,9 @@ def num_threads() -> int:
 
 def _workers(count: int) -> ThreadPoolExecutor:
     """The persistent pool of helper threads (the calling thread is the other one)."""
+    # imported on first need: concurrent.futures loads logging, 6–10 ms of ``import nnlab`` otherwise
+    from concurrent.futures import ThreadPoolExecutor
+
     global _executor
     with _executor_lock:
         if _executor is None or _executor[1] < count:
@@ -130,6 +136,8 @@ def _run(update, lanes) -> None:
         for part in lanes[0]:
             update(part)
         return
+    from concurrent.futures import wait
+
     tickets = _Tickets(len(lanes[0]))
     pool = _workers(len(lanes) - 1)
     # each helper runs in a copy of this thread's context: NumPy's error state (np.errstate) goes along
