@@ -8,7 +8,8 @@ is judged by it too, from its own numbers), and prints one row per target: in
 how many runs it was measured and held, the days (and machines) on which it
 held, the range of its values, and the verdict of that rule.
 
-Counted: full runs (not ``--quick``) at the targets' 2 threads.  A machine is
+Counted: full runs (not ``--quick``) at the targets' 2 threads; a run of some
+cases (``--cases small``) counts for the targets of those cases.  A machine is
 the CPU model and core count a report records: two VMs of one kind look alike,
 so different machines show only when their CPUs differ.  The verdict is the
 rule as the issue writes it; the held/measured count beside it shows the misses.
