@@ -200,3 +200,15 @@ def test_history_needs_two_days_or_machines_and_counts_full_runs_only(tmp_path, 
     monkeypatch.setitem(history.NOT_CREDIBLE, "d.json", "a reason")
     runs, skipped = history.load_runs(two_days)
     assert len(runs) == 3 and skipped == [(str(two_days[-1]), "not credible: a reason")]
+
+
+@pytest.mark.skipif(not _nnlab_training_stack_present(), reason="needs nnlab's training stack")
+def test_cpu_step_prints_the_median_or_the_minimum(capsys, monkeypatch):
+    from benchmarks import cpu_step
+
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NNLAB_OPTIM_THREADS"):
+        monkeypatch.setenv(var, "1")  # cpu_step sets them; monkeypatch puts them back afterwards
+    for stat in ("median", "min"):
+        assert cpu_step.main(["nnlab", "small", "--steps", "3", "--rounds", "2", "--stat", stat]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("nnlab small: CPU ") and f"{stat} of 2 rounds of 3 steps" in out
