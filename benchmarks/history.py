@@ -109,13 +109,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     paths = args.reports or sorted(RECORDED.glob("*.json"))
     runs, skipped = load_runs(paths)
+    for path, reason in skipped:
+        print(f"not counted: {path}: {reason}", file=sys.stderr)
     if not runs:
         print("no full run at 2 threads among the reports given", file=sys.stderr)
         return 2
     rows = [r for r in summarize(runs) if args.match in r["target"]]
     print(markdown(rows, runs, skipped))
-    for path, reason in skipped:
-        print(f"not counted: {path}: {reason}", file=sys.stderr)
     return 0
 
 

@@ -197,6 +197,8 @@ def test_history_needs_two_days_or_machines_and_counts_full_runs_only(tmp_path, 
     assert "3 full runs at 2 threads on 2 days" in out.out and f"| {target} | <= 0.3 | 2 / 3 | 2026-01-01 |" in out.out
     assert out.err.count("not counted:") == 4
     assert history.main([str(p) for p in not_counted]) == 2
+    err = capsys.readouterr().err  # each report says why it was not counted, then the verdict
+    assert err.count("not counted:") == 4 and err.rstrip().endswith("no full run at 2 threads among the reports given")
     monkeypatch.setitem(history.NOT_CREDIBLE, "d.json", "a reason")
     runs, skipped = history.load_runs(two_days)
     assert len(runs) == 3 and skipped == [(str(two_days[-1]), "not credible: a reason")]
