@@ -47,7 +47,7 @@ def load_runs(paths) -> tuple[list, list]:
             skipped.append((str(path), f"unreadable: {exc}"))
             continue
         meta = data.get("meta") if isinstance(data, dict) else None
-        if not meta or "cases" not in data or "startup" not in data:
+        if not isinstance(meta, dict) or "cases" not in data or "startup" not in data:
             skipped.append((str(path), "not a report of python -m benchmarks"))
             continue
         if meta.get("mode") != "full":
@@ -56,9 +56,13 @@ def load_runs(paths) -> tuple[list, list]:
         if meta.get("threads") != TARGET_THREADS:
             skipped.append((str(path), f"{meta.get('threads')} threads, the targets are for {TARGET_THREADS}"))
             continue
+        try:
+            checks = report.targets(data)
+        except (KeyError, TypeError, AttributeError) as exc:  # a report cut short or edited by hand
+            skipped.append((str(path), f"an incomplete report ({type(exc).__name__}: {exc})"))
+            continue
         runs.append({"path": str(path), "day": str(meta.get("date", "?"))[:10], "git": meta.get("git", "?"),
-                     "machine": f"{meta.get('cpu', '?')}, {meta.get('cpus', '?')} cores",
-                     "targets": report.targets(data)})
+                     "machine": f"{meta.get('cpu', '?')}, {meta.get('cpus', '?')} cores", "targets": checks})
     return runs, skipped
 
 

@@ -188,17 +188,21 @@ def test_history_needs_two_days_or_machines_and_counts_full_runs_only(tmp_path, 
 
     (tmp_path / "other.json").write_text('{"records": []}', encoding="utf-8")
     (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    cut = json.loads(one_day[0].read_text(encoding="utf-8"))
+    del cut["cases"]["small"]["ratios"]
+    (tmp_path / "cut.json").write_text(json.dumps(cut), encoding="utf-8")
     not_counted = [write("q", "2026-01-04", mode="quick"), write("t", "2026-01-05", threads=1),
-                   tmp_path / "other.json", tmp_path / "broken.json"]
+                   tmp_path / "other.json", tmp_path / "broken.json", tmp_path / "cut.json"]
     runs, skipped = history.load_runs(one_day + not_counted)
-    assert len(runs) == 3 and [reason.split(" ")[0] for _, reason in skipped] == ["quick", "1", "not", "unreadable:"]
+    assert len(runs) == 3
+    assert [reason.split(" ")[0] for _, reason in skipped] == ["quick", "1", "not", "unreadable:", "an"]
     assert history.main([str(p) for p in one_day + not_counted]) == 0
     out = capsys.readouterr()
     assert "3 full runs at 2 threads on 2 days" in out.out and f"| {target} | <= 0.3 | 2 / 3 | 2026-01-01 |" in out.out
-    assert out.err.count("not counted:") == 4
+    assert out.err.count("not counted:") == 5
     assert history.main([str(p) for p in not_counted]) == 2
     err = capsys.readouterr().err  # each report says why it was not counted, then the verdict
-    assert err.count("not counted:") == 4 and err.rstrip().endswith("no full run at 2 threads among the reports given")
+    assert err.count("not counted:") == 5 and err.rstrip().endswith("no full run at 2 threads among the reports given")
     monkeypatch.setitem(history.NOT_CREDIBLE, "d.json", "a reason")
     runs, skipped = history.load_runs(two_days)
     assert len(runs) == 3 and skipped == [(str(two_days[-1]), "not credible: a reason")]
