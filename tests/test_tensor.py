@@ -392,3 +392,14 @@ def test_backward_of_a_one_value_leaf_gives_it_a_gradient_of_its_own():
     y = f64([5.0])
     y.backward()
     assert x.grad.tolist() == [2.0] and y.grad.tolist() == [1.0]
+
+
+def test_the_constant_cache_is_read_only_shared_and_bounded():
+    from nnlab import _constants
+
+    first = _constants.cached(("test ones", 3), np.ones, 3, dtype=np.float32)
+    assert _constants.cached(("test ones", 3), np.zeros, 3) is first and _constants.get(("test ones", 3)) is first
+    assert first.dtype == np.float32 and not first.flags.writeable
+    for i in range(2 * _constants._MAX_ENTRIES):
+        _constants.cached(("test filler", i), np.zeros, 1)
+    assert len(_constants._CACHE) <= _constants._MAX_ENTRIES + 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _leafgrad
+from . import _constants
 from ._leafgrad import Product
 
 
@@ -77,18 +78,12 @@ def reverse_topological_order(root) -> list:
     return order
 
 
-_ONES: dict = {}
-
-
 def one(shape: tuple, dtype) -> np.ndarray:
     """The seed gradient of a one-value root, cached read-only (np.ones costs 0.7 µs a backward).
 
     No backward writes into its ``g``; a leaf that is itself the root stores a
     copy (``_leafgrad.accumulate`` copies a read-only array).
     """
-    key = (shape, dtype)
-    out = _ONES.get(key)
-    if out is None:
-        out = _ONES[key] = np.ones(shape, dtype)
-        out.flags.writeable = False
-    return out
+    key = (one, shape, dtype)
+    out = _constants.get(key)
+    return out if out is not None else _constants.cached(key, np.ones, shape, dtype)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .. import _constants
 from .._leafgrad import Product
 from . import _bn_fast
 from .activations import _rectify
@@ -11,33 +12,24 @@ from .elementwise import astype
 from .shape import transpose
 
 
-_CONSTANTS: dict = {}
-
-
 def _constant(make, n: int, dtype) -> np.ndarray:
-    """``make(n, dtype=dtype)`` (np.ones, np.arange), cached read-only: batch sizes are few, and
-    making the vector again on every step costs as much as the small op that uses it."""
+    """``make(n, dtype=dtype)`` (np.ones, np.arange), cached read-only (``nnlab/_constants.py``)."""
     key = (make, n, dtype)
-    out = _CONSTANTS.get(key)
-    if out is None:
-        if len(_CONSTANTS) > 64:  # keep the cache bounded anyway
-            _CONSTANTS.clear()
-        out = _CONSTANTS[key] = make(n, dtype=dtype)
-        out.flags.writeable = False
-    return out
+    out = _constants.get(key)
+    return out if out is not None else _constants.cached(key, make, n, dtype=dtype)
+
+
+def _offsets(n: int, K: int) -> np.ndarray:
+    return _constant(np.arange, n, np.intp) * K
 
 
 def _row_offsets(n: int, K: int) -> np.ndarray:
     """``arange(n) * K``, cached read-only: with them, element (i, y_i) of an (n, K) array is
     ``flat[offsets + y]``, one take (0.2 µs at 32 × 10) instead of ``A[rows, y]`` (0.8 µs),
     and subtracting there is 0.8 µs against 2.1."""
-    key = (_row_offsets, n, K)
-    out = _CONSTANTS.get(key)
-    if out is None:
-        out = _constant(np.arange, n, np.intp) * K
-        out.flags.writeable = False
-        _CONSTANTS[key] = out
-    return out
+    key = (_offsets, n, K)
+    out = _constants.get(key)
+    return out if out is not None else _constants.cached(key, _offsets, n, K)
 
 
 def _ones(n: int, dtype) -> np.ndarray:
