@@ -14,7 +14,7 @@ from . import harness, machine, report
 from .worker import FRAMEWORKS
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
-DEFAULT_FRAMEWORKS = ("nnlab", "nnlab-fit", "torch", "sklearn", "gemm-floor")
+DEFAULT_FRAMEWORKS = ("nnlab", "nnlab-fit", "torch", "sklearn", "gemm-floor", "numpy-step")
 
 
 def run(
