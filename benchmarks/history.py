@@ -13,6 +13,8 @@ cases (``--cases small``) counts for the targets of those cases.  A machine is
 the CPU model and core count a report records: two VMs of one kind look alike,
 so different machines show only when their CPUs differ.  The verdict is the
 rule as the issue writes it; the held/measured count beside it shows the misses.
+A target that never held, where each miss came with a measured bound past the limit
+(``report.OVERHEAD_BOUNDS``), is reported out of reach, with the bounds and their days.
 A run that BENCHMARKS.md calls not credible is left out, with its reason (``NOT_CREDIBLE``).
 """
 
@@ -74,22 +76,35 @@ def summarize(runs: list) -> list:
             if t["status"] == "n/a":
                 continue
             row = rows.setdefault(t["target"], {"target": t["target"], "limit": t["limit"], "op": t["op"],
-                                                "unit": t["unit"], "values": [], "held": [], "measured": 0})
+                                                "unit": t["unit"], "values": [], "held": [], "measured": 0,
+                                                "misses": 0, "bounds": {}})
             row["measured"] += 1
             row["values"].append(t["value"])
             if t["status"] == "met":
                 row["held"].append((run["day"], run["machine"]))
+            else:
+                row["misses"] += 1
+                if "bound_by" in t:
+                    row["bounds"].setdefault(t["bound_by"], []).append((t["bound"], run["day"]))
     for row in rows.values():
         days = sorted({day for day, _ in row["held"]})
         machines = sorted({machine for _, machine in row["held"]})
         row["days"], row["machines"] = days, machines
+        bounded = sum(len(b) for b in row["bounds"].values())
         if max(len(days), len(machines)) >= DAYS_OR_MACHINES_NEEDED:
             row["verdict"] = "met"
-        elif row["held"]:
-            row["verdict"] = "held on one day and machine only"
+        elif not row["held"] and bounded == row["misses"]:
+            row["verdict"] = f"out of reach: a measured bound is past the limit in all {row['misses']} misses" + _bounds_text(row)
         else:
-            row["verdict"] = "missed in every run"
+            row["verdict"] = "held on one day and machine only" if row["held"] else "missed in every run"
+            if bounded:
+                row["verdict"] += f"; a measured bound is past the limit in {bounded} of the {row['misses']} misses" + _bounds_text(row)
     return list(rows.values())
+
+
+def _bounds_text(row: dict) -> str:
+    return " (" + "; ".join(f"{kind} {min(v for v, _ in b):.2f}–{max(v for v, _ in b):.2f}× the floor, "
+                            f"{', '.join(sorted({d for _, d in b}))}" for kind, b in row["bounds"].items()) + ")"
 
 
 def markdown(rows: list, runs: list, skipped: list) -> str:

@@ -86,29 +86,44 @@ def floors(case, results: dict) -> dict:
         out["overhead_over_gemm"] = (step - gemm) / gemm
     if gemm and step and "memory_pass_us" in out:
         out["rest_us"] = step - gemm - out["memory_pass_us"]
-    if gemm and "memory_pass_us" in out:
-        out["memory_pass_over_gemm"] = out["memory_pass_us"] / gemm
     hand = out.get("numpy-step_step_us")
     if gemm and hand:  # the least overhead a NumPy framework can have (benchmarks/fw_numpy_step.py)
         out["numpy-step_overhead_over_gemm"] = (hand - gemm) / gemm
     return out
 
 
-# Measured lower bounds on the overhead ratio: when one is above the limit in a run, the target
-# could not have held in that run, and the check says which bound proves it.
+# Measured lower bounds on the overhead ratio, from a report's floors (so recorded runs are judged
+# too).  The memory pass binds any framework; the hand-written step (benchmarks/fw_numpy_step.py:
+# no graph, no checks, every buffer preallocated) shows what NumPy's per-call cost alone takes.
+# The floors are medians and the memory pass a minimum, so a bound errs low.
 OVERHEAD_BOUNDS = (
-    ("memory_pass_over_gemm", "any framework: one pass over the parameters, gradients and optimizer state alone is"),
-    ("numpy-step_overhead_over_gemm", "a NumPy framework: the hand-written NumPy step's own overhead is"),
+    ("memory pass", "any framework: one pass over the parameters, gradients and optimizer state takes"),
+    ("hand-written NumPy step", "a NumPy framework: the hand-written NumPy step's own overhead is"),
 )
 
 
+def _overhead_bounds(f: dict) -> dict:
+    gemm, mem = f.get("gemm-floor_step_us"), f.get("memory_pass_us")
+    bounds = {}
+    if gemm and mem is not None:
+        bounds["memory pass"] = mem / gemm
+    if f.get("numpy-step_overhead_over_gemm") is not None:
+        bounds["hand-written NumPy step"] = f["numpy-step_overhead_over_gemm"]
+    return bounds
+
+
 def _out_of_reach(check: dict, f: dict) -> dict:
-    """Mark a missed overhead check that a measured bound already puts beyond the limit."""
+    """Mark a missed overhead check that a measured bound already puts beyond the limit.
+
+    A bound counts only between the limit and the measured overhead: one that nnlab's own
+    step beat (a noisy floor, or a hand-written step slow at that shape) proves nothing.
+    """
     if check["status"] == "missed":
-        for key, who in OVERHEAD_BOUNDS:
-            bound = f.get(key)
-            if bound is not None and bound > check["limit"]:
-                check["out_of_reach"] = f"out of reach for {who} {bound:.2f}× the GEMM floor"
+        bounds = _overhead_bounds(f)
+        for kind, who in OVERHEAD_BOUNDS:
+            if check["limit"] < bounds.get(kind, 0.0) <= check["value"]:
+                check["bound_by"], check["bound"] = kind, bounds[kind]
+                check["out_of_reach"] = f"out of reach for {who} {bounds[kind]:.2f}× the GEMM floor"
                 break
     return check
 

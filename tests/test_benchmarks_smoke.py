@@ -218,3 +218,53 @@ def test_cpu_step_prints_the_median_or_the_minimum(capsys, monkeypatch):
         assert cpu_step.main(["nnlab", "small", "--steps", "3", "--rounds", "2", "--stat", stat]) == 0
         out = capsys.readouterr().out
         assert out.startswith("nnlab small: CPU ") and f"{stat} of 2 rounds of 3 steps" in out
+
+
+def _with_floors(data, nnlab_us, gemm_us, memory_us, hand_us=None):
+    """Give the fake report's small case the per-step floors report.floors would have derived."""
+    f = {"nnlab_step_us": nnlab_us, "gemm-floor_step_us": gemm_us, "memory_pass_us": memory_us,
+         "overhead_over_gemm": (nnlab_us - gemm_us) / gemm_us}
+    if hand_us is not None:
+        f["numpy-step_step_us"], f["numpy-step_overhead_over_gemm"] = hand_us, (hand_us - gemm_us) / gemm_us
+    data["cases"]["small"]["floors"] = f
+    return data
+
+
+def test_an_overhead_miss_says_which_measured_bound_puts_it_out_of_reach():
+    def check(*floors):
+        data = _with_floors(_fake_report(0.29, 1.0, 0.30, 100, 300, 0.1), *floors)
+        return {t["target"]: t for t in report.targets(data)}["issue 17, small: nnlab step beyond GEMM floor / GEMM floor"]
+
+    assert "out_of_reach" not in check(25.0, 20.0, 15.0)  # met: no bound is needed
+    assert "out_of_reach" not in check(100.0, 20.0, 1.0)  # missed, and no bound excuses it
+    by_memory = check(100.0, 20.0, 12.0)
+    assert by_memory["status"] == "missed" and by_memory["bound_by"] == "memory pass"
+    assert by_memory["bound"] == pytest.approx(0.6) and "0.60× the GEMM floor" in by_memory["out_of_reach"]
+    by_hand = check(100.0, 20.0, 1.0, 60.0)
+    assert by_hand["bound_by"] == "hand-written NumPy step" and by_hand["bound"] == pytest.approx(2.0)
+    assert "for a NumPy framework: the hand-written NumPy step's own overhead is 2.00×" in by_hand["out_of_reach"]
+    assert "out_of_reach" not in check(100.0, 20.0, 1.0, 120.0)  # a hand-written step slower than nnlab bounds nothing
+    assert "out_of_reach" not in check(31.0, 20.0, 12.0)  # nnlab beat its memory pass (0.6 > 0.55 overhead): a noisy floor
+
+
+def test_history_calls_a_target_out_of_reach_only_when_every_miss_has_a_bound(tmp_path):
+    from benchmarks import history
+
+    def run(name, day, *floors):
+        data = _with_floors(_fake_report(0.29, 1.0, 0.30, 100, 300, 0.1), *floors)
+        data["meta"] = {"date": f"{day}T10:00:00+00:00", "mode": "full", "threads": 2, "cpu": "CPU A", "cpus": 2}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return path
+
+    def verdict(paths):
+        rows = {r["target"]: r for r in history.summarize(history.load_runs(paths)[0])}
+        return rows["issue 17, small: nnlab step beyond GEMM floor / GEMM floor"]["verdict"]
+
+    bounded = [run("a", "2026-01-01", 100.0, 20.0, 1.0, 60.0), run("b", "2026-01-02", 90.0, 20.0, 1.0, 70.0)]
+    assert verdict(bounded) == ("out of reach: a measured bound is past the limit in all 2 misses "
+                                "(hand-written NumPy step 2.00–2.50× the floor, 2026-01-01, 2026-01-02)")
+    one_unbounded = bounded + [run("c", "2026-01-03", 100.0, 20.0, 1.0)]
+    assert verdict(one_unbounded) == ("missed in every run; a measured bound is past the limit in 2 of the 3 misses "
+                                      "(hand-written NumPy step 2.00–2.50× the floor, 2026-01-01, 2026-01-02)")
+    assert verdict(bounded + [run("d", "2026-01-03", 25.0, 20.0, 1.0)]).startswith("held on one day and machine only; ")
