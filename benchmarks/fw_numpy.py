@@ -12,6 +12,9 @@ parameters, the gradients and the optimizer's state once, write the parameters
 and the state once.  It is timed as a ``np.copyto`` between two buffers that hold
 as many elements as parameters, gradients and state together, scaled by the
 bytes an update must move; it is a floor for the update and for ``zero_grad``.
+The copy is split among the run's threads (``np.copyto`` releases the GIL), as
+nnlab's optimizer splits a large update: a one-thread copy is no floor for a
+two-thread update.
 """
 
 from __future__ import annotations
@@ -33,22 +36,33 @@ def parameter_count(case) -> int:
     return sum(a * b + b for a, b in zip(case.sizes[:-1], case.sizes[1:])) + (2 * hidden if case.batchnorm else 0)
 
 
-def memory_pass(case, reps: int = 30) -> dict:
+def memory_pass(case, threads: int = 1, reps: int = 30) -> dict:
     """Best and median seconds of one optimizer step's memory floor (see the module docstring)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     params, state = parameter_count(case), case.state_buffers
     n = params * (2 + state)  # parameters, gradients, state
     src = np.random.default_rng(0).standard_normal(n, dtype=np.float32)
     dst = np.empty_like(src)
-    np.copyto(dst, src)  # page faults out of the timing
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        np.copyto(dst, src)
-        times.append(time.perf_counter() - t0)
+    cuts = np.linspace(0, n, threads + 1).astype(int)
+    pieces = [(dst[a:b], src[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        def copy():
+            if threads == 1:
+                np.copyto(dst, src)
+            else:
+                list(pool.map(lambda piece: np.copyto(*piece), pieces))
+
+        copy()  # page faults and thread start-up out of the timing
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            copy()
+            times.append(time.perf_counter() - t0)
     # the copy reads n and writes n elements; an update reads 2 + state buffers and writes 1 + state
     scale = ((2 + state) + (1 + state)) / (2 * (2 + state))
     times.sort()
-    return {"parameters": params, "state_buffers": state, "best_s": times[0] * scale,
+    return {"parameters": params, "state_buffers": state, "threads": threads, "best_s": times[0] * scale,
             "median_s": times[len(times) // 2] * scale}
 
 
@@ -58,7 +72,7 @@ def versions() -> dict:
 
 def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
     if case.net:
-        return _build_conv(case, seed)
+        return _build_conv(case, seed, threads)
     rng = np.random.default_rng(seed + 2)
     # Scaled so activations keep unit variance: no overflow, no denormals.
     Ws = [
@@ -83,10 +97,10 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
                     g = g @ Ws[j].T
         return 0.0
 
-    return Runner(run, n, bs, extra=lambda: {"memory_pass": memory_pass(case)})
+    return Runner(run, n, bs, extra=lambda: {"memory_pass": memory_pass(case, threads)})
 
 
-def _build_conv(case, seed: int):
+def _build_conv(case, seed: int, threads: int):
     from .cases import gemm_shapes
 
     rng = np.random.default_rng(seed + 2)
@@ -107,4 +121,4 @@ def _build_conv(case, seed: int):
                     g @ W.T
         return 0.0
 
-    return Runner(run, case.samples, bs, extra=lambda: {"memory_pass": memory_pass(case)})
+    return Runner(run, case.samples, bs, extra=lambda: {"memory_pass": memory_pass(case, threads)})

@@ -99,7 +99,7 @@ def test_tiny_run_end_to_end(tmp_path):
         assert math.isfinite(fws["torch"]["losses"][0])
         assert fws["torch"]["info"]["threads"] == 2
         assert "BLAS_INFO" in fws["torch"]["blas_build"]
-    assert small["gemm-floor"]["extra"]["memory_pass"]["best_s"] > 0
+    assert small["gemm-floor"]["extra"]["memory_pass"]["best_s"] > 0 and small["gemm-floor"]["extra"]["memory_pass"]["threads"] == 2
     floors = result["cases"]["small"]["floors"]
     assert floors["parameters"] == 64 * 64 + 64 + 64 * 10 + 10 and floors["gemm-floor_step_us"] > 0
     assert small["sklearn"]["median"] > 0 and small["sklearn"]["info"]["dtype_check"] == "float32"
@@ -220,10 +220,11 @@ def test_cpu_step_prints_the_median_or_the_minimum(capsys, monkeypatch):
         assert out.startswith("nnlab small: CPU ") and f"{stat} of 2 rounds of 3 steps" in out
 
 
-def _with_floors(data, nnlab_us, gemm_us, memory_us, hand_us=None):
-    """Give the fake report's small case the per-step floors report.floors would have derived."""
+def _with_floors(data, nnlab_us, gemm_us, memory_us, hand_us=None, memory_threads=2):
+    """Give the fake report's small case the per-step floors report.floors would have derived (a 2-thread run)."""
+    data["meta"] = {"threads": 2}
     f = {"nnlab_step_us": nnlab_us, "gemm-floor_step_us": gemm_us, "memory_pass_us": memory_us,
-         "overhead_over_gemm": (nnlab_us - gemm_us) / gemm_us}
+         "memory_pass_threads": memory_threads, "overhead_over_gemm": (nnlab_us - gemm_us) / gemm_us}
     if hand_us is not None:
         f["numpy-step_step_us"], f["numpy-step_overhead_over_gemm"] = hand_us, (hand_us - gemm_us) / gemm_us
     data["cases"]["small"]["floors"] = f
@@ -240,6 +241,7 @@ def test_an_overhead_miss_says_which_measured_bound_puts_it_out_of_reach():
     by_memory = check(100.0, 20.0, 12.0)
     assert by_memory["status"] == "missed" and by_memory["bound_by"] == "memory pass"
     assert by_memory["bound"] == pytest.approx(0.6) and "0.60× the GEMM floor" in by_memory["out_of_reach"]
+    assert "out_of_reach" not in check(100.0, 20.0, 12.0, None, 1)  # a one-thread copy bounds no two-thread update
     by_hand = check(100.0, 20.0, 1.0, 60.0)
     assert by_hand["bound_by"] == "hand-written NumPy step" and by_hand["bound"] == pytest.approx(2.0)
     assert "for a NumPy framework: the hand-written NumPy step's own overhead is 2.00×" in by_hand["out_of_reach"]
