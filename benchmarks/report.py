@@ -121,6 +121,7 @@ def _out_of_reach(check: dict, f: dict, threads) -> dict:
     """
     if check["status"] == "missed":
         bounds = _overhead_bounds(f, threads)
+        check["bounds_measured"] = bool(bounds)
         for kind, who in OVERHEAD_BOUNDS:
             if check["limit"] < bounds.get(kind, 0.0) <= check["value"]:
                 check["bound_by"], check["bound"] = kind, bounds[kind]

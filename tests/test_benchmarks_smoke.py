@@ -264,9 +264,11 @@ def test_history_calls_a_target_out_of_reach_only_when_every_miss_has_a_bound(tm
         return rows["issue 17, small: nnlab step beyond GEMM floor / GEMM floor"]["verdict"]
 
     bounded = [run("a", "2026-01-01", 100.0, 20.0, 1.0, 60.0), run("b", "2026-01-02", 90.0, 20.0, 1.0, 70.0)]
-    assert verdict(bounded) == ("out of reach: a measured bound is past the limit in all 2 misses "
-                                "(hand-written NumPy step 2.00–2.50× the floor, 2026-01-01, 2026-01-02)")
+    reason = "(hand-written NumPy step 2.00–2.50× the floor, 2026-01-01, 2026-01-02)"
+    assert verdict(bounded) == f"out of reach: a measured bound is past the limit in all 2 misses that measured one (of 2) {reason}"
+    assert verdict(bounded[:1]).startswith("missed in every run; a measured bound is past the limit in 1 of the 1 ")
+    no_bound_measured = bounded + [run("n", "2026-01-03", 100.0, 20.0, 1.0, None, 1)]  # an older report: 1-thread copy
+    assert verdict(no_bound_measured) == f"out of reach: a measured bound is past the limit in all 2 misses that measured one (of 3) {reason}"
     one_unbounded = bounded + [run("c", "2026-01-03", 100.0, 20.0, 1.0)]
-    assert verdict(one_unbounded) == ("missed in every run; a measured bound is past the limit in 2 of the 3 misses "
-                                      "(hand-written NumPy step 2.00–2.50× the floor, 2026-01-01, 2026-01-02)")
+    assert verdict(one_unbounded) == f"missed in every run; a measured bound is past the limit in 2 of the 3 misses that measured one {reason}"
     assert verdict(bounded + [run("d", "2026-01-03", 25.0, 20.0, 1.0)]).startswith("held on one day and machine only; ")
