@@ -139,12 +139,18 @@ def run_case(case, frameworks, reps: int, seed: int, threads: int, warmup: int =
     times = {fw: [] for fw in workers}
     losses = {fw: [] for fw in workers}
     loads = []  # 1-minute load average after each timed epoch: how busy the machine was meanwhile
+    stolen = [0, 0]  # CPU time the hypervisor gave to other guests during the timed epochs, of all CPU time
     for rep in range(reps):
         for fw, w in workers.items():
             if w.error:
                 continue
             time.sleep(gap)
+            before = cpu_steal()
             msg = w.epoch()
+            after = cpu_steal()
+            if before and after:
+                stolen[0] += after[0] - before[0]
+                stolen[1] += after[1] - before[1]
             if "error" in msg:
                 results[fw]["error"] = msg["error"]
                 log(f"  {fw}: failed — {msg['error']}")
@@ -166,4 +172,23 @@ def run_case(case, frameworks, reps: int, seed: int, threads: int, warmup: int =
         results[fw]["losses"] = losses[fw]
     if loads:
         results["_load"] = {"median": statistics.median(loads), "min": min(loads), "max": max(loads)}
+        if stolen[1]:
+            results["_load"]["steal_percent"] = 100 * stolen[0] / stolen[1]
     return results
+
+
+def cpu_steal():
+    """(steal, total) clock ticks of all CPUs since boot (``/proc/stat``), or None where there is none.
+
+    Steal is the time a VM's virtual CPUs waited while the hypervisor ran other guests:
+    the part of a slow epoch that the load average of this machine cannot show.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 9:
+        return None
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal (guest is in user)
+    return ticks[7], sum(ticks)

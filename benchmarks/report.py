@@ -222,7 +222,10 @@ def _floor_text(c: dict) -> str:
 
 def _load_text(c: dict) -> str:
     load = c.get("load")
-    return f"load average during the epochs: median {load['median']:.1f} (min {load['min']:.1f}, max {load['max']:.1f})" if load else ""
+    if not load:
+        return ""
+    steal = f"; CPU time stolen by the hypervisor during the epochs {load['steal_percent']:.1f} %" if "steal_percent" in load else ""
+    return f"load average during the epochs: median {load['median']:.1f} (min {load['min']:.1f}, max {load['max']:.1f}){steal}"
 
 
 def _blas_text(r: dict) -> str:

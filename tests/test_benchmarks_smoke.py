@@ -99,6 +99,8 @@ def test_tiny_run_end_to_end(tmp_path):
         assert math.isfinite(fws["torch"]["losses"][0])
         assert fws["torch"]["info"]["threads"] == 2
         assert "BLAS_INFO" in fws["torch"]["blas_build"]
+    if Path("/proc/stat").exists():
+        assert 0 <= result["cases"]["small"]["load"]["steal_percent"] <= 100
     assert small["gemm-floor"]["extra"]["memory_pass"]["best_s"] > 0 and small["gemm-floor"]["extra"]["memory_pass"]["threads"] == 2
     floors = result["cases"]["small"]["floors"]
     assert floors["parameters"] == 64 * 64 + 64 + 64 * 10 + 10 and floors["gemm-floor_step_us"] > 0
