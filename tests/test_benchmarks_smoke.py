@@ -102,6 +102,7 @@ def test_tiny_run_end_to_end(tmp_path):
     if Path("/proc/stat").exists():
         assert 0 <= result["cases"]["small"]["load"]["steal_percent"] <= 100
     assert small["gemm-floor"]["extra"]["memory_pass"]["best_s"] > 0 and small["gemm-floor"]["extra"]["memory_pass"]["threads"] == 2
+    assert small["gemm-floor"]["extra"]["memory_pass"]["fastest_split"] in (1, 2)
     floors = result["cases"]["small"]["floors"]
     assert floors["parameters"] == 64 * 64 + 64 + 64 * 10 + 10 and floors["gemm-floor_step_us"] > 0
     assert small["sklearn"]["median"] > 0 and small["sklearn"]["info"]["dtype_check"] == "float32"
