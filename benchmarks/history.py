@@ -3,7 +3,7 @@
 Issue 17: "a target counts as met only when it holds in at least two full runs
 on different days or machines".  This reads the JSON reports (default: every
 file in ``benchmarks/recorded/``), checks each run's measurements against
-today's targets (``report.targets``, so a run recorded before a target existed
+today's targets (``checks.targets``, so a run recorded before a target existed
 is judged by it too, from its own numbers), and prints one row per target: in
 how many runs it was measured and held, the days (and machines) on which it
 held, the range of its values, and the verdict of that rule.
@@ -13,7 +13,7 @@ cases (``--cases small``) counts for the targets of those cases.  A machine is
 the CPU model and core count a report records: two VMs of one kind look alike,
 so different machines show only when their CPUs differ.  The verdict is the
 rule as the issue writes it; the held/measured count beside it shows the misses.
-A target that never held, where every miss that measured a bound (``report.OVERHEAD_BOUNDS``;
+A target that never held, where every miss that measured a bound (``checks.OVERHEAD_BOUNDS``;
 older reports measured none) had one past the limit, in at least ``BOUNDED_MISSES_NEEDED``
 runs, is reported out of reach, with the bounds and their days.
 A run that BENCHMARKS.md calls not credible is left out, with its reason (``NOT_CREDIBLE``).
@@ -26,7 +26,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import report
+from . import checks
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 TARGET_THREADS = 2
@@ -62,12 +62,12 @@ def load_runs(paths) -> tuple[list, list]:
             skipped.append((str(path), f"{meta.get('threads')} threads, the targets are for {TARGET_THREADS}"))
             continue
         try:
-            checks = report.targets(data)
+            judged = checks.targets(data)
         except (KeyError, TypeError, AttributeError) as exc:  # a report cut short or edited by hand
             skipped.append((str(path), f"an incomplete report ({type(exc).__name__}: {exc})"))
             continue
         runs.append({"path": str(path), "day": str(meta.get("date", "?"))[:10], "git": meta.get("git", "?"),
-                     "machine": f"{meta.get('cpu', '?')}, {meta.get('cpus', '?')} cores", "targets": checks})
+                     "machine": f"{meta.get('cpu', '?')}, {meta.get('cpus', '?')} cores", "targets": judged})
     return runs, skipped
 
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import cases as cases_mod
-from . import harness, machine, report
+from . import checks, harness, machine, report
 from .worker import FRAMEWORKS
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
@@ -84,7 +84,7 @@ def run(
         log("accuracy parity on digits …")
         out["accuracy"] = accuracy_mod.run_child(threads)
     meta["loadavg_end"] = os.getloadavg()
-    out["targets"] = report.targets(out)
+    out["targets"] = checks.targets(out)
     return out
 
 

@@ -1,4 +1,4 @@
-"""Derived numbers (FLOP/s, ratios, floors per step), the target checks of issues 6, 12 and 17, and the tables."""
+"""Derived numbers (FLOP/s, ratios, floors per step) and the tables; the target checks are in ``checks.py``."""
 
 from __future__ import annotations
 
@@ -6,25 +6,12 @@ import statistics
 
 from .cases import FLOPS_PER_WEIGHT_PER_SAMPLE
 
-# Plain-loop epoch-time ratio nnlab/torch (medians) per case, as each issue asks (cnn: issue 12).
-RATIO_TARGETS = {"small": 0.35, "medium": 0.85, "large": 1.0, "deep": 0.9, "cnn1d": 1.5, "cnn2d": 1.5}
-RATIO_TARGETS_17 = {"small": 0.30, "medium": 0.90, "large": 1.0, "deep": 0.85}
-SWEEP_RATIO_MAX = 1.0  # issue 17: every cell of the width × batch sweep
-FIT_OVER_LOOP_MAX = 1.10
-FIT_OVER_LOOP_MAX_17 = 1.05
-OVERHEAD_OVER_GEMM_MAX = 0.5  # issue 17: (nnlab step − GEMM floor) / GEMM floor, every MLP case
-PEAK_FRACTION_MIN = 0.60
-PEAK_FRACTION_CASES = ("medium", "large")
-IMPORT_NNLAB_MAX_S = 0.3
-ACCURACY_GAP_MAX_PP = 0.5  # mean test accuracy over 3 seeds, percentage points
-
-
 def _median(results: dict, fw: str):
     r = results.get(fw) or {}
     return r.get("median")
 
 
-def _ratio(a, b):
+def ratio_or_none(a, b):
     return a / b if a is not None and b else None
 
 
@@ -54,7 +41,7 @@ def derive(case, results: dict, peak_gflops: float | None) -> dict:
     ratios, paired = {}, {}
     for name, a, b in RATIO_PAIRS:
         ra, rb = results.get(a) or {}, results.get(b) or {}
-        ratios[name] = _ratio(ra.get("median"), rb.get("median"))
+        ratios[name] = ratio_or_none(ra.get("median"), rb.get("median"))
         ta, tb = ra.get("times") or [], rb.get("times") or []
         if ta and len(ta) == len(tb):
             per = [x / y for x, y in zip(ta, tb)]
@@ -88,116 +75,8 @@ def floors(case, results: dict) -> dict:
     if gemm and step and "memory_pass_us" in out:
         out["rest_us"] = step - gemm - out["memory_pass_us"]
     hand = out.get("numpy-step_step_us")
-    if gemm and hand:  # the least overhead a NumPy framework can have (benchmarks/fw_numpy_step.py)
+    if gemm and hand:  # what NumPy's per-call cost alone takes beyond the GEMMs (benchmarks/fw_numpy_step.py)
         out["numpy-step_overhead_over_gemm"] = (hand - gemm) / gemm
-    return out
-
-
-# Measured lower bounds on the overhead ratio, from a report's floors (so recorded runs are judged
-# too).  The memory pass binds any framework; the hand-written step (benchmarks/fw_numpy_step.py:
-# no graph, no checks, every buffer preallocated) shows what NumPy's per-call cost alone takes.
-# The floors are medians and the memory pass a minimum, so a bound errs low.
-OVERHEAD_BOUNDS = (
-    ("memory pass", "any framework: one pass over the parameters, gradients and optimizer state takes"),
-    ("hand-written NumPy step", "a NumPy framework: the hand-written NumPy step's own overhead is"),
-)
-
-
-def _overhead_bounds(f: dict, threads) -> dict:
-    gemm, mem = f.get("gemm-floor_step_us"), f.get("memory_pass_us")
-    bounds = {}
-    if gemm and mem is not None and f.get("memory_pass_threads", 1) == threads:  # a 1-thread copy bounds no 2-thread update
-        bounds["memory pass"] = mem / gemm
-    if f.get("numpy-step_overhead_over_gemm") is not None:
-        bounds["hand-written NumPy step"] = f["numpy-step_overhead_over_gemm"]
-    return bounds
-
-
-def _out_of_reach(check: dict, f: dict, threads) -> dict:
-    """Mark a missed overhead check that a measured bound already puts beyond the limit.
-
-    A bound counts only between the limit and the measured overhead: one that nnlab's own
-    step beat (a noisy floor, or a hand-written step slow at that shape) proves nothing.
-    """
-    if check["status"] == "missed":
-        bounds = _overhead_bounds(f, threads)
-        check["bounds_measured"] = bool(bounds)
-        for kind, who in OVERHEAD_BOUNDS:
-            if check["limit"] < bounds.get(kind, 0.0) <= check["value"]:
-                check["bound_by"], check["bound"] = kind, bounds[kind]
-                check["out_of_reach"] = f"out of reach for {who} {bounds[kind]:.2f}× the GEMM floor"
-                break
-    return check
-
-
-def _check(name: str, value, limit, op: str, unit: str = "") -> dict:
-    if value is None:
-        status = "n/a"
-    elif op == "<=":
-        status = "met" if value <= limit else "missed"
-    else:
-        status = "met" if value >= limit else "missed"
-    return {"target": name, "value": value, "limit": limit, "op": op, "unit": unit, "status": status}
-
-
-def _paired(check: dict, ratios: dict, name: str) -> dict:
-    """Attach the paired per-repetition ratio, for context (the status uses the ratio of medians)."""
-    p = ratios.get("paired", {}).get(name)
-    if p:
-        check["paired_median"] = p["median"]
-    return check
-
-
-def targets(report: dict) -> list:
-    """The targets of issues 6, 12 and 17, each met / missed / n/a, from a finished report."""
-    out = []
-    cases = report["cases"]
-
-    def ratio_check(label, name, limit):
-        out.append(_paired(_check(label, cases[name]["ratios"]["nnlab/torch"], limit, "<="), cases[name]["ratios"], "nnlab/torch"))
-
-    for name, limit in RATIO_TARGETS.items():
-        if name in cases:
-            issue = "issue 12" if name.startswith("cnn") else "issue 6"
-            ratio_check(f"{issue}, {name}: epoch time nnlab/torch (plain loop)", name, limit)
-    for name, limit in RATIO_TARGETS_17.items():
-        if name in cases:
-            ratio_check(f"issue 17, {name}: epoch time nnlab/torch (plain loop)", name, limit)
-    for name in cases:
-        if name.startswith("sweep-"):
-            ratio_check(f"issue 17, {name}: epoch time nnlab/torch", name, SWEEP_RATIO_MAX)
-    for name, c in cases.items():
-        for label, limit in (("issue 6", FIT_OVER_LOOP_MAX), ("issue 17", FIT_OVER_LOOP_MAX_17)):
-            if c["ratios"].get("nnlab-fit/nnlab") is not None:
-                out.append(_paired(_check(f"{label}, {name}: epoch time fit/plain loop", c["ratios"]["nnlab-fit/nnlab"], limit, "<="),
-                                   c["ratios"], "nnlab-fit/nnlab"))
-    for name, c in cases.items():
-        if not c["spec"].get("net"):  # MLP cases
-            f = c.get("floors") or {}
-            if f.get("overhead_over_gemm") is not None:
-                check = _check(f"issue 17, {name}: nnlab step beyond GEMM floor / GEMM floor",
-                               f["overhead_over_gemm"], OVERHEAD_OVER_GEMM_MAX, "<=")
-                paired = c["ratios"].get("paired", {}).get("nnlab/gemm-floor")
-                if paired:  # epoch i of nnlab against epoch i of the floor, back to back: drifts cancel
-                    check["paired_median"] = paired["median"] - 1
-                out.append(_out_of_reach(check, f, (report.get("meta") or {}).get("threads")))
-    for name in PEAK_FRACTION_CASES:
-        if name in cases:
-            frac = cases[name]["frameworks"].get("nnlab", {}).get("peak_fraction")
-            out.append(_check(f"issue 6, {name}: nnlab FLOP/s / matmul peak", frac, PEAK_FRACTION_MIN, ">="))
-    for name, c in cases.items():
-        fws = c["frameworks"]
-        torch_rss = fws.get("torch", {}).get("maxrss_mb")
-        for fw in ("nnlab", "nnlab-fit"):
-            rss = fws.get(fw, {}).get("maxrss_mb")
-            if rss is not None:
-                out.append(_check(f"{name}: peak RSS {fw}/torch", _ratio(rss, torch_rss), 1.0, "<="))
-    acc = report.get("accuracy")
-    if acc is not None:
-        gap = acc.get("gap_pp")
-        out.append(_check("digits accuracy gap abs(nnlab − torch), pp", None if gap is None else abs(gap), ACCURACY_GAP_MAX_PP, "<=", "pp"))
-    imp = report["startup"].get("import nnlab", {}).get("median")
-    out.append(_check("import nnlab (s)", imp, IMPORT_NNLAB_MAX_S, "<=", "s"))
     return out
 
 
@@ -290,7 +169,7 @@ def table(report: dict) -> str:
             rng = f"{r['min']:.3f}–{r['max']:.3f}"
             frac = r.get("peak_fraction")
             lines.append(
-                f"  {label:<22}{r['median']:>10.3f}{rng:>19}{_fmt(_ratio(r['median'], torch_med), '.2f'):>8}"
+                f"  {label:<22}{r['median']:>10.3f}{rng:>19}{_fmt(ratio_or_none(r['median'], torch_med), '.2f'):>8}"
                 f"{_fmt(r.get('gflops'), '.1f'):>9}{_fmt(None if frac is None else 100 * frac, '.0f'):>8}"
                 f"{_fmt(r.get('maxrss_mb'), '.0f'):>13}"
             )
@@ -357,7 +236,7 @@ def markdown(report: dict) -> str:
             frac = r.get("peak_fraction")
             out.append(
                 f"| {r.get('label', fw)} | {r['median']:.3f} | {r['min']:.3f}–{r['max']:.3f} | "
-                f"{_fmt(_ratio(r['median'], torch_med), '.2f')} | {_fmt(r.get('gflops'), '.1f')} | "
+                f"{_fmt(ratio_or_none(r['median'], torch_med), '.2f')} | {_fmt(r.get('gflops'), '.1f')} | "
                 f"{_fmt(None if frac is None else 100 * frac, '.0f')} | {_fmt(r.get('maxrss_mb'), '.0f')} |"
             )
         out += ["", "ratios of medians (in brackets: median and range of the per-repetition ratios): "

@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import report  # noqa: E402
+from benchmarks import checks, report  # noqa: E402
 from benchmarks.cases import CASES, FLOPS_PER_WEIGHT_PER_SAMPLE, make_data, select  # noqa: E402
 
 
@@ -67,16 +67,16 @@ def _fake_report(nnlab_small, torch_small, fit_small, rss_nnlab, rss_torch, impo
 
 
 def test_target_checks_report_met_and_missed():
-    good = report.targets(_fake_report(0.29, 1.0, 0.30, 100, 300, 0.1))
+    good = checks.targets(_fake_report(0.29, 1.0, 0.30, 100, 300, 0.1))
     assert {t["status"] for t in good} == {"met"}
-    bad = report.targets(_fake_report(0.5, 1.0, 0.6, 400, 300, 0.5))
+    bad = checks.targets(_fake_report(0.5, 1.0, 0.6, 400, 300, 0.5))
     status = {t["target"]: t["status"] for t in bad}
     assert status["issue 6, small: epoch time nnlab/torch (plain loop)"] == "missed"
     assert status["issue 17, small: epoch time nnlab/torch (plain loop)"] == "missed"
     assert status["issue 6, small: epoch time fit/plain loop"] == "missed"
     assert status["small: peak RSS nnlab/torch"] == "missed"
     assert status["import nnlab (s)"] == "missed"
-    missing = report.targets(_fake_report(None, 1.0, None, None, 300, None))
+    missing = checks.targets(_fake_report(None, 1.0, None, None, 300, None))
     assert {t["status"] for t in missing} == {"n/a"}
 
 
@@ -237,7 +237,7 @@ def _with_floors(data, nnlab_us, gemm_us, memory_us, hand_us=None, memory_thread
 def test_an_overhead_miss_says_which_measured_bound_puts_it_out_of_reach():
     def check(*floors):
         data = _with_floors(_fake_report(0.29, 1.0, 0.30, 100, 300, 0.1), *floors)
-        return {t["target"]: t for t in report.targets(data)}["issue 17, small: nnlab step beyond GEMM floor / GEMM floor"]
+        return {t["target"]: t for t in checks.targets(data)}["issue 17, small: nnlab step beyond GEMM floor / GEMM floor"]
 
     assert "out_of_reach" not in check(25.0, 20.0, 15.0)  # met: no bound is needed
     assert "out_of_reach" not in check(100.0, 20.0, 1.0)  # missed, and no bound excuses it
