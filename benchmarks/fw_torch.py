@@ -44,6 +44,13 @@ def build_model(case):
     return nn.Sequential(*layers).train()
 
 
+def make_optimizer(case, params):
+    """The case's optimizer, as ``fw_nnlab.make_optimizer``: Adam lr 1e-3, or SGD lr 0.01 with momentum 0.9."""
+    import torch
+
+    return torch.optim.Adam(params, lr=1e-3) if case.optimizer == "adam" else torch.optim.SGD(params, lr=0.01, momentum=0.9)
+
+
 def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
     import torch
     import torch.nn.functional as F
@@ -51,10 +58,7 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = build_model(case)
-    if case.optimizer == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    opt = make_optimizer(case, model.parameters())
     X_t = torch.from_numpy(X)  # shares the array: the data are pre-made tensors
     y_t = torch.from_numpy(y)
     gen = torch.Generator().manual_seed(seed + 1)

@@ -12,7 +12,9 @@ Counted: full runs (not ``--quick``) at the targets' 2 threads; a run of some
 cases (``--cases small``) counts for the targets of those cases.  A machine is
 the CPU model and core count a report records: two VMs of one kind look alike,
 so different machines show only when their CPUs differ.  The verdict is the
-rule as the issue writes it; the held/measured count beside it shows the misses.
+rule as the issue writes it; the held/measured count and the median beside it
+show the misses, and a target met by the rule but held in fewer than half its
+runs says so (its typical run misses).
 A target that never held, where every miss that measured a bound (``checks.OVERHEAD_BOUNDS``;
 older reports measured none) had one past the limit, in at least ``BOUNDED_MISSES_NEEDED``
 runs, is reported out of reach, with the bounds and their days.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -96,7 +99,8 @@ def summarize(runs: list) -> list:
         bounded = sum(len(b) for b in row["bounds"].values())
         misses = row["measured"] - len(row["held"])
         if max(len(days), len(machines)) >= DAYS_OR_MACHINES_NEEDED:
-            row["verdict"] = "met"
+            # the issue's rule, which a target near its limit meets on a lucky run a day: say so
+            row["verdict"] = "met" if 2 * len(row["held"]) >= row["measured"] else "met, but held in fewer than half its runs"
         elif not row["held"] and bounded >= BOUNDED_MISSES_NEEDED and bounded == row["bounds_measured"]:
             row["verdict"] = (f"out of reach: a measured bound is past the limit in all {bounded} misses that measured "
                               f"one (of {misses})" + _bounds_text(row))
@@ -118,12 +122,13 @@ def markdown(rows: list, runs: list, skipped: list) -> str:
     machines = sorted({r["machine"] for r in runs})
     lines = [f"{len(runs)} full runs at {TARGET_THREADS} threads on {len(days)} days ({', '.join(days)}), "
              f"{len(machines)} machine(s) ({'; '.join(machines)}); {len(skipped)} reports not counted.", "",
-             "| target | limit | held / measured | days it held | values (min–max) | verdict |",
+             "| target | limit | held / measured | days it held | values (min–max; median) | verdict |",
              "|---|---|---:|---|---|---|"]
     for row in rows:
         values = row["values"]
         lines.append(f"| {row['target']} | {row['op']} {row['limit']:g}{row['unit']} | {len(row['held'])} / {row['measured']} "
-                     f"| {', '.join(row['days']) or '–'} | {min(values):.3g}–{max(values):.3g} | {row['verdict']} |")
+                     f"| {', '.join(row['days']) or '–'} | {min(values):.3g}–{max(values):.3g}; {statistics.median(values):.3g} "
+                     f"| {row['verdict']} |")
     return "\n".join(lines)
 
 

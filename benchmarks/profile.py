@@ -1,12 +1,14 @@
 """Where an nnlab training step spends its time, beside PyTorch: ``python -m benchmarks.profile CASE``.
 
-For the case's model, data and batch size (2 BLAS threads), each in a fresh
+CASE is one of the MLP cases or sweep cells of ``benchmarks/cases.py`` (each with
+its own optimizer).  For the case's model, data and batch size (2 BLAS threads), each in a fresh
 process of its own (allocator state is per process and changes the results):
 - nnlab's plain loop and PyTorch's loop, phase by phase (gather, forward, loss,
   zero_grad, backward, step) in µs per step, median of ``--rounds`` rounds,
   with minor page faults and kernel (sys) time per step;
-- the floors a NumPy framework cannot beat: the step's GEMMs alone, and a
-  minimal in-place Adam over one flat float32 buffer of the same size;
+- the floors a NumPy framework cannot beat: the step's GEMMs alone, the memory
+  pass of one update (``fw_numpy.memory_pass``, on the 2 threads) and, for an
+  Adam case, a minimal in-place NumPy Adam over one flat float32 buffer of the same size;
 - nnlab's cProfile top functions by own time.
 
 Diagnosis only; ``python -m benchmarks`` is the measurement.
@@ -25,7 +27,8 @@ import time
 
 import numpy as np
 
-from .cases import make_data, select
+from .cases import CASES, make_data, select
+from .fw_numpy import parameter_count
 
 PHASES = ("gather", "forward", "loss", "zero_grad", "backward", "step")
 
@@ -70,13 +73,12 @@ def _batcher(n, batch_size, permutation, take):
 def _nnlab_step_parts(case, X, y):
     import nnlab
     from nnlab.losses import cross_entropy
-    from nnlab.optim import Adam
 
-    from .fw_nnlab import build_model
+    from .fw_nnlab import build_model, make_optimizer
 
     nnlab.seed(0)
     model = build_model(case)
-    opt = Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer(case, model.parameters())
     rng = np.random.default_rng(1)
     batches = _batcher(len(X), case.batch_size, lambda: rng.permutation(len(X)), lambda idx: (X[idx], y[idx]))
     return batches, model, cross_entropy, opt.zero_grad, lambda loss: loss.backward(), opt.step
@@ -86,12 +88,12 @@ def _torch_step_parts(case, X, y):
     import torch
     import torch.nn.functional as F
 
-    from .fw_torch import build_model
+    from .fw_torch import build_model, make_optimizer
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     torch.manual_seed(0)
     model = build_model(case)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = make_optimizer(case, model.parameters())
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
     gen = torch.Generator().manual_seed(1)
     batches = _batcher(len(X), case.batch_size, lambda: torch.randperm(len(X), generator=gen), lambda idx: (X_t[idx], y_t[idx]))
@@ -137,7 +139,7 @@ def _phases_child(framework, case, steps, rounds, top) -> dict:
 
 
 def _floors_child(case, steps) -> dict:
-    from .fw_numpy import build
+    from .fw_numpy import build, memory_pass
 
     X, _ = make_data(case, 0)
     runner = build(case, X, None, 0, 2)
@@ -149,12 +151,10 @@ def _floors_child(case, steps) -> dict:
         runner._run(samples)
         times.append(time.perf_counter() - t0)
     gemm = min(times) / -(-samples // case.batch_size)
-    return {"gemm_us": gemm * 1e6, "adam_us": adam_floor(n_parameters(case)) * 1e6}
-
-
-def n_parameters(case) -> int:
-    n = sum(a * b + b for a, b in zip(case.sizes[:-1], case.sizes[1:]))
-    return n + (2 * sum(case.sizes[1:-1]) if case.batchnorm else 0)
+    out = {"gemm_us": gemm * 1e6, "memory_us": memory_pass(case, 2)["median_s"] * 1e6}
+    if case.optimizer == "adam":
+        out["adam_us"] = adam_floor(parameter_count(case)) * 1e6
+    return out
 
 
 def adam_floor(size, reps=20):
@@ -196,7 +196,7 @@ def _child(kind: str, args) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__.split("\n\n")[0])
-    p.add_argument("case", choices=["small", "medium", "large", "deep"])
+    p.add_argument("case", choices=[c.name for c in CASES if not c.net])
     p.add_argument("--steps", type=int, default=100, help="steps per measurement round (default 100)")
     p.add_argument("--rounds", type=int, default=3, help="rounds; the median per phase is shown (default 3)")
     p.add_argument("--top", type=int, default=25, help="cProfile rows (default 25; 0: no cProfile)")
@@ -213,7 +213,7 @@ def main(argv=None) -> int:
             print(json.dumps(_phases_child(args.child, case, args.steps, args.rounds, args.top)))
         return 0
 
-    print(f"case {case.name}: {case.describe()}; {n_parameters(case):,} parameters; "
+    print(f"case {case.name}: {case.describe()}; {parameter_count(case):,} parameters; "
           f"{args.steps} steps × {args.rounds} rounds; 2 threads; each framework in its own process")
     runs = {"nnlab": _child("nnlab", args)}
     if not args.no_torch:
@@ -236,8 +236,10 @@ def main(argv=None) -> int:
         print(f"  {label:<14}" + "".join(f"{v:>12.1f}" for v in vals) + ratio)
     floors = _child("floors", args)
     if "error" not in floors:
-        print(f"\nfloors (NumPy, own process): the GEMMs of one step {floors['gemm_us']:.1f} µs; a minimal in-place "
-              f"Adam over {n_parameters(case):,} float32 (12 ufunc calls) {floors['adam_us']:.1f} µs")
+        adam = (f"; a minimal in-place NumPy Adam over {parameter_count(case):,} float32 (12 ufunc calls) "
+                f"{floors['adam_us']:.1f} µs") if "adam_us" in floors else ""
+        print(f"\nfloors (NumPy, own process): the GEMMs of one step {floors['gemm_us']:.1f} µs; the memory pass of "
+              f"one update (median, 2 threads) {floors['memory_us']:.1f} µs{adam}")
     if runs.get("nnlab", {}).get("cprofile"):
         print(f"\nnnlab cProfile, {args.steps} steps, by own time (tottime):\n{runs['nnlab']['cprofile']}")
     return 0

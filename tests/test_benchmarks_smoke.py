@@ -166,6 +166,21 @@ def test_fit_overhead_splits_fit_into_per_epoch_and_fixed_costs(capsys):
     assert "plain" in out and "fit ×2" in out and "fixed per call" in out
 
 
+def test_profile_takes_a_sweep_cell_with_its_own_optimizer_and_floors(capsys):
+    from benchmarks import profile
+
+    case = select(["sweep-momentum-h1024-b32"], samples=64)[0]
+    X, y = make_data(case, 0)
+    step = profile._nnlab_step_parts(case, X, y)[-1]
+    assert type(step.__self__).__name__ == "SGD" and step.__self__.param_groups[0]["momentum"] == 0.9
+    assert profile.main(["sweep-momentum-h1024-b32", "--steps", "2", "--rounds", "1", "--top", "0", "--samples", "64",
+                         "--no-torch"]) == 0
+    out = capsys.readouterr().out
+    assert "SGD + momentum" in out and "the memory pass of one update" in out and "Adam" not in out
+    assert profile.main(["small", "--steps", "2", "--rounds", "1", "--top", "0", "--samples", "64", "--no-torch"]) == 0
+    assert "NumPy Adam over" in capsys.readouterr().out  # an Adam case also shows the hand-written Adam's floor
+
+
 def test_history_needs_two_days_or_machines_and_counts_full_runs_only(tmp_path, capsys, monkeypatch):
     from benchmarks import history
 
@@ -184,6 +199,10 @@ def test_history_needs_two_days_or_machines_and_counts_full_runs_only(tmp_path, 
     assert len(rows[target]["held"]) == 2 and rows[target]["measured"] == 3
     two_days = one_day + [write("d", "2026-01-03")]
     assert {r["target"]: r for r in history.summarize(history.load_runs(two_days)[0])}[target]["verdict"] == "met"
+    mostly_missed = two_days + [write(f"m{i}", "2026-01-03", nnlab_small=0.5) for i in range(3)]
+    rows = {r["target"]: r for r in history.summarize(history.load_runs(mostly_missed)[0])}
+    assert rows[target]["verdict"] == "met, but held in fewer than half its runs"  # 3 of 7
+    assert "| 0.29–0.5; 0.5 |" in history.markdown([rows[target]], history.load_runs(mostly_missed)[0], [])
     two_machines = one_day + [write("e", "2026-01-01", cpu="CPU B")]
     assert {r["target"]: r for r in history.summarize(history.load_runs(two_machines)[0])}[target]["verdict"] == "met"
     never = [write("f", "2026-01-01", nnlab_small=0.5), write("g", "2026-01-02", nnlab_small=0.6)]
