@@ -125,6 +125,21 @@ def test_plateau_rule_compares_with_the_best_and_differs_from_halve_on_rise():
     assert patient.reductions == [3]  # epochs 2 and 3 without a new best; then the wait starts again
 
 
+@pytest.mark.parametrize("patience, cooldown", [(0, 0), (1, 0), (2, 0), (2, 1), (3, 2)])
+def test_plateau_counts_as_keras_so_torchs_patience_p_is_nnlabs_p_plus_one(patience, cooldown):
+    torch = pytest.importorskip("torch")
+    values = [1.0, 1.1, 0.9, 1.2, 1.3, 1.4, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05]
+    ours = drive(ReduceLROnPlateau(factor=0.5, patience=patience + 1, cooldown=cooldown), values)
+    topt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, factor=0.5, patience=patience, cooldown=cooldown,
+                                                         threshold=0.0, threshold_mode="abs")
+    theirs = []
+    for value in values:
+        theirs.append(topt.param_groups[0]["lr"])
+        plateau.step(value)
+    assert ours == theirs
+
+
 def test_plateau_min_lr_and_cooldown():
     rule = ReduceLROnPlateau(factor=0.1, patience=1, cooldown=1, min_lr=0.05)
     rates = drive(rule, [1.0, 2.0, 2.0, 2.0, 2.0], same_ratio=False)

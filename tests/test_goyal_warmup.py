@@ -61,6 +61,28 @@ def test_warmup_multiplies_an_epoch_schedule():
     np.testing.assert_allclose(rates, expected, rtol=1e-12)
 
 
+def test_warmup_keeps_the_ratio_of_per_group_rates_as_torchs_linear_lr():
+    torch = pytest.importorskip("torch")
+    a, b = nnlab.tensor([1.0], requires_grad=True), nnlab.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.01}], lr=0.1)
+    warmup = GradualWarmup(epochs=2, start_factor=0.5)
+    warmup.set_context(None, opt, {"steps": 2})
+    warmup.on_train_begin()
+    ta, tb = torch.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    topt = torch.optim.SGD([{"params": [ta]}, {"params": [tb], "lr": 0.01}], lr=0.1)
+    linear = torch.optim.lr_scheduler.LinearLR(topt, start_factor=0.5, end_factor=1.0, total_iters=4)
+    for t in range(6):
+        warmup.on_epoch_begin(t // 2)
+        warmup.on_batch_begin(t % 2)
+        np.testing.assert_allclose([g["lr"] for g in opt.param_groups], [g["lr"] for g in topt.param_groups],
+                                   rtol=1e-12)
+        topt.step()
+        linear.step()
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
+    with pytest.raises(ConfigError, match="1 rates for 2 parameter groups"):
+        opt.set_group_lrs([0.1])
+
+
 def test_resumed_inside_the_warmup_continues_the_same_ramp(tmp_path):
     full, whole = _run([GradualWarmup(epochs=2, start_factor=0.25)], optimizer="adam")
     state = tmp_path / "state.safetensors"

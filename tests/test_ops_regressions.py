@@ -133,3 +133,60 @@ def test_every_cli_activation_name_builds_a_module_that_round_trips():
         module = activation_module(type("M", (), settings)(), 4)
         again = nn.from_spec(nn.to_spec(module))
         np.testing.assert_array_equal(again(x).numpy(), module(x).numpy(), err_msg=name)
+
+
+# Found by a differential run against PyTorch (stop 24): empty batches, hardswish's kinks, ties of the inf-norm.
+def _torch_pair(values):
+    torch = pytest.importorskip("torch")
+    return _f64(values), torch.tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda x: x.max(axis=1), lambda t, torch: t.amax(1)),
+    (lambda x: x.min(axis=1, keepdims=True), lambda t, torch: t.amin(1, keepdim=True)),
+    (lambda x: x.prod(axis=0), lambda t, torch: t.prod(0)),
+    (lambda x: x.prod(axis=1), lambda t, torch: t.prod(1)),
+    (lambda x: F.logsumexp(x, axis=0), lambda t, torch: torch.logsumexp(t, 0)),
+    (lambda x: F.logsumexp(x, axis=1), lambda t, torch: torch.logsumexp(t, 1)),
+])
+def test_reductions_of_an_empty_batch_match_torch(ours, theirs):
+    import torch
+
+    x, t = _torch_pair(np.zeros((0, 3)))
+    out, ref = ours(x), theirs(t, torch)
+    np.testing.assert_array_equal(out.data, ref.detach().numpy())
+    out.sum().backward()
+    ref.sum().backward()
+    assert x.grad.shape == tuple(t.grad.shape) == (0, 3)
+
+
+def test_cross_entropy_of_an_empty_batch_is_nan_as_torch():
+    x = _f64(np.zeros((0, 3)))
+    loss = losses.cross_entropy(x, np.zeros(0, dtype=int))
+    assert np.isnan(loss.item())
+    loss.backward()
+    assert x.grad.shape == (0, 3)
+    assert losses.cross_entropy(x, np.zeros(0, dtype=int), reduction="sum").item() == 0.0
+
+
+def test_hardswish_gradient_at_its_kinks_matches_torch():
+    torch = pytest.importorskip("torch")
+    values = [-3.0, 3.0, -3.0001, 2.9999, 0.0]
+    x, t = _torch_pair(values)
+    F.hardswish(x).sum().backward()
+    torch.nn.functional.hardswish(t).sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("values, axis", [([3.0, -3.0, 1.0], None), ([[1.0, -2.0], [2.0, 2.0]], 0),
+                                          ([[1.0, -2.0], [2.0, 2.0]], -1), ([0.0, 0.0], None)])
+def test_inf_norm_shares_a_tie_as_torch(values, axis):
+    torch = pytest.importorskip("torch")
+    x, t = _torch_pair(values)
+    out = x.norm(ord=np.inf, axis=axis)
+    ref = torch.linalg.vector_norm(t, ord=float("inf"), dim=axis)
+    weights = np.arange(1.0, 1.0 + out.data.size).reshape(out.data.shape)
+    (out * nnlab.tensor(weights, dtype=np.float64)).sum().backward()
+    (ref * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(out.data, ref.detach().numpy())
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)

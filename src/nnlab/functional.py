@@ -158,11 +158,11 @@ def log_softmax(x, axis=-1, temperature=None, *, beta=None):
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    """log Σ exp(x) over ``axis``, shifted by the maximum so ±1000 neither overflows nor gives NaN."""
+    """log Σ exp(x) over ``axis``, shifted by the maximum so ±1000 neither overflows nor gives NaN; −inf over no values."""
     x = _t(x)
     X = x.data
     axes = _axes(axis, X.ndim)
-    m = X.max(axis=axes, keepdims=True)
+    m = X.max(axis=axes, keepdims=True, initial=-np.inf)  # initial: an empty axis reduces to −inf, not an error
     m = np.where(np.isfinite(m), m, 0).astype(X.dtype, copy=False)
     s = np.exp(X - m).sum(axis=axes, keepdims=True)
     with np.errstate(divide="ignore"):  # all -inf: log(0) = -inf is the answer

@@ -178,12 +178,12 @@ def hardsigmoid(x):
 
 
 def hardswish(x):
-    """x·relu6(x + 3)/6; derivative 0 below −3, 1 above 3, (2x + 3)/6 between."""
+    """x·relu6(x + 3)/6; derivative 0 up to −3, 1 from 3 on, (2x + 3)/6 between (PyTorch's values at the kinks)."""
     x = as_tensor(x)
     X = x.data
     dt = X.dtype.type
     gate = np.clip(X * dt(1 / 6) + dt(0.5), dt(0), dt(1))
-    d = np.where(X < -3, dt(0), np.where(X > 3, dt(1), (2 * X + 3) * dt(1 / 6)))
+    d = np.where(X <= -3, dt(0), np.where(X >= 3, dt(1), (2 * X + 3) * dt(1 / 6)))
     return make_result(X * gate, (x,), lambda g: (g * d,))
 
 

@@ -263,6 +263,7 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
     Z2 = Z.reshape(-1, K)
     n = Z2.shape[0]
     dt = Z.dtype.type
+    inv_n = dt(1.0 / n) if n else dt(np.nan)  # the mean over no rows is NaN, as in PyTorch
     shifted = Z2 - _row_max(Z2)
     e = np.exp(shifted)
     s = _row_sums(e)
@@ -289,7 +290,7 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
         q_sum = q.sum(axis=1, keepdims=True)  # 1 for probability rows; any value for other real rows
 
     if reduction == "mean":
-        out = np.asarray(per.sum() * dt(1.0 / n), dtype=Z.dtype)
+        out = np.asarray(per.sum() * inv_n, dtype=Z.dtype)
     elif reduction == "sum":
         out = np.asarray(per.sum(), dtype=Z.dtype)
     else:
@@ -305,7 +306,7 @@ def softmax_cross_entropy(logits, target, label_smoothing=0.0, reduction="mean")
             grad *= q_sum
             grad -= q
         if reduction == "mean":
-            grad *= g * dt(1.0 / n)
+            grad *= g * inv_n
         elif reduction == "sum":
             grad *= g
         else:

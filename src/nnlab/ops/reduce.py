@@ -79,6 +79,8 @@ def _extreme(a, axis, keepdims, reduce_fn, pick_fn):
     out = np.asarray(reduce_fn(X, axis=axes, keepdims=keepdims))
 
     def backward(g):
+        if X.size == 0:  # an empty batch: nothing to send the gradient to
+            return (np.zeros(X.shape, dtype=X.dtype),)
         kept = [ax for ax in range(X.ndim) if ax not in axes]
         # Move the reduced axes last and flatten them so one argmax finds the first maximum.
         moved = np.transpose(X, kept + list(axes))
@@ -134,6 +136,8 @@ def prod(a, axis=None, keepdims=False):
     out = np.asarray(X.prod(axis=axes, keepdims=keepdims))
 
     def backward(g):
+        if X.size == 0:  # an empty input (its product over an empty axis is 1, with nothing to differentiate)
+            return (np.zeros(X.shape, dtype=X.dtype),)
         kept = [ax for ax in range(X.ndim) if ax not in axes]
         moved = np.transpose(X, kept + list(axes))
         flat = moved.reshape(moved.shape[: len(kept)] + (-1,))
@@ -270,7 +274,8 @@ def norm(a, ord=2, axis=None, keepdims=False):
     """Vector p-norm (Σ|x|^p)^(1/p) over ``axis`` (all elements by default), as ``torch.linalg.vector_norm``.
 
     ``ord`` is a number > 0 or ``inf`` (max |x|).  Gradient sign(x)·|x|^(p−1)/‖x‖^(p−1),
-    0 for a zero vector (the subgradient PyTorch uses).
+    0 for a zero vector (the subgradient PyTorch uses); for ``inf``, sign(x) shared
+    evenly among the elements of largest |x| (PyTorch's rule, unlike :func:`max`'s first-element rule).
 
     >>> import nnlab
     >>> nnlab.tensor([3.0, -4.0]).norm().item(), nnlab.tensor([3.0, -4.0]).norm(ord=1).item()
@@ -278,13 +283,13 @@ def norm(a, ord=2, axis=None, keepdims=False):
     """
     from .elementwise import absolute
 
-    if ord == np.inf:
-        return max(absolute(a), axis, keepdims)
-    p = check_float("ord", ord, 0.0, low_open=True, owner="norm")
     X = a.data
     axes = _axes(axis, X.ndim)
-    dt = X.dtype.type
     magnitude = np.abs(X)
+    if ord == np.inf:
+        return _max_norm(a, X, axes, keepdims, magnitude)
+    p = check_float("ord", ord, 0.0, low_open=True, owner="norm")
+    dt = X.dtype.type
     if p == 1:
         return sum(absolute(a), axis, keepdims)
     if p == 2:
@@ -301,6 +306,20 @@ def norm(a, ord=2, axis=None, keepdims=False):
         else:
             ratio = np.sign(X) * (magnitude / safe) ** dt(p - 1)
         return (np.where(out_keep > 0, ratio * gk, dt(0)),)
+
+    return make_result(np.asarray(out), (a,), backward)
+
+
+def _max_norm(a, X, axes, keepdims, magnitude):
+    """max |x| over ``axes``; its gradient sign(x)/k at each of the k elements of largest |x|."""
+    out_keep = magnitude.max(axis=axes, keepdims=True)
+    out = out_keep if keepdims else np.squeeze(out_keep, axis=axes)
+
+    def backward(g):
+        gk = g if keepdims or not axes else np.expand_dims(g, axes)
+        at_max = magnitude == out_keep
+        ties = at_max.sum(axis=axes, keepdims=True).astype(X.dtype)
+        return ((np.sign(X) * at_max) / ties * gk,)
 
     return make_result(np.asarray(out), (a,), backward)
 

@@ -143,6 +143,21 @@ class Optimizer:
         factor, min_lr = self._check("factor", factor), self._check("min_lr", min_lr)
         self._write_lr(lambda lr: max(lr * factor, min(min_lr, lr)))
 
+    def set_group_lrs(self, rates) -> None:
+        """Set each parameter group's learning rate, in the groups' order (one finite number >= 0 per group).
+
+        >>> import nnlab
+        >>> a, b = nnlab.tensor([1.0], requires_grad=True), nnlab.tensor([1.0], requires_grad=True)
+        >>> opt = nnlab.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.01}], lr=0.1)
+        >>> opt.set_group_lrs([0.05, 0.005]); [g["lr"] for g in opt.param_groups]
+        [0.05, 0.005]
+        """
+        rates = [self._check("lr", rate) for rate in rates]
+        if len(rates) != len(self.param_groups):
+            raise ConfigError(f"set_group_lrs: {len(rates)} rates for {len(self.param_groups)} parameter groups")
+        given = iter(rates)
+        self._write_lr(lambda _lr: next(given))
+
     def _write_lr(self, new_lr) -> None:
         """The one place that writes the groups' ``"lr"``: ``group["lr"] = new_lr(group["lr"])``."""
         for group in self.param_groups:

@@ -116,6 +116,12 @@ class ReduceLROnPlateau(MonitorCallback):
     Compared with the *best* value so far, with patience -- unlike
     :class:`HalveOnRise`, which reacts to any rise over the previous epoch. After a
     cut the wait starts again; ``cooldown`` epochs after a cut are not counted.
+    Every group's rate is multiplied, so their ratios stay.
+
+    The count is Keras's ``ReduceLROnPlateau``: the cut comes at the
+    ``patience``-th epoch in a row without a new best.  PyTorch's scheduler of
+    the same name cuts one epoch later (when more than ``patience`` epochs were
+    bad): its ``patience=p`` is ``patience=p + 1`` here.
     """
 
     def __init__(self, monitor="val_loss", factor: float = 0.1, patience: int = 10, min_delta: float = 0.0,

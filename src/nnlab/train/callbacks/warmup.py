@@ -40,11 +40,12 @@ class GradualWarmup(Callback):
     (0, 1]: Goyal et al.'s η₀/(kη₀) = 1/k for a k-fold batch (see
     :func:`goyal_start_factor`); None: 1/T, the smallest non-zero step.
 
-    η_target is the optimizer's rate when each step begins -- the configured rate,
-    or whatever an epoch or step schedule set (put this callback after it), so
-    the warm-up composes with any decay.  Its state (the target and the rate it
-    wrote) is saved by :class:`~nnlab.train.TrainingState`, so a run resumed
-    inside the warm-up continues the same ramp.
+    η_target is each parameter group's rate when each step begins -- the
+    configured rate, or whatever an epoch or step schedule set (put this callback
+    after it), so the warm-up composes with any decay; groups with their own
+    rates keep their ratios, as with PyTorch's ``LinearLR``.  Its state (the
+    targets and the rates it wrote) is saved by :class:`~nnlab.train.TrainingState`,
+    so a run resumed inside the warm-up continues the same ramp.
 
     >>> import nnlab
     >>> w = GradualWarmup(epochs=1, start_factor=0.25)
@@ -65,8 +66,8 @@ class GradualWarmup(Callback):
             start_factor = check_float("start_factor", start_factor, 0.0, 1.0, low_open=True, owner="GradualWarmup")
         self.start_factor = start_factor
         self.epoch = 0
-        self.target = None  # the rate the ramp leads to
-        self.written = None  # the rate this callback set last (another value means a schedule set a new target)
+        self.target = None  # the rates the ramp leads to, one per parameter group
+        self.written = None  # the rates this callback set last (other values mean a schedule set new targets)
 
     def on_train_begin(self, logs=None):
         steps = self.params.get("steps")
@@ -89,9 +90,10 @@ class GradualWarmup(Callback):
         t = self.epoch * self.params["steps"] + batch
         if t > self.total:
             return
-        current = self.optimizer.lr
+        groups = self.optimizer.param_groups
+        current = [group["lr"] for group in groups]
         if self.written is None or current != self.written:
             self.target = current
-        value = self.target * self.factor(t)
-        self.optimizer.lr = value
-        self.written = None if t == self.total else self.optimizer.lr
+        factor = self.factor(t)
+        self.optimizer.set_group_lrs([target * factor for target in self.target])
+        self.written = None if t == self.total else [group["lr"] for group in groups]
