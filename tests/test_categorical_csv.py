@@ -86,3 +86,23 @@ def test_a_model_file_with_unsorted_categories_is_refused(tmp_path):
     nnlab.save(nn.Linear(3, 2), tmp_path / "m.safetensors", preprocessing=encoder)
     with pytest.raises(ModelFileError, match="invalid preprocessing state: .*not sorted and distinct"):
         nnlab.load(tmp_path / "m.safetensors")
+
+
+def test_the_example_script_runs_with_the_default_checkpoint_and_its_resume_state(tmp_path):
+    """The per-epoch resume state holds the Checkpoint's preprocessing, text categories included (it failed there)."""
+    from pathlib import Path
+
+    script = Path(__file__).parent.parent / "examples" / "categorical_csv.py"
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "exit code for an unseen category: 2" in done.stdout
+
+
+def test_text_arrays_round_trip_through_a_training_state():
+    from nnlab.train import resume
+
+    arrays = {}
+    saved = resume._plain({"categories": [np.array(["female", "male"]), np.array(["b", "a"], dtype="S1")]}, arrays, "x")
+    assert arrays == {}  # text goes to the JSON entry, never to a tensor
+    back = resume._restore(saved, arrays)["categories"]
+    assert [c.tolist() for c in back] == [["female", "male"], [b"b", b"a"]] and back[0].dtype == np.dtype("<U6")

@@ -169,17 +169,23 @@ def _one_process_cli_run(config_text):
 
 
 def test_mpiexec_nnlab_train_equals_one_process_and_only_rank_0_writes(tmp_path):
-    config = ('seed = 0\n[model]\nhidden = [16]\n[train]\nepochs = 2\nbatch_size = {batch}\n'
+    config = ('seed = 0\n[model]\nhidden = [16]\n[train]\nepochs = 2\nbatch_size = {batch}\ntensorboard = {board}\n'
               '[schedule]\nlr_scaling = "linear"\nbase_batch_size = 16\nwarmup_epochs = 1\n')
-    (tmp_path / "ranks.toml").write_text(config.format(batch=16))
+    (tmp_path / "ranks.toml").write_text(config.format(batch=16, board="true"))
     result = _mpiexec(2, "-m", "nnlab.cli", "train", "ranks.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("test accuracy:") == 1  # rank 0 reports; the other rank is silent
     ranks = nnlab.load(tmp_path / "runs" / "ranks" / "model.safetensors")
-    one = _one_process_cli_run(config.format(batch=32))
+    one = _one_process_cli_run(config.format(batch=32, board="false"))
     for a, b in zip(ranks.parameters(), one.parameters()):
         np.testing.assert_allclose(a.data, b.data, rtol=0, atol=1e-5)
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["ranks"]
+    from tensorboard.backend.event_processing import event_accumulator
+
+    board = event_accumulator.EventAccumulator(str(tmp_path / "runs" / "ranks" / "tensorboard"),
+                                               size_guidance={"scalars": 0})
+    board.Reload()
+    assert [e.step for e in board.Scalars("train/loss")] == [0, 1]
     with open(tmp_path / "runs" / "ranks" / "history.csv", newline="") as f:
         rates = [float(row["lr"]) for row in csv.DictReader(f)]
     # Goyal on the global batch of 2 x 16: 1e-3 * 32 / 16, ramped from half over epoch 1's 40 steps
@@ -241,6 +247,30 @@ def test_sync_batchnorm_key_needs_batchnorm_layers():
 class _Comm:
     def __init__(self, size, rank):
         self.size, self.rank = size, rank
+
+
+def test_on_other_ranks_every_file_writer_is_skipped_tensorboard_included(tmp_path):
+    from nnlab.distributed import comm as C
+    from nnlab.distributed.parallel import DataParallel, _Skipped
+    from nnlab.train import Checkpoint, MetricsLogger, TensorBoard
+
+    class Rank1:  # what DataParallel asks of a communicator here
+        def Get_size(self):
+            return 2
+
+        def Get_rank(self):
+            return 1
+
+    try:
+        parallel = DataParallel(Rank1())
+        writers = [TensorBoard(tmp_path / "tb"), Checkpoint(tmp_path / "c.safetensors"), MetricsLogger(tmp_path / "h.csv")]
+        _, _, callbacks, _ = parallel.wrap(None, lambda out, y: None, nnlab.optim.SGD([nnlab.tensor([1.0],
+                                           requires_grad=True)], lr=0.1), writers, verbose=0)
+    finally:
+        C.shutdown()
+    assert [type(cb).__name__ for cb in callbacks[1:]] == ["_Skipped"] * 3
+    assert [cb.replaced for cb in callbacks[1:] if isinstance(cb, _Skipped)] == ["TensorBoard", "Checkpoint",
+                                                                                  "MetricsLogger"]
 
 
 def test_shards_split_each_global_batch_of_one_shared_order():

@@ -182,6 +182,35 @@ def test_user_errors_exit_2_before_any_trial(tmp_path, config, capsys, edit, mes
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_resumed_study_with_another_direction_is_refused(tmp_path, config, capsys):
+    runs = str(tmp_path / "runs")
+    assert main(["tune", str(config), "--trials", "1", "--runs-dir", runs, "--quiet"]) == 0
+    config.write_text(CONFIG.replace('metric = "val_accuracy"', 'metric = "val_accuracy"\ndirection = "minimize"'))
+    assert main(["tune", str(config), "--trials", "1", "--runs-dir", runs, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "it was created to maximize val_accuracy, this [tune] section asks to minimize it" in err
+    assert len(_study(f"sqlite:///{tmp_path / 'runs' / 'moons-tune' / 'study.db'}", "moons").trials) == 1
+
+
+def test_a_metric_training_does_not_log_is_one_error_line(tmp_path, config):
+    # in a process of its own: Optuna's log handler writes to the stderr it found at import, past capsys
+    config.write_text(CONFIG.replace('metric = "val_accuracy"', 'metric = "val_acc"'))
+    done = subprocess.run([sys.executable, "-m", "nnlab.cli", "tune", str(config), "--trials", "2", "--runs-dir",
+                           str(tmp_path / "runs"), "--quiet"], env=dict(os.environ, PYTHONPATH=str(SRC)), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert "tune.metric = 'val_acc' is not logged by training; choose one of: accuracy, loss" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_workers_of_one_study_never_share_a_sampler_seed():
+    from nnlab.cli.tune import sampler_seed
+
+    seeds = {(trials, worker): sampler_seed(0, trials, worker) for trials in range(50) for worker in range(4)}
+    assert len(set(seeds.values())) == len(seeds)  # worker 1 at n + 1 trials is not worker 0 at n (a sum was)
+    assert sampler_seed(0, 0, 0) == sampler_seed(0, 0, 0) != sampler_seed(1, 0, 0)
+
+
 def test_bad_arguments_exit_2(tmp_path, config, capsys):
     assert main(["tune", str(config), "--trials", "0"]) == 2
     assert main(["tune", str(config), "--trials", "1", "--storage", "nosuchdb://x", "--runs-dir", str(tmp_path)]) == 2

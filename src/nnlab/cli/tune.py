@@ -171,7 +171,8 @@ def _check_space(raw: dict, cfg, space: dict, section: TuneSection) -> None:
 def _study(job: dict):
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: Optuna logs a failed trial with its traceback at WARNING; nnlab prints its own line instead
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     section = TuneSection.model_validate(job["tune"])
     pruner = (optuna.pruners.MedianPruner(n_startup_trials=section.startup_trials,
                                           n_warmup_steps=section.warmup_epochs)
@@ -192,12 +193,27 @@ def _study(job: dict):
             if attempt == 9:
                 raise ConfigError(f"cannot open the Optuna study {job['study']!r} in {job['storage']}: {exc}") from None
             time.sleep(0.2 * (attempt + 1))
-    # Seeded from the config's seed, the trials already in the study and the worker's index: a fresh
-    # one-process study repeats exactly; a resumed one or a parallel worker draws new values.
-    seed = int(job["raw"].get("seed", 0)) + len(study.trials) + job.get("worker", 0)
+    stored = study.direction.name.lower()
+    if stored != section.resolved_direction:  # Optuna keeps the stored direction without a word
+        raise ConfigError(f"cannot use the Optuna study {job['study']!r} in {job['storage']}: it was created to "
+                          f"{stored} {section.metric}, this [tune] section asks to {section.resolved_direction} it; "
+                          "set tune.direction to match or pass another --study")
+    seed = sampler_seed(int(job["raw"].get("seed", 0)), len(study.trials), job.get("worker", 0))
     kind = optuna.samplers.RandomSampler if section.sampler == "random" else optuna.samplers.TPESampler
     study.sampler = kind(seed=seed)
     return study
+
+
+def sampler_seed(config_seed: int, trials: int, worker: int) -> int:
+    """The sampler's seed from the config's seed, the trials already in the study and the worker's index.
+
+    Mixed by ``numpy.random.SeedSequence``, so no two (trials, worker) pairs share a seed: a worker that
+    loads the study after another recorded a trial still draws its own values (a sum would collide).
+    A fresh one-process study repeats exactly; a resumed one or a parallel worker draws new values.
+    """
+    import numpy as np
+
+    return int(np.random.SeedSequence([config_seed % 2**63, trials, worker]).generate_state(1)[0])
 
 
 def _storage(url: str):
@@ -239,7 +255,12 @@ def run_worker(job: dict) -> int:
 
     def objective(trial):
         values = tuning.suggest(trial, space)
-        value, pruned_at = train_trial(job["raw"], values, trial, section.metric)
+        try:
+            value, pruned_at = train_trial(job["raw"], values, trial, section.metric)
+        except TrialFailed as exc:
+            if not job["quiet"]:
+                print(f"  trial {trial.number}: failed: {exc}", flush=True)
+            raise
         if not job["quiet"]:
             shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
             outcome = f"pruned at epoch {pruned_at + 1}" if pruned_at is not None else f"{section.metric}={value:.5g}"

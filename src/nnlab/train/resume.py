@@ -19,7 +19,7 @@ The file is a safetensors file (:mod:`nnlab._modelfile`, checksummed like a
 model file) whose tensors are the arrays and whose ``state`` entry is JSON:
 never pickle.  A generator's state is NumPy's ``bit_generator.state``, a dict
 of ints and strings.  Callback attributes are saved generically: numbers,
-strings, lists, dicts, arrays, NumPy generators, text buffers and nested plain
+strings, lists, dicts, arrays (text arrays as JSON lists), NumPy generators, text buffers and nested plain
 objects (a :class:`Monitor`); functions, files, the model and the optimizer
 are not state and are left as the new run built them.
 """
@@ -90,6 +90,10 @@ def _attributes(obj) -> dict:
 
 def _plain(value, arrays: dict, path: str):
     """``value`` as JSON-able data; arrays go to ``arrays`` under a name, other objects are tagged."""
+    if isinstance(value, np.ndarray) and value.dtype.kind in "US":  # text (a categorical column's categories)
+        return {"__strings__": {"dtype": value.dtype.str, "shape": list(value.shape), "items": value.ravel().tolist()}}
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        return {"__skip__": True}  # objects: not data a state file holds; the new run rebuilds them
     if isinstance(value, np.ndarray):
         arrays[path] = np.ascontiguousarray(value)
         return {"__array__": path}
@@ -185,6 +189,8 @@ def _restore(value, arrays):
     (tag, inner), = value.items()
     if tag == "__array__":
         return arrays[inner].copy()
+    if tag == "__strings__":
+        return np.array(inner["items"], dtype=np.dtype(inner["dtype"])).reshape(inner["shape"])
     if tag == "__float__":
         return float(inner)
     if tag == "__dict__":

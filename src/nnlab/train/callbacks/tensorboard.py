@@ -56,6 +56,8 @@ class TensorBoard(Callback):
     ('runs/demo/tensorboard', 5)
     """
 
+    writes_files = True  # a distributed run keeps it on rank 0 only (the ranks would share one event file)
+
     def __init__(self, log_dir, histograms: bool = True, histogram_every: int = 1, batch_loss: bool = False):
         self.log_dir = os.fspath(log_dir)
         self.histograms = check_bool("histograms", histograms, owner="TensorBoard")
