@@ -132,6 +132,28 @@ def test_partial_fit_and_warm_start_continue_training(blobs):
     assert cold.loss_curve_ == first  # without warm_start a second fit starts over: same seed, same run
 
 
+def test_warm_start_and_partial_fit_refuse_other_classes_as_mlpclassifier(blobs):
+    X, y = blobs
+    for ours, theirs in ((small(warm_start=True, max_iter=3), MLPClassifier(warm_start=True, max_iter=3)),
+                         (small(max_iter=3), MLPClassifier(max_iter=3))):
+        for clf in (ours, theirs):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                clf.fit(X, y)
+                if clf.warm_start:
+                    with pytest.raises(ValueError, match="warm_start can only be used where `y` has the same classes"):
+                        clf.fit(X[y < 2], y[y < 2])
+                else:
+                    clf.fit(X[y < 2], y[y < 2])  # a cold refit starts over with the new classes
+                    assert clf.classes_.tolist() == [0, 1]
+    ours, theirs = small(), MLPClassifier()
+    for clf in (ours, theirs):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+        clf.partial_fit(X, y, classes=[2, 1, 0])  # the same labels in another order
+        with pytest.raises(ValueError, match="is not the same as on last call to partial_fit"):
+            clf.partial_fit(X, y, classes=[0, 1, 2, 3])
+
+
 def test_string_labels_proba_and_feature_names(blobs):
     pd = pytest.importorskip("pandas")
     X, y = blobs

@@ -86,15 +86,31 @@ class NNClassifier(ClassifierMixin, NNBase):
         self.label_smoothing = label_smoothing
 
     def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and class labels ``y`` for up to ``max_iter`` epochs."""
+        """Train on ``X`` (n_samples, n_features) and class labels ``y`` for up to ``max_iter`` epochs.
+
+        With ``warm_start``, a refit continues from the fitted network and must see the same classes
+        (scikit-learn's rule: the output layer is one unit per class).
+        """
+        if self.warm_start and hasattr(self, "model_"):
+            check_classification_targets(y)
+            classes = np.unique(column_or_1d(y))
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
+                                 f"call to fit. Previously got {self.classes_}, `y` has {classes}")
         return self._fit(X, y, incremental=False)
 
     def partial_fit(self, X, y, classes=None):
-        """One epoch over ``X, y``; the first call needs ``classes``, every label that will ever appear."""
+        """One epoch over ``X, y``; the first call needs ``classes``, every label that will ever appear.
+
+        ``classes`` on a later call must be the same labels (scikit-learn's rule).
+        """
         if not hasattr(self, "classes_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
             self._partial_classes = np.unique(column_or_1d(classes))
+        elif classes is not None and not np.array_equal(np.unique(column_or_1d(classes)), self.classes_):
+            raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
+                             f"{self.classes_!r}")
         return self._fit(X, y, incremental=True)
 
     def _encode_targets(self, y, first):
@@ -106,9 +122,6 @@ class NNClassifier(ClassifierMixin, NNBase):
             if len(classes) < 2:
                 raise ValueError(f"{type(self).__name__} needs samples of at least two classes; y holds one class "
                                  f"only ({classes[0]!r})")
-            if hasattr(self, "classes_") and self.warm_start and not np.array_equal(classes, self.classes_):
-                raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
-                                 "call to fit.")
             self.classes_ = classes
         self.__dict__.pop("_partial_classes", None)
         unknown = np.setdiff1d(y, self.classes_)
