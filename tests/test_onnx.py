@@ -208,6 +208,37 @@ def test_float64_model(tmp_path):
     x = np.random.default_rng(0).normal(size=(5, 3))
     export(model, tmp_path / "m.onnx", example_input=x)
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), predict(model, x), rtol=1e-12, atol=1e-12)
+    # a float64 model with ops onnxruntime runs in float32 only: exported as float32 it runs
+    elu = nn.Sequential(nn.Linear(3, 4, dtype=np.float64, rng=0), nn.ELU(), nn.Linear(4, 2, dtype=np.float64, rng=1))
+    proto = export(elu, tmp_path / "elu.onnx", example_input=x, dtype="float32")
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    np.testing.assert_allclose(run_onnx(tmp_path / "elu.onnx", x.astype(np.float32)), predict(elu, x), rtol=1e-5,
+                               atol=1e-6)
+    celu = nn.Sequential(nn.Linear(3, 4, dtype=np.float64, rng=0), nn.CELU())
+    with pytest.raises(ConfigError, match=r"float64 graph is not valid ONNX \(.*Celu.*dtype='float32'\)"):
+        export(celu, tmp_path / "celu.onnx", example_input=x)
+    export(celu, tmp_path / "celu.onnx", example_input=x, dtype="float32")
+    with pytest.raises(ConfigError, match="dtype must be 'float32' or 'float64', got 'half'"):
+        export(celu, tmp_path / "c.onnx", example_input=x, dtype="half")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["celu.onnx", "elu.onnx", "m.onnx"]
+
+
+def test_text_categories_are_refused_and_numeric_text_ones_exported(tmp_path):
+    rows = np.array([["1.5", "male", "3"], ["2.0", "female", "7"], ["0.5", "male", "11"]])
+    for columns, refused in (([1, 2], True), ([1], False)):
+        pre = OneHotEncoder(columns=columns).fit(rows if refused else np.delete(rows, 1, axis=1))
+        width = pre.transform((rows if refused else np.delete(rows, 1, axis=1))[:1]).shape[1]
+        model = nn.Sequential(nn.Linear(width, 2, rng=0))
+        model.preprocessing = pre
+        if refused:
+            with pytest.raises(ConfigError, match=r"feature column 1 has text categories \(female, male\)"):
+                export(model, tmp_path / "text.onnx")
+            continue
+        export(model, tmp_path / "codes.onnx")
+        raw = np.delete(rows, 1, axis=1).astype(np.float32)
+        np.testing.assert_allclose(run_onnx(tmp_path / "codes.onnx", raw), predict(model, pre.transform(
+            np.delete(rows, 1, axis=1))), rtol=1e-6)
+    assert [p.name for p in tmp_path.iterdir()] == ["codes.onnx"]
 
 
 def test_unsupported_layer_and_bad_arguments_are_refused(tmp_path):

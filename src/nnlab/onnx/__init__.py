@@ -54,7 +54,7 @@ def supported_layer_types() -> list[str]:
 
 
 def export(model, path, example_input=None, *, input_shape=None, include_preprocessing=True,
-           preprocessing=None, classes=None):
+           preprocessing=None, classes=None, dtype=None):
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the ``onnx.ModelProto``.
 
     ``example_input``: an array of a few inputs (batch first), or ``input_shape``:
@@ -63,6 +63,10 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
     ``include_preprocessing`` the graph starts with ``preprocessing`` (default:
     the model's ``preprocessing`` attribute, as :func:`nnlab.load` sets it) and takes
     raw rows.  ``classes`` (default: ``model.classes``) go into the metadata.
+    ``dtype``: the graph's float type, ``"float32"`` or ``"float64"`` (default: the
+    model's).  onnxruntime's CPU kernels of many operators (Elu, Gelu, Softplus,
+    Conv, …) exist in float32 only, so a float64 model meant for onnxruntime is
+    best exported with ``dtype="float32"`` (its weights are rounded to float32).
     """
     import onnx
 
@@ -77,7 +81,7 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
         if include_preprocessing else None
     classes = classes if classes is not None else getattr(model, "classes", None)
     shape = _input_shape(model, pre, example_input, input_shape)
-    dtype = next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+    dtype = _graph_dtype(model, dtype)
     g = Graph(dtype)
     x = "input"
     model_shape = shape
@@ -92,7 +96,7 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
     was_training = model.training
     model.eval()
     try:
-        out, value = _emit(model, g, x, np.zeros((2,) + model_shape, dtype=dtype))
+        out, value = _emit(model, g, x, np.zeros((2,) + model_shape, dtype=_model_dtype(model)))
     finally:
         model.train(was_training)
     # Fixed output names (and a node even for an identity model): "output", or "output_<task>" per task.
@@ -106,9 +110,27 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
     if classes is not None:
         metadata["classes"] = json.dumps(classes, default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
     proto = g.model("input", ["batch", *shape], outputs, OPSET, f"nnlab model {type(model).__name__}", metadata)
-    onnx.checker.check_model(proto, full_check=True)
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        hint = " (some ONNX operators, Celu for one, are defined for float32 only: pass dtype='float32')" \
+            if g.dtype != np.float32 else ""
+        raise ConfigError(f"nnlab.onnx.export: the {g.dtype.name} graph is not valid ONNX{hint}: "
+                          f"{str(exc).strip().splitlines()[0]}") from None
     atomic_write(os.fspath(path), proto.SerializeToString())
     return proto
+
+
+def _model_dtype(model) -> np.dtype:
+    return next((p.data.dtype for p in model.parameters()), np.dtype(np.float32))
+
+
+def _graph_dtype(model, dtype) -> np.dtype:
+    if dtype is None:
+        return _model_dtype(model)
+    if str(dtype) not in ("float32", "float64"):
+        raise ConfigError(f"nnlab.onnx.export: dtype must be 'float32' or 'float64', got {dtype!r}")
+    return np.dtype(str(dtype))
 
 
 def _shape(value) -> list:

@@ -49,7 +49,7 @@ def _one_hot(pre, g, x):
             pieces.append(_columns(g, x, start, column))
             width += column - start
         value = _columns(g, x, column, column + 1)
-        categories = g.const(np.asarray(pre.categories[i], dtype=g.dtype)[None, :], "categories")
+        categories = g.const(_numeric(pre.categories[i], column, g.dtype)[None, :], "categories")
         # an unseen value gives an all-zero block (nnlab's transform raises unless handle_unknown="ignore")
         pieces.append(g.op("Cast", [g.op("Equal", [value, categories])], "one_hot", to=g.elem))
         width += len(pre.categories[i])
@@ -63,3 +63,14 @@ def _one_hot(pre, g, x):
 def _columns(g, x, start, stop):
     return g.op("Slice", [x, g.ints([start], "start"), g.ints([stop], "stop"), g.ints([1], "axes")], "columns")
 
+
+def _numeric(categories, column: int, dtype) -> np.ndarray:
+    """The categories as numbers (a CSV keeps a categorical column as text, "3" and "7" included), or a ConfigError."""
+    try:
+        return np.asarray(categories, dtype=dtype)
+    except ValueError:
+        shown = ", ".join(map(str, list(categories)[:4]))
+        raise ConfigError(f"nnlab.onnx.export: feature column {column} has text categories ({shown}); the exported "
+                          "graph takes rows of numbers, so it cannot one-hot text: give that column numeric codes "
+                          "before training, or export without the preprocessing (include_preprocessing=False, "
+                          "nnlab export --no-preprocessing) and encode the rows yourself") from None
