@@ -5,6 +5,7 @@ import errno
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -233,6 +234,23 @@ def test_full_disk_and_file_size_limit_leave_no_partial_file(tmp_path, world):
            messages=["out.csv: File too large", "ulimit -f"])
     assert (tmp_path / "out.csv").read_text() == "previous\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hook", "out.csv"]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_standard_output_on_a_full_device_is_named(tmp_path, world):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "nnlab.cli", "info", str(world / "runs" / "sparse")], cwd=tmp_path,
+                                stdout=full, stderr=subprocess.PIPE, text=True, timeout=300,
+                                env={**os.environ, "PYTHONPATH": SRC})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("nnlab: error: standard output: No space left on device")
+
+
+def test_output_onto_a_fifo_is_refused_and_left_alone(tmp_path, world):
+    os.mkfifo(tmp_path / "pipe")
+    _fails(tmp_path, world, "predict", world / "runs" / "sparse", world / "in.csv", "-o", "pipe",
+           messages=["pipe: not a regular file (a device, FIFO or socket)"])
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
 
 
 def test_broken_pipe(tmp_path, world):

@@ -58,3 +58,33 @@ def test_remove_temporaries_cleans_only_the_writers_leftovers(tmp_path):
     stale.write_text("half-written")
     assert model_io.remove_temporaries(tmp_path) == [stale.name]
     assert sorted(os.listdir(tmp_path)) == [".hidden", "model.safetensors"]
+
+
+def test_a_symlink_is_followed_and_a_fifo_is_refused_untouched(tmp_path):
+    from nnlab.errors import NnlabError
+
+    target = tmp_path / "target.csv"
+    target.write_text("old")
+    (tmp_path / "link.csv").symlink_to(target)
+    model_io.atomic_write(tmp_path / "link.csv", "new")
+    assert (tmp_path / "link.csv").is_symlink() and target.read_text() == "new"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(NnlabError, match="pipe: not a regular file .*name a file"):
+        model_io.atomic_write(fifo, "x")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still the FIFO, not replaced by a file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "pipe", "target.csv"]
+
+
+def test_errors_name_the_asked_path_not_the_temporary_file(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def refusing(path, flags, *args):  # a folder the user may not write to (root ignores chmod, so pretend)
+        if model_io.TEMP_MARK in os.fspath(path):
+            raise PermissionError(1, "Operation not permitted", os.fspath(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refusing)
+    with pytest.raises(PermissionError) as caught:
+        model_io.atomic_write(tmp_path / "out.csv", "x")
+    assert caught.value.filename == os.fspath(tmp_path / "out.csv")

@@ -52,7 +52,9 @@ def atomic_path(path) -> Iterator[str]:
     renamed over ``path`` and the folder is fsynced so the rename itself survives a
     crash.  On any error, Ctrl-C included, the temporary file is removed and
     ``path`` is left as it was.  A new file gets the user's umask (as ``open``
-    would); an existing file keeps its mode.
+    would); an existing file keeps its mode.  A symbolic link is followed (its
+    target is replaced, the link stays); a device, FIFO or socket is refused, as
+    replacing it would destroy it.  Errors name ``path``, never the temporary file.
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "notes.txt"
@@ -62,16 +64,27 @@ def atomic_path(path) -> Iterator[str]:
     ('hello', ['notes.txt'])
     """
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     stem, suffix = os.path.splitext(os.path.basename(path))
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        info = os.stat(path)
+        mode = stat.S_IMODE(info.st_mode)
     except FileNotFoundError:
         mode = None
+    else:
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):  # a folder fails below, with its errno
+            raise NnlabError(f"{path}: not a regular file (a device, FIFO or socket); nnlab writes a file by "
+                             "replacing it, which would destroy this one: name a file")
     tmp = os.path.join(folder, f".{stem}{TEMP_MARK}{secrets.token_hex(6)}{suffix}")
     # O_EXCL: never follow or reuse someone else's file; 0o666 lets the kernel apply the umask.
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:  # a read-only or full folder: name the file the user asked for
+        exc.filename = path
+        raise
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDWR)
@@ -87,7 +100,7 @@ def atomic_path(path) -> Iterator[str]:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        if isinstance(exc, OSError) and exc.errno is not None and exc.filename is None:
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, tmp):
             exc.filename = path  # a full disk fails a write() that names no file: name the one being written
         raise
     _fsync_folder(folder)

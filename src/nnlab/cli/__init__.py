@@ -68,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    stdout, sys.stdout = sys.stdout, _NamedOutput(sys.stdout)
+    try:
+        return _main(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(args) -> int:
     try:
         if args.command == "lab":
             from . import lab
@@ -90,11 +98,40 @@ def main(argv=None) -> int:
         print("nnlab: error: the output was closed before nnlab finished writing (broken pipe)", file=sys.stderr)
         return 2
     except OSError as exc:
+        if exc.filename == _STDOUT:  # no second report of the unflushed rest when Python exits
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print(f"nnlab: error: {_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nnlab: interrupted", file=sys.stderr)
         return 130
+
+
+_STDOUT = "standard output"
+
+
+class _NamedOutput:
+    """``sys.stdout`` that names itself in a failed write (``nnlab info M > /dev/full`` names no file)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._call("write", text)
+
+    def flush(self):
+        return self._call("flush")
+
+    def _call(self, name, *args):
+        try:
+            return getattr(self._stream, name)(*args)
+        except OSError as exc:
+            if exc.filename is None:
+                exc.filename = _STDOUT
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _os_error(exc: OSError) -> str:
@@ -113,6 +150,8 @@ def _os_error(exc: OSError) -> str:
         errno.ENOENT: "check the path",
     }
     hint = hints.get(exc.errno, "check the path")
+    if path == _STDOUT:
+        hint = "send nnlab's output somewhere that can take it"
     return f"{path}: {what}; {hint}"
 
 
