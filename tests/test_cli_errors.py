@@ -253,6 +253,15 @@ def test_output_onto_a_fifo_is_refused_and_left_alone(tmp_path, world):
     assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)
 
 
+def test_evaluate_counts_the_bad_rows_of_the_whole_file_and_lab_checks_its_output_first(tmp_path, world):
+    X = np.full((6, 3), np.nan)
+    np.savez(tmp_path / "x.npz", X=X, y=np.zeros(6, dtype=int))
+    _fails(tmp_path, world, "evaluate", world / "runs" / "sparse", "--data", "x.npz",
+           messages=["feature column 0 has NaN in 6 rows (first: row 0)"])
+    (tmp_path / "folder").mkdir()
+    _fails(tmp_path, world, "lab", "report", "--quick", "-o", "folder", messages=["'folder' is a folder; pass -o FILE"])
+
+
 def test_broken_pipe(tmp_path, world):
     """`nnlab evaluate ... | head -2`: the reader goes away; one message, exit 2, no traceback."""
     proc = subprocess.Popen([sys.executable, "-m", "nnlab.cli", "evaluate", str(world / "runs" / "names"), "--data",

@@ -73,3 +73,13 @@ def test_activity_penalties_from_toml_are_layers_that_fit_counts():
         out = model(nnlab.tensor(X))
         penalty = sum(float(a.penalty.data) for a in layers)
     assert penalty > 0 and history["loss"][0] == pytest.approx(history["val_loss"][0] + penalty, rel=1e-5)
+
+
+def test_the_memory_check_caps_the_batch_at_the_training_rows_and_names_the_batch_size():
+    cfg = parse_config(tomllib.loads('[model]\nhidden = [4]\n[train]\nbatch_size = 2000000000\n'))
+    assert isinstance(build_model(cfg, 2, 2, rows=70), nn.Module)  # a batch beyond the data is the whole split
+    with pytest.raises(ConfigError, match=r"train.batch_size = 2000000000 with model.hidden = \[4\] needs about .* "
+                                          r"use a smaller batch size"):
+        build_model(cfg, 2, 2, rows=10**12)
+    with pytest.raises(ConfigError, match=r"^model.hidden = \[1000000, 1000000\] needs about .*smaller hidden layers"):
+        build_model(parse_config(tomllib.loads('[model]\nhidden = [1000000, 1000000]\n')), 2, 2, rows=70)

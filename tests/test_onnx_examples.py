@@ -90,6 +90,8 @@ def test_export_command_writes_into_the_run_folder(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--format", "tflite"], "--format 'tflite' is not supported"),
     (["--input-shape", "0,3"], "--input-shape takes positive integers"),
+    (["--input-shape", "99999999999999999999"], "each size must be below 2**31"),
+    (["--input-shape", "100000,100000,100", "--no-preprocessing"], "needs about 14.6 TiB of memory"),
     (["-o", "{run}"], "is a folder"),
     (["-o", "{run}/model.safetensors"], "is the model file itself"),
 ])

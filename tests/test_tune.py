@@ -216,6 +216,13 @@ def test_bad_arguments_exit_2(tmp_path, config, capsys):
     assert main(["tune", str(config), "--trials", "1", "--storage", "nosuchdb://x", "--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--trials must be" in err and "--storage 'nosuchdb://x'" in err and "Traceback" not in err
+    (tmp_path / "not.db").write_text("a,b\n1,2\n" * 100)
+    assert main(["tune", str(config), "--trials", "1", "--storage", f"sqlite:///{tmp_path / 'not.db'}",
+                 "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "file is not a database" in capsys.readouterr().err
+    assert main(["tune", str(config), "--trials", "1", "--study", "../escaped", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "--study '../escaped' is not a plain name" in capsys.readouterr().err
+    assert not (tmp_path / "escaped-tune").exists() and not (tmp_path / "runs").exists()
 
 
 def test_train_ignores_the_tune_section(config):

@@ -189,10 +189,13 @@ def _activity_penalty(m) -> list:
     return [nn.ActivityRegularization(l1=m.activity_l1, kl_target=m.activity_kl_target, kl_weight=m.activity_kl_weight)]
 
 
-def build_model(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
-    """``model.layers`` as a Sequential, or an MLP: [noise] [input dropout] (Linear [BatchNorm] activation [dropout])* Linear."""
+def build_model(cfg: RunConfig, num_features: int, num_classes: int, rows: int | None = None) -> nn.Module:
+    """``model.layers`` as a Sequential, or an MLP: [noise] [input dropout] (Linear [BatchNorm] activation [dropout])* Linear.
+
+    ``rows``: the training split's size, if known (the memory check's largest batch).
+    """
     model = _layers_model(cfg.model.layers, num_features, num_classes) if cfg.model.layers is not None else \
-        _mlp(cfg, num_features, num_classes)
+        _mlp(cfg, num_features, num_classes, rows)
     return _synchronized_batchnorm(cfg, model)
 
 
@@ -208,9 +211,9 @@ def _synchronized_batchnorm(cfg: RunConfig, model: nn.Module) -> nn.Module:
     return distributed.convert_sync_batchnorm(model) if distributed.is_active() else model
 
 
-def _mlp(cfg: RunConfig, num_features: int, num_classes: int) -> nn.Module:
+def _mlp(cfg: RunConfig, num_features: int, num_classes: int, rows: int | None = None) -> nn.Module:
     m = cfg.model
-    check_model_memory(cfg, num_features, num_classes)
+    check_model_memory(cfg, num_features, num_classes, rows)
     weight_init = m.weight_init or ("xavier_normal" if m.activation in ("sigmoid", "tanh") else "he_normal")
     bias_init = nn.init.constant(m.bias_init) if isinstance(m.bias_init, float | int) else m.bias_init
     layers = []

@@ -78,7 +78,7 @@ def train(args) -> int:
 
         return train_tasks(cfg, args)
     splits = prepare_data(cfg)
-    model = build_model(cfg, splits.num_features, splits.num_classes)
+    model = build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
     reg_scheduler = build_regularization_scheduler(cfg)
     loss = build_loss(cfg, splits.num_classes, model, reg_scheduler)
     plain_loss = build_loss(cfg, splits.num_classes)
@@ -301,8 +301,9 @@ def evaluate_command(args) -> int:
             raise ModelFileError("the run's data gives other classes than the model file stores")
         X, y = splits.test
         where = "the run's training data" if splits.test_is_train else "the run's test split"
-    num_classes = int(predict(model, _features(model, X[:1])).shape[1])
-    logs = evaluate(model, build_loss(cfg, num_classes), (_features(model, X), y), confusion=True)
+    features = _features(model, X)  # every row checked, so a message counts the bad rows of the whole file
+    num_classes = int(predict(model, features[:1]).shape[1])
+    logs = evaluate(model, build_loss(cfg, num_classes), (features, y), confusion=True)
     print(f"evaluated on {where} ({len(X)} samples)")
     print(f"loss: {logs['loss']:.4f}")
     print(f"accuracy: {logs['accuracy']:.4f}")
@@ -379,7 +380,7 @@ def lr_search_command(args) -> int:
 
     def build():
         set_seed(cfg.seed)  # every trial starts from the same weights
-        return build_model(cfg, splits.num_features, splits.num_classes)
+        return build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
 
     o = cfg.optimizer
     options = {"momentum": o.momentum, "nesterov": o.nesterov} if o.name == "sgd" else {}

@@ -59,4 +59,12 @@ def _shape(text: str | None):
         shape = ()
     if not shape or min(shape) < 1:
         raise ConfigError(f"--input-shape takes positive integers separated by commas (e.g. 1,40), got {text!r}")
+    if max(shape) >= 2**31:
+        raise ConfigError(f"--input-shape {text!r}: each size must be below 2**31 (the shape of one input, e.g. 1,40)")
+    import math
+
+    from .memory import check_memory
+
+    # the export traces a batch of 2 such inputs (float64 at most)
+    check_memory(f"--input-shape {text!r}", 2 * math.prod(shape) * 8, "give the shape of one input, e.g. 1,40")
     return shape

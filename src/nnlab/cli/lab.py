@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..errors import ConfigError
+
 
 def add_parser(sub) -> None:
     """Register the ``lab`` sub-command on the main parser's sub-parsers."""
@@ -35,6 +37,8 @@ def command(args) -> int:
         for number, text in lab.WAITING.items():
             print(f"{number:>2}. (waiting)         {text}")
         return 0
+    if args.lab_command == "report" and Path(args.output).is_dir():  # before the experiments run, not after
+        raise ConfigError(f"the output path {args.output!r} is a folder; pass -o FILE")
     seeds = args.seeds if args.seeds is not None else (3 if args.quick else 5)
     names = [lab.get(args.name).name] if args.lab_command == "run" else lab.names()
     start = time.perf_counter()

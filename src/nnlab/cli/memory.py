@@ -31,12 +31,19 @@ def check_memory(what: str, nbytes: float, hint: str) -> None:
                           f"{_size(limit)}; {hint}")
 
 
-def check_model_memory(cfg: RunConfig, num_features: int, num_classes: int) -> None:
-    """Weights, gradients and two optimizer states per parameter, plus a batch of activations, in float32."""
+def check_model_memory(cfg: RunConfig, num_features: int, num_classes: int, rows: int | None = None) -> None:
+    """Weights, gradients and two optimizer states per parameter, plus a batch of activations, in float32.
+
+    A batch holds at most ``rows`` samples (the training split's size, when known): a
+    ``train.batch_size`` beyond it trains on the whole split at once.  A model too big
+    for its weights names ``model.hidden``; one whose batch is too big names the batch size.
+    """
     m = cfg.model
     pieces = m.maxout_pieces if m.activation == "maxout" else 1
     widths = [num_features, *m.hidden]
     params = sum(a * b * pieces for a, b in zip(widths, widths[1:])) + widths[-1] * num_classes
-    activations = cfg.train.batch_size * (sum(m.hidden) * pieces + num_classes) * 4
-    check_memory(f"model.hidden = {list(m.hidden)}", params * 4 * 4 + activations * 4,
-                 "use smaller hidden layers")
+    batch = cfg.train.batch_size if rows is None else min(cfg.train.batch_size, rows)
+    activations = batch * (sum(m.hidden) * pieces + num_classes) * 4
+    check_memory(f"model.hidden = {list(m.hidden)}", params * 4 * 4, "use smaller hidden layers")
+    check_memory(f"train.batch_size = {cfg.train.batch_size} with model.hidden = {list(m.hidden)}",
+                 params * 4 * 4 + activations * 4, "use a smaller batch size")

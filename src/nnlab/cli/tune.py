@@ -27,6 +27,7 @@ which ``nnlab train`` runs as it is) and ``summary.txt`` / ``summary.json``.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 import tomllib
@@ -90,6 +91,9 @@ def command(args) -> int:
     space = tuning.parse_space(section.space)
     _check_space(raw, cfg, space, section)
     study_name = args.study or cfg.name
+    if args.study is not None and (not re.fullmatch(r"[A-Za-z0-9._-]{1,190}", args.study) or args.study.startswith(".")):
+        raise ConfigError(f"--study {args.study!r} is not a plain name (letters, digits, '.', '_' and '-', not starting "
+                          "with a dot): it names the folder RUNS/<study>-tune and the config <study>-best")
     folder = Path(cfg.runs_dir) / f"{study_name}-tune"
     storage = args.storage or f"sqlite:///{(folder / DATABASE).resolve()}"
     if args.storage is None:
@@ -193,6 +197,10 @@ def _study(job: dict):
             if attempt == 9:
                 raise ConfigError(f"cannot open the Optuna study {job['study']!r} in {job['storage']}: {exc}") from None
             time.sleep(0.2 * (attempt + 1))
+        except sqlalchemy.exc.DatabaseError as exc:  # a file that is not a database, say
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise ConfigError(f"--storage {job['storage']!r}: cannot open the Optuna study {job['study']!r} there: "
+                              f"{reason}") from None
     stored = study.direction.name.lower()
     if stored != section.resolved_direction:  # Optuna keeps the stored direction without a word
         raise ConfigError(f"cannot use the Optuna study {job['study']!r} in {job['storage']}: it was created to "

@@ -37,7 +37,7 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
     trial.set_user_attr("config", json.loads(cfg.model_dump_json()))
     set_seed(cfg.seed)
     splits = _splits(cfg)
-    model = build_model(cfg, splits.num_features, splits.num_classes)
+    model = build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
     loss = build_loss(cfg, splits.num_classes, model)
     optimizer = build_optimizer(cfg, model)
     train_data, augment = training_data(cfg, splits)
