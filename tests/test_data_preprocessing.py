@@ -121,6 +121,16 @@ def test_state_round_trip_gives_identical_transforms(name, data):
     assert type(rebuilt).from_state(state).get_state().keys() == state.keys()
 
 
+@pytest.mark.parametrize("kind", [Standardizer, MinMaxScaler])
+def test_a_state_with_a_zero_or_negative_scale_is_refused(kind, data):
+    state = kind().fit(data).get_state()
+    for bad in (0.0, -1.0):
+        scale = state["scale"].copy()
+        scale[2] = bad
+        with pytest.raises(DataError, match=rf"{kind.__name__} state: 'scale' must be positive, got \[{bad}\]"):
+            kind.from_state({**state, "scale": scale})
+
+
 def test_label_encoder_state_keeps_integer_categories():
     enc = OneHotEncoder().fit(np.array([3, 1, 3]))
     meta, arrays = split_state(enc.get_state())

@@ -104,7 +104,8 @@ class Standardizer(Preprocessor):
     def from_state(cls, state: dict) -> Standardizer:
         self = cls()
         self.n_features = state_int(state, "n_features")
-        self.mean, self.scale = (state_vector(state, key, self.n_features) for key in ("mean", "scale"))
+        self.mean = state_vector(state, "mean", self.n_features)
+        self.scale = state_vector(state, "scale", self.n_features, positive=True)
         return self
 
 
@@ -152,7 +153,8 @@ class MinMaxScaler(Preprocessor):
     def from_state(cls, state: dict) -> MinMaxScaler:
         self = cls(state_get(state, "feature_range"))
         self.n_features = state_int(state, "n_features")
-        self.data_min, self.scale = (state_vector(state, key, self.n_features) for key in ("data_min", "scale"))
+        self.data_min = state_vector(state, "data_min", self.n_features)
+        self.scale = state_vector(state, "scale", self.n_features, positive=True)
         return self
 
 
@@ -303,8 +305,10 @@ def state_int(state: dict, key: str) -> int:
     return int(value)
 
 
-def state_vector(state: dict, key: str, length: int) -> np.ndarray:
+def state_vector(state: dict, key: str, length: int, positive: bool = False) -> np.ndarray:
     vector = np.asarray(state_get(state, key), dtype=np.float64)
     if vector.shape != (length,) or not np.isfinite(vector).all():
         raise DataError(f"{state.get('type')} state: {key!r} must be {length} finite numbers, got shape {vector.shape}")
+    if positive and not (vector > 0).all():  # fit never makes one; an edited file would divide by zero
+        raise DataError(f"{state.get('type')} state: {key!r} must be positive, got {vector[vector <= 0][:3].tolist()}")
     return vector
