@@ -56,6 +56,10 @@ def test_every_example_config_runs(tmp_path, config):
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name == config.stem
     assert (run / "model.safetensors").exists() and (run / "curves.png").exists()
+    if (run / "report.html").exists():  # the report counts a prediction's FLOPs as `nnlab info` does (eval mode)
+        info = _nnlab("info", run / "model.safetensors", cwd=tmp_path)
+        flops = info.stdout.split("FLOPs per example (forward, 1 multiply-add = 2 FLOPs): ")[1].split()[0]
+        assert f"{flops} FLOPs per example" in (run / "report.html").read_text()
 
 
 def test_lr_search_command(tmp_path):

@@ -172,3 +172,11 @@ def test_directional_can_be_forced_either_way():
     assert not caught
     per_element = nnlab.gradcheck(lambda t: t.exp().sum(), [_large()], directional=False)
     assert per_element and per_element.checks == 2_500
+
+
+@pytest.mark.parametrize("directional", [False, True])
+def test_a_nan_gradient_or_objective_fails(directional):
+    x = nnlab.tensor(np.random.default_rng(0).normal(size=(3, 2)), requires_grad=True, dtype=np.float64)
+    nan_grad = lambda a: make_result(np.tanh(a.data), (a,), lambda g: (g * np.nan,)).sum()  # noqa: E731
+    assert not nnlab.gradcheck(nan_grad, [x], directional=directional)
+    assert not nnlab.gradcheck(lambda a: (a * np.nan).sum(), [x], directional=directional)

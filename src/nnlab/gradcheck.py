@@ -109,6 +109,8 @@ def _check(fn, inputs, checked, rng, eps, atol, rtol, directional) -> GradcheckR
         nonlocal worst_ratio
         err = abs(a - n)
         ratio = err / (atol + rtol * abs(n))
+        if np.isnan(ratio):  # a NaN gradient or objective meets no tolerance (nan > 1 is False)
+            err = ratio = np.inf
         worst.checks += 1
         worst.worst_abs = max(worst.worst_abs, err)
         worst.worst_rel = max(worst.worst_rel, err / abs(n) if n else (0.0 if not err else np.inf))

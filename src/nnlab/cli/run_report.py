@@ -95,10 +95,16 @@ def write_run_report(run_dir: Path, cfg, model, history, splits, test_logs, trai
                 section("confusion", "Confusion matrix", ["confusion_matrix"]),
                 section("pictures", "Decision surface and weights", ["decision_surface", "weights"])]
     sections = [s for s in sections if s["figures"]]
+    was_training = model.training  # the cost of a prediction, as `nnlab info` counts it (Dropout, BatchNorm in eval)
+    model.eval()
+    try:
+        flops, layers = model.flops((1, splits.num_features)), _layer_rows(model, splits.num_features)
+    finally:
+        model.train(was_training)
     html = render("run.html.j2", name=cfg.name, summary=f"{model.num_parameters():,} parameters, "
                   f"{splits.num_features} features, {splits.num_classes} classes.", results=results,
                   sections=sections, parameters=f"{model.num_parameters():,}",
-                  flops=f"{model.flops((1, splits.num_features)):,}", layers=_layer_rows(model, splits.num_features),
+                  flops=f"{flops:,}", layers=layers,
                   model_text=repr(model), config=json.dumps(cfg.model_dump(mode="json"), indent=2))
     write(run_dir / "report.html", html)
     return [f"{n}.png" for n in pngs if n != "curves"] + ["report.html"]
