@@ -212,3 +212,15 @@ def test_same_config_and_seed_give_identical_weights(tmp_path, capsys):
     assert list(first) == list(second)
     for key in first:
         np.testing.assert_array_equal(first[key], second[key])
+
+
+def test_image_rows_from_a_csv_get_weights_png_with_data_image_shape(tmp_path):
+    from nnlab.datasets import digits
+
+    X, y = digits()
+    _write_csv(tmp_path / "digits.csv", X[:300], y[:300])
+    (tmp_path / "img.toml").write_text('[data]\nsource = "csv"\npath = "digits.csv"\ntarget = "label"\n'
+                                       'image_shape = [8, 8]\n[model]\nhidden = [16]\n[train]\nepochs = 2\n')
+    result = _nnlab("train", "img.toml", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "runs" / "img" / "weights.png").exists()

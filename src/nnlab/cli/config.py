@@ -36,7 +36,7 @@ class DataConfig(_Section):
     augment_noise_std: Float = Field(0.0, ge=0, description="std of Gaussian noise added to training batches")
     augment_jitter: Int = Field(0, ge=0, description="largest random shift in pixels for image inputs")
     image_shape: Optional[tuple[Annotated[Int, Field(ge=1)], Annotated[Int, Field(ge=1)]]] = Field(
-        None, description="(height, width) of image rows, for jitter")
+        None, description="(height, width) of image rows: for jitter, and for the run's weights.png")
 
     ONLY_FOR: ClassVar[dict] = {"path": ("source", _FILE_SOURCES), "target": ("source", ("csv",)),
                                 "n": ("source", _GENERATED), "noise": ("source", _GENERATED)}
@@ -50,8 +50,6 @@ class DataConfig(_Section):
         if self.source != "csv" and any(isinstance(c, str) for c in self.categorical_columns):
             raise ValueError("data.categorical_columns names columns only for data.source = 'csv'; "
                              "give feature indices instead")
-        if self.image_shape is not None and not self.augment_jitter:
-            raise ValueError("data.image_shape has no effect without data.augment_jitter; remove it")
         return self
 
 
