@@ -68,6 +68,15 @@ def test_lr_search_command(tmp_path):
     result = _nnlab("lr-search", config, "--epochs", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("coarse") >= 5 and "fine" in result.stdout and "best learning rate" in result.stdout
+    # the config's weight decay reaches the trials (it was dropped: the same table with and without it)
+    config.write_text('[data]\nsource = "moons"\nn = 200\n[optimizer]\nname = "sgd"\nweight_decay = 5.0\n')
+    decayed = _nnlab("lr-search", config, "--epochs", "1", "--no-refine", cwd=tmp_path)
+    assert decayed.returncode == 0, decayed.stderr
+    plain = [line for line in result.stdout.splitlines() if line.strip().startswith("coarse")]
+    assert [line for line in decayed.stdout.splitlines() if line.strip().startswith("coarse")] != plain
+    config.write_text('[data]\nsource = "moons"\nn = 200\n[pretrain]\nmethod = "autoencoder"\n')
+    refused = _nnlab("lr-search", config, "--epochs", "1", cwd=tmp_path)
+    assert refused.returncode == 2 and "without [pretrain] or [ensemble]" in refused.stderr
 
 
 def _write_csv(path, X, y=None, header=None):

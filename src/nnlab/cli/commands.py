@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import io as model_io
-from .. import nn
+from .. import nn, optim
 from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
@@ -374,6 +374,9 @@ def lr_search_command(args) -> int:
     cfg = _config_with_overrides(args)
     if cfg.tasks:
         raise ConfigError("lr-search searches single-task runs; remove the [tasks] tables (or search without them)")
+    if cfg.pretrain.method != "none" or cfg.ensemble.method != "none":
+        raise ConfigError("lr-search trains one network from its initial weights, without [pretrain] or [ensemble]: "
+                          "remove those sections to search (the trials would not be the run the config describes)")
     splits = prepare_data(cfg)
     if splits.val is None:
         raise ConfigError("lr-search picks by validation loss: set data.val_size above 0")
@@ -383,13 +386,23 @@ def lr_search_command(args) -> int:
         return build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
 
     o = cfg.optimizer
-    options = {"momentum": o.momentum, "nesterov": o.nesterov} if o.name == "sgd" else {}
+    settings = {k: v for k, v in o.model_dump().items() if k in optim.settings(o.name) and k != "lr"}
+
+    class _Params:  # what weight_decay_groups reads of a model
+        def __init__(self, params):
+            self.params = list(params)
+
+        def parameters(self):
+            return iter(self.params)
+
+    def make_optimizer(params, lr):  # the config's optimizer (weight decay, betas, momentum, ...) at the trial's rate
+        return optim.get(o.name, optim.weight_decay_groups(_Params(params), o.weight_decay), lr=lr, **settings)
+
     print(f"nnlab: learning-rate search for {cfg.name} with {o.name}, {args.epochs} epochs per trial")
     result = lr_search(build, splits.prepared(splits.train), splits.prepared(splits.val),
-                       build_loss(cfg, splits.num_classes), optimizer=o.name, epochs=args.epochs,
+                       build_loss(cfg, splits.num_classes), optimizer=make_optimizer, epochs=args.epochs,
                        batch_size=cfg.train.batch_size, refine=not args.no_refine, seed=cfg.seed,
-                       on_trial=lambda t: print(f"  {t.stage:<6} lr={t.lr:<10.4g} val_loss={t.val_loss:.5g}"),
-                       **options)
+                       on_trial=lambda t: print(f"  {t.stage:<6} lr={t.lr:<10.4g} val_loss={t.val_loss:.5g}"))
     print(result.table())
     print(f"best learning rate: {result.best_lr:g} (validation loss {result.best_val_loss:.5g})")
     return 0
