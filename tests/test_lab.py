@@ -247,3 +247,28 @@ def test_run_of_2d_data_draws_its_decision_surface(tmp_path):
     assert (run / "decision_surface.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (run / "weights.png").exists()  # 2 features are not an image
     assert 'alt="decision surface on the training data"' in (run / "report.html").read_text()
+
+
+def test_dead_relu_judge_leaves_diverged_seeds_out_and_needs_a_rate_that_kills_relus():
+    from nnlab.lab import exp_dead_relu as e
+    from nnlab.lab.base import SeedResult, Summary
+
+    nan = math.nan
+
+    def seed(bias01_lr1, maxout_lr07):
+        numbers = {f"relu_bias{b:g}_lr{lr:g}_dead_fraction": 0.0 for b in (0.0, 0.01) for lr in e.LRS}
+        numbers.update({"relu_bias0_lr0.7_dead_fraction": 0.1, "relu_bias0_lr1_dead_fraction": 0.3,
+                        "relu_bias0.01_lr1_dead_fraction": bias01_lr1})
+        numbers.update({f"{k}_lr{lr:g}_dead_fraction": 0.0 for k in ("leaky_relu", "elu") for lr in e.LRS[1:]})
+        numbers.update({f"maxout_lr{lr:g}_dead_fraction": nan for lr in e.LRS[1:]})
+        numbers["maxout_lr0.7_dead_fraction"] = maxout_lr07
+        numbers["maxout_lr0.3_dead_fraction"] = 0.0  # alive where ReLUs do not die either: no evidence
+        return SeedResult(numbers)
+
+    checks = {c.statement.split(":")[0].split(" (")[0]: c for c in e.judge(Summary([seed(0.2, nan), seed(nan, nan)]))}
+    bias = checks["bias 0.01 leaves fewer dead ReLUs than bias 0 at lr 1"]
+    assert bias.passed and "0.2 vs 0.3 (1 of 2 seeds diverged, left out)" in bias.statement
+    maxout = checks["maxout does not die where ReLUs do"]
+    assert not maxout.passed and "not measurable here" in maxout.statement and "lr 0.3" not in maxout.statement
+    measured = {c.statement.split(" (")[0]: c for c in e.judge(Summary([seed(0.2, 0.0), seed(0.2, nan)]))}
+    assert measured["maxout does not die where ReLUs do"].passed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Check, Claim, Experiment, SeedResult, less
+from .base import Check, Claim, Experiment, SeedResult
 from .common import digits_split, mlp, png, train, zero_gradient_units
 
 CLAIMS = (
@@ -14,13 +14,15 @@ CLAIMS = (
     Claim("Will not die (0.01x ensures that at least a small gradient will flow through)", "001_c1cc0bdd94be0952.txt"),
     Claim("Maxout Neuron … No saturation! No death!", "001_c1cc0bdd94be0952.txt"),
 )
-LRS = (0.01, 0.3, 1.0)
+LRS = (0.01, 0.3, 0.7, 1.0)
 
 
 def setup(quick: bool) -> str:
     return (f"Standardized digits, an MLP with 2 hidden layers of 128 units, He initialization, plain SGD, batch 32, "
             f"{_epochs(quick)} epochs, learning rates {', '.join(map(str, LRS))}; ReLU with bias 0 and 0.01, and leaky "
-            "ReLU, ELU and maxout at the highest rate (a run whose loss turns NaN is reported as diverged). A unit is dead when the gradient of all its incoming weights "
+            "ReLU, ELU and maxout at every rate but the lowest; each is judged at the rates where some bias-0 ReLUs die "
+            "(a run whose loss turns NaN is reported as diverged and left out, which the checks say). "
+            "A unit is dead when the gradient of all its incoming weights "
             "and its bias is exactly zero over the whole training set (the notes: they \"will not get updated\").")
 
 
@@ -43,7 +45,8 @@ def measure(seed: int, quick: bool, draw: bool) -> SeedResult:
         for lr, dead in zip(LRS, curves[bias]):
             numbers[f"relu_bias{bias:g}_lr{lr:g}_dead_fraction"] = dead
     for kind in ("leaky_relu", "elu", "maxout"):
-        numbers[f"{kind}_lr{LRS[-1]:g}_dead_fraction"] = run(kind, LRS[-1], 0.0)
+        for lr in LRS[1:]:
+            numbers[f"{kind}_lr{lr:g}_dead_fraction"] = run(kind, lr, 0.0)
     figures = {}
     if draw:
         from ..diagnostics.plots import _figure
@@ -53,7 +56,8 @@ def measure(seed: int, quick: bool, draw: bool) -> SeedResult:
         for bias, dead in curves.items():
             ax.plot(LRS, dead, marker="o", label=f"ReLU, bias init {bias:g}")
         for kind in ("leaky_relu", "elu", "maxout"):
-            ax.plot([LRS[-1]], [numbers[f"{kind}_lr{LRS[-1]:g}_dead_fraction"]], marker="s", linestyle="", label=kind)
+            ax.plot(LRS[1:], [numbers[f"{kind}_lr{lr:g}_dead_fraction"] for lr in LRS[1:]], marker="s", linestyle="",
+                    label=kind)
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("dead fraction of hidden units")
@@ -62,23 +66,52 @@ def measure(seed: int, quick: bool, draw: bool) -> SeedResult:
     return SeedResult(numbers, figures)
 
 
+def _measured(s, key):
+    """The seeds' values of ``key`` where the run did not diverge, and how many did."""
+    values = np.array(s.values(key))
+    return values[np.isfinite(values)], int((~np.isfinite(values)).sum())
+
+
+def _fewer_dead(s, small: str, large: str, label: str) -> Check:
+    """mean(small) < mean(large) over the seeds where both runs trained (no NaN), saying how many were left out."""
+    a, b = np.array(s.values(small)), np.array(s.values(large))
+    both = np.isfinite(a) & np.isfinite(b)
+    left_out = f" ({int((~both).sum())} of {len(a)} seeds diverged, left out)" if not both.all() else ""
+    if not both.any():
+        return Check(f"{label}: not measurable, every seed diverged", False)
+    return Check(f"{label}: {a[both].mean():.3g} vs {b[both].mean():.3g}{left_out}", bool(a[both].mean() < b[both].mean()))
+
+
 def judge(s) -> list[Check]:
     low, high = LRS[0], LRS[-1]
-    checks = [less(s, f"relu_bias0_lr{low:g}_dead_fraction", f"relu_bias0_lr{high:g}_dead_fraction",
-                   f"more ReLUs die at lr {high:g} than at {low:g}"),
-              Check(f"a large fraction (≥ 0.1) of ReLUs die at lr {high:g}: "
-                    f"{s.text(f'relu_bias0_lr{high:g}_dead_fraction')}",
-                    s.mean(f"relu_bias0_lr{high:g}_dead_fraction") >= 0.1),
-              less(s, f"relu_bias0.01_lr{high:g}_dead_fraction", f"relu_bias0_lr{high:g}_dead_fraction",
-                   f"bias 0.01 leaves fewer dead ReLUs than bias 0 at lr {high:g}")]
+    checks = [_fewer_dead(s, f"relu_bias0_lr{low:g}_dead_fraction", f"relu_bias0_lr{high:g}_dead_fraction",
+                          f"more ReLUs die at lr {high:g} than at {low:g}")]
+    dead, lost = _measured(s, f"relu_bias0_lr{high:g}_dead_fraction")
+    checks.append(Check(f"a large fraction (≥ 0.1) of ReLUs die at lr {high:g}: "
+                        + (f"{dead.mean():.3g} ± {dead.std():.3g}" if len(dead) else "none measured")
+                        + (f" ({lost} of {lost + len(dead)} seeds diverged, left out)" if lost else ""),
+                        bool(len(dead)) and dead.mean() >= 0.1))
+    checks.append(_fewer_dead(s, f"relu_bias0.01_lr{high:g}_dead_fraction", f"relu_bias0_lr{high:g}_dead_fraction",
+                              f"bias 0.01 leaves fewer dead ReLUs than bias 0 at lr {high:g}"))
+    # the rates that kill ReLUs: only there does "does not die" say anything
+    killing = [lr for lr in LRS[1:] if len(_measured(s, f"relu_bias0_lr{lr:g}_dead_fraction")[0])
+               and _measured(s, f"relu_bias0_lr{lr:g}_dead_fraction")[0].mean() > 0]
     for kind in ("leaky_relu", "elu", "maxout"):
-        values = np.array(s.values(f"{kind}_lr{high:g}_dead_fraction"))
-        finite = values[np.isfinite(values)]
-        diverged = len(values) - len(finite)
-        note = f" ({diverged} of {len(values)} seeds diverged: NaN loss, deadness not measurable)" if diverged else ""
-        checks.append(Check(f"{kind} does not die at lr {high:g}: dead fraction "
-                            f"{', '.join(f'{v:.3g}' for v in finite) or 'none measured'}{note}",
-                            bool(len(finite)) and bool((finite == 0).all())))
+        parts, measured, alive = [], 0, True
+        for lr in killing:
+            values, diverged = _measured(s, f"{kind}_lr{lr:g}_dead_fraction")
+            relu = _measured(s, f"relu_bias0_lr{lr:g}_dead_fraction")[0].mean()
+            shown = ", ".join(f"{v:.3g}" for v in values) or "none measured"
+            parts.append(f"lr {lr:g} (ReLU {relu:.3g}): {shown}"
+                         + (f" ({diverged} of {diverged + len(values)} seeds diverged)" if diverged else ""))
+            measured += len(values)
+            alive = alive and bool((values == 0).all())
+        if not killing:
+            parts = ["no rate killed ReLUs"]
+        elif not measured:
+            parts.append("it diverged at every rate where ReLUs die: not measurable here")
+        checks.append(Check(f"{kind} does not die where ReLUs do (dead fraction per seed; " + "; ".join(parts) + ")",
+                            measured > 0 and alive))
     return checks
 
 
