@@ -77,6 +77,9 @@ def test_lr_search_command(tmp_path):
     config.write_text('[data]\nsource = "moons"\nn = 200\n[pretrain]\nmethod = "autoencoder"\n')
     refused = _nnlab("lr-search", config, "--epochs", "1", cwd=tmp_path)
     assert refused.returncode == 2 and "without [pretrain] or [ensemble]" in refused.stderr
+    config.write_text('[data]\nsource = "moons"\nn = 200\n[optimizer]\nname = "line_search"\n')
+    refused = _nnlab("lr-search", config, "--epochs", "1", cwd=tmp_path)
+    assert refused.returncode == 2 and "takes none (it picks its own steps)" in refused.stderr
 
 
 def _write_csv(path, X, y=None, header=None):

@@ -301,13 +301,14 @@ def weight_penalty(cfg: RunConfig, model, scheduler=None):
     return penalty
 
 
-def build_optimizer(cfg: RunConfig, model) -> optim.Optimizer:
+def build_optimizer(cfg: RunConfig, model, lr: float | None = None) -> optim.Optimizer:
+    """The config's optimizer over ``model`` (a Module or its parameters), at ``lr`` or the config's (scaled) rate."""
     o = cfg.optimizer
     # Weight decay applies to weights only (nn.is_weight): biases, BatchNorm's γ/β and PReLU's α are left alone.
     groups = optim.weight_decay_groups(model, o.weight_decay)
     settings = {k: v for k, v in o.model_dump().items() if k in optim.settings(o.name)}
     if "lr" in settings:
-        settings["lr"] = scaled_lr(cfg)
+        settings["lr"] = scaled_lr(cfg) if lr is None else lr
     return optim.get(o.name, groups, **settings)
 
 

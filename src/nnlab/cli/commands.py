@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import io as model_io
-from .. import nn, optim
+from .. import nn
 from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
 from ..train import (Checkpoint, DivergenceGuard, EarlyStopping, MetricsLogger, TensorBoard, TerminateOnNaN,
-                     TrainingState, evaluate, fit, lr_search, predict)
+                     TrainingState, evaluate, fit, predict)
 from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, build_schedule_callbacks,
                     prepare_data, training_data)
 from . import resume as resuming
@@ -34,11 +34,17 @@ def run(args) -> int:
         "evaluate": evaluate_command,
         "predict": predict_command,
         "info": info,
-        "lr-search": lr_search_command,
+        "lr-search": _lr_search,
     }[args.command](args)
 
 
-def _config_with_overrides(args) -> RunConfig:
+def _lr_search(args) -> int:
+    from .lr_search import lr_search_command
+
+    return lr_search_command(args)
+
+
+def config_with_overrides(args) -> RunConfig:
     cfg = load_config(args.config)
     raw = cfg.model_dump()
     if args.config and "name" not in cfg.model_fields_set:
@@ -60,7 +66,7 @@ def train(args) -> int:
     if args.command == "resume":
         cfg = parse_config(resuming.run_config_of(args.run), source=f"config.json of {args.run!r}")
     else:
-        cfg = _config_with_overrides(args)
+        cfg = config_with_overrides(args)
     if distributed and cfg.ensemble.method != "none":
         raise ConfigError("[ensemble] trains independent members: run it with --scheduler (Dask), not under mpiexec")
     if resume and getattr(args, "overwrite", False):
@@ -366,43 +372,4 @@ def info(args) -> int:
             print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
     if model.preprocessing is not None:
         print(f"preprocessing: {model.preprocessing!r}")
-    return 0
-
-
-
-def lr_search_command(args) -> int:
-    cfg = _config_with_overrides(args)
-    if cfg.tasks:
-        raise ConfigError("lr-search searches single-task runs; remove the [tasks] tables (or search without them)")
-    if cfg.pretrain.method != "none" or cfg.ensemble.method != "none":
-        raise ConfigError("lr-search trains one network from its initial weights, without [pretrain] or [ensemble]: "
-                          "remove those sections to search (the trials would not be the run the config describes)")
-    splits = prepare_data(cfg)
-    if splits.val is None:
-        raise ConfigError("lr-search picks by validation loss: set data.val_size above 0")
-
-    def build():
-        set_seed(cfg.seed)  # every trial starts from the same weights
-        return build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
-
-    o = cfg.optimizer
-    settings = {k: v for k, v in o.model_dump().items() if k in optim.settings(o.name) and k != "lr"}
-
-    class _Params:  # what weight_decay_groups reads of a model
-        def __init__(self, params):
-            self.params = list(params)
-
-        def parameters(self):
-            return iter(self.params)
-
-    def make_optimizer(params, lr):  # the config's optimizer (weight decay, betas, momentum, ...) at the trial's rate
-        return optim.get(o.name, optim.weight_decay_groups(_Params(params), o.weight_decay), lr=lr, **settings)
-
-    print(f"nnlab: learning-rate search for {cfg.name} with {o.name}, {args.epochs} epochs per trial")
-    result = lr_search(build, splits.prepared(splits.train), splits.prepared(splits.val),
-                       build_loss(cfg, splits.num_classes), optimizer=make_optimizer, epochs=args.epochs,
-                       batch_size=cfg.train.batch_size, refine=not args.no_refine, seed=cfg.seed,
-                       on_trial=lambda t: print(f"  {t.stage:<6} lr={t.lr:<10.4g} val_loss={t.val_loss:.5g}"))
-    print(result.table())
-    print(f"best learning rate: {result.best_lr:g} (validation loss {result.best_val_loss:.5g})")
     return 0

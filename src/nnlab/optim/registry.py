@@ -66,7 +66,8 @@ def get(name: str, params, **kwargs) -> Optimizer:
 
 
 def weight_decay_groups(model, weight_decay: float) -> list:
-    """Two parameter groups of ``model``: its weights with ``weight_decay``, every other parameter with none.
+    """Two parameter groups of ``model`` (a Module, or its parameters): its weights with ``weight_decay``,
+    every other parameter with none.
 
     Weights are chosen by the one rule of :func:`nnlab.nn.is_weight`
     (biases, BatchNorm's γ/β and PReLU's α are not decayed); an empty group
@@ -78,7 +79,7 @@ def weight_decay_groups(model, weight_decay: float) -> list:
     [(1, 0.01), (1, 0.0)]
     """
     decay, no_decay = [], []
-    for p in model.parameters():
+    for p in (model.parameters() if hasattr(model, "parameters") else model):
         (decay if is_weight(p) else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
