@@ -22,6 +22,9 @@ _FILE_SOURCES = ("csv", "npz", "mnist")
 _GENERATED = ("moons", "circles", "spirals", "blobs")
 
 
+#: the characters of a run name (also a folder name); ``nnlab tune --study`` names follow the same rule
+NAME_CHARACTERS = r"[A-Za-z0-9._-]+"
+
 class DataConfig(_Section):
     source: Literal["digits", "xor", "moons", "circles", "spirals", "blobs", "mlp_table", "csv", "npz", "mnist", "mnist1d"] = "digits"
     path: Optional[str] = Field(None, description="file (csv, npz) or folder (mnist) to read")
@@ -243,7 +246,7 @@ class TrainConfig(_Section):
 
 
 class RunConfig(_Section):
-    name: str = Field("digits-mlp", min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field("digits-mlp", min_length=1, max_length=200, pattern=f"^{NAME_CHARACTERS}$")
     seed: Int = Field(0, ge=0, le=2**32 - 1)
     runs_dir: str = "runs"
     data: DataConfig = Field(default_factory=DataConfig)

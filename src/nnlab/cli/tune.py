@@ -85,13 +85,14 @@ def command(args) -> int:
     if args.runs_dir:
         raw["runs_dir"] = args.runs_dir
     from .. import tune as tuning
-    from .config import parse_config
+    from .config import NAME_CHARACTERS, parse_config
 
     cfg = parse_config(raw, source=f"config file {args.config!r}")
     space = tuning.parse_space(section.space)
     _check_space(raw, cfg, space, section)
     study_name = args.study or cfg.name
-    if args.study is not None and (not re.fullmatch(r"[A-Za-z0-9._-]{1,190}", args.study) or args.study.startswith(".")):
+    if args.study is not None and (not re.fullmatch(NAME_CHARACTERS, args.study) or args.study.startswith(".")
+                                   or len(args.study) > 190):  # a run name's rule, with room for "-best"
         raise ConfigError(f"--study {args.study!r} is not a plain name (letters, digits, '.', '_' and '-', not starting "
                           "with a dot): it names the folder RUNS/<study>-tune and the config <study>-best")
     folder = Path(cfg.runs_dir) / f"{study_name}-tune"

@@ -94,13 +94,12 @@ def judge(s) -> list[Check]:
     checks.append(_fewer_dead(s, f"relu_bias0.01_lr{high:g}_dead_fraction", f"relu_bias0_lr{high:g}_dead_fraction",
                               f"bias 0.01 leaves fewer dead ReLUs than bias 0 at lr {high:g}"))
     # the rates that kill ReLUs: only there does "does not die" say anything
-    killing = [lr for lr in LRS[1:] if len(_measured(s, f"relu_bias0_lr{lr:g}_dead_fraction")[0])
-               and _measured(s, f"relu_bias0_lr{lr:g}_dead_fraction")[0].mean() > 0]
+    relu_dead = {lr: _measured(s, f"relu_bias0_lr{lr:g}_dead_fraction")[0] for lr in LRS[1:]}
+    killing = {lr: dead.mean() for lr, dead in relu_dead.items() if len(dead) and dead.mean() > 0}
     for kind in ("leaky_relu", "elu", "maxout"):
         parts, measured, alive = [], 0, True
-        for lr in killing:
+        for lr, relu in killing.items():
             values, diverged = _measured(s, f"{kind}_lr{lr:g}_dead_fraction")
-            relu = _measured(s, f"relu_bias0_lr{lr:g}_dead_fraction")[0].mean()
             shown = ", ".join(f"{v:.3g}" for v in values) or "none measured"
             parts.append(f"lr {lr:g} (ReLU {relu:.3g}): {shown}"
                          + (f" ({diverged} of {diverged + len(values)} seeds diverged)" if diverged else ""))
