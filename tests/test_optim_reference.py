@@ -265,3 +265,68 @@ def test_seed_adam_equations():
         return out
 
     assert_same_trajectory(run_nnlab(lambda p: Adam(p, lr=lr)), seed_trajectory(update))
+
+
+def set_betas_mid_run(key, value):
+    def change(t, opt):
+        if t == 19:
+            for group in opt.param_groups:
+                group[key] = value
+    return change
+
+
+def test_adam_betas_changed_mid_run_matches_torch():
+    # A one-cycle schedule moves β₁ between steps: the moments m, v carry over and the new β applies from then on.
+    change = set_betas_mid_run("betas", (0.6, 0.9))
+    ours = run_nnlab(lambda p: Adam(groups_nnlab(p), lr=0.01), on_step=change)
+    theirs = run_torch(lambda torch, p: torch.optim.Adam(groups_torch(p), lr=0.01), on_step=change)
+    assert_same_trajectory(ours, theirs)
+
+
+def test_seed_rmsprop_with_beta_changed_mid_run():
+    def update(t, w, state):
+        beta = 0.9 if t < 20 else 0.5  # v_t = β·v_{t−1} + (1 − β)·∇², β as of step t
+        g = grads_at(w, t)
+        v = state.setdefault("v", [np.zeros_like(a) for a in w])
+        out = []
+        for k in range(len(w)):
+            v[k] = beta * v[k] + (1 - beta) * g[k] ** 2
+            out.append(w[k] - 0.05 / np.sqrt(v[k] + 1e-3) * g[k])
+        return out
+
+    ours = run_nnlab(lambda p: RMSProp(p, lr=0.05, beta=0.9, eps=1e-3), on_step=set_betas_mid_run("beta", 0.5))
+    assert_same_trajectory(ours, seed_trajectory(update))
+
+
+def test_state_dict_after_a_beta_change_resumes_the_same_run():
+    # β changed, then saved before the next step: the loaded optimizer must continue as the original does.
+    def make(params):
+        return Adam(params, lr=0.01)
+
+    params = leaves(INIT)
+    opt = make(params)
+    for t in range(5):
+        opt.zero_grad()
+        nnlab_loss(params, t).backward()
+        opt.step()
+    opt.param_groups[0]["betas"] = (0.7, 0.95)
+    copy = leaves([p.data for p in params])
+    restored = make(copy)
+    restored.load_state_dict(opt.state_dict())
+    for t in range(5, 10):
+        for ps, o in ((params, opt), (copy, restored)):
+            o.zero_grad()
+            nnlab_loss(ps, t).backward()
+            o.step()
+    for a, b in zip(params, copy):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_a_beta_of_one_set_mid_run_is_refused():
+    params = leaves(INIT)
+    opt = RMSProp(params, lr=0.01)
+    nnlab_loss(params, 0).backward()
+    opt.step()
+    opt.param_groups[0]["beta"] = 1.0
+    with pytest.raises(nnlab.ConfigError, match=r"RMSProp: beta must be .* < 1, got 1\.0"):
+        opt.step()

@@ -62,7 +62,11 @@ def leaky_relu(x, alpha=0.01):
 
 
 def elu(x, alpha=1.0):
-    """x for x > 0, α(eˣ − 1) for x ≤ 0; derivative α·eˣ on the negative side."""
+    """x for x > 0, α(eˣ − 1) for x ≤ 0; derivative α·eˣ on the negative side.
+
+    The notes print "ae^x − 1", which jumps at 0 for a ≠ 1: read as α(eˣ − 1), as
+    Clevert et al. and PyTorch define it (both agree at the default α = 1).
+    """
     x = _t(x)
     X = x.data
     a = X.dtype.type(alpha)

@@ -70,6 +70,7 @@ class FlatParams(Pieces):
             if params[i].grad is not None:
                 self._bind_grad(i)
         self.state = {name: np.zeros(total, dtype=self.dtype) for name in state_names}
+        self.scaled_for: dict = {}  # state name -> the β a scaled state is stored for (Optimizer.scaled_states)
         self.sl = slice(0, total)
         self._scratch = Scratch(total, self.dtype)
         self._init_pieces()

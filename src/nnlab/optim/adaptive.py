@@ -127,6 +127,7 @@ class RMSProp(Optimizer):
     """
 
     state_names = ("sq_grad_sum",)
+    scaled_states = {"sq_grad_sum": lambda group: group["beta"]}  # β changed mid-run: V is rescaled, v carries over
 
     def __init__(self, params, lr: float = 0.001, beta: float = 0.9, eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, beta=beta, eps=eps, weight_decay=weight_decay))
@@ -169,6 +170,8 @@ class Adam(Optimizer):
     to PyTorch's on the way out would not round-trip bit for bit).  In float32,
     V overflows for gradients above about 6e17 rather than 2e19.  The equations
     above are checked line by line in ``tests/test_optim_reference.py::test_seed_adam_equations``.
+    When ``betas`` change between steps, M and V are rescaled once so that m and
+    v carry over, as in PyTorch (``Optimizer.scaled_states``).
 
     >>> import nnlab
     >>> w = nnlab.tensor([1.0, 1.0], requires_grad=True)
@@ -180,6 +183,7 @@ class Adam(Optimizer):
     """
 
     state_names = ("grad_sum", "sq_grad_sum")
+    scaled_states = {"grad_sum": lambda group: group["betas"][0], "sq_grad_sum": lambda group: group["betas"][1]}
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))

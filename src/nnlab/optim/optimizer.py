@@ -65,6 +65,9 @@ class Optimizer:
     requires_closure: bool = False
     #: False: the seeds' L2 weight decay (∇ + α·w); True: decoupled, as AdamW (see :meth:`_gradient`)
     decoupled_weight_decay: bool = False
+    #: state buffers a rule stores divided by (1 − β) of a group setting, for speed: {state name: group -> β}
+    #: (RMSProp's and Adam's moments); :meth:`_state_factor` keeps them right when a user changes β mid-run
+    scaled_states: dict = {}
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -223,9 +226,10 @@ class Optimizer:
         for group, flats in zip(self.param_groups, self._flats):
             for flat in flats:
                 skipped = flat.sync()
+                if skipped and len(skipped) == len(flat.params):
+                    continue
+                self._rescale_states(group, flat)
                 if skipped:
-                    if len(skipped) == len(flat.params):
-                        continue
                     saved = flat.snapshot(skipped)
                 flat.advance(skipped)
                 update, gradient = self._rule(group, flat), self._gradient
@@ -233,6 +237,25 @@ class Optimizer:
                 if skipped:
                     flat.restore(saved)
         return loss
+
+    def _state_factor(self, group: dict, flat: FlatParams, name: str) -> float:
+        """What turns state ``name``, stored as s/(1 − β_old), into s/(1 − β) for the group's β now (1.0: as is).
+
+        A user may change β between steps (``group["betas"] = ...``, as a one-cycle
+        schedule does); the moment s itself must carry over, as in the seeds'
+        v_t = β·v_{t−1} + (1 − β)·∇² and in PyTorch, which store s.
+        """
+        beta = self._check("beta", self.scaled_states[name](group), high=1.0, high_open=True)
+        old = flat.scaled_for.setdefault(name, beta)
+        return 1.0 if old == beta else (1.0 - old) / (1.0 - beta)
+
+    def _rescale_states(self, group: dict, flat: FlatParams) -> None:
+        """Bring every scaled state to the group's β before a step (one pass over a buffer, only when β changed)."""
+        for name, beta_of in self.scaled_states.items():
+            factor = self._state_factor(group, flat, name)
+            if factor != 1.0:
+                np.multiply(flat.state[name], factor, out=flat.state[name])
+                flat.scaled_for[name] = float(beta_of(group))  # checked by _state_factor
 
     def _gradient(self, group: dict, part) -> np.ndarray:
         """Weight decay, the one place for every optimizer: the gradient the rule sees on a part.
@@ -291,11 +314,15 @@ class Optimizer:
             start += len(group["params"])
             groups.append(saved)
         state = {}
-        for i, _gi, flat, j in self._indexed_params():
+        for i, gi, flat, j in self._indexed_params():
             entry = {"step": flat.param_step(j)}
             shape = flat.data_views[j].shape
             for name, buf in flat.state.items():
                 entry[name] = buf[flat.slices[j]].reshape(shape).copy()
+                if name in self.scaled_states:  # stored for the β saved with the group, even if changed since the last step
+                    factor = self._state_factor(self.param_groups[gi], flat, name)
+                    if factor != 1.0:
+                        entry[name] *= factor
             state[i] = entry
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
@@ -349,6 +376,7 @@ class Optimizer:
                 buf[sl] = 0 if entry is None else np.asarray(entry[name]).reshape(-1)
             steps.setdefault(id(flat), (flat, [0] * len(flat.params)))[1][j] = 0 if entry is None else int(entry["step"])
         for flat, counts in steps.values():
+            flat.scaled_for = {}  # the arrays are stored for the loaded groups' β (see state_dict)
             flat.step = max(counts)
             flat.param_steps = None if len(set(counts)) == 1 else np.array(counts, dtype=np.int64)
 
