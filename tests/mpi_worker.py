@@ -4,8 +4,10 @@
         [--distributed] [--state STATE] [--resume] [--stop-after EPOCH] [--batchnorm | --sync-batchnorm] [--seed-per-rank]
         [--configs sgd:float64,adam:float32:noise,...]   (OUT then names each file with {config}) [--patience P]
         [--noise] (GaussianNoise on the inputs, Dropout after the hidden layer) [--masks MASKS.npz]
+        [--metrics summed|max] [--val-rows V] [--multitask]
 
-Rank 0 writes the final weights (and the epoch losses) to OUT.npz.
+Rank 0 writes the final weights, buffers and the history (``loss``, ``val_*``) to OUT.npz, and every rank's
+``val_*`` histories (``ranks_val_*``), buffers (``ranks_b*``) and validated row counts (``ranks_rows``).
 
     python tests/mpi_worker.py --cli-killed-after EPOCH train CONFIG ...   (`nnlab train`, killed after EPOCH)
 """
@@ -20,8 +22,11 @@ import nnlab
 from nnlab import losses, nn, optim
 from nnlab.distributed.parallel import ShardedLoader
 from nnlab.train import Callback, EarlyStopping, TrainingState, fit
+from nnlab.train.metrics import Metric
 
-N, FEATURES, CLASSES = 100, 5, 3  # 100 rows: with 3 ranks and batches of 8, the last global batch has 4 rows
+# 80 training rows: with 3 ranks and batches of 8, the last global batch has 8 rows (3, 3, 2);
+# 23 validation rows by default: uneven parts on 2 ranks (12, 11) and on 3 (8, 8, 7)
+N, FEATURES, CLASSES, TRAIN = 103, 5, 3, 80
 
 
 def data(dtype):
@@ -31,14 +36,45 @@ def data(dtype):
     return X, y
 
 
-def build(dtype, batchnorm=False, seed=0, noise=False):
+def build(dtype, batchnorm=False, seed=0, noise=False, multitask=False):
     nnlab.seed(seed)
     layers = [nn.Linear(FEATURES, 16), nn.Tanh(), nn.Linear(16, CLASSES)]
     if batchnorm:
         layers.insert(1, nn.BatchNorm(16))
     if noise:  # GaussianNoise with its own generator, Dropout drawing from the global one
         layers = [nn.GaussianNoise(0.3, rng=5), *layers[:-1], nn.Dropout(keep=0.7), layers[-1]]
+    if multitask:  # heads "c" (the classes) and "s" (the sign of X[:, 3]) on the hidden layer
+        return nn.MultiHead(nn.Sequential(*layers[:-1]), {"c": layers[-1], "s": nn.Linear(16, 2)}).astype(dtype)
     return nn.Sequential(*layers).astype(dtype)
+
+
+VALIDATED = []  # the rows each validation batch had on this rank
+
+
+def confidence(output, target):
+    """The mean largest softmax probability: a mean over rows (so it adds up over parts); counts validated rows."""
+    if not nnlab.is_grad_enabled():  # validation (fit trains with the graph on)
+        VALIDATED.append(len(output))
+    p = np.exp(output - output.max(axis=1, keepdims=True))
+    return float((p.max(axis=1) / p.sum(axis=1)).mean())
+
+
+class LargestLogit(Metric):
+    """The largest output over all rows: a maximum, not a sum, so it has no totals (every rank validates it all)."""
+
+    name = "largest_logit"
+
+    def reset(self):
+        self.largest = -np.inf
+
+    def update(self, output, target):
+        self.largest = max(self.largest, float(output.max()))
+
+    def result(self):
+        return self.largest
+
+
+METRICS = {"summed": ("accuracy", confidence), "max": ("accuracy", confidence, LargestLogit())}
 
 
 def masks(comm, world, per_rank=4):
@@ -74,7 +110,7 @@ class Crash(Callback):
 def train(args, comm=None):
     dtype = np.dtype(args.dtype)
     model = build(dtype, args.batchnorm or args.sync_batchnorm, seed=comm.Get_rank() if args.seed_per_rank else 0,
-                  noise=args.noise)
+                  noise=args.noise, multitask=args.multitask)
     if args.sync_batchnorm:
         from nnlab.distributed import convert_sync_batchnorm
 
@@ -82,17 +118,26 @@ def train(args, comm=None):
     settings = {"lr": 0.1, "momentum": 0.9} if args.optimizer == "sgd" else {"lr": 0.01}
     opt = optim.get(args.optimizer, model.parameters(), **settings)
     X, y = data(dtype)
+    loss = losses.cross_entropy
+    if args.multitask:
+        y = {"c": y, "s": (X[:, 3] > 0).astype(np.int64)}
+        loss = {"c": losses.cross_entropy, "s": losses.cross_entropy}
+    rows = [slice(None, TRAIN), slice(TRAIN, TRAIN + args.val_rows)]
+    train_data, val_data = ((X[r], {t: v[r] for t, v in y.items()} if args.multitask else y[r]) for r in rows)
     callbacks = [EarlyStopping(monitor="val_loss", patience=args.patience)]
     if args.state:
         callbacks.append(TrainingState(args.state))
     # after TrainingState, so the epoch is on disk when it dies; in every run, so the resumed one has as many callbacks
     Crash.after = -1 if args.stop_after is None else args.stop_after
     callbacks.append(Crash())
-    history = fit(model, losses.cross_entropy, opt, (X[:80], y[:80]), (X[80:], y[80:]), epochs=args.epochs,
-                  batch_size=args.batch, seed=3, verbose=0, callbacks=callbacks,
-                  resume_from=args.state if args.resume else None, distributed=comm if args.distributed else False)
+    VALIDATED.clear()
+    history = fit(model, loss, opt, train_data, val_data, epochs=args.epochs, batch_size=args.batch, seed=3, verbose=0,
+                  callbacks=callbacks, metrics=METRICS[args.metrics], resume_from=args.state if args.resume else None,
+                  distributed=comm if args.distributed else False)
     weights = {f"w{i}": p.data for i, p in enumerate(model.parameters())}
-    return weights, np.array(history.history["loss"]), np.array(history.history["val_loss"])
+    weights.update({f"b{i}": b for i, b in enumerate(model.buffers())})
+    logs = {k: np.array(v) for k, v in history.history.items() if k == "loss" or k.startswith("val_")}
+    return weights, logs
 
 
 def cli_killed_after(argv):
@@ -133,6 +178,9 @@ def main(argv=None):
     parser.add_argument("--patience", type=int, default=50, help="EarlyStopping on val_loss")
     parser.add_argument("--noise", action="store_true")
     parser.add_argument("--masks", help="write every rank's first Dropout mask here")
+    parser.add_argument("--metrics", choices=sorted(METRICS), default="summed")
+    parser.add_argument("--val-rows", type=int, default=N - TRAIN, help="validate on rows [80, 80 + V)")
+    parser.add_argument("--multitask", action="store_true", help="two heads, a dict of losses")
     args = parser.parse_args(argv)
     comm = None
     if args.distributed:
@@ -148,10 +196,14 @@ def main(argv=None):
     for config in configs:
         args.optimizer, args.dtype, *extra = config.split(":")
         args.noise = extra == ["noise"]
-        weights, loss, val_loss = train(args, comm)
+        weights, logs = train(args, comm)
+        mine = {**{k: v for k, v in logs.items() if k.startswith("val_")},
+                **{k: v for k, v in weights.items() if k.startswith("b")}, "rows": np.array(sum(VALIDATED))}
+        every = [mine] if comm is None else comm.gather(mine, root=0)  # a test's few bytes: pickled
         if comm is None or comm.Get_rank() == 0:
             size = 1 if comm is None else comm.Get_size()
-            np.savez(out.replace("{config}", config), loss=loss, val_loss=val_loss, size=size, **weights)
+            ranks = {f"ranks_{k}": np.stack([r[k] for r in every]) for k in mine}
+            np.savez(out.replace("{config}", config), size=size, **logs, **weights, **ranks)
 
 
 if __name__ == "__main__":

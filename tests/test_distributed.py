@@ -1,4 +1,5 @@
-"""nnlab.distributed: K ranks with per-rank batch B end where one process with batch K·B ends; resume; the CLI.
+"""nnlab.distributed: K ranks with per-rank batch B end where one process with batch K·B ends; resume; the CLI;
+validation split over the ranks, with the same figures on every rank.
 
 The runs go through ``mpiexec -n K`` (the mpich wheel's, next to the interpreter) in subprocesses;
 tests/mpi_worker.py is the training script, run in-process for the one-process reference.
@@ -67,9 +68,11 @@ def test_k_ranks_equal_one_process_with_k_times_the_batch(runs, tmp_path, k, con
     for name in one:
         assert one[name].dtype == many[name].dtype == np.dtype(dtype)
         np.testing.assert_allclose(many[name], one[name], rtol=0, atol=TOLERANCE[dtype], err_msg=name)
-    # the reduced training loss and the validation loss (every rank evaluates all of it) are one process's
+    # the reduced training loss and the validation figures (each rank validates its part) are one process's
     np.testing.assert_allclose(many_data["loss"], one_data["loss"], rtol=TOLERANCE[dtype] * 10)
-    np.testing.assert_allclose(many_data["val_loss"], one_data["val_loss"], rtol=TOLERANCE[dtype] * 10)
+    for key in ("val_loss", "val_confidence"):
+        np.testing.assert_allclose(many_data[key], one_data[key], rtol=TOLERANCE[dtype] * 10, err_msg=key)
+    np.testing.assert_array_equal(many_data["val_accuracy"], one_data["val_accuracy"])
     assert not np.array_equal(one["w0"], mpi_worker.build(np.dtype(dtype)).parameters().__next__().data)
 
 
@@ -80,6 +83,65 @@ def test_each_rank_keeps_its_own_rows_of_the_global_batch_dropout_mask(runs, k):
     assert all(mask.shape == (4, mpi_worker.FEATURES) for mask in ranks)
     assert all(not np.array_equal(ranks[0], other) for other in ranks[1:])  # not one mask copied to every rank
     np.testing.assert_array_equal(np.concatenate(ranks), mpi_worker.masks(None, k))  # one process's, row for row
+
+
+def _same_on_every_rank(data):
+    """Every rank's ``val_*`` history is rank 0's, bit for bit (EarlyStopping and the rest decide alike)."""
+    keys = [k for k in data.files if k.startswith("ranks_val_")]
+    assert "ranks_val_loss" in keys
+    for key in keys:
+        for other in data[key][1:]:
+            np.testing.assert_array_equal(other, data[key][0], err_msg=key)
+        np.testing.assert_array_equal(data[key][0], data[key.removeprefix("ranks_")], err_msg=key)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("config", CONFIGS)
+def test_each_rank_validates_its_own_uneven_part_and_all_ranks_get_the_same_figures(runs, k, config):
+    data = np.load(runs / f"k{k}-{config}.npz")
+    _same_on_every_rank(data)
+    epochs = len(data["val_loss"])
+    parts = {2: [12, 11], 3: [8, 8, 7]}[k]  # 23 validation rows
+    assert data["ranks_rows"].tolist() == [rows * epochs for rows in parts]
+
+
+@pytest.mark.parametrize("extra", [["--metrics", "max"], ["--val-rows", "2"]], ids=["max", "2-rows"])
+def test_every_rank_validates_every_row_for_a_metric_that_is_no_sum_or_fewer_rows_than_ranks(tmp_path, extra):
+    """A metric that is not a sum (a maximum) cannot be combined from parts, and 2 rows leave a rank none:
+    every rank then validates all rows, as before; the figures are still one process's and the same on every rank."""
+    args = ["--optimizer", "adam", *extra]
+    result = _mpiexec(3, HERE / "mpi_worker.py", tmp_path / "many.npz", "--distributed", *args)
+    assert result.returncode == 0, result.stderr
+    mpi_worker.main([str(tmp_path / "one.npz"), "--batch", "24", *args])
+    many, one = np.load(tmp_path / "many.npz"), np.load(tmp_path / "one.npz")
+    _same_on_every_rank(many)
+    keys = sorted(key for key in one.files if key.startswith("val_"))
+    assert keys == sorted(key for key in many.files if key.startswith("val_"))
+    assert len(keys) == (4 if "max" in extra else 3)  # loss, accuracy, confidence (, largest_logit)
+    for key in keys:
+        np.testing.assert_allclose(many[key], one[key], rtol=1e-12, err_msg=key)
+    rows = int(one["ranks_rows"][0])  # one process validates every row of every epoch
+    assert rows == len(one["val_loss"]) * (2 if "--val-rows" in extra else 23)
+    assert many["ranks_rows"].tolist() == [rows] * 3
+
+
+def test_multitask_validation_is_split_and_equals_evaluate_in_one_process(tmp_path):
+    """Per-task losses and metrics (a view of the rows of a MultiTargetDataset on each rank), checked on their own:
+    the last epoch's figures against ``evaluate`` of the final weights in one process."""
+    result = _mpiexec(2, HERE / "mpi_worker.py", tmp_path / "many.npz", "--distributed", "--multitask")
+    assert result.returncode == 0, result.stderr
+    many = np.load(tmp_path / "many.npz")
+    _same_on_every_rank(many)
+    model = mpi_worker.build(np.float64, multitask=True)
+    for i, p in enumerate(model.parameters()):
+        p.data[...] = many[f"w{i}"]
+    X, y = mpi_worker.data(np.float64)
+    val = slice(mpi_worker.TRAIN, None)
+    one = nnlab.train.evaluate(model, {"c": nnlab.losses.cross_entropy, "s": nnlab.losses.cross_entropy},
+                               (X[val], {"c": y[val], "s": (X[val, 3] > 0).astype(np.int64)}))
+    assert sorted(one) == ["accuracy_c", "accuracy_s", "loss", "loss_c", "loss_s"]
+    for key, value in one.items():  # the last epoch's validation is of the final weights
+        np.testing.assert_allclose(many[f"val_{key}"][-1], value, rtol=1e-12, err_msg=key)
 
 
 def test_a_noise_layer_needs_the_batch_on_axis_0_while_a_batch_is_sharded():
@@ -117,9 +179,15 @@ def test_batchnorm_local_statistics_by_default_global_with_sync_batchnorm(tmp_pa
         result = _mpiexec(3, HERE / "mpi_worker.py", tmp_path / f"{flag}.npz", "--distributed", "--optimizer", "adam",
                           flag)
         assert result.returncode == 0, result.stderr
-    local, _ = _weights(tmp_path / "--batchnorm.npz")
+    local, local_data = _weights(tmp_path / "--batchnorm.npz")
     synced, synced_data = _weights(tmp_path / "--sync-batchnorm.npz")
     assert max(np.abs(local[k] - one[k]).max() for k in one) > 1e-3  # each rank normalizes its own 8 rows
+    for data in (local_data, synced_data):  # evaluation mode reads running statistics: the same on every rank
+        buffers = [k for k in data.files if k.startswith("ranks_b")]
+        assert len(buffers) == 2  # running mean and variance
+        for key in buffers:
+            assert all(np.array_equal(other, data[key][0]) for other in data[key][1:]), key
+        _same_on_every_rank(data)
     for name in one:  # float64; BatchNorm's sums in another order, amplified by Adam's 1/sqrt(v) over 4 epochs
         np.testing.assert_allclose(synced[name], one[name], rtol=0, atol=1e-9, err_msg=name)
     np.testing.assert_allclose(synced_data["val_loss"], one_data["val_loss"], rtol=1e-10)  # running statistics too

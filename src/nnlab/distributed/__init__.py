@@ -21,7 +21,19 @@ The notes' batch-size advice ends with Goyal et al.: a large batch is
   exactly as between the rows of one process's batch;
 - every rank takes the same optimizer step, so the weights stay identical; a
   cheap checksum of the weights is compared every ``check_every`` steps and at
-  every epoch's end, and a difference raises :class:`WeightDriftError` on all ranks.
+  every epoch's end, and a difference raises :class:`WeightDriftError` on all ranks;
+- validation is split too: rank r validates the r-th contiguous chunk of the
+  validation set (sizes differ by at most one), and the ranks add up the loss
+  sum, the row count and each metric's totals (``Metric.totals``: Accuracy's
+  correct and total counts, a function metric's sum) with one ``Allgather``,
+  summed in rank order, so every rank gets the same bits -- what EarlyStopping,
+  ReduceLROnPlateau, Checkpoint and the history see -- equal to one process's
+  figures up to the order of the sums.  A metric whose state is not sums (its
+  ``totals()`` is None, e.g. a maximum) or fewer validation rows than ranks make
+  every rank validate the whole set instead.  BatchNorm's running statistics,
+  which evaluation mode reads, are averaged over the ranks when each epoch's
+  batches end (with SyncBatchNorm they are the global batch's on every rank
+  already), so every rank's model is the same for its part.
 
 Until :func:`init` is called nnlab runs as one process: :func:`world_size` is 1
 and :func:`rank` 0, and mpi4py is never imported.

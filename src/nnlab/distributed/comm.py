@@ -1,7 +1,7 @@
 """The MPI side: the active communicator, in-place sums of flat buffers, and the weight checksum.
 
 mpi4py is imported only by :func:`init`.  Every collective here uses mpi4py's
-buffer interface (``Allreduce`` on NumPy arrays, upper-case methods): no pickling.
+buffer interface (``Allreduce``, ``Allgather`` on NumPy arrays, upper-case methods): no pickling.
 """
 
 from __future__ import annotations
@@ -111,6 +111,23 @@ def mean_in_place(comm, buffers) -> None:
     sum_in_place(comm, buffers)
     for buffer in buffers:
         np.divide(buffer, size, out=buffer)
+
+
+def sum_in_rank_order(comm, values) -> np.ndarray:
+    """Σ over ranks of a short float64 vector, added in rank order on every rank: the same bits everywhere.
+
+    One ``Allgather`` of the K vectors, then the same K − 1 additions on every
+    rank.  An ``Allreduce`` leaves the order of its additions to the MPI library,
+    and the MPI standard only recommends, not requires, that every rank get the
+    same bits; figures that callbacks decide on (validation loss) must be equal.
+    """
+    mine = np.ascontiguousarray(values, dtype=np.float64)
+    rows = np.empty((comm.Get_size(), mine.size), dtype=np.float64)
+    comm.Allgather(mine, rows)
+    total = rows[0].copy()
+    for row in rows[1:]:
+        total += row
+    return total
 
 
 def any_rank(comm, flag: bool) -> bool:

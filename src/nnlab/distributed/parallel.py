@@ -3,8 +3,10 @@
 :class:`DataParallel` hands ``fit`` four replacements -- a :class:`ShardedLoader`,
 a loss that also reports the global batch mean, a :class:`DistributedOptimizer`
 that all-reduces the gradients before each step, and the callback list with a
-:class:`SyncCallback` first and, on ranks other than 0, no file writers -- so
-the training loop itself stays the one-process loop.
+:class:`SyncCallback` first and, on ranks other than 0, no file writers -- and
+for validation this rank's part of the validation set with the function that
+adds up the parts' sums (:meth:`DataParallel.validation_part`), so the training
+loop itself stays the one-process loop.
 """
 
 from __future__ import annotations
@@ -30,6 +32,32 @@ def shard_bounds(m: int, world: int, rank: int) -> tuple[int, int]:
     base, extra = divmod(m, world)
     start = rank * base + min(rank, extra)
     return start, start + base + (1 if rank < extra else 0)
+
+
+class _Rows:
+    """Rows [lo, hi) of a user's dataset (anything indexable by an index array), read through it without a copy."""
+
+    def __init__(self, dataset, lo: int, hi: int):
+        self.dataset, self.lo, self.hi = dataset, lo, hi
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def __getitem__(self, index):
+        return self.dataset[np.asarray(index) + self.lo]
+
+
+def dataset_rows(dataset, lo: int, hi: int):
+    """Rows [lo, hi) of ``dataset``: an ArrayDataset of views of its arrays (batches stay slices), or a view.
+
+    >>> dataset_rows(ArrayDataset(np.arange(10.0).reshape(5, 2), [0, 1, 0, 1, 0]), 1, 3)[:]
+    (array([[2., 3.],
+           [4., 5.]], dtype=float32), array([1, 0]))
+    """
+    if isinstance(dataset, ArrayDataset):
+        y = dataset.y
+        return ArrayDataset(dataset.X[lo:hi], None if y is None else y[lo:hi], dtype=dataset.X.dtype)
+    return _Rows(dataset, lo, hi)
 
 
 class ShardedLoader(DataLoader):
@@ -211,7 +239,7 @@ class DataParallel:
 
         def distributed_loss(output, target):
             local = loss(output, target)
-            if not is_grad_enabled():  # validation (under no_grad): every rank evaluates all of it, alike
+            if not is_grad_enabled():  # validation (under no_grad): this rank's part, added up by combine_validation
                 return local
             n, m = len(output.data), self.loader.global_rows
             weight = self.world * n / m
@@ -224,8 +252,39 @@ class DataParallel:
 
         return distributed_loss
 
+    def validation_part(self, dataset, meters):
+        """``(part, combine)``: this rank's rows of the validation set and :meth:`combine_validation`.
+
+        Rank r takes the r-th contiguous chunk (:func:`shard_bounds`: sizes differ
+        by at most one).  When a metric's state is not sums (its ``totals()`` is
+        None) or there are fewer rows than ranks, every rank validates the whole
+        set, as one process does: ``(dataset, None)``.
+        """
+        for meter in meters:
+            meter.reset()
+        if len(dataset) < self.world or any(meter.totals() is None for meter in meters):
+            return dataset, None
+        return dataset_rows(dataset, *shard_bounds(len(dataset), self.world, self.rank)), self.combine_validation
+
+    def combine_validation(self, total: float, seen: int, meters) -> tuple[float, int]:
+        """All ranks' loss sum, row count and metric totals from this rank's; the same bits on every rank.
+
+        One ``Allgather`` of a short float64 vector (:func:`~nnlab.distributed.comm.sum_in_rank_order`),
+        so EarlyStopping, ReduceLROnPlateau and Checkpoint decide alike on every rank.
+        """
+        parts = [meter.totals() for meter in meters]
+        summed = C.sum_in_rank_order(self.comm, [total, seen, *(x for part in parts for x in part)])
+        start = 2
+        for meter, part in zip(meters, parts):
+            meter.set_totals(summed[start:start + len(part)])
+            start += len(part)
+        return float(summed[0]), int(summed[1])
+
     def reduce_logs(self, logs: dict) -> None:
-        """Training loss and metrics: each rank's value weighted by its sample count (validation is the same on all)."""
+        """Training loss and metrics: each rank's value weighted by its sample count.
+
+        The ``val_`` figures are all ranks' already (:meth:`combine_validation`).
+        """
         keys = [k for k in logs if not k.startswith("val_") and k != "lr" and isinstance(logs[k], float | int)]
         seen = self.loader.local_seen
         sums = np.array([seen] + [float(logs[k]) * seen for k in keys], dtype=np.float64)

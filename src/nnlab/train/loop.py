@@ -90,6 +90,9 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
                          augment=augment)
     meters = metric_list(metrics)
     val_meters = metric_list(metrics)
+    combine = None  # distributed: each rank validates its part of val_set, combine adds up the parts' sums
+    if parallel is not None and val_set is not None:
+        val_set, combine = parallel.validation_part(val_set, val_meters)
 
     callbacks = list(callbacks)
     if divergence == "default":
@@ -125,7 +128,7 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
             logs = _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch)
             if val_set is not None:
                 with evaluating(model):
-                    val_logs = _evaluate(model, loss, val_set, max(loader.batch_size, 256), val_meters)
+                    val_logs = _evaluate(model, loss, val_set, max(loader.batch_size, 256), val_meters, combine=combine)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             logs["lr"] = get_lr(optimizer)
             with interrupts_deferred():  # the epoch's files (log, checkpoint, state) all of one epoch
@@ -211,8 +214,12 @@ def evaluate(model, loss, data, batch_size: int = 1024, metrics=("accuracy",), c
         return _evaluate(model, loss, dataset, batch_size, metric_list(metrics), confusion)
 
 
-def _evaluate(model, loss, dataset, batch_size, meters, confusion=False) -> dict:
-    """Mean loss and metrics over ``dataset``; the caller puts the model in :func:`evaluating` mode."""
+def _evaluate(model, loss, dataset, batch_size, meters, confusion=False, combine=None) -> dict:
+    """Mean loss and metrics over ``dataset``; the caller puts the model in :func:`evaluating` mode.
+
+    ``combine(total, seen, meters)`` (a distributed run, ``dataset`` this rank's part)
+    turns this part's loss sum, row count and metric state into those of all parts.
+    """
     for meter in meters:
         meter.reset()
     total, seen = 0.0, 0
@@ -228,6 +235,8 @@ def _evaluate(model, loss, dataset, batch_size, meters, confusion=False) -> dict
         if confusion:
             true_labels.append(target_labels(target))
             predictions.append(predicted_labels(output.data))
+    if combine is not None:
+        total, seen = combine(total, seen, meters)
     logs = {} if loss is None else {"loss": total / seen}
     for meter in meters:
         logs[meter.name] = meter.result()

@@ -7,6 +7,9 @@ argmax), or 0/1 values for a single-column binary output.
 
 In the loop a metric is an *accumulator*: ``update(output, target)`` adds one
 batch with a few whole-array NumPy calls, ``result()`` gives the epoch's value.
+An accumulator whose state is sums over the samples (Accuracy: correct and
+total) gives them as ``totals()``, so a distributed run can validate disjoint
+parts of the data on its ranks and add the parts up (``set_totals``).
 """
 
 from __future__ import annotations
@@ -96,6 +99,19 @@ class Metric:
     def result(self) -> float:
         raise NotImplementedError
 
+    def totals(self) -> list[float] | None:
+        """The state as numbers that add up over disjoint parts of the data, or None when it is not such sums.
+
+        Distributed validation adds each rank's totals and gives the sum to
+        :meth:`set_totals`; a metric without them (None) makes every rank validate
+        the whole validation set instead.
+        """
+        return None
+
+    def set_totals(self, totals) -> None:
+        """Take the state that :meth:`totals` describes (the sums over all parts)."""
+        raise NotImplementedError
+
 
 class Accuracy(Metric):
     """Running count of correct predictions; the rule (argmax or threshold) is chosen on the first batch."""
@@ -126,9 +142,19 @@ class Accuracy(Metric):
     def result(self) -> float:
         return self.correct / self.total if self.total else float("nan")
 
+    def totals(self) -> list[float]:
+        return [self.correct, self.total]
+
+    def set_totals(self, totals) -> None:
+        self.correct, self.total = int(totals[0]), int(totals[1])
+
 
 class FunctionMetric(Metric):
-    """A user function ``fn(output, target) -> float`` averaged over batches, weighted by batch size."""
+    """A user function ``fn(output, target) -> float`` averaged over batches, weighted by batch size.
+
+    That average is the function's value on all the rows when it is a mean over
+    rows (as mean absolute error is); distributed validation relies on it.
+    """
 
     def __init__(self, fn, name: str | None = None):
         self.fn = fn
@@ -146,6 +172,12 @@ class FunctionMetric(Metric):
 
     def result(self) -> float:
         return self.sum / self.total if self.total else float("nan")
+
+    def totals(self) -> list[float]:
+        return [self.sum, self.total]
+
+    def set_totals(self, totals) -> None:
+        self.sum, self.total = float(totals[0]), int(totals[1])
 
 
 METRICS = {"accuracy": Accuracy, "acc": Accuracy}

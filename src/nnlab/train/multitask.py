@@ -125,6 +125,12 @@ class TaskMetric(Metric):
     def result(self) -> float:
         return self.metric.result()
 
+    def totals(self):
+        return self.metric.totals()
+
+    def set_totals(self, totals) -> None:
+        self.metric.set_totals(totals)
+
 
 class TaskLoss(Metric):
     """One task's unweighted loss as the :class:`MultiTaskLoss` computed it, averaged over samples."""
@@ -144,6 +150,12 @@ class TaskLoss(Metric):
 
     def result(self) -> float:
         return self.sum / self.total if self.total else float("nan")
+
+    def totals(self) -> list[float]:
+        return [self.sum, self.total]
+
+    def set_totals(self, totals) -> None:
+        self.sum, self.total = float(totals[0]), int(totals[1])
 
 
 def is_multitask(loss, data) -> bool:
