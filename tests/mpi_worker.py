@@ -4,9 +4,9 @@
         [--distributed] [--state STATE] [--resume] [--stop-after EPOCH] [--batchnorm | --sync-batchnorm] [--seed-per-rank]
         [--configs sgd:float64,adam:float32:noise,...]   (OUT then names each file with {config}) [--patience P]
         [--noise] (GaussianNoise on the inputs, Dropout after the hidden layer) [--masks MASKS.npz]
-        [--metrics summed|max] [--val-rows V] [--multitask]
+        [--metrics summed|max|none] [--val-rows V] [--multitask | --pair]
 
-Rank 0 writes the final weights, buffers and the history (``loss``, ``val_*``) to OUT.npz, and every rank's
+Rank 0 writes the final weights, buffers and the history (``loss``, ``loss_*``, ``val_*``) to OUT.npz, and every rank's
 ``val_*`` histories (``ranks_val_*``), buffers (``ranks_b*``) and validated row counts (``ranks_rows``).
 
     python tests/mpi_worker.py --cli-killed-after EPOCH train CONFIG ...   (`nnlab train`, killed after EPOCH)
@@ -36,7 +36,38 @@ def data(dtype):
     return X, y
 
 
-def build(dtype, batchnorm=False, seed=0, noise=False, multitask=False):
+class WithHidden(nn.Module):
+    """A model whose output is no array of rows: the pair (logits, hidden activations), for a loss reading both."""
+
+    def __init__(self, trunk, head):
+        super().__init__()
+        self.trunk, self.head = trunk, head
+
+    def forward(self, x):
+        h = self.trunk(x)
+        return self.head(h), h
+
+
+def pair_loss(output, target):
+    """Cross-entropy of the logits plus a small penalty on the mean squared hidden activation."""
+    logits, hidden = output
+    return losses.cross_entropy(logits, target) + (hidden * hidden).mean() * 0.1
+
+
+class Rows:
+    """A user's own dataset class: fit reads it as it is (no probe of the model's output, which a pair has not)."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, index):
+        return self.X[index], self.y[index]
+
+
+def build(dtype, batchnorm=False, seed=0, noise=False, multitask=False, pair=False):
     nnlab.seed(seed)
     layers = [nn.Linear(FEATURES, 16), nn.Tanh(), nn.Linear(16, CLASSES)]
     if batchnorm:
@@ -45,6 +76,8 @@ def build(dtype, batchnorm=False, seed=0, noise=False, multitask=False):
         layers = [nn.GaussianNoise(0.3, rng=5), *layers[:-1], nn.Dropout(keep=0.7), layers[-1]]
     if multitask:  # heads "c" (the classes) and "s" (the sign of X[:, 3]) on the hidden layer
         return nn.MultiHead(nn.Sequential(*layers[:-1]), {"c": layers[-1], "s": nn.Linear(16, 2)}).astype(dtype)
+    if pair:
+        return WithHidden(nn.Sequential(*layers[:-1]), layers[-1]).astype(dtype)
     return nn.Sequential(*layers).astype(dtype)
 
 
@@ -74,7 +107,7 @@ class LargestLogit(Metric):
         return self.largest
 
 
-METRICS = {"summed": ("accuracy", confidence), "max": ("accuracy", confidence, LargestLogit())}
+METRICS = {"summed": ("accuracy", confidence), "max": ("accuracy", confidence, LargestLogit()), "none": None}
 
 
 def masks(comm, world, per_rank=4):
@@ -110,7 +143,7 @@ class Crash(Callback):
 def train(args, comm=None):
     dtype = np.dtype(args.dtype)
     model = build(dtype, args.batchnorm or args.sync_batchnorm, seed=comm.Get_rank() if args.seed_per_rank else 0,
-                  noise=args.noise, multitask=args.multitask)
+                  noise=args.noise, multitask=args.multitask, pair=args.pair)
     if args.sync_batchnorm:
         from nnlab.distributed import convert_sync_batchnorm
 
@@ -124,6 +157,8 @@ def train(args, comm=None):
         loss = {"c": losses.cross_entropy, "s": losses.cross_entropy}
     rows = [slice(None, TRAIN), slice(TRAIN, TRAIN + args.val_rows)]
     train_data, val_data = ((X[r], {t: v[r] for t, v in y.items()} if args.multitask else y[r]) for r in rows)
+    if args.pair:
+        loss, train_data, val_data = pair_loss, Rows(*train_data), Rows(*val_data)
     callbacks = [EarlyStopping(monitor="val_loss", patience=args.patience)]
     if args.state:
         callbacks.append(TrainingState(args.state))
@@ -136,7 +171,7 @@ def train(args, comm=None):
                   distributed=comm if args.distributed else False)
     weights = {f"w{i}": p.data for i, p in enumerate(model.parameters())}
     weights.update({f"b{i}": b for i, b in enumerate(model.buffers())})
-    logs = {k: np.array(v) for k, v in history.history.items() if k == "loss" or k.startswith("val_")}
+    logs = {k: np.array(v) for k, v in history.history.items() if k == "loss" or k.startswith(("loss_", "val_"))}
     return weights, logs
 
 
@@ -181,6 +216,7 @@ def main(argv=None):
     parser.add_argument("--metrics", choices=sorted(METRICS), default="summed")
     parser.add_argument("--val-rows", type=int, default=N - TRAIN, help="validate on rows [80, 80 + V)")
     parser.add_argument("--multitask", action="store_true", help="two heads, a dict of losses")
+    parser.add_argument("--pair", action="store_true", help="a model returning (logits, hidden); use --metrics none")
     args = parser.parse_args(argv)
     comm = None
     if args.distributed:

@@ -55,25 +55,67 @@ def runs(tmp_path_factory):
     return out
 
 
+def _equals_one_process(many_path, one_path, k, dtype):
+    """The run on k ranks ended with one process's weights and logged its history (training and validation)."""
+    one, one_data = _weights(one_path)
+    many, many_data = _weights(many_path)
+    assert int(many_data["size"]) == k and int(one_data["size"]) == 1
+    assert one.keys() == many.keys()
+    for name in one:
+        assert one[name].dtype == many[name].dtype == np.dtype(dtype)
+        np.testing.assert_allclose(many[name], one[name], rtol=0, atol=TOLERANCE[dtype], err_msg=name)
+    # the reduced training losses and the validation figures (each rank validates its part) are one process's
+    history = sorted(key for key in one_data.files if key == "loss" or key.startswith(("loss_", "val_")))
+    assert "loss" in history and "val_loss" in history
+    assert history == sorted(key for key in many_data.files if key == "loss" or key.startswith(("loss_", "val_")))
+    for key in history:
+        if "accuracy" in key:  # counts of rows
+            np.testing.assert_array_equal(many_data[key], one_data[key], err_msg=key)
+        else:
+            np.testing.assert_allclose(many_data[key], one_data[key], rtol=TOLERANCE[dtype] * 10, err_msg=key)
+    return one
+
+
 @pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("config", CONFIGS)
 def test_k_ranks_equal_one_process_with_k_times_the_batch(runs, tmp_path, k, config):
     optimizer, dtype, *noise = config.split(":")
     mpi_worker.main([str(tmp_path / "one.npz"), "--optimizer", optimizer, "--dtype", dtype, "--batch", str(8 * k),
                      *(["--noise"] if noise else [])])
-    one, one_data = _weights(tmp_path / "one.npz")
-    many, many_data = _weights(runs / f"k{k}-{config}.npz")
-    assert int(many_data["size"]) == k and int(one_data["size"]) == 1
-    assert one.keys() == many.keys()
-    for name in one:
-        assert one[name].dtype == many[name].dtype == np.dtype(dtype)
-        np.testing.assert_allclose(many[name], one[name], rtol=0, atol=TOLERANCE[dtype], err_msg=name)
-    # the reduced training loss and the validation figures (each rank validates its part) are one process's
-    np.testing.assert_allclose(many_data["loss"], one_data["loss"], rtol=TOLERANCE[dtype] * 10)
-    for key in ("val_loss", "val_confidence"):
-        np.testing.assert_allclose(many_data[key], one_data[key], rtol=TOLERANCE[dtype] * 10, err_msg=key)
-    np.testing.assert_array_equal(many_data["val_accuracy"], one_data["val_accuracy"])
+    one = _equals_one_process(runs / f"k{k}-{config}.npz", tmp_path / "one.npz", k, dtype)
     assert not np.array_equal(one["w0"], mpi_worker.build(np.dtype(dtype)).parameters().__next__().data)
+
+
+# models whose output is not one array of rows: {task: output} (two heads, a dict of losses; loss_<task> logged),
+# and a (logits, hidden) pair that the loss reads, from a user's dataset class
+OUTPUTS = {"multitask": ["--multitask"], "pair": ["--pair", "--metrics", "none"]}
+OUTPUT_CONFIGS = ["sgd:float64", "adam:float32"]
+
+
+@pytest.fixture(scope="module")
+def output_runs(tmp_path_factory):
+    """Each kind of output on 2 and on 3 ranks (one mpiexec each), per-rank batch 8."""
+    out = tmp_path_factory.mktemp("outputs")
+    for k in (2, 3):
+        for kind, flags in OUTPUTS.items():
+            result = _mpiexec(k, HERE / "mpi_worker.py", out / f"k{k}-{kind}-{{config}}.npz", "--distributed",
+                              "--batch", 8, "--configs", ",".join(OUTPUT_CONFIGS), *flags)
+            assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("kind", sorted(OUTPUTS))
+@pytest.mark.parametrize("config", OUTPUT_CONFIGS)
+def test_k_ranks_equal_one_process_for_outputs_that_are_no_array_of_rows(output_runs, tmp_path, k, kind, config):
+    """Each rank's share of the gradient and of the logged loss is its rows of the global batch (8, 8 / 8, 8, 8
+    and a last batch of 8, 8 / 3, 3, 2), whatever the model returns."""
+    optimizer, dtype = config.split(":")
+    mpi_worker.main([str(tmp_path / "one.npz"), "--optimizer", optimizer, "--dtype", dtype, "--batch", str(8 * k),
+                     *OUTPUTS[kind]])
+    _equals_one_process(output_runs / f"k{k}-{kind}-{config}.npz", tmp_path / "one.npz", k, dtype)
+    if kind == "multitask":
+        assert {"loss_c", "loss_s", "val_accuracy_s"} <= set(np.load(tmp_path / "one.npz").files)
 
 
 @pytest.mark.parametrize("k", [2, 3])

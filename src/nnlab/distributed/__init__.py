@@ -13,7 +13,9 @@ The notes' batch-size advice ends with Goyal et al.: a large batch is
   buffer (``Optimizer.grad_buffers()``) is summed with one ``Allreduce`` (the
   buffer interface, no pickling) and divided by K; in a short last batch of m
   rows each rank first weights its chunk mean by K·n_r/m, so the result is the
-  mean over the m rows, as one process with batch K·B would compute it;
+  mean over the m rows, as one process with batch K·B would compute it (n_r
+  and m are counted by the loader, so any output works: a MultiHead's
+  {task: output} too);
 - per-batch random numbers are the global batch's: augmentation runs before
   the split, and Dropout and GaussianNoise draw the mask of all m rows on every
   rank and keep the rank's own rows (:func:`nnlab.random.draw_for_batch`: K

@@ -70,8 +70,10 @@ class ShardedLoader(DataLoader):
     numbers as in one process and on every rank; likewise, while a batch is
     out, the loader publishes ``(m, lo, hi)`` (:func:`nnlab.random.set_batch_shard`)
     and Dropout and GaussianNoise draw for all m rows and keep rows [lo, hi)
-    (each rank draws K times its own mask).  ``global_rows`` is the size of
-    the current global batch, ``local_seen`` this rank's samples so far this epoch.
+    (each rank draws K times its own mask).  ``global_rows`` and ``local_rows``
+    are the sizes of the current global batch and of this rank's part of it (the
+    loss weighs the rank's gradient by them: the model's output need not be one
+    array of rows), ``local_seen`` this rank's samples so far this epoch.
     """
 
     def __init__(self, data, batch_size: int, world: int, rank: int, shuffle: bool = True, drop_last: bool = False,
@@ -86,7 +88,7 @@ class ShardedLoader(DataLoader):
                 f"distributed: {self.num_samples} samples in global batches of {self.batch_size} "
                 f"({world} ranks x {batch_size}) leave a last batch of {tail} rows, fewer than the ranks; "
                 "use drop_last=True or another batch size")
-        self.global_rows = 0
+        self.global_rows = self.local_rows = 0
         self.local_seen = 0
         self.after_epoch = None  # called once the epoch's batches are used up (before validation)
 
@@ -106,7 +108,7 @@ class ShardedLoader(DataLoader):
                     X_batch, y_batch = self.augment(X_all)[lo:hi], (None if y_all is None else y_all[lo:hi])
                 else:
                     X_batch, y_batch = self._rows(rows[lo:hi], arrays)
-                self.global_rows = m
+                self.global_rows, self.local_rows = m, hi - lo
                 self.local_seen += hi - lo
                 set_batch_shard((m, lo, hi))  # Dropout and noise layers draw for the global batch, keep [lo, hi)
                 yield X_batch, y_batch
@@ -233,7 +235,8 @@ class DataParallel:
         mean; in a short last batch the weights make Σ_r K·n_r/m·mean_r / K the
         mean over its m rows.  The value (one more one-number Allreduce) is what
         one process would report, the same on every rank, so a non-finite batch
-        stops every rank before its update.
+        stops every rank before its update.  n_r and m are the loader's: the
+        output may be {task: output} (a MultiHead) or anything the loss reads.
         """
         value = self._value
 
@@ -241,7 +244,7 @@ class DataParallel:
             local = loss(output, target)
             if not is_grad_enabled():  # validation (under no_grad): this rank's part, added up by combine_validation
                 return local
-            n, m = len(output.data), self.loader.global_rows
+            n, m = self.loader.local_rows, self.loader.global_rows
             weight = self.world * n / m
             value[0] = float(local.data) * n
             C.sum_in_place(self.comm, [value])
