@@ -53,6 +53,7 @@ def test_every_example_config_runs(tmp_path, config):
     result = _nnlab("train", config, "--epochs", "2", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "accuracy:" in result.stdout
+    assert "initial loss" not in result.stderr  # the examples start near log K (the check's warning is for bugs)
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name == config.stem
     assert (run / "model.safetensors").exists() and (run / "curves.png").exists()
@@ -80,6 +81,30 @@ def test_lr_search_command(tmp_path):
     config.write_text('[data]\nsource = "moons"\nn = 200\n[optimizer]\nname = "line_search"\n')
     refused = _nnlab("lr-search", config, "--epochs", "1", cwd=tmp_path)
     assert refused.returncode == 2 and "takes none (it picks its own steps)" in refused.stderr
+
+
+def test_lr_search_rate_written_into_optimizer_lr_reproduces_the_best_trial_with_linear_scaling(tmp_path):
+    # lr-search reports values for optimizer.lr; with lr_scaling = "linear" its trials train at lr x B/B0
+    # (here 64/16 = 4), so the best one, written into optimizer.lr, trains as its trial did (the trials
+    # trained at the unscaled rate, and the recommended rate trained 4 times faster)
+    config = tmp_path / "c.toml"
+    body = ('seed = 0\n[data]\nsource = "moons"\nn = 300\n[optimizer]\nname = "sgd"\n{lr}'
+            '[train]\nbatch_size = 64\n[schedule]\nlr_scaling = "linear"\nbase_batch_size = 16\n')
+    config.write_text(body.format(lr=""))
+    search = _nnlab("lr-search", config, "--epochs", "1", "--no-refine", cwd=tmp_path)
+    assert search.returncode == 0, search.stderr
+    assert "the trials train at lr x 64/16" in search.stdout
+    assert "lr=0.1        trains at 0.4 " in search.stdout
+    (best_row,) = [line.split() for line in search.stdout.splitlines() if line.endswith("<- best")]
+    best_lr, trial_loss = float(best_row[1]), float(best_row[2])
+    assert f"set optimizer.lr = {best_lr:g}, which trains at {4 * best_lr:g}" in search.stdout
+    config.write_text(body.format(lr=f"lr = {best_lr!r}\n"))
+    trained = _nnlab("train", config, "--epochs", "1", "--quiet", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    header, row = (tmp_path / "runs" / "c" / "history.csv").read_text().splitlines()[:2]
+    logs = dict(zip(header.split(","), map(float, row.split(","))))
+    assert logs["lr"] == pytest.approx(4 * best_lr)
+    assert logs["val_loss"] == pytest.approx(trial_loss, rel=1e-5)
 
 
 def _write_csv(path, X, y=None, header=None):

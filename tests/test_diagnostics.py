@@ -74,7 +74,49 @@ def test_initial_loss_check_warns_when_far_from_log_k():
     bad.weight.data *= 100.0
     with pytest.warns(RuntimeWarning, match="far from log K"):
         result = dg.check_initial_loss(bad, X, y)
-    assert not result.ok and result.loss > 2 * math.log(2)
+    assert not result.ok and result.loss > math.log(2) + 3
+
+
+def test_initial_loss_margin_is_in_nats_whatever_k():
+    # He-initialized ReLU nets start with unit-scale logits: the same few nats over log K for 2 classes as
+    # for 10 (a window of half log K, 0.35 nats for K = 2, flagged such healthy 2-class runs)
+    rng = np.random.default_rng(0)
+    for k in (2, 10):
+        X, y = rng.normal(size=(256, 4)).astype(np.float32), rng.integers(0, k, 256)
+        model = nn.Sequential(nn.Linear(4, 32, weight_init="he_normal", rng=1), nn.ReLU(),
+                              nn.Linear(32, k, weight_init="he_normal", rng=2))
+        check = dg.check_initial_loss(model, X, y, warn=False)
+        assert check.ok and math.log(k) + 0.2 < check.loss < math.log(k) + 3, (k, check)
+        assert not dg.check_initial_loss(model, X, y, margin=0.1, warn=False).ok  # the margin is the caller's
+        model[2].weight.data *= 10.0
+        check = dg.check_initial_loss(model, X, y, warn=False)
+        assert not check.ok and check.loss > math.log(k) + 3 and "more than 3 nats off" in check.message()
+    with pytest.raises(nnlab.errors.ConfigError, match="margin"):
+        dg.check_initial_loss(model, X, y, margin=-1)
+
+
+def test_initial_loss_check_normalizes_batchnorm_with_the_batch_and_restores_it():
+    # raw pixel-like inputs (0..16) into a BatchNorm: its untrained running averages (0, 1) normalize nothing,
+    # the first training batch's statistics do
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(0, 16, size=(128, 6)).astype(np.float32), rng.integers(0, 3, 128)
+    model = nn.Sequential(nn.Linear(6, 16, weight_init="he_normal", rng=0), nn.BatchNorm(16), nn.ReLU(),
+                          nn.Dropout(keep=0.5), nn.Linear(16, 3, weight_init="he_normal", rng=1))
+    model.eval()
+    with nnlab.no_grad():
+        eval_loss = float(losses.cross_entropy(model(nnlab.tensor(X)), y).data)
+    model.train()
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    check = dg.check_initial_loss(model, X, y, warn=False)
+    assert eval_loss > math.log(3) + 3 and check.ok, (eval_loss, check)
+    assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())  # running stats put back
+    assert model.training and model[3].training  # the modes are as they were
+    # no dropout: the check is deterministic and draws nothing from the global generator
+    nnlab.seed(5)
+    first = dg.check_initial_loss(model, X, y, warn=False)
+    drawn = nnlab.random.get_rng().random()
+    nnlab.seed(5)
+    assert dg.check_initial_loss(model, X, y, warn=False) == first and nnlab.random.get_rng().random() == drawn
 
 
 # ------------------------------------------------------------------ plots: each checked for its content

@@ -192,15 +192,17 @@ def test_a_resumed_study_with_another_direction_is_refused(tmp_path, config, cap
     assert len(_study(f"sqlite:///{tmp_path / 'runs' / 'moons-tune' / 'study.db'}", "moons").trials) == 1
 
 
-def test_a_metric_training_does_not_log_is_one_error_line(tmp_path, config):
-    # in a process of its own: Optuna's log handler writes to the stderr it found at import, past capsys
+def test_a_misspelled_metric_is_refused_before_any_trial(tmp_path, config):
+    # it was found at the end of the first trial's first epoch, after the study had been created to minimize
+    # 'val_acc' (so the corrected config, maximizing val_accuracy, then found the study's direction wrong)
     config.write_text(CONFIG.replace('metric = "val_accuracy"', 'metric = "val_acc"'))
     done = subprocess.run([sys.executable, "-m", "nnlab.cli", "tune", str(config), "--trials", "2", "--runs-dir",
-                           str(tmp_path / "runs"), "--quiet"], env=dict(os.environ, PYTHONPATH=str(SRC)), cwd=tmp_path,
+                           str(tmp_path / "runs")], env=dict(os.environ, PYTHONPATH=str(SRC)), cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
-    assert "tune.metric = 'val_acc' is not logged by training; choose one of: accuracy, loss" in done.stderr
+    assert "tune.metric: Input should be 'val_loss', 'val_accuracy', 'loss' or 'accuracy' (got 'val_acc')" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout and len(done.stderr.strip().splitlines()) == 1
+    assert done.stdout == "" and not (tmp_path / "runs").exists()  # no study, no trial
 
 
 def test_workers_of_one_study_never_share_a_sampler_seed():

@@ -302,13 +302,14 @@ def weight_penalty(cfg: RunConfig, model, scheduler=None):
 
 
 def build_optimizer(cfg: RunConfig, model, lr: float | None = None) -> optim.Optimizer:
-    """The config's optimizer over ``model`` (a Module or its parameters), at ``lr`` or the config's (scaled) rate."""
+    """The config's optimizer over ``model`` (a Module or its parameters) at its training rate: ``scaled_lr``
+    of ``lr``, a value for optimizer.lr (default: the config's)."""
     o = cfg.optimizer
     # Weight decay applies to weights only (nn.is_weight): biases, BatchNorm's γ/β and PReLU's α are left alone.
     groups = optim.weight_decay_groups(model, o.weight_decay)
     settings = {k: v for k, v in o.model_dump().items() if k in optim.settings(o.name)}
     if "lr" in settings:
-        settings["lr"] = scaled_lr(cfg) if lr is None else lr
+        settings["lr"] = scaled_lr(cfg, lr)
     return optim.get(o.name, groups, **settings)
 
 
@@ -319,11 +320,13 @@ def global_batch_size(cfg: RunConfig) -> int:
     return cfg.train.batch_size * world_size()
 
 
-def scaled_lr(cfg: RunConfig) -> float:
-    """optimizer.lr, times B/B0 with schedule.lr_scaling = "linear" (Goyal et al.'s linear scaling rule)."""
+def scaled_lr(cfg: RunConfig, lr: float | None = None) -> float:
+    """The rate training uses for optimizer.lr = ``lr`` (default: the config's): times B/B0 with
+    schedule.lr_scaling = "linear" (Goyal et al.'s linear scaling rule), else ``lr`` itself."""
+    lr = cfg.optimizer.lr if lr is None else lr
     if cfg.schedule.lr_scaling == "none":
-        return cfg.optimizer.lr
-    return schedules.linear_scaling(cfg.optimizer.lr, global_batch_size(cfg), cfg.schedule.base_batch_size)
+        return lr
+    return schedules.linear_scaling(lr, global_batch_size(cfg), cfg.schedule.base_batch_size)
 
 
 def _warmup_callback(cfg: RunConfig):

@@ -1,4 +1,10 @@
-"""``nnlab lr-search CONFIG``: the notes' coarse-then-fine learning-rate search over the config's network."""
+"""``nnlab lr-search CONFIG``: the notes' coarse-then-fine learning-rate search over the config's network.
+
+The rates searched and recommended are values for the config's ``optimizer.lr``: written there, the best
+one trains as its trial did. With ``schedule.lr_scaling = "linear"`` that value is the base rate η0 for
+``schedule.base_batch_size`` B0, and each trial trains at η0 × B/B0 as ``nnlab train`` would; the output
+gives both. The trials run at a constant rate: the [schedule]'s decay and warm-up are not applied.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from .. import optim
 from .. import seed as set_seed
 from ..errors import ConfigError
 from ..train import lr_search
-from .build import build_loss, build_model, build_optimizer, prepare_data
+from .build import build_loss, build_model, build_optimizer, global_batch_size, prepare_data, scaled_lr
 from .commands import config_with_overrides
 
 
@@ -28,14 +34,26 @@ def lr_search_command(args) -> int:
         set_seed(cfg.seed)  # every trial starts from the same weights
         return build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
 
-    def make_optimizer(params, lr):  # the config's optimizer (weight decay, betas, momentum, ...) at the trial's rate
+    def make_optimizer(params, lr):  # the config's optimizer (weight decay, betas, momentum, ...) at lr's training rate
         return build_optimizer(cfg, params, lr=lr)
 
+    scaled = cfg.schedule.lr_scaling == "linear"
+
+    def trains_at(lr) -> str:
+        return f"trains at {scaled_lr(cfg, lr):<10.4g} " if scaled else ""
+
     print(f"nnlab: learning-rate search for {cfg.name} with {cfg.optimizer.name}, {args.epochs} epochs per trial")
+    if scaled:
+        print(f"nnlab: lr is optimizer.lr, the rate for schedule.base_batch_size = {cfg.schedule.base_batch_size}; "
+              f"the trials train at lr x {global_batch_size(cfg)}/{cfg.schedule.base_batch_size} "
+              "(schedule.lr_scaling = \"linear\"), as nnlab train would")
     result = lr_search(build, splits.prepared(splits.train), splits.prepared(splits.val),
                        build_loss(cfg, splits.num_classes), optimizer=make_optimizer, epochs=args.epochs,
                        batch_size=cfg.train.batch_size, refine=not args.no_refine, seed=cfg.seed,
-                       on_trial=lambda t: print(f"  {t.stage:<6} lr={t.lr:<10.4g} val_loss={t.val_loss:.5g}"))
+                       on_trial=lambda t: print(f"  {t.stage:<6} lr={t.lr:<10.4g} {trains_at(t.lr)}"
+                                                f"val_loss={t.val_loss:.5g}"))
     print(result.table())
-    print(f"best learning rate: {result.best_lr:g} (validation loss {result.best_val_loss:.5g})")
+    at = f", which trains at {scaled_lr(cfg, result.best_lr):g}" if scaled else ""
+    print(f"best learning rate: {result.best_lr:g} (validation loss {result.best_val_loss:.5g}): "
+          f"set optimizer.lr = {result.best_lr:g}{at}")
     return 0

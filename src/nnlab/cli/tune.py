@@ -37,6 +37,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from ..errors import ConfigError
+from .tune_trial import EPOCH_LOGS
 
 SUMMARY = ("summary.txt", "summary.json")
 BEST = "best.toml"
@@ -46,7 +47,7 @@ DATABASE = "study.db"
 class TuneSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    metric: str = "val_loss"
+    metric: Literal[EPOCH_LOGS] = "val_loss"
     direction: Optional[Literal["minimize", "maximize"]] = None
     pruner: Literal["median", "none"] = "median"
     startup_trials: Annotated[int, Strict(), Field(ge=0)] = 5
@@ -129,7 +130,9 @@ def _read(path: str):
     try:
         section = TuneSection.model_validate(tune)
     except ValidationError as exc:
-        problems = "; ".join(f"tune.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"tune.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                             + ("" if e["type"] in ("extra_forbidden", "missing") else f" (got {e['input']!r})")
+                             for e in exc.errors())
         raise ConfigError(f"invalid [tune] section in {path!r}: {problems}") from None
     return raw, section
 

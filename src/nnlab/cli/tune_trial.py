@@ -15,6 +15,9 @@ import numpy as np
 from ..errors import ConfigError
 
 _SPLITS: dict = {}
+METRICS = ("accuracy",)
+# What a trial's training logs every epoch: the choices of tune.metric, checked before the first trial.
+EPOCH_LOGS = tuple(f"{part}{name}" for part in ("val_", "") for name in ("loss", *METRICS))
 
 
 class TrialFailed(ConfigError):
@@ -52,7 +55,8 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
-                      batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed, augment=augment, verbose=0)
+                      batch_size=cfg.train.batch_size, metrics=METRICS, callbacks=callbacks, seed=cfg.seed,
+                      augment=augment, verbose=0)
     if pruning.pruned:
         return None, len(history.epoch) - 1
     value = float(history[metric][-1])
