@@ -181,8 +181,10 @@ def _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch) -> dict:
             optimizer.step(lambda: loss(model(as_tensor(X_batch)), target))
         else:
             optimizer.step()
-        for meter in meters:
-            meter.update(output.data, target)
+        if meters:
+            data = _metric_input(output)
+            for meter in meters:
+                meter.update(data, target)
         if batch_hooks:
             cbs.on_batch_end(batch, {"loss": value, "size": n})
             if cbs.stop_training:
@@ -230,11 +232,13 @@ def _evaluate(model, loss, dataset, batch_size, meters, confusion=False, combine
         if loss is not None:
             total += float(loss(output, target).data) * len(X_batch)
         seen += len(X_batch)
-        for meter in meters:
-            meter.update(output.data, target)
+        if meters:
+            data = _metric_input(output)
+            for meter in meters:
+                meter.update(data, target)
         if confusion:
             true_labels.append(target_labels(target))
-            predictions.append(predicted_labels(output.data))
+            predictions.append(predicted_labels(_metric_input(output)))
     if combine is not None:
         total, seen = combine(total, seen, meters)
     logs = {} if loss is None else {"loss": total / seen}
@@ -267,6 +271,9 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
             from .multitask import predict_tasks
 
             return predict_tasks(model, X, first, batch_size)
+        if not isinstance(first, np.ndarray):
+            raise ConfigError(f"predict needs a model that returns a Tensor (or a dict of them), "
+                              f"got {type(first).__name__}")
         if len(X) <= batch_size:
             return first
         out = np.empty((len(X),) + first.shape[1:], dtype=first.dtype)
@@ -310,10 +317,15 @@ def _model_dtype(model):
     return np.dtype(np.float32)
 
 
-def _probe_forward(model, X_rows, name) -> np.ndarray:
-    """Run the model on a few rows, turning a shape mismatch into a DataError that names the data."""
+def _probe_forward(model, X_rows, name):
+    """Run the model on a few rows, turning a shape mismatch into a DataError that names the data.
+
+    The output's ``.data`` (an array, or a multi-head model's dict), or the output
+    itself when it has none (a tuple that the user's loss unpacks).
+    """
     try:
-        return model(as_tensor(X_rows)).data
+        output = model(as_tensor(X_rows))
+        return getattr(output, "data", output)
     except DataError as exc:
         raise DataError(f"{name}: {exc}") from exc
     except (ConfigError, ValueError, TypeError, IndexError) as exc:
@@ -342,6 +354,8 @@ def _prepare(model, data, dtype, name):
     with evaluating(model):
         output = _probe_forward(model, dataset.X[:2], name)
     y = dataset.y
+    if not isinstance(output, np.ndarray):  # no one array of outputs to check the labels against
+        return dataset
     if y is not None and output.ndim == 2 and output.shape[1] > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
         labels = check_labels(y, num_classes=output.shape[1], name=f"{name} labels")
         if labels.dtype != y.dtype or labels.shape != y.shape:
@@ -349,6 +363,15 @@ def _prepare(model, data, dtype, name):
     elif y is not None and y.ndim >= 2 and output.ndim == y.ndim and y.shape[1:] != output.shape[1:]:
         raise DataError(f"{name}: targets have shape {y.shape[1:]} per sample but the model outputs {output.shape[1:]}")
     return dataset
+
+
+def _metric_input(output):
+    """What the metrics read: the output's ``.data`` (an array, or a multi-head model's dict)."""
+    data = getattr(output, "data", None)
+    if data is None:
+        raise ConfigError(f"the metrics read the model's output as a Tensor, but the model returns "
+                          f"{type(output).__name__}: pass metrics=() or return a Tensor from forward")
+    return data
 
 
 def _bad_loss(value) -> str:
