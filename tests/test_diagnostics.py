@@ -186,6 +186,48 @@ def test_confusion_matrix_image_writes_every_count():
     assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "3", "4"]
 
 
+def test_confusion_matrices_one_titled_panel_per_task_with_a_tick_per_class():
+    fig = dg.confusion_matrices({"digit": np.eye(10, dtype=int), "parity": np.array([[5, 1], [2, 6]])})
+    digit, parity = fig.axes
+    assert (digit.get_title(), parity.get_title()) == ("digit", "parity")
+    assert list(parity.get_xticks()) == [0, 1] and len(digit.get_yticks()) == 10
+    assert sorted(t.get_text() for t in parity.texts) == ["1", "2", "5", "6"]
+
+
+def test_training_curves_of_a_multitask_history_draw_each_task_in_one_colour():
+    from nnlab.train import MultiTaskLoss
+
+    X, y = _data(64)
+    model = nn.MultiHead(nn.Sequential(nn.Linear(4, 8, rng=0), nn.ReLU()),
+                         {"a": nn.Linear(8, 2, rng=1), "b": nn.Linear(8, 2, rng=2)})
+    history = fit(model, MultiTaskLoss({"a": "cross_entropy", "b": "cross_entropy"}),
+                  optim.SGD(model.parameters(), lr=0.1), (X, {"a": y, "b": 1 - y}), (X, {"a": y, "b": 1 - y}),
+                  epochs=3, metrics={"a": ("accuracy",), "b": ("accuracy",)}, verbose=0)
+    loss, accuracy = dg.training_curves(history, tasks=["a", "b"]).axes
+    labels = [line.get_label() for line in loss.lines]
+    assert labels == ["weighted sum train", "weighted sum validation", "a train", "a validation", "b train",
+                      "b validation"]
+    assert [line.get_label() for line in accuracy.lines] == labels[2:]  # no summed accuracy
+    assert [line.get_color() for line in accuracy.lines] == [line.get_color() for line in loss.lines[2:]]
+    np.testing.assert_allclose(loss.lines[3].get_ydata(), history["val_loss_a"])
+
+
+def test_member_curves_and_member_scores_of_a_bagging_ensemble():
+    from nnlab.ensemble import Bagging
+
+    X, y = _data(60)
+    bag = Bagging(lambda m: nn.Sequential(nn.Linear(m.num_features, 2, rng=m.seed)), n_models=3, epochs=4, lr=0.1,
+                  n_jobs=1, seed=0).fit(X, y)
+    loss, accuracy = dg.member_curves(bag.histories).axes
+    assert len(loss.lines) == 4 and loss.lines[-1].get_label() == "mean"  # three members and their mean
+    np.testing.assert_allclose(loss.lines[-1].get_ydata(), np.mean([h["loss"] for h in bag.histories], axis=0))
+    scores = bag.member_scores(X, y)
+    (ax,) = dg.member_scores(scores, 0.9).axes
+    assert [p.get_height() for p in ax.patches] == scores and ax.lines[0].get_ydata()[0] == 0.9
+    (ax,) = dg.member_scores([float("nan"), 0.5], 0.6).axes  # a diverged member leaves the axis finite
+    assert np.isfinite(ax.get_ylim()).all()
+
+
 def test_optimizer_trajectories_one_line_per_optimizer():
     paths = {"gd": np.array([[1.0, 1.0], [0.5, 0.5], [0.1, 0.1]]), "adam": np.array([[1.0, 1.0], [0.0, 0.2]])}
     (ax,) = dg.optimizer_trajectories(lambda x, y: x ** 2 + y ** 2, paths, (-2, 2, -2, 2)).axes

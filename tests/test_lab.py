@@ -240,6 +240,21 @@ def test_run_report_opens_with_its_pictures(tmp_path):
     assert len(dead) == 2 and ((0 <= dead) & (dead <= 1)).all()
 
 
+@pytest.mark.parametrize("kind, config, sections, figures", [
+    ("bagging", '[ensemble]\nmethod = "bagging"\nn_models = 2\nn_jobs = 1\n',
+     ["results", "curves", "members", "confusion", "model", "config"], 3),
+    ("multitask", '[tasks.digit]\ntarget = "label"\n[tasks.parity]\ntarget = "parity"\n',
+     ["results", "curves", "tasks", "pictures", "model", "config"], 3),
+])
+def test_bagging_and_multitask_run_reports_open_with_their_pictures(tmp_path, kind, config, sections, figures):
+    path = tmp_path / f"{kind}.toml"
+    path.write_text('[data]\nsource = "digits"\n[model]\nhidden = [16]\n[train]\nepochs = 2\n' + config)
+    assert main(["train", str(path), "--quiet", "--runs-dir", str(tmp_path / "runs")]) == 0
+    images, errors, found = _open_in_chromium(tmp_path / "runs" / kind / "report.html", tmp_path / f"{kind}-report.png")
+    assert errors == [] and found == sections
+    assert len(images) == figures and all(complete and width > 100 for complete, width, _ in images)
+
+
 def test_run_of_2d_data_draws_its_decision_surface(tmp_path):
     config = Path(__file__).parent.parent / "examples" / "moons_relu.toml"
     assert main(["train", str(config), "--quiet", "--epochs", "2", "--runs-dir", str(tmp_path)]) == 0

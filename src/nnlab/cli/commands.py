@@ -188,17 +188,21 @@ def _train_ensemble(cfg, splits, run_dir: Path, metadata: dict, plain_loss, quie
     """[ensemble] method = "bagging": the members replace the single network; one model file holds them all."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        model, curves = techniques.train_ensemble(cfg, splits, run_dir, metadata, quiet, scheduler)
+        bag, members, curves = techniques.train_ensemble(cfg, splits, run_dir, metadata, quiet, scheduler)
+        model = bag.model
         test_logs = evaluate(model, plain_loss, splits.prepared(splits.test), confusion=True)
     model.classes = splits.classes
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)
     from .plots import plot_history
+    from .run_report import write_ensemble_report
 
     plot_history(curves, str(run_dir / "curves.png"))  # the members' mean training curves
+    pictures = write_ensemble_report(run_dir, cfg, bag, members, splits, test_logs, splits.prepared(splits.train))
     which = "training" if splits.test_is_train else "test"
     print(f"{which} loss: {test_logs['loss']:.4f}")
     print(f"{which} accuracy: {test_logs['accuracy']:.4f} ({len(splits.test[0])} samples)")
-    print(f"run written to {run_dir}/ ({MODEL_FILE}, {techniques.MEMBERS_FILE}, config.json, curves.png)")
+    print(f"run written to {run_dir}/ ({MODEL_FILE}, {techniques.MEMBERS_FILE}, config.json, curves.png, "
+          f"{', '.join(pictures)})")
     return 0
 
 

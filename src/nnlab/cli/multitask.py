@@ -145,6 +145,7 @@ def train_tasks(cfg, args) -> int:
     from ..data import OneHotEncoder, Pipeline
     from ..train import evaluate, fit
     from .build import _PREPROCESSORS, build_optimizer, build_regularization_scheduler, run_callbacks
+    from .run_report import write_tasks_report
     from .runs import CONFIG_FILE, MODEL_FILE, run_folder
 
     check(cfg)
@@ -180,11 +181,11 @@ def train_tasks(cfg, args) -> int:
         logs = evaluate(model, build_task_loss(cfg), test, metrics=metrics)
     model.preprocessing = pre
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=pre, metadata=metadata)
-    plot_tasks(history, str(run_dir / "curves.png"))
+    pictures = write_tasks_report(run_dir, cfg, model, history, train, test, logs, classes, test_is_train)
     if history.stop_reason:
         print(f"nnlab: stopped early: {history.stop_reason}")
     print_logs(logs, "training" if test_is_train else "test", len(test[0]), cfg.tasks)
-    print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png)")
+    print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, {', '.join(pictures)})")
     if nan_guard.stop_training:
         print(f"nnlab: error: training diverged ({nan_guard.message}); "
               f"try a lower learning rate than optimizer.lr = {cfg.optimizer.lr:g}", file=sys.stderr)
@@ -200,31 +201,6 @@ def print_logs(logs: dict, which: str, samples: int, tasks) -> None:
         parts += [f"{key[:-len(task) - 1]}: {value:.4f}" for key, value in logs.items()
                   if key.endswith(f"_{task}") and not key.startswith("loss_")]
         print(f"{which} task {task}: {', '.join(parts)}")
-
-
-def plot_tasks(history, path: str) -> None:
-    """Per-task losses and accuracies per epoch (training solid, validation dashed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plots import save_figure
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    epochs = list(range(1, len(history["loss"]) + 1))
-    for ax, prefix in zip(axes, ("loss", "accuracy")):
-        for key in history.history:
-            if key == prefix or key.startswith(prefix + "_"):
-                ax.plot(epochs, history[key], label=key, marker="o", markersize=3)
-                if f"val_{key}" in history.history:
-                    ax.plot(epochs, history[f"val_{key}"], "--", label=f"val_{key}")
-        ax.set_xlabel("epoch")
-        ax.set_title(prefix)
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=7)
-    save_figure(fig, path)
 
 
 # ------------------------------------------------------------------ evaluate / predict of a saved model

@@ -22,7 +22,8 @@ CHECKPOINTS = ("checkpoint.safetensors", "checkpoint-last.safetensors")
 STATE_FILE = "resume.safetensors"  # the training state --resume continues from (see resume.py)
 # The pictures and page of run_report.py, and the files of pretraining and bagging (techniques.py).
 REPORT_FILES = ("curves.png", "diagnostics.png", "gradient_norms.png", "confusion_matrix.png", "decision_surface.png",
-                "weights.png", "report.html", "pretrain_curves.png", "members.csv")
+                "weights.png", "report.html", "pretrain_curves.png", "members.csv", "member_curves.png",
+                "member_accuracy.png")
 RUN_FILES = (MODEL_FILE, CONFIG_FILE, *CHECKPOINTS, STATE_FILE, "history.csv", "history.jsonl", *REPORT_FILES)
 
 

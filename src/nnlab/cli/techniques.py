@@ -110,7 +110,7 @@ def _member_model(cfg, num_classes):
 def train_ensemble(cfg, splits, run_dir: Path, metadata: dict, quiet: bool, scheduler=None):
     """Bagging over the training split; writes members.csv, adds the OOB estimate to ``metadata``.
 
-    Returns the Ensemble and the members' mean training curves.
+    Returns the fitted Bagging, members.csv's (header, rows) and the members' mean training curves.
     """
     from ..ensemble import Bagging
     from ..io import atomic_write
@@ -126,19 +126,21 @@ def train_ensemble(cfg, splits, run_dir: Path, metadata: dict, quiet: bool, sche
     bag.fit(np.asarray(X), np.asarray(y))
     X_test, y_test = splits.prepared(splits.test)
     scores = bag.member_scores(X_test, y_test)
+    header = ["member", "seed", "features", "final_loss", "final_accuracy", "test_accuracy"]
+    rows = [[str(member.index), str(member.seed), str(member.num_features), f"{history['loss'][-1]:.6g}",
+             f"{history['accuracy'][-1]:.6g}", f"{score:.6g}"]
+            for (member, _, _), history, score in zip(bag.plan(*np.asarray(X).shape), bag.histories, scores)]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["member", "seed", "features", "final_loss", "final_accuracy", "test_accuracy"])
-    for (member, _, _), history, score in zip(bag.plan(*np.asarray(X).shape), bag.histories, scores):
-        writer.writerow([member.index, member.seed, member.num_features, f"{history['loss'][-1]:.6g}",
-                         f"{history['accuracy'][-1]:.6g}", f"{score:.6g}"])
+    writer.writerow(header)
+    writer.writerows(rows)
     atomic_write(os.fspath(run_dir / MEMBERS_FILE), buffer.getvalue())
     metadata["ensemble"] = {"method": "bagging", "n_models": e.n_models, "voting": e.voting,
                             "oob_score": bag.oob_score, "oob_coverage": bag.oob_coverage}
     if not quiet:
         print(f"  out-of-bag accuracy: {bag.oob_score:.4f} (rows covered: {bag.oob_coverage:.3f}); "
               f"mean member test accuracy: {float(np.mean(scores)):.4f}")
-    return bag.model, _mean_history(bag.histories)
+    return bag, (header, rows), _mean_history(bag.histories)
 
 
 def _mean_history(histories):

@@ -193,42 +193,112 @@ def diagnostics_over_epochs(history):
     return fig
 
 
-def training_curves(history):
+def training_curves(history, tasks=()):
     """Loss and accuracy per epoch, training and validation, side by side.
+
+    With ``tasks`` (a multi-task history), each task's ``loss_<task>`` and
+    ``accuracy_<task>`` too: training solid, validation dashed.
 
     >>> [len(ax.lines) for ax in training_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}).axes]
     [2, 0]
+    >>> h = {"loss": [1.0, 0.5], "loss_a": [0.9, 0.4], "accuracy_a": [0.5, 0.8], "val_accuracy_a": [0.4, 0.7]}
+    >>> [len(ax.lines) for ax in training_curves(h, tasks=["a"]).axes]
+    [2, 2]
     """
     fig = _figure(10, 3.8)
     epochs = _epochs(history)
     for i, metric in enumerate(("loss", "accuracy")):
         ax = fig.add_subplot(1, 2, i + 1)
-        for key, label in ((metric, "train"), (f"val_{metric}", "validation")):
-            if key in history and len(history[key]) == len(epochs):
-                ax.plot(epochs, history[key], label=label, marker="o", markersize=3)
+        # (training key, label) per curve; with tasks, one colour per task in both panels, validation dashed
+        curves = [(metric, "weighted sum" if tasks else "")] + [(f"{metric}_{task}", task) for task in tasks]
+        for k, (key, name) in enumerate(curves):
+            for prefix, label, style in (("", "train", "-"), ("val_", "validation", "--" if tasks else "-")):
+                if prefix + key in history and len(history[prefix + key]) == len(epochs):
+                    ax.plot(epochs, history[prefix + key], style, color=f"C{k}" if tasks else None,
+                            label=f"{name} {label}".strip(), marker="o", markersize=3)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         if ax.lines:
-            ax.legend()
+            ax.legend(fontsize=7 if tasks else None)
     return fig
 
 
-def confusion_matrix_image(matrix):
+def member_curves(histories):
+    """Each ensemble member's training loss and accuracy per epoch (thin lines) and their mean (thick).
+
+    >>> h = [{"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}, {"loss": [0.9, 0.6], "accuracy": [0.6, 0.8]}]
+    >>> [len(ax.lines) for ax in member_curves(h).axes]
+    [3, 3]
+    """
+    fig = _figure(10, 3.8)
+    for i, metric in enumerate(("loss", "accuracy")):
+        ax = fig.add_subplot(1, 2, i + 1)
+        curves = [(_epochs(h), h[metric]) for h in histories if metric in h]
+        for k, (epochs, values) in enumerate(curves):
+            ax.plot(epochs, values, linewidth=0.8, alpha=0.6, label=f"member {k}" if len(curves) <= 10 else None)
+        if curves:
+            ax.plot(curves[0][0], np.mean([v for _, v in curves], axis=0), color="black", linewidth=2.2, label="mean")
+            ax.legend(fontsize=7, ncol=2)
+        ax.set_xlabel("epoch")
+        ax.set_title(f"training {metric} of each member")
+        ax.grid(alpha=0.3)
+    return fig
+
+
+def member_scores(scores, ensemble: float, which: str = "test"):
+    """Each member's accuracy (bars) against the ensemble's (a line): what voting gains over one network.
+
+    >>> len(member_scores([0.8, 0.9], 0.92).axes[0].patches)
+    2
+    """
+    fig = _figure(6, 3.6)
+    ax = fig.add_subplot()
+    ax.bar(range(len(scores)), scores, color="#8aa", label="member")
+    ax.axhline(ensemble, color="#c62828", linewidth=2, label=f"ensemble {ensemble:.4f}")
+    finite = [v for v in (*scores, ensemble) if math.isfinite(v)]  # a diverged member scores nan
+    low = min(finite, default=0.0)
+    ax.set_ylim(max(0.0, low - 0.1 * (1 - low) - 0.02), 1.0)
+    ax.set_xticks(range(len(scores)))
+    ax.set_xlabel("member")
+    ax.set_ylabel(f"{which} accuracy")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def confusion_matrix_image(matrix, title: str | None = None, ax=None):
     """The confusion matrix (rows: true class, columns: predicted) with the counts written in.
 
     >>> confusion_matrix_image(np.eye(3, dtype=int)).axes[0].images[0].get_array().shape
     (3, 3)
     """
     matrix = np.asarray(matrix)
-    fig = _figure(4.5, 4)
-    ax = fig.add_subplot()
+    fig = _figure(4.5, 4) if ax is None else ax.figure
+    ax = fig.add_subplot() if ax is None else ax
     ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
                 color="white" if count > matrix.max() / 2 else "black")
+    if len(matrix) <= 20:  # a tick per class (matplotlib's own would put 0.5 steps on 2 classes)
+        ax.set_xticks(range(matrix.shape[1]))
+        ax.set_yticks(range(matrix.shape[0]))
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def confusion_matrices(matrices: dict, columns: int = 3):
+    """One confusion matrix per entry of ``matrices`` ({title: matrix}, e.g. one per task), side by side.
+
+    >>> len(confusion_matrices({"a": np.eye(2, dtype=int), "b": np.eye(3, dtype=int)}).axes)
+    2
+    """
+    rows, columns = _grid(len(matrices), columns)
+    fig = _figure(4.5 * columns, 4 * rows)
+    for k, (title, matrix) in enumerate(matrices.items(), start=1):
+        confusion_matrix_image(matrix, title=title, ax=fig.add_subplot(rows, columns, k))
     return fig
 
 
