@@ -68,7 +68,8 @@ class ModelConfig(_Section):
     maxout_pieces: Int = Field(2, ge=2)
     weight_init: Optional[str | dict] = Field(
         None, description="an initializer name (nnlab.init.names()) or a table such as "
-        "{ name = 'normal', std = 0.01 }; default: he_normal for the ReLU family, xavier_normal for sigmoid/tanh"
+        "{ name = 'normal', std = 0.01 }; default: he_normal for the ReLU family, xavier_normal for sigmoid/tanh "
+        "('lecun_normal' is the notes' 1/sqrt(n) rule, nn.Linear's default)"
     )
     bias_init: Float | str | dict = Field(0.0, description="a constant (the notes advise 0.01 for ReLU), "
                                           "an initializer name or a table")
