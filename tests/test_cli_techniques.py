@@ -74,3 +74,29 @@ def test_every_initializer_and_activation_parameter_is_reachable():
         model = build_model(parse_config({"model": {"hidden": [4], "activation": activation,
                                                     "activation_alpha": 0.3, "weight_init": "lecun_uniform"}}), 3, 2)
         assert isinstance(model[1], cls) and model[1].alpha == 0.3
+
+
+_CONV_PRELU = ('[[model.layers]]\ntype = "Unflatten"\nunflattened_size = [1, 8, 8]\n'
+               '[[model.layers]]\ntype = "Conv2d"\nin_channels = 1\nout_channels = 8\nkernel_size = 3\npadding = 1\n'
+               '[[model.layers]]\ntype = "PReLU"\nnum_parameters = {n}\n'
+               '[[model.layers]]\ntype = "Flatten"\n'
+               '[[model.layers]]\ntype = "Linear"\nin_features = 512\nout_features = 10\n[train]\nepochs = 1\n')
+
+
+def test_model_layers_prelu_takes_one_slope_per_conv_channel(tmp_path, capsys):
+    """Digits as 8x8 images through Conv2d(1 -> 8): PReLU(num_parameters=8) is per channel (axis 1), as torch;
+    a count that is not the channel count is refused before the run folder is made."""
+    runs = tmp_path / "runs"
+    assert main(["train", str(_config(tmp_path, _CONV_PRELU.format(n=8))), "--runs-dir", str(runs), "--quiet"]) == 0
+    capsys.readouterr()
+    model = nnlab.load(runs / "run" / "model.safetensors")
+    act, conv = model[2], model[1]
+    assert act.alpha.data.shape == (8,) and not np.allclose(act.alpha.data, act.alpha.data[0])  # trained apart
+    x = np.random.default_rng(0).normal(size=(3, 1, 8, 8)).astype(np.float32)
+    z = conv(x).numpy()
+    np.testing.assert_allclose(act(z).numpy(), np.where(z > 0, z, act.alpha.data[:, None, None] * z), rtol=1e-6)
+    bad = _config(tmp_path, _CONV_PRELU.format(n=4), name="bad")
+    assert main(["train", str(bad), "--runs-dir", str(runs), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "model.layers: PReLU with num_parameters=4" in err and "(1, 8, 8, 8) has 8 channels" in err
+    assert "Traceback" not in err and not (runs / "bad").exists()

@@ -4,6 +4,8 @@ Every layer's float64 gradcheck (inputs and parameters), torch comparison, float
 checks: the layer rows of tests/test_table_nn.py.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -156,6 +158,26 @@ def test_prelu_alpha_is_a_learned_parameter():
     np.testing.assert_allclose(out.numpy(), [[-0.5, 1.0, -1.0]])
     out.sum().backward()
     np.testing.assert_allclose(layer.alpha.grad, [-2.0, 0.0, -4.0])
+
+
+def test_prelu_slopes_lie_on_the_channel_axis_and_a_wrong_axis_1_is_named():
+    layer = nn.PReLU(init=0.5, num_parameters=2)
+    layer.alpha.data[...] = [0.5, 2.0]
+    x = -np.ones((1, 2, 3, 2), dtype=np.float32)  # W == C: slopes on the last axis would also broadcast
+    out = layer(x).numpy()
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out[0, 0], np.full((3, 2), -0.5))  # channel 0: α₀ everywhere
+    np.testing.assert_array_equal(out[0, 1], np.full((3, 2), -2.0))
+    # axis 1 of the wrong size (the last axis of 2 that the old convention took), no channel axis at all
+    for shape in [(4, 3, 2), (6, 1), (2,), ()]:
+        named = rf"PReLU with num_parameters=2 .*axis 1.*input shape {re.escape(str(shape))}"
+        with pytest.raises(ConfigError, match=named):
+            layer(np.ones(shape, dtype=np.float32))
+    with pytest.raises(ConfigError, match=r"num_parameters=2 .*input shape \(4, 3, 2\) has 3 channels"):
+        nn.Sequential(nn.Identity(), layer).flops_by_layer((4, 3, 2))  # what model.layers checks before training
+    shared = nn.PReLU(init=0.5)  # one slope: any shape, the shape kept
+    for shape in [(), (3,), (2, 5), (2, 4, 3, 3)]:
+        assert shared(-np.ones(shape, dtype=np.float32)).shape == shape
 
 
 def test_softmax_module_temperature_flattens_and_beta_sharpens():

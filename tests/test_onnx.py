@@ -70,6 +70,11 @@ def _conv2d(*layers):
                          nn.Flatten())
 
 
+def _conv2d_w4(*layers):  # (N, 4, 3, 4): as many columns as channels
+    return nn.Sequential(nn.Unflatten(1, (2, 3, 4)), nn.Conv2d(2, 4, 3, padding="same", rng=0), *layers,
+                         nn.Flatten())
+
+
 def _ensemble(voting):
     members = [_mlp(nn.ReLU()), _mlp(nn.Tanh()), _mlp(nn.SiLU())]
     for i, m in enumerate(members):
@@ -123,6 +128,10 @@ CASES = [
     ("AdaptiveAvgPool1d", lambda: _conv1d(nn.AdaptiveAvgPool1d(5)), 24),
     ("AdaptiveAvgPool1d-global", lambda: _conv1d(nn.AdaptiveAvgPool1d()), 24),
     ("Conv2d-MaxPool2d", lambda: _conv2d(nn.ReLU(), nn.MaxPool2d(2)), 84),
+    ("Conv1d-PReLU-per-channel", lambda: _conv1d(nn.PReLU(num_parameters=4)), 24),
+    ("Conv2d-PReLU-per-channel", lambda: _conv2d(nn.PReLU(num_parameters=4)), 84),
+    ("Conv2d-PReLU-per-channel-W=C", lambda: _conv2d_w4(nn.PReLU(num_parameters=4)), 24),
+    ("Conv2d-PReLU-shared", lambda: _conv2d(nn.PReLU()), 84),
     ("Conv2d-even-same", lambda: nn.Sequential(
         nn.Unflatten(1, (2, 6, 7)), nn.Conv2d(2, 3, (2, 4), padding="same", bias=False, rng=0), nn.Flatten()), 84),
     ("AvgPool2d", lambda: _conv2d(nn.BatchNorm(4), nn.AvgPool2d(3, stride=2, padding=1)), 84),
@@ -164,6 +173,20 @@ def test_layer_matches_onnxruntime(tmp_path, name, factory, width):
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     assert_same(path, model, x)
     assert_same(path, model, x[:1])  # the batch axis is dynamic
+
+
+def test_per_channel_prelu_slope_is_stored_for_the_input_rank(tmp_path):
+    """ONNX PRelu broadcasts the slope from the trailing axes: (C, 1, 1) after a Conv2d, (C,) on rows."""
+    rng = np.random.default_rng(3)
+    model = _randomize(_conv2d_w4(nn.PReLU(num_parameters=4)), rng)
+    proto = export(model, tmp_path / "conv.onnx", input_shape=(24,))
+    assert [list(i.dims) for i in proto.graph.initializer if i.name == "alpha"] == [[4, 1, 1]]
+    assert_same(tmp_path / "conv.onnx", model, rng.normal(0, 2, (5, 24)).astype(np.float32))
+    proto = export(_mlp(nn.PReLU(num_parameters=6)), tmp_path / "mlp.onnx", input_shape=(5,))
+    assert [list(i.dims) for i in proto.graph.initializer if i.name == "alpha"] == [[6]]
+    with pytest.raises(ConfigError, match=r"PReLU with num_parameters=3 .*input shape \(2, 4, 3, 4\)"):
+        export(_conv2d_w4(nn.PReLU(num_parameters=3)), tmp_path / "bad.onnx", input_shape=(24,))
+    assert not (tmp_path / "bad.onnx").exists()
 
 
 def test_tied_weight_is_stored_once(tmp_path):

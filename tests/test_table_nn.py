@@ -30,6 +30,17 @@ def batch(features, *fixed_shapes, min_n=1, lead=True):
     return Mode([([s], {}) for s in fixed_shapes], lambda: _batch(features, min_n, lead))
 
 
+@st.composite
+def _channels(draw, channels):
+    """A channels-first batch (N, C) or (N, C, *spatial) with up to two spatial axes."""
+    spatial = tuple(draw(st.lists(st.integers(1, 4), max_size=2)))
+    return [(draw(st.integers(1, 3)), channels) + spatial], {}
+
+
+def channels(c, *fixed_shapes):
+    return Mode([([s], {}) for s in fixed_shapes], lambda: _channels(c))
+
+
 def _affine_shapes(x, m, pieces, bias, transposed):
     w = (pieces * m, x[-1]) if transposed else (x[-1], pieces * m)  # linear_t's weight is (out, in)
     return [x, w] + ([(pieces * m,)] if bias else [])
@@ -77,8 +88,10 @@ FUSED = [
        params={"eps": [1e-5, 1e-2]}),
     Op("batch_norm(eval)", lambda x, g, b: batch_norm(x, g, b, training=False, **RUNNING),
        lambda T, x, g, b: _torch_batch_norm(T, x, g, b, training=False, **RUNNING), Mode([(s, {}) for s in NORM_FIXED])),
-    Op("prelu", prelu, lambda T, x, a: _F(T).prelu(x, a), fixed(([(4, 3), (1,)], {}), ([(4, 3), (3,)], {}), ([(1, 2), (2,)], {})),
-       ("kink0", "real")),
+    # α on axis 1 as torch's: (N, C), (N, C, L), (N, C, H, W) with W == C (α on the last axis would also fit)
+    Op("prelu", prelu, lambda T, x, a: _F(T).prelu(x, a), fixed(
+        ([(4, 3), (1,)], {}), ([(4, 3), (3,)], {}), ([(1, 2), (2,)], {}), ([(2, 3, 5), (3,)], {}),
+        ([(2, 3, 4, 3), (3,)], {}), ([(2, 3, 4, 5), (1,)], {}), ([(5,), (1,)], {})), ("kink0", "real")),
 ]
 
 
@@ -133,8 +146,9 @@ LAYERS = [
     Op("TiedAutoencoder", layer(_tied),
        lambda T, x, W, b1, b2: _F(T).linear(T.tanh(_F(T).linear(x, W.T, b1)), W, b2), batch(5, (4, 5))),
     Op("PReLU", layer(lambda dt: nn.PReLU(dtype=dt)), lambda T, x, a: _F(T).prelu(x, a), X43, KINK),
-    Op("PReLU(per feature)", layer(lambda dt: nn.PReLU(0.1, num_parameters=3, dtype=dt)),
-       lambda T, x, a: _F(T).prelu(x.reshape(-1, 3), a).reshape(x.shape), X43, KINK),
+    Op("PReLU(per channel)", layer(lambda dt: nn.PReLU(0.1, num_parameters=3, dtype=dt)),
+       lambda T, x, a: _F(T).prelu(x, a),  # what torch.nn.PReLU(3).forward computes with weight a
+       channels(3, (4, 3), (2, 3, 5), (2, 3, 4, 3), (1, 3, 2, 2)), KINK),
     # parameterless layers
     Op("Identity", layer(lambda dt: nn.Identity()), lambda T, x: x * 1, X43),
     Op("Sigmoid", layer(lambda dt: nn.Sigmoid()), _torch_module("Sigmoid"), X43),

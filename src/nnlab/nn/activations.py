@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import functional as F
 from .._checks import check_dtype, check_float, check_int
+from ..errors import ConfigError
 from ..ops._broadcast import unbroadcast
 from ..tensor import Tensor, as_tensor, make_result
 from .module import Module, elements
@@ -144,9 +145,28 @@ class Softmax(_Elementwise):
         return ", ".join(f"{k}={v}" for k, v in self.spec_args().items())
 
 
+def slope_shape(num_parameters: int, shape) -> tuple:
+    """The shape PReLU's ``num_parameters`` slopes take to broadcast over an input of ``shape``.
+
+    One slope covers any shape; C slopes lie on the channel axis, axis 1, as in
+    PyTorch's PReLU: (N, C), (N, C, L), (N, C, H, W).  An input of fewer than
+    two axes has no channel axis (PyTorch counts it as one channel).
+    """
+    shape = tuple(shape)
+    if num_parameters == 1:
+        return ()
+    if len(shape) < 2 or shape[1] != num_parameters:
+        there = (f"{shape[1]} channels on axis 1; give num_parameters={shape[1]} or 1" if len(shape) >= 2
+                 else "no channel axis (fewer than 2 axes); give num_parameters=1")
+        raise ConfigError(f"PReLU with num_parameters={num_parameters} puts one slope per channel on axis 1 of an "
+                          f"(N, C, ...) input, as PyTorch's PReLU, but input shape {shape} has {there}")
+    return (num_parameters,) + (1,) * (len(shape) - 2)
+
+
 def prelu(x, alpha):
-    """max(αx, x) elementwise, α a tensor broadcast along the last (feature) axis; α gets a gradient."""
-    X, A = x.data, alpha.data
+    """max(αx, x) elementwise, α one slope or one per channel (axis 1: :func:`slope_shape`), with a gradient."""
+    X = x.data
+    A = alpha.data.reshape(slope_shape(alpha.data.size, X.shape))  # a view: (C, 1, ..., 1) against (N, C, ...)
     positive = X > 0
     out = np.where(positive, X, A * X)
     rx, ra = x.requires_grad, alpha.requires_grad
@@ -154,7 +174,8 @@ def prelu(x, alpha):
     def backward(g):
         zero = g.dtype.type(0)
         gX = np.where(positive, g, A * g) if rx else None
-        gA = unbroadcast(np.where(positive, zero, g * X), A.shape) if ra else None
+        # α's gradient sums over every axis but the channel axis (all of them for one slope)
+        gA = unbroadcast(np.where(positive, zero, g * X), A.shape).reshape(alpha.data.shape) if ra else None
         return gX, gA
 
     return make_result(out, (x, alpha), backward)
@@ -163,8 +184,11 @@ def prelu(x, alpha):
 class PReLU(Module):
     """The seeds' parametric ReLU max(αx, x), α learned by backprop (parameter ``alpha``).
 
-    ``num_parameters=1`` shares one α over all units; ``num_parameters=C``
-    gives one per feature (last axis), as PyTorch's PReLU on (N, C).
+    ``num_parameters=1`` shares one α over every element of any input;
+    ``num_parameters=C`` gives one α per channel, axis 1, as PyTorch's PReLU:
+    per feature of (N, C), per channel of (N, C, L) or (N, C, H, W) (after a
+    Conv1d / Conv2d), shared over the batch and the positions.  An input whose
+    axis 1 is not C is refused with a ConfigError.
     """
 
     def __init__(self, init=0.25, num_parameters=1, dtype=np.float32):
@@ -180,6 +204,7 @@ class PReLU(Module):
         return prelu(x, self.alpha)
 
     def _count_flops(self, shape):
+        slope_shape(self.num_alphas, shape)  # refuse a shape the forward pass would refuse
         return 2 * elements(shape), shape
 
     def spec_args(self):

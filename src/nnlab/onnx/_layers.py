@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import ensemble, nn
 from ..nn import activations_extra
+from ..nn.activations import slope_shape
 from ..nn.sparsity import ActivityRegularization
 from ..ops.activations import SELU_ALPHA, SELU_SCALE
 from ..ops.pool import _bins
@@ -97,7 +98,11 @@ def _elu(m, g, x, value):
 
 @leaf(nn.PReLU)
 def _prelu(m, g, x, value):
-    return g.op("PRelu", [x, g.const(m.alpha.data, "alpha")])  # α broadcast along the last axis, as nnlab
+    # ONNX broadcasts the slope from the trailing axes: per-channel α is stored (C, 1, ..., 1) for
+    # this input's rank (fixed at export), so it lands on axis 1 as nnlab's.
+    shape = slope_shape(m.num_alphas, value.shape) or (1,)
+    alpha = m.alpha.data if shape == m.alpha.data.shape else m.alpha.data.reshape(shape)
+    return g.op("PRelu", [x, g.const(alpha, "alpha")])
 
 
 @leaf(nn.Softmax)
