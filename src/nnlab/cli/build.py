@@ -100,13 +100,15 @@ def prepare_data(cfg: RunConfig) -> Splits:
                 X, X_test, y, y_test = train_test_split(X, y, test_size=d.test_size, seed=cfg.seed)
                 test = (X_test, y_test)
             else:
-                test, test_is_train = (X, y), True
+                test_is_train = True
         val = None
         if d.val_size > 0:
             # val_size is a fraction of the whole data set; rescale it to what is left after the test split.
             fraction = d.val_size if test_is_train else d.val_size / (1 - d.test_size)
             X, X_val, y, y_val = train_test_split(X, y, test_size=min(fraction, 0.9), seed=cfg.seed + 1)
             val = (X_val, y_val)
+        if test_is_train:  # no test split: "training" figures are on the training rows, not the validation ones
+            test = (X, y)
     except DataError as exc:  # name the config keys, not the split function's arguments
         where = f"data.n = {d.n}" if d.source in _GENERATED else f"data.source = {d.source!r}"
         raise DataError(f"the data set ({where}) is too small to split into training, test (data.test_size = "
