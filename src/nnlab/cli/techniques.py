@@ -78,14 +78,12 @@ def _read_log(path: Path, log_format: str) -> list[dict]:
 
 
 def _plot_pretraining(result, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from .plots import save_figure
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot()
     for k, history in enumerate(result.histories, start=1):
         ax.plot(history.epoch, history["loss"], marker="o", markersize=3, label=f"layer {k}")
     ax.set_xlabel("epoch")
