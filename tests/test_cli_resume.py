@@ -43,16 +43,20 @@ def _nnlab(cwd, *args):
     return proc.returncode, out, err
 
 
-def _weights(run):
-    return nnlab.load(run / "model.safetensors").state_dict()
+def _weights(run, name="model.safetensors"):
+    return nnlab.load(run / name).state_dict()
 
 
 def _same_run(run, ref):
-    """The finished run equals the reference bit for bit; nothing temporary or resumable is left."""
-    got, want = _weights(run), _weights(ref)
-    assert list(got) == list(want)
-    for key in want:
-        assert np.array_equal(got[key], want[key]), key
+    """The finished run equals the reference bit for bit (model, checkpoints, history.csv); nothing temporary or
+    resumable is left."""
+    from nnlab.cli.runs import CHECKPOINTS
+
+    for name in ("model.safetensors", *(n for n in CHECKPOINTS if (ref / n).exists())):
+        got, want = _weights(run, name), _weights(ref, name)
+        assert list(got) == list(want), name
+        for key in want:
+            assert np.array_equal(got[key], want[key]), (name, key)
     assert (run / "history.csv").read_bytes() == (ref / "history.csv").read_bytes()
     assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in ref.iterdir())  # no .nnlab-tmp-, no state
 
@@ -156,6 +160,66 @@ def test_resume_refusals(tmp_path, reference):
     assert code == 2 and "train.epochs differ" in err and "Traceback" not in err
     code, _, err = _nnlab(tmp_path, "train", "r.toml", "--resume", "--overwrite")
     assert code == 2 and "pass one of them" in err
+
+
+def _tree(root):
+    """Every file and folder under ``root``, as relative paths."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+def test_a_run_resumed_by_its_absolute_path_from_another_directory_writes_only_in_its_folder(tmp_path, reference):
+    (tmp_path / "r.toml").write_text(CONFIG)
+    run = tmp_path / "runs" / "r"
+    assert _kill_at(_start(tmp_path, "train", "r.toml", "--quiet"), run, 5, 0.0)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, _, err = _nnlab(elsewhere, "resume", run.resolve(), "--quiet")
+    assert code == 0, err
+    _same_run(run, reference)
+    assert _tree(tmp_path) == sorted(["elsewhere", "r.toml", "runs", "runs/r", *(f"runs/r/{n}" for n in _tree(run))])
+
+
+# Validation loss is lowest in epoch 3 and the data are not preprocessed: the best checkpoint is written before the
+# folder is moved, and the Checkpoint's save options (the run's metadata) are plain settings a state file can hold.
+BEST_EARLY = """
+[data]
+source = "moons"
+n = 120
+noise = 0.35
+preprocessing = []
+val_size = 0.25
+[model]
+hidden = [64, 64]
+[optimizer]
+name = "adam"
+lr = 0.03
+[train]
+epochs = 30
+batch_size = 4
+checkpoint = "best"
+tensorboard = true
+"""
+
+
+def test_a_moved_run_folder_is_resumed_into_itself_and_ends_as_an_uninterrupted_run(tmp_path):
+    (tmp_path / "o.toml").write_text(BEST_EARLY)
+    code, _, err = _nnlab(tmp_path, "train", "o.toml", "--quiet", "--name", "ref")
+    assert code == 0, err
+    runs = tmp_path / "runs"
+    assert _kill_at(_start(tmp_path, "train", "o.toml", "--quiet"), runs / "o", 8, 0.0)
+    (runs / "o").rename(runs / "moved")
+    code, _, err = _nnlab(tmp_path, "resume", "runs/moved", "--quiet")
+    assert code == 0, err
+    _same_run(runs / "moved", runs / "ref")
+    # Nothing at the old place or anywhere else; the killed and the resumed process' event files are both in moved/.
+    events = [n for n in _tree(runs / "moved") if n.startswith("tensorboard/")]
+    assert len(events) == 2
+    assert _tree(tmp_path) == sorted(["o.toml", "runs", *(f"runs/ref/{n}" for n in _tree(runs / "ref")), "runs/ref",
+                                      *(f"runs/moved/{n}" for n in _tree(runs / "moved")), "runs/moved"])
+    # The best checkpoint (epoch 3, written at the old place) and the resumed files are still one run.
+    evaluated = [_nnlab(tmp_path, "evaluate", f"runs/{name}") for name in ("moved", "ref")]
+    assert evaluated[0][0] == 0, evaluated[0][2]
+    assert evaluated[0][1] == evaluated[1][1]
 
 
 CONV = """

@@ -87,3 +87,34 @@ def test_resuming_a_run_that_had_stopped_trains_no_further_epoch(tmp_path):
     assert len(h1.epoch) < 60 and h2.epoch == h1.epoch and h2.history == h1.history
     assert h2.stop_reason == h1.stop_reason and "EarlyStopping" in h2.stop_reason
     assert all(np.array_equal(first[k], again[k]) for k in first)
+
+
+def test_a_moved_run_resumes_into_its_new_folder(tmp_path):
+    """File writers write where the resumed run built them, not where the saved state's run wrote."""
+    import shutil
+
+    import nnlab
+    from nnlab import datasets, nn, optim
+    from nnlab.train import Checkpoint, MetricsLogger, TensorBoard, TrainingState, fit
+
+    def run(folder, epochs, resume):
+        nnlab.seed(0)
+        X, y = datasets.load("moons", n=120, noise=0.2, seed=0)
+        model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+        callbacks = [Checkpoint(folder / "ckpt.safetensors", metadata={"folder": str(folder)}),
+                     MetricsLogger(folder / "log.csv"), TensorBoard(folder / "tb"), TrainingState(folder / "state")]
+        fit(model, nnlab.losses.cross_entropy, optim.Adam(model.parameters(), lr=0.01), (X[:90], y[:90]),
+            (X[90:], y[90:]), epochs=epochs, batch_size=30, seed=1, verbose=0, callbacks=callbacks,
+            resume_from=folder / "state" if resume else None)
+        return callbacks
+
+    run(tmp_path / "ref", 4, False)
+    run(tmp_path / "old", 2, False)
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    checkpoint, logger, board, _ = run(tmp_path / "new", 4, True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "ref"]
+    assert checkpoint.saved == [(e, os.fspath(tmp_path / "new" / "ckpt.safetensors")) for e in range(4)]
+    assert (logger.path, board.log_dir) == (os.fspath(tmp_path / "new" / "log.csv"), os.fspath(tmp_path / "new" / "tb"))
+    assert (tmp_path / "new" / "log.csv").read_bytes() == (tmp_path / "ref" / "log.csv").read_bytes()
+    stored = nnlab.io.read_metadata(tmp_path / "new" / "ckpt.safetensors")["metadata"]
+    assert stored == {"folder": str(tmp_path / "new")}  # the save options are the new run's, not the saved ones

@@ -18,9 +18,7 @@ import shlex
 from pathlib import Path
 
 from ..errors import ConfigError
-from .runs import CONFIG_FILE, MODEL_FILE, STATE_FILE
-# Where the run lives, not what it trains: a moved run folder can still be resumed.
-_PLACE_KEYS = ("runs_dir", "name")
+from .runs import CONFIG_FILE, MODEL_FILE, PLACE_KEYS, STATE_FILE
 
 
 def run_config_of(run: str) -> dict:
@@ -78,7 +76,7 @@ def _differences(stored, current, prefix="") -> list[str]:
         return [prefix.rstrip(".") or "config"] if stored != current else []
     out = []
     for key in sorted(set(stored) | set(current)):
-        if not prefix and key in _PLACE_KEYS:
+        if not prefix and key in PLACE_KEYS:
             continue
         if key not in stored or key not in current:
             out.append(prefix + key)

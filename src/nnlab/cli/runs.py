@@ -25,6 +25,8 @@ REPORT_FILES = ("curves.png", "diagnostics.png", "gradient_norms.png", "confusio
                 "weights.png", "report.html", "pretrain_curves.png", "members.csv", "member_curves.png",
                 "member_accuracy.png")
 RUN_FILES = (MODEL_FILE, CONFIG_FILE, *CHECKPOINTS, STATE_FILE, "history.csv", "history.jsonl", *REPORT_FILES)
+# Where the run lives, not what it trains: a moved run folder can still be resumed, and is still one run.
+PLACE_KEYS = ("runs_dir", "name")
 
 
 def run_folder(runs_dir: str, name: str, *, overwrite: bool = False, resume: bool = False) -> Path:
@@ -74,7 +76,9 @@ def check_one_run(run_dir: Path) -> None:
             raise ModelFileError(f"{config_file} is not valid JSON; the run folder is damaged") from None
     for path in files:
         configs[path.name] = stored_config(path)
-    distinct = {json.dumps(c, sort_keys=True) for c in configs.values()}
+    # A checkpoint written before the folder was moved and resumed names the old place; the rest is one run.
+    distinct = {json.dumps({k: v for k, v in c.items() if k not in PLACE_KEYS} if isinstance(c, dict) else c,
+                           sort_keys=True) for c in configs.values()}
     if len(distinct) > 1:
         raise ModelFileError(
             f"the files in {run_dir}/ belong to different runs ({', '.join(configs)} store different configs); "

@@ -20,8 +20,12 @@ model file) whose tensors are the arrays and whose ``state`` entry is JSON:
 never pickle.  A generator's state is NumPy's ``bit_generator.state``, a dict
 of ints and strings.  Callback attributes are saved generically: numbers,
 strings, lists, dicts, arrays (text arrays as JSON lists), NumPy generators, text buffers and nested plain
-objects (a :class:`Monitor`); functions, files, the model and the optimizer
-are not state and are left as the new run built them.
+objects (a :class:`Monitor`); functions, files, the model, the optimizer and
+the attributes a callback names in ``rebuilt`` (where it writes: a
+``Checkpoint``'s path and save options, a ``MetricsLogger``'s path,
+``TensorBoard``'s log folder) are not state and are left as the new run built
+them, so a run folder that was moved, or is resumed from another working
+directory, is written into itself.
 """
 
 from __future__ import annotations
@@ -85,7 +89,15 @@ def _ranks(loop: Loop) -> int:
 
 
 def _attributes(obj) -> dict:
-    return {k: v for k, v in vars(obj).items() if k not in _SKIP}
+    return {k: v for k, v in vars(obj).items() if not _rebuilt(obj, k)}
+
+
+def _rebuilt(obj, name: str) -> bool:
+    """Whether attribute ``name`` of ``obj`` is the new run's own, not state: the model, the optimizer, the
+    places a callback writes to (its ``rebuilt`` names: a moved run folder is resumed into itself), and a
+    property (an older state file's ``saved`` list of a Checkpoint, now computed)."""
+    return (name in _SKIP or name in getattr(type(obj), "rebuilt", ())
+            or isinstance(getattr(type(obj), name, None), property))
 
 
 def _plain(value, arrays: dict, path: str):
@@ -219,8 +231,8 @@ class _Rebuilt(Exception):
 def _restore_into(obj, saved: dict, arrays) -> None:
     """Set the saved attributes on the existing object, nested plain objects in place."""
     for name, value in saved["__dict__"].items():
-        if isinstance(value, dict) and "__skip__" in value:
-            continue
+        if isinstance(value, dict) and "__skip__" in value or _rebuilt(obj, name):
+            continue  # _rebuilt: also for a state file written when such places were still saved
         if isinstance(value, dict) and "__object__" in value and hasattr(getattr(obj, name, None), "__dict__"):
             _restore_into(getattr(obj, name), {"__dict__": value["__object__"]}, arrays)
         else:

@@ -28,6 +28,9 @@ class Callback:
     optimizer = None
     params: dict = {}
     stop_training = False
+    # Attributes a resumed run keeps as it built them, never taken from a saved training state: where the
+    # callback writes (a run folder that was moved, or is resumed from another directory, writes into itself).
+    rebuilt: tuple[str, ...] = ()
 
     def set_context(self, model, optimizer, params: dict) -> None:
         """Called by ``fit`` before training: the model, the optimizer and the run's settings."""

@@ -29,6 +29,8 @@ class Checkpoint(MonitorCallback):
     ``save_options`` (e.g. ``preprocessing=...``, ``metadata=...``).
     """
 
+    rebuilt = ("path", "save_options")  # save_options too: a run's metadata names its folder, which may have moved
+
     def __init__(self, path, monitor="val_loss", save_best_only: bool = False, save_last: bool = False,
                  mode="auto", min_delta: float = 0.0, writer=None, **save_options):
         super().__init__(monitor, mode, min_delta)
@@ -37,7 +39,14 @@ class Checkpoint(MonitorCallback):
         self.save_last = bool(save_last)
         self.writer = writer
         self.save_options = save_options
-        self.saved = []  # (0-based epoch, path) of every write
+        self._written = []  # (0-based epoch, path relative to the folder of ``path``) of every write
+
+    @property
+    def saved(self) -> list:
+        """(0-based epoch, path) of every write, in the folder ``path`` names now (they are kept relative to it,
+        so a run resumed in a moved folder names its own files)."""
+        folder = os.path.dirname(self.path)
+        return [(epoch, os.path.normpath(os.path.join(folder, name))) for epoch, name in self._written]
 
     @property
     def uses_monitor(self) -> bool:
@@ -45,7 +54,7 @@ class Checkpoint(MonitorCallback):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.saved = []
+        self._written = []
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -63,7 +72,7 @@ class Checkpoint(MonitorCallback):
             io.save(self.model, path, **self.save_options)  # atomic already
         else:
             atomic_save(self.model, path, self.writer)
-        self.saved.append((epoch, path))
+        self._written.append((epoch, os.path.relpath(path, os.path.dirname(self.path) or os.curdir)))
 
 
 def atomic_save(model, path, writer) -> None:
@@ -89,6 +98,8 @@ class MetricsLogger(Callback):
     Non-finite values are written as ``nan``/``inf`` in CSV and ``null`` in JSON.
     With ``append=True`` the rows go after those already in the file.
     """
+
+    rebuilt = ("path",)
 
     def __init__(self, path, format: str = "csv", append: bool = False):
         check_choice("format", format, ("csv", "jsonl"), owner="MetricsLogger")

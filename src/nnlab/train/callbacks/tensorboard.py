@@ -57,6 +57,7 @@ class TensorBoard(Callback):
     """
 
     writes_files = True  # a distributed run keeps it on rank 0 only (the ranks would share one event file)
+    rebuilt = ("log_dir",)
 
     def __init__(self, log_dir, histograms: bool = True, histogram_every: int = 1, batch_loss: bool = False):
         self.log_dir = os.fspath(log_dir)
