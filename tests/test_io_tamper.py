@@ -88,6 +88,8 @@ def test_the_safetensors_library_reads_the_file_and_classes_round_trip(tmp_path)
         (lambda e, t: e.update(metadata="[]"), "metadata entry is a list"),
         (lambda e, t: e.update(preprocessing='"x"'), "preprocessing entry is a str"),
         (lambda e, t: e.update(classes='["a"]'), "two or more distinct"),
+        (lambda e, t: e.update(classes='["a", "b", "c"]'),
+         "m.safetensors': its classes entry names 3 classes but the model gives 2 outputs"),
         (lambda e, t: e.update(architecture="[" * 200_000 + "]" * 200_000), "nested deeper than 64"),
         (lambda e, t: e.update(format_version="1"), "format version '1'; this nnlab reads version '2'"),
         (lambda e, t: t.update({"evil": np.zeros(2)}), "unexpected tensor 'evil'"),
@@ -215,3 +217,65 @@ def test_conv_state_shapes_match_the_layers_they_describe(tmp_path):
     for layer in (nn.Conv2d(4, 6, (3, 2), groups=2, bias=False), nn.Conv1d(3, 5, 4, padding="same")):
         spec = layer.spec_args()
         assert type(layer).state_shapes(spec) == {k: v.shape for k, v in layer.state_dict().items()}
+
+
+def _forge_layer(path, payload, index, **args):
+    """Layer ``index`` with edited arguments and tensors of the shapes they need: each layer fits its own tensors."""
+
+    def edit(entries, tensors):
+        spec = json.loads(entries["architecture"])
+        layer = spec["layers"][index]
+        layer["args"].update(args)
+        for name, shape in getattr(nn, layer["type"]).state_shapes(layer["args"]).items():
+            tensors[f"model.{index}.{name}"] = np.zeros(shape, np.float32)
+        entries["architecture"] = json.dumps(spec)
+
+    _resign(path, payload, edit)
+
+
+def _cnn(tmp_path):
+    nnlab.seed(0)
+    model = nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 4, 3), nn.BatchNorm(4), nn.ReLU(),
+                          nn.Conv2d(4, 2, 3), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    path = tmp_path / "m.safetensors"
+    nnlab.save(model, path, classes=["a", "b", "c"])
+    return path, path.read_bytes()
+
+
+@pytest.mark.parametrize("model, index, args, message", [
+    ("mlp", 2, {"in_features": 4}, r"layer '2': Linear expects 4 features on the last axis, got input shape \(1, 3\)"),
+    ("cnn", 4, {"in_channels": 3}, r"layer '4': Conv2d expects input \(N, C, H, W\) with C = 3 channels, got shape "
+                                   r"\(1, 4, 6, 6\)"),
+    ("cnn", 2, {"num_features": 5}, r"layer '2': BatchNorm expects 5 channels on axis 1"),
+    ("cnn", 6, {"in_features": 30}, r"layer '6': Linear expects 30 features on the last axis, got input shape \(1, 32\)"),
+])
+def test_layers_whose_sizes_do_not_chain_are_refused_at_load(tmp_path, model, index, args, message):
+    path, payload = _small(tmp_path)[:2] if model == "mlp" else _cnn(tmp_path)
+    nnlab.load(path)
+    _forge_layer(path, payload, index, **args)
+    with pytest.raises(ModelFileError, match="m.safetensors': the model's layer sizes do not chain: " + message):
+        nnlab.load(path)
+
+
+def test_the_cli_names_the_forged_file_and_writes_nothing(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path, payload, _ = _small(tmp_path)
+    _forge_layer(path, payload, 2, in_features=4)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")}
+    for command in (["info", path.name], ["export", path.name, "-o", "m.onnx"]):
+        result = subprocess.run([sys.executable, "-m", "nnlab.cli", *command], cwd=tmp_path, env=env,
+                                capture_output=True, text=True)
+        assert result.returncode == 2 and result.stdout == "", result.stdout
+        assert result.stderr.startswith("nnlab: error: 'm.safetensors': the model's layer sizes do not chain")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
+
+
+def test_save_refuses_what_load_would(tmp_path):
+    with pytest.raises(ModelFileError, match="classes names 3 classes but the model gives 2 outputs"):
+        nnlab.save(nn.Sequential(nn.Linear(2, 2)), tmp_path / "a.safetensors", classes=[0, 1, 2])
+    with pytest.raises(ModelFileError, match="layer '1': Linear expects 4 features"):
+        nnlab.save(nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 2)), tmp_path / "b.safetensors")
+    assert list(tmp_path.iterdir()) == []

@@ -8,7 +8,9 @@ and a SHA-256 checksum over every other byte of the file (see
 :mod:`nnlab._modelfile` for the byte format and the order of the checks).
 Loading parses JSON and raw arrays, so it can never execute code; it validates
 the structure and every layer size against the stored tensor shapes before it
-builds anything, and every way a file can be wrong becomes a
+builds anything, then that the layers chain (each takes what the one before
+gives) and that the class names are one per output, and every way a file can
+be wrong becomes a
 :class:`~nnlab.errors.ModelFileError` naming the file.
 
 The same model, preprocessing and metadata give byte-identical files when
@@ -167,6 +169,7 @@ def save(model, path, preprocessing=None, metadata: dict | None = None, classes=
     from .nn import to_spec
 
     spec = to_spec(model)
+    outputs = _chained(model)
     tensors = {_WEIGHT_PREFIX + k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
     if preprocessing is None:
         preprocessing = getattr(model, "preprocessing", None)
@@ -185,7 +188,7 @@ def save(model, path, preprocessing=None, metadata: dict | None = None, classes=
         "created": _created(),
         "architecture": canonical_json(spec),
         "preprocessing": canonical_json(pre_plain),
-        "classes": canonical_json(_classes(classes, "classes")),
+        "classes": canonical_json(_outputs_named(_classes(classes, "classes"), outputs, "classes")),
         "metadata": canonical_json(_plain(metadata or {})),
     }
     atomic_write(os.fspath(path), _modelfile.encode(tensors, entries))
@@ -214,6 +217,25 @@ def _classes(classes, where):
     if (len(classes) < 2 or not all(isinstance(c, int | str) and not isinstance(c, bool) for c in classes)
             or len(set(classes)) != len(classes)):
         raise ModelFileError(f"{where} must be two or more distinct ints or strings, got {classes[:10]!r}")
+    return classes
+
+
+def _chained(model) -> tuple | None:
+    """The model's output shape for one row, refusing a model whose layer sizes do not chain."""
+    from .nn.spec import row_output_shape
+
+    try:
+        return row_output_shape(model)
+    except NnlabError as exc:
+        raise ModelFileError(f"the model's layer sizes do not chain: {exc}") from None
+
+
+def _outputs_named(classes, outputs, what: str):
+    """``classes``, one label per output unit of a model whose output for one row has shape ``outputs``."""
+    if classes is not None and outputs is not None and tuple(outputs[1:]) != (len(classes),):
+        gives = f"{outputs[1]} outputs" if len(outputs) == 2 else f"outputs of shape {outputs} for one row"
+        raise ModelFileError(f"{what} names {len(classes)} classes but the model gives {gives}; "
+                             "one class per output unit")
     return classes
 
 
@@ -268,6 +290,10 @@ def load(path):
         model = from_spec(meta["architecture"])
     except NnlabError as exc:
         raise ModelFileError(f"{where} has an invalid architecture: {exc}") from None
+    try:  # a forged file: tensors that fit each layer's own sizes, layers that do not fit each other
+        _outputs_named(meta["classes"], _chained(model), "its classes entry")
+    except ModelFileError as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
     try:
         model.load_state_dict(weights)
     except (KeyError, ValueError) as exc:

@@ -16,6 +16,7 @@ from .. import nn
 from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
+from ..nn.spec import input_features
 from ..train import (Checkpoint, DivergenceGuard, EarlyStopping, MetricsLogger, TensorBoard, TerminateOnNaN,
                      TrainingState, evaluate, fit, predict)
 from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, build_schedule_callbacks,
@@ -245,16 +246,6 @@ def _labels(model, y, class_names, where: str) -> np.ndarray:
     return np.array([index[v] for v in values], dtype=np.int64)
 
 
-def _input_features(model) -> int | None:
-    """Features per row the model's first affine layer (or Unflatten) takes (None if it has none)."""
-    for module in model.modules():
-        if hasattr(module, "in_features"):
-            return int(module.in_features)
-        if hasattr(module, "in_channels"):  # a conv first: it takes (N, C, ...) arrays, not rows
-            return None
-    return None
-
-
 def _text_categories(model):
     """The feature columns the model's OneHotEncoder encodes from text (read them as text), or None."""
     pre = getattr(model, "preprocessing", None)
@@ -270,7 +261,7 @@ def _features(model, X) -> np.ndarray:
     pre = getattr(model, "preprocessing", None)
     if pre is not None:
         return pre.transform(X)
-    expected = _input_features(model)
+    expected = input_features(model)
     if expected is not None and X.shape[1] != expected:
         raise DataError(f"the model expects {expected} features per row, the data has {X.shape[1]}")
     return X
@@ -365,7 +356,7 @@ def info(args) -> int:
     path = _model_path(args.model)
     model = model_io.load(path)
     meta = model_io.read_metadata(path)
-    features = _input_features(model)
+    features = input_features(model)
     print(f"model file: {path}")
     print(f"saved by nnlab {meta.get('nnlab_version')} on {meta.get('created')}")
     print(model)

@@ -121,6 +121,8 @@ class Residual(Module):
     def _flops(self, shape, name, rows):
         inner = self.module._flops(shape, f"{name}.module" if name else "module", rows)
         if tuple(inner) != tuple(shape):
-            raise ConfigError(f"Residual: the wrapped module maps shape {shape} to {inner}; it must keep the shape")
+            where = f"layer {name!r}: " if name else ""
+            raise ConfigError(f"{where}Residual: the wrapped module maps shape {shape} to {inner}; it must keep "
+                              "the shape")
         rows.append({"name": name, "type": "Residual", "flops": elements(shape), "output_shape": tuple(shape)})
         return shape

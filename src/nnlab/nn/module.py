@@ -356,7 +356,10 @@ class Module:
 
     def _flops(self, shape: tuple, name: str, rows: list) -> tuple:
         """Append this module's rows and return its output shape (containers override this)."""
-        count, out_shape = self._count_flops(shape)
+        try:
+            count, out_shape = self._count_flops(shape)
+        except ConfigError as exc:  # named, so a model whose sizes do not chain says where they stop
+            raise ConfigError(f"layer {name!r}: {exc}" if name else str(exc)) from None
         rows.append({"name": name, "type": type(self).__name__, "flops": int(count), "output_shape": tuple(out_shape)})
         return tuple(out_shape)
 

@@ -46,7 +46,8 @@ from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
 )
 
-__all__ = ["to_spec", "from_spec", "register", "layer_types", "check_state_shapes"]
+__all__ = ["to_spec", "from_spec", "register", "layer_types", "check_state_shapes", "input_features",
+           "row_output_shape"]
 
 _REGISTRY: dict[str, type] = {}
 
@@ -219,6 +220,40 @@ def check_state_shapes(spec, shapes: dict) -> None:
                 if stored is None or tuple(stored) != tuple(shape):
                     have = "is missing" if stored is None else f"has shape {tuple(stored)}"
                     raise ConfigError(f"{label}: {kind} needs {name} of shape {tuple(shape)}, the stored one {have}")
+
+
+def input_features(model: Module) -> int | None:
+    """Features per row the model's first affine layer (or Unflatten, or an Ensemble) takes.
+
+    None when a convolution comes first (it takes ``(N, C, ...)`` arrays of any
+    size, not rows) or no layer states a width.
+    """
+    for module in model.modules():
+        if hasattr(module, "in_channels"):
+            return None
+        if getattr(module, "in_features", None) is not None:
+            return int(module.in_features)
+    return None
+
+
+def row_output_shape(model: Module) -> tuple | None:
+    """The output shape of one row through ``model``, from each layer's shape rule (nothing is computed).
+
+    Every layer checks the shape the one before gives it (a Linear its
+    ``in_features``, a Conv2d its channels, a Residual that it keeps the shape),
+    so a model whose layer sizes do not chain raises :class:`nnlab.ConfigError`
+    naming the layer and the sizes.  None when :func:`input_features` cannot
+    tell the input.
+
+    >>> row_output_shape(Sequential(Linear(4, 3), ReLU(), Linear(3, 2)))
+    (1, 2)
+    >>> row_output_shape(Sequential(Linear(4, 3), ReLU(), Linear(5, 2)))
+    Traceback (most recent call last):
+    ...
+    nnlab.errors.ConfigError: layer '2': Linear expects 5 features on the last axis, got input shape (1, 3)
+    """
+    width = input_features(model)
+    return None if width is None else tuple(model._flops((1, width), "", []))
 
 
 def _label(where: str) -> str:

@@ -180,11 +180,11 @@ def _input_shape(model, pre, example_input, input_shape) -> tuple:
         return tuple(int(s) for s in shape)
     if pre is not None and pre.n_features is not None:
         return (int(pre.n_features),)
-    for module in model.modules():
-        if hasattr(module, "in_channels"):
-            break
-        if hasattr(module, "in_features") and module.in_features is not None:
-            return (int(module.in_features),)
+    from ..nn.spec import input_features
+
+    width = input_features(model)
+    if width is not None:
+        return (width,)
     raise ConfigError("nnlab.onnx.export: cannot tell the input shape of this model; pass input_shape=(...) "
                       "(one input without the batch axis; nnlab export --input-shape) or example_input=array")
 
