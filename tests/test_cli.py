@@ -225,6 +225,17 @@ def test_file_that_is_not_a_model(tmp_path, capsys):
     _fails(tmp_path, capsys, ["info", str(tmp_path / "notes.txt")], "not an nnlab model")
 
 
+def test_python_dash_m_nnlab_is_the_nnlab_command(tmp_path):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+    top, cli = run("nnlab", "--help"), run("nnlab.cli", "--help")
+    assert top.returncode == 0 and top.stderr == "", top.stderr
+    assert top.stdout.startswith("usage: nnlab ") and top.stdout == cli.stdout
+    missing = run("nnlab", "info", "missing.safetensors")
+    assert missing.returncode == 2 and "missing.safetensors" in missing.stderr and "Traceback" not in missing.stderr
+
+
 def test_user_error_in_a_real_process_has_no_traceback(tmp_path):
     result = _nnlab("train", _config(tmp_path, '[optimizer]\nname = "adma"\n'), cwd=tmp_path)
     assert result.returncode == 2
