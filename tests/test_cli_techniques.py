@@ -98,5 +98,5 @@ def test_model_layers_prelu_takes_one_slope_per_conv_channel(tmp_path, capsys):
     bad = _config(tmp_path, _CONV_PRELU.format(n=4), name="bad")
     assert main(["train", str(bad), "--runs-dir", str(runs), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "model.layers: PReLU with num_parameters=4" in err and "(1, 8, 8, 8) has 8 channels" in err
+    assert "model.layers: layer '2': PReLU with num_parameters=4" in err and "(1, 8, 8, 8) has 8 channels" in err
     assert "Traceback" not in err and not (runs / "bad").exists()
