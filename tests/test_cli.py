@@ -107,6 +107,44 @@ def test_lr_search_rate_written_into_optimizer_lr_reproduces_the_best_trial_with
     assert logs["val_loss"] == pytest.approx(trial_loss, rel=1e-5)
 
 
+@pytest.mark.parametrize("data, extra", [
+    # Gaussian input noise on moons, with L1 and L2 penalties that start at epoch 1 ([regularization] start_epoch)
+    ('source = "moons"\nn = 300\naugment_noise_std = 0.3\n',
+     "[regularization]\nl1 = 1e-4\nl2 = 1e-3\nstart_epoch = 1\n"),
+    # jittered digit images (the standardization runs per batch after the shift), with an L2 penalty
+    ('source = "digits"\naugment_jitter = 1\npreprocessing = ["standardize"]\n',
+     "[model]\nhidden = [16]\n[regularization]\nl2 = 1e-3\n"),
+])
+def test_lr_search_trials_have_train_s_penalties_and_augmentation(tmp_path, data, extra):
+    # the trials trained without the [regularization] penalties and the augmentation nnlab train applies, so
+    # the best trial's validation loss was not what `nnlab train` at the recommended optimizer.lr gives
+    config = tmp_path / "c.toml"
+    body = f'seed = 0\n[data]\n{data}[optimizer]\nname = "sgd"\n{{lr}}[train]\nbatch_size = 16\n{extra}'
+    config.write_text(body.format(lr=""))
+    search = _nnlab("lr-search", config, "--epochs", "2", "--no-refine", cwd=tmp_path)
+    assert search.returncode == 0, search.stderr
+    (best_row,) = [line.split() for line in search.stdout.splitlines() if line.endswith("<- best")]
+    best_lr, trial_loss = float(best_row[1]), float(best_row[2])
+    config.write_text(body.format(lr=f"lr = {best_lr!r}\n"))
+    trained = _nnlab("train", config, "--epochs", "2", "--quiet", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    header, *rows = (tmp_path / "runs" / "c" / "history.csv").read_text().splitlines()
+    logs = dict(zip(header.split(","), map(float, rows[-1].split(","))))
+    assert logs["val_loss"] == pytest.approx(trial_loss, rel=1e-5)
+
+
+def test_lr_search_refuses_what_its_trials_would_not_train(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nsource = "moons"\nn = 200\n[ensemble]\nmethod = "bagging"\n')
+    refused = _nnlab("lr-search", config, "--epochs", "1", cwd=tmp_path)
+    assert refused.returncode == 2 and "without [pretrain] or [ensemble]" in refused.stderr
+    config.write_text('[data]\nsource = "digits"\n[tasks.digit]\ntarget = "label"\n[tasks.parity]\ntarget = "parity"\n')
+    refused = _nnlab("lr-search", config, "--epochs", "1", cwd=tmp_path)
+    assert refused.returncode == 2 and "this config has [tasks]: search optimizer.lr of the multi-task run with " \
+        "nnlab tune" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and refused.stdout == "" and not (tmp_path / "runs").exists()
+
+
 def _write_csv(path, X, y=None, header=None):
     columns = header or [f"f{i}" for i in range(X.shape[1])] + ([] if y is None else ["label"])
     rows = X if y is None else np.column_stack([X, y])

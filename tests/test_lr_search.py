@@ -96,3 +96,7 @@ def test_bad_arguments():
         lr_search(build, (X, y), None, cross_entropy)
     with pytest.raises(ConfigError, match="coarse"):
         lr_search(build, (X, y), (X, y), cross_entropy, coarse=(0.1, -1.0))
+    with pytest.raises(ConfigError, match="pass either a loss or setup .* not neither"):
+        lr_search(build, (X, y), (X, y), None)
+    with pytest.raises(ConfigError, match="not both"):
+        lr_search(build, (X, y), (X, y), cross_entropy, setup=lambda model: (cross_entropy, [], None))

@@ -173,6 +173,14 @@ def test_study_with_list_choices_decodes_them(tmp_path, config, capsys):
     (lambda s: s.replace('metric = "val_accuracy"', 'metric = "val_accuracy"\nprune = 1'), "tune.prune"),
     (lambda s: s.replace("val_size = 0.25", "val_size = 0.0"), "needs a validation set"),
     (lambda s: s.split("[tune]")[0], "has no [tune] section"),
+    # a trial trains one network: bagging or pretraining, in the config or in the space, is refused up front
+    (lambda s: s.replace("[tune]", '[ensemble]\nmethod = "bagging"\n[tune]'),
+     "without [pretrain] or [ensemble]: the config sets ensemble.method = 'bagging'"),
+    (lambda s: s + '"pretrain.method" = ["none", "autoencoder"]\n',
+     "tune.space 'pretrain.method' = 'autoencoder' sets pretrain.method = 'autoencoder'; tune without it"),
+    # a [tasks] run logs its weighted loss and per-task accuracies, no plain val_accuracy
+    (lambda s: s.replace("[tune]", _TASKS + "[tune]"),
+     "tune.metric = 'val_accuracy' is not logged by a run with [tasks] (the config has tasks label, parity)"),
 ])
 def test_user_errors_exit_2_before_any_trial(tmp_path, config, capsys, edit, message):
     config.write_text(edit(CONFIG))
@@ -180,6 +188,46 @@ def test_user_errors_exit_2_before_any_trial(tmp_path, config, capsys, edit, mes
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+_TASKS = '[tasks.label]\ntarget = "label"\n[tasks.parity]\ntarget = "parity"\nweight = 0.5\n'
+
+
+def _best_trial_and_its_train_run(tmp_path, config, name):
+    """(the study's best value, the last history row of `nnlab train` on its best.toml) after 2 trials."""
+    import csv
+
+    runs = tmp_path / "runs"
+    assert main(["tune", str(config), "--trials", "2", "--runs-dir", str(runs), "--quiet"]) == 0
+    assert main(["train", str(runs / f"{name}-tune" / "best.toml"), "--quiet", "--runs-dir", str(runs)]) == 0
+    with open(runs / f"{name}-best" / "history.csv") as f:
+        last = list(csv.DictReader(f))[-1]
+    return _study(f"sqlite:///{runs / f'{name}-tune' / 'study.db'}", name).best_value, last
+
+
+def test_a_multitask_config_is_tuned_on_the_weighted_validation_loss_nnlab_train_logs(tmp_path, capsys):
+    # its trials trained one network on the label alone, and best.toml then trained another (the MultiHead)
+    config = tmp_path / "tasks.toml"
+    config.write_text(CONFIG.replace('metric = "val_accuracy"', 'metric = "val_loss"')
+                      .replace("[tune]", _TASKS + "[tune]")
+                      + '"tasks.parity.weight" = { type = "float", low = 0.1, high = 2.0 }\n')
+    best, last = _best_trial_and_its_train_run(tmp_path, config, "tasks")
+    assert "val_accuracy_parity" in last
+    assert float(last["val_loss"]) == best  # the weighted sum of the tasks' validation losses
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("section", [
+    '[regularization]\nl2 = 0.01\nstart_epoch = 1\n',  # the trials had the penalty from epoch 0
+    '[schedule]\nname = "cosine_decay"\nper = "step"\n',  # their cosine spanned train.epochs steps, not the run's
+])
+def test_trials_schedule_the_penalties_and_the_rate_as_train_does(tmp_path, capsys, section):
+    config = tmp_path / "sched.toml"
+    config.write_text(CONFIG.replace('metric = "val_accuracy"', 'metric = "val_loss"')
+                      .replace("[tune]", section + "[tune]"))
+    best, last = _best_trial_and_its_train_run(tmp_path, config, "sched")
+    assert float(last["val_loss"]) == best
+    capsys.readouterr()
 
 
 def test_a_resumed_study_with_another_direction_is_refused(tmp_path, config, capsys):

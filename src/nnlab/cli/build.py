@@ -374,10 +374,8 @@ def build_schedule_callbacks(cfg: RunConfig, has_val: bool, steps_per_epoch: int
     return out
 
 
-def run_callbacks(cfg: RunConfig, run_dir, n_train: int, has_val: bool, preprocessing, metadata: dict,
-                  reg_scheduler=None):
-    """(callbacks, the TerminateOnNaN among them, the history file name) of a run: schedules, NaN guard,
-    the regularization scheduler, early stopping, checkpoint and the metrics log, in that order."""
+def training_callbacks(cfg: RunConfig, n_train: int, has_val: bool, reg_scheduler=None):
+    """(callbacks, the TerminateOnNaN) deciding how a run trains: schedules, NaN guard, regularization, early stop."""
     nan_guard = cb.TerminateOnNaN()
     steps_per_epoch = -(-n_train // cfg.train.batch_size)
     callbacks = build_schedule_callbacks(cfg, has_val, steps_per_epoch) + [nan_guard]
@@ -386,6 +384,13 @@ def run_callbacks(cfg: RunConfig, run_dir, n_train: int, has_val: bool, preproce
         if not has_val:
             raise ConfigError("train.early_stopping needs a validation set: set data.val_size above 0")
         callbacks.append(cb.EarlyStopping(monitor="val_loss", patience=cfg.train.early_stopping))
+    return callbacks, nan_guard
+
+
+def run_callbacks(cfg: RunConfig, run_dir, n_train: int, has_val: bool, preprocessing, metadata: dict,
+                  reg_scheduler=None):
+    """(callbacks, the TerminateOnNaN, the history file name): training_callbacks, a checkpoint, the metrics log."""
+    callbacks, nan_guard = training_callbacks(cfg, n_train, has_val, reg_scheduler)
     if cfg.train.checkpoint != "none":
         best = cfg.train.checkpoint == "best"
         callbacks.append(cb.Checkpoint(run_dir / "checkpoint.safetensors", monitor="val_loss" if has_val else "loss",

@@ -17,10 +17,9 @@ from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
 from ..nn.spec import input_features
-from ..train import (Checkpoint, DivergenceGuard, EarlyStopping, MetricsLogger, TensorBoard, TerminateOnNaN,
-                     TrainingState, evaluate, fit, predict)
-from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, build_schedule_callbacks,
-                    prepare_data, training_data)
+from ..train import Checkpoint, DivergenceGuard, MetricsLogger, TensorBoard, TrainingState, evaluate, fit, predict
+from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, prepare_data,
+                    training_callbacks, training_data)
 from . import resume as resuming
 from . import techniques
 from .config import RunConfig, load_config, parse_config
@@ -120,18 +119,13 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
 
     train_data, augment = training_data(cfg, splits)
     val_data = splits.prepared(splits.val) if splits.val else None
-    nan_guard, guard = TerminateOnNaN(), DivergenceGuard(restore_on_nonfinite=True)
+    guard = DivergenceGuard(restore_on_nonfinite=True)
     from .run_report import diagnostics_callback, write_run_report
 
     # The guard first: it puts back the last good epoch's weights before a Checkpoint writes them.
     callbacks = [guard, diagnostics_callback(cfg, model, train_data, splits.num_classes)]
-    steps_per_epoch = -(-len(train_data[0]) // cfg.train.batch_size)
-    callbacks += build_schedule_callbacks(cfg, val_data is not None, steps_per_epoch) + [nan_guard]
-    callbacks += [reg_scheduler] if reg_scheduler is not None else []
-    if cfg.train.early_stopping:
-        if val_data is None:
-            raise ConfigError("train.early_stopping needs a validation set: set data.val_size above 0")
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.train.early_stopping))
+    training, nan_guard = training_callbacks(cfg, len(train_data[0]), val_data is not None, reg_scheduler)
+    callbacks += training
     if cfg.train.checkpoint != "none":
         monitor = "val_loss" if val_data is not None else "loss"
         best = cfg.train.checkpoint == "best"

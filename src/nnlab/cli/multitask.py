@@ -15,6 +15,7 @@ import io
 import json
 import sys
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -139,14 +140,26 @@ def build_task_loss(cfg, model=None, scheduler=None):
                          penalty=weight_penalty(cfg, model, scheduler))
 
 
-def train_tasks(cfg, args) -> int:
-    """``nnlab train`` for a config with [tasks]."""
-    from .. import io as model_io
+class TaskSplits(NamedTuple):
+    """A [tasks] run's preprocessed (X, {task: y}) parts, the preprocessing fitted on ``train``, each task's classes."""
+
+    train: tuple
+    val: tuple | None
+    test: tuple
+    test_is_train: bool
+    preprocessing: object | None
+    classes: dict  # {task: classes, or None for a regression task}
+
+    @property
+    def metrics(self) -> dict:
+        """The metrics ``fit`` logs per task: accuracy for a classification task."""
+        return {task: ("accuracy",) if c is not None else () for task, c in self.classes.items()}
+
+
+def prepare_tasks(cfg) -> TaskSplits:
+    """The data of a [tasks] run (``nnlab train``'s, and each ``nnlab tune`` trial's)."""
     from ..data import OneHotEncoder, Pipeline
-    from ..train import evaluate, fit
-    from .build import _PREPROCESSORS, build_optimizer, build_regularization_scheduler, run_callbacks
-    from .run_report import write_tasks_report
-    from .runs import CONFIG_FILE, MODEL_FILE, run_folder
+    from .build import _PREPROCESSORS
 
     check(cfg)
     X, targets, classes, categorical = load_tasks(cfg)
@@ -158,7 +171,19 @@ def train_tasks(cfg, args) -> int:
     def prepared(part):
         return None if part is None else ((pre.transform(part[0]) if pre else part[0]), part[1])
 
-    train, val, test = prepared(train), prepared(val), prepared(test)
+    return TaskSplits(prepared(train), prepared(val), prepared(test), test_is_train, pre, classes)
+
+
+def train_tasks(cfg, args) -> int:
+    """``nnlab train`` for a config with [tasks]."""
+    from .. import io as model_io
+    from ..train import evaluate, fit
+    from .build import build_optimizer, build_regularization_scheduler, run_callbacks
+    from .run_report import write_tasks_report
+    from .runs import CONFIG_FILE, MODEL_FILE, run_folder
+
+    data = prepare_tasks(cfg)
+    train, val, test, test_is_train, pre, classes = data
     model = build_multihead(cfg, train[0].shape[1], classes)
     scheduler = build_regularization_scheduler(cfg)
     loss = build_task_loss(cfg, model, scheduler)
@@ -169,7 +194,7 @@ def train_tasks(cfg, args) -> int:
     model_io.atomic_write(run_dir / CONFIG_FILE, json.dumps(metadata["config"], indent=2) + "\n")
     callbacks, nan_guard, log_name = run_callbacks(cfg, run_dir, len(train[0]), val is not None, pre, metadata,
                                                    scheduler)
-    metrics = {task: ("accuracy",) if classes[task] is not None else () for task in cfg.tasks}
+    metrics = data.metrics
     if not args.quiet:
         print(f"nnlab: training {cfg.name}: {len(train[0])} training samples, {train[0].shape[1]} features, "
               f"tasks {', '.join(cfg.tasks)}, {model.num_parameters():,} parameters")

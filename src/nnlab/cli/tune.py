@@ -16,7 +16,9 @@ The config's ``[tune]`` section (ignored by ``nnlab train``) declares what to se
     "model.activation" = ["relu", "tanh", "elu"]
 
 Each trial trains the config with the trial's values (no run folder) and is
-scored by the metric at its last epoch.  The study lives in
+scored by the metric at its last epoch.  A config with ``[tasks]`` is tuned on the
+weighted sum of the tasks' losses (``val_loss`` or ``loss``); ``[pretrain]`` and
+``[ensemble]`` are refused.  The study lives in
 ``RUNS/<study>-tune/study.db`` (SQLite) unless ``--storage`` names any
 database URL Optuna accepts (PostgreSQL, MySQL, another SQLite file); many
 ``nnlab tune`` processes, on one machine or many, can work on one study.
@@ -150,8 +152,7 @@ def _check_space(raw: dict, cfg, space: dict, section: TuneSection) -> None:
     from .. import tune as tuning
     from .config import parse_config
 
-    if cfg.pretrain.method != "none" or cfg.ensemble.method != "none":
-        raise ConfigError("nnlab tune trains plain networks: remove [pretrain] / [ensemble] from a tuned config")
+    _check_trainable(cfg, section, "the config")
     if section.metric.startswith("val_") and cfg.data.val_size == 0:
         raise ConfigError(f"tune.metric = {section.metric!r} needs a validation set: set data.val_size above 0")
     full = cfg.model_dump()
@@ -162,10 +163,12 @@ def _check_space(raw: dict, cfg, space: dict, section: TuneSection) -> None:
             error = None
             for combination in itertools.islice(itertools.product(*others), 256):
                 try:
-                    parse_config(tuning.apply(raw, {**dict(combination), path: value}, full))
-                    break
+                    trial_cfg = parse_config(tuning.apply(raw, {**dict(combination), path: value}, full))
                 except ConfigError as exc:
                     error = error or exc
+                    continue
+                _check_trainable(trial_cfg, section, f"tune.space {path!r} = {value!r}")
+                break
             else:
                 # the message of the value alone, which names the key and what it allows
                 try:
@@ -174,6 +177,22 @@ def _check_space(raw: dict, cfg, space: dict, section: TuneSection) -> None:
                     raise
                 raise ConfigError(f"tune.space {path!r} = {value!r} gives no valid config with any value of the "
                                   f"other keys (every trial sets every key; there are no conditional keys): {error}")
+
+
+def _check_trainable(cfg, section: TuneSection, where: str) -> None:
+    """Refuse a config a trial cannot train as ``nnlab train`` would, or whose run does not log tune.metric."""
+    for key, value in (("pretrain.method", cfg.pretrain.method), ("ensemble.method", cfg.ensemble.method)):
+        if value != "none":  # a trial trains one network from its initial weights (see tune_trial)
+            raise ConfigError(f"nnlab tune trains one network per trial, without [pretrain] or [ensemble]: {where} "
+                              f"sets {key} = {value!r}; tune without it")
+    if cfg.tasks:
+        from .multitask import check
+
+        check(cfg)  # what nnlab train refuses with [tasks]
+        if section.metric not in ("val_loss", "loss"):
+            raise ConfigError(f"tune.metric = {section.metric!r} is not logged by a run with [tasks] "
+                              f"({where} has tasks {', '.join(cfg.tasks)}): [tune] optimizes its weighted sum of "
+                              "the tasks' losses, tune.metric = 'val_loss' (or 'loss')")
 
 
 def _study(job: dict):

@@ -1,7 +1,10 @@
 """One trial of ``nnlab tune``: the config with the trial's values, trained as ``nnlab train`` would, without a run folder.
 
-Only what decides the metric is built (data, model, loss, optimizer, schedules,
-early stopping, the NaN guard); nothing is written to disk.  The data splits
+Only what decides the metric is built (data, model, loss with its weight penalties and
+their schedule, augmentation, optimizer, schedules, early stopping, the NaN guard);
+nothing is written to disk.  A config with [tasks] trains its MultiHead as
+``nnlab train`` does; it logs the weighted sum of the tasks' losses as ``loss`` and
+``val_loss`` (and no plain ``accuracy``).  The data splits
 are kept per process for configs that share their ``[data]`` section and seed.
 """
 
@@ -28,9 +31,11 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
     """``(metric at the last epoch, None)``, or ``(None, epoch)`` when the pruner stopped the trial at ``epoch``."""
     from .. import seed as set_seed
     from .. import tune as tuning
-    from ..train import EarlyStopping, TerminateOnNaN, fit
-    from .build import build_loss, build_model, build_optimizer, build_schedule_callbacks, training_data
+    from ..train import fit
+    from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, training_callbacks,
+                        training_data)
     from .config import parse_config
+    from .multitask import build_multihead, build_task_loss
 
     full = parse_config(raw).model_dump()  # defaults for list elements the raw config leaves out
     try:
@@ -39,23 +44,26 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
         raise TrialFailed(str(exc)) from None
     trial.set_user_attr("config", json.loads(cfg.model_dump_json()))
     set_seed(cfg.seed)
-    splits = _splits(cfg)
-    model = build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
-    loss = build_loss(cfg, splits.num_classes, model)
+    scheduler = build_regularization_scheduler(cfg)
+    if cfg.tasks:  # as train_tasks: a MultiHead on the weighted sum of the tasks' losses, no augmentation
+        data = _splits(cfg)
+        model = build_multihead(cfg, data.train[0].shape[1], data.classes)
+        loss, metrics = build_task_loss(cfg, model, scheduler), data.metrics
+        train_data, augment, val_data = data.train, None, data.val
+    else:
+        splits = _splits(cfg)
+        model = build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
+        loss, metrics = build_loss(cfg, splits.num_classes, model, scheduler), METRICS
+        train_data, augment = training_data(cfg, splits)
+        val_data = splits.prepared(splits.val) if splits.val else None
     optimizer = build_optimizer(cfg, model)
-    train_data, augment = training_data(cfg, splits)
-    val_data = splits.prepared(splits.val) if splits.val else None
     pruning = tuning.PruningCallback(trial, metric)
-    callbacks = build_schedule_callbacks(cfg, val_data is not None) + [TerminateOnNaN()]
-    if cfg.train.early_stopping:
-        if val_data is None:
-            raise ConfigError("train.early_stopping needs a validation set: set data.val_size above 0")
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.train.early_stopping))
+    callbacks, _ = training_callbacks(cfg, len(train_data[0]), val_data is not None, scheduler)
     callbacks.append(pruning)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
-                      batch_size=cfg.train.batch_size, metrics=METRICS, callbacks=callbacks, seed=cfg.seed,
+                      batch_size=cfg.train.batch_size, metrics=metrics, callbacks=callbacks, seed=cfg.seed,
                       augment=augment, verbose=0)
     if pruning.pruned:
         return None, len(history.epoch) - 1
@@ -66,10 +74,14 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
 
 
 def _splits(cfg):
+    """The run's data (a [tasks] run's TaskSplits, else Splits), prepared once per data set in a process."""
     from .build import prepare_data
+    from .multitask import prepare_tasks
 
-    key = json.dumps([cfg.data.model_dump(mode="json"), cfg.seed], sort_keys=True)
+    # the tasks' targets and losses decide their labels; their weights do not
+    tasks = {name: [t.target, t.loss] for name, t in cfg.tasks.items()}
+    key = json.dumps([cfg.data.model_dump(mode="json"), cfg.seed, tasks], sort_keys=True)
     if key not in _SPLITS:
         _SPLITS.clear()  # one data set at a time: a tuned data key must not pile up copies
-        _SPLITS[key] = prepare_data(cfg)
+        _SPLITS[key] = prepare_tasks(cfg) if cfg.tasks else prepare_data(cfg)
     return _SPLITS[key]

@@ -59,7 +59,7 @@ class LRSearchResult:
 
 def lr_search(build, train_data, val_data, loss, optimizer="sgd", coarse=COARSE, epochs: int = 3,
               batch_size: int = 32, refine: bool = True, seed: int = 0, factors=FINE_FACTORS, metrics=(),
-              on_trial=None, **optimizer_options) -> LRSearchResult:
+              on_trial=None, setup=None, **optimizer_options) -> LRSearchResult:
     """Train a fresh model for ``epochs`` at each learning rate and pick the lowest validation loss.
 
     ``build()`` returns a new model; before each call ``nnlab.seed(seed)`` resets the
@@ -72,6 +72,11 @@ def lr_search(build, train_data, val_data, loss, optimizer="sgd", coarse=COARSE,
     ``b * f`` for f in ``factors`` (b/2, 2b, 3b by default). A trial whose loss
     becomes non-finite stops at once and ranks last. ``on_trial(trial)`` is called
     after each run (for progress output).
+
+    ``setup(model) -> (loss, callbacks, augment)``, called with each trial's fresh model,
+    gives that trial's fit what depends on it or keeps state (``loss`` is then None): a
+    loss with penalties on the model's weights, callbacks such as a RegularizationScheduler
+    that scales them, and augmentation drawing from its own seeded generators.
     """
     coarse = tuple(check_float(f"coarse[{i}]", lr, low=0.0, low_open=True, owner="lr_search")
                    for i, lr in enumerate(coarse))
@@ -79,17 +84,21 @@ def lr_search(build, train_data, val_data, loss, optimizer="sgd", coarse=COARSE,
         raise ConfigError("lr_search: coarse must hold at least one learning rate, got none")
     if val_data is None:
         raise ConfigError("lr_search needs val_data: trials are ranked by validation loss")
+    if (loss is None) == (setup is None):
+        raise ConfigError("lr_search: pass either a loss or setup (which gives each trial its loss), not "
+                          + ("both" if setup is not None else "neither"))
     make_optimizer = _optimizer_factory(optimizer, optimizer_options)
     trials = []
 
     def run(lr, stage):
         _random.seed(seed)
         model = build()
+        trial_loss, callbacks, augment = (loss, [], None) if setup is None else setup(model)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a diverging trial is an expected outcome here
-            history = fit(model, loss, make_optimizer(model.parameters(), lr), train_data, val_data,
-                          epochs=epochs, batch_size=batch_size, metrics=metrics, callbacks=[TerminateOnNaN()],
-                          seed=seed, verbose=0)
+            history = fit(model, trial_loss, make_optimizer(model.parameters(), lr), train_data, val_data,
+                          epochs=epochs, batch_size=batch_size, metrics=metrics,
+                          callbacks=[TerminateOnNaN(), *callbacks], seed=seed, augment=augment, verbose=0)
         val_loss = float(history["val_loss"][-1])
         if history.stop_reason is not None or not math.isfinite(val_loss):
             val_loss = math.nan
