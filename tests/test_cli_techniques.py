@@ -100,3 +100,13 @@ def test_model_layers_prelu_takes_one_slope_per_conv_channel(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "model.layers: layer '2': PReLU with num_parameters=4" in err and "(1, 8, 8, 8) has 8 channels" in err
     assert "Traceback" not in err and not (runs / "bad").exists()
+
+
+def test_jitter_with_preprocessing_probes_the_preprocessed_rows(tmp_path, capsys):
+    """With jitter the training rows stay raw (preprocessed per batch); the initial-loss check and the layer
+    statistics must still see standardized inputs, as the model does (raw 0..16 pixels gave 9.5 nats)."""
+    config = _config(tmp_path, '[model]\nhidden = [32]\n[train]\nepochs = 1\n')
+    config.write_text(config.read_text().replace("[data]\n", '[data]\npreprocessing = ["standardize"]\n'
+                                                 "augment_jitter = 1\n"))
+    assert main(["train", str(config), "--runs-dir", str(tmp_path / "runs"), "--quiet"]) == 0
+    assert "initial loss" not in capsys.readouterr().err

@@ -131,12 +131,15 @@ def test_cli_digits_with_digit_and_parity_heads(tmp_path, capsys):
     ('[tasks.a]\ntarget = "colour"\n', "take target = 'label' or 'parity'"),
     ('[tasks.a]\ntarget = "label"\n[ensemble]\nmethod = "bagging"\n', "cannot be combined with ensemble.method"),
     ('[data]\nsource = "csv"\npath = "x.csv"\ntarget = "y"\n[tasks.a]\ntarget = "y"\n', "remove data.target"),
+    ('[data]\naugment_noise_std = 0.1\n[tasks.a]\ntarget = "label"\n', "remove data.augment_noise_std"),
+    ('[data]\naugment_jitter = 1\n[tasks.a]\ntarget = "label"\n', "remove data.augment_jitter"),
 ])
 def test_cli_bad_tasks_exit_2(tmp_path, capsys, text, message):
     config = tmp_path / "bad.toml"
     config.write_text(text)
     assert main(["train", str(config), "--runs-dir", str(tmp_path / "runs")]) == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_cli_csv_with_a_class_column_and_a_numeric_column(tmp_path, capsys):

@@ -123,7 +123,9 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
     from .run_report import diagnostics_callback, write_run_report
 
     # The guard first: it puts back the last good epoch's weights before a Checkpoint writes them.
-    callbacks = [guard, diagnostics_callback(cfg, model, train_data, splits.num_classes)]
+    # with jitter train_data stays raw (its preprocessing runs per batch): the probes need what the model sees
+    shown = splits.prepared(splits.train) if augment and train_data[0] is splits.train[0] else train_data
+    callbacks = [guard, diagnostics_callback(cfg, model, shown, splits.num_classes)]
     training, nan_guard = training_callbacks(cfg, len(train_data[0]), val_data is not None, reg_scheduler)
     callbacks += training
     if cfg.train.checkpoint != "none":
@@ -161,7 +163,7 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
     from .plots import plot_history
 
     plot_history(history, str(run_dir / "curves.png"))
-    pictures = write_run_report(run_dir, cfg, model, history, splits, test_logs, train_data)
+    pictures = write_run_report(run_dir, cfg, model, history, splits, test_logs, shown)
 
     which = "training" if splits.test_is_train else "test"
     diverged = nan_guard.stop_training or guard.stop_training

@@ -43,6 +43,9 @@ def check(cfg) -> None:
             raise ConfigError(f"[tasks] cannot be combined with {section} = {value!r}")
     if cfg.model.layers is not None:
         raise ConfigError("[tasks] builds its heads on the MLP of [model]; model.layers is not supported with it")
+    for key in ("augment_noise_std", "augment_jitter"):
+        if getattr(cfg.data, key):
+            raise ConfigError(f"[tasks] runs do not augment their data yet: remove data.{key}")
     if cfg.data.source in ("mnist", "mnist1d", "npz"):
         raise ConfigError(f"[tasks] reads its targets from a CSV file or a bundled data set, not data.source = "
                           f"{cfg.data.source!r}")
