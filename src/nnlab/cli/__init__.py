@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Train the config's network for a few epochs at each rate of a log grid, then around the best; "
         "the rates are values for optimizer.lr (with schedule.lr_scaling = \"linear\", the base rate for "
         "schedule.base_batch_size, each trial training at the scaled rate nnlab train would use). The trials "
-        "run at a constant rate, without the [schedule]'s decay or warm-up; the rest is nnlab train's: the "
+        "run at a constant rate, without the [schedule]'s decay or warm-up, for --epochs each (train.epochs "
+        "and train.early_stopping do not apply); the rest is nnlab train's: the "
         "[regularization] penalties and their schedule, the optimizer's weight decay, the data augmentation.")
     search.add_argument("config", nargs="?", help="TOML config file (omit for the default digits MLP)")
     search.add_argument("--epochs", type=int, default=3, help="epochs per trial (default 3)")

@@ -3,7 +3,8 @@
 The rates searched and recommended are values for the config's ``optimizer.lr``: written there, the best
 one trains as its trial did. With ``schedule.lr_scaling = "linear"`` that value is the base rate η0 for
 ``schedule.base_batch_size`` B0, and each trial trains at η0 × B/B0 as ``nnlab train`` would; the output
-gives both. The trials run at a constant rate: the [schedule]'s decay and warm-up are not applied.
+gives both. The trials run at a constant rate: the [schedule]'s decay and warm-up are not applied, and
+each trains ``--epochs`` epochs (``train.epochs`` and ``train.early_stopping`` do not apply).
 Everything else that decides the validation loss is ``nnlab train``'s: the [regularization] penalties
 (L1, L2) and their start_epoch / ramp_epochs, the optimizer's weight decay and the data augmentation.
 """
