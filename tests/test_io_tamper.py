@@ -279,3 +279,40 @@ def test_save_refuses_what_load_would(tmp_path):
     with pytest.raises(ModelFileError, match="layer '1': Linear expects 4 features"):
         nnlab.save(nn.Sequential(nn.Linear(2, 3), nn.Linear(4, 2)), tmp_path / "b.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+def _forge_standardizer(width, second=None):
+    """A forger's edit: the Standardizer made ``width`` wide (its vectors resized), optionally a second step."""
+    def edit(entries, tensors):
+        pre = json.loads(entries["preprocessing"])
+        pre["steps"][0]["n_features"] = width
+        for name in ("mean", "scale"):
+            tensors[f"preprocessing.steps.0.{name}"] = np.ones(width, np.float32)
+        if second is not None:
+            pre["steps"].append({"type": "UnitNormalizer", "n_features": second})
+        entries["preprocessing"] = json.dumps(pre)
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_forge_standardizer(3), "its preprocessing gives 3 features per row but the model takes 2"),
+    (_forge_standardizer(2, second=5), "its preprocessing steps do not chain: Standardizer gives 2 features per row, "
+                                       "the UnitNormalizer after it takes 5"),
+])
+def test_preprocessing_that_does_not_fit_the_model_is_refused_at_load(tmp_path, edit, message):
+    path, payload, _ = _small(tmp_path)
+    _resign(path, payload, edit)
+    with pytest.raises(ModelFileError, match=f"m.safetensors'?: {message}"):
+        nnlab.load(path)
+
+
+def test_save_refuses_preprocessing_of_another_width(tmp_path):
+    from nnlab.data import OneHotEncoder
+
+    X = np.array([[0.0, 1.0], [1.0, 2.0], [0.0, 3.0]], dtype=np.float32)
+    encoded = Pipeline([OneHotEncoder(columns=[0]), Standardizer()]).fit(X)  # 2 columns of column 0, then column 1
+    assert encoded.n_outputs == 3 == encoded.transform(X).shape[1]
+    nnlab.save(nn.Sequential(nn.Linear(3, 2)), tmp_path / "ok.safetensors", preprocessing=encoded)
+    with pytest.raises(ModelFileError, match="its preprocessing gives 3 features per row but the model takes 2"):
+        nnlab.save(nn.Sequential(nn.Linear(2, 2)), tmp_path / "bad.safetensors", preprocessing=encoded)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.safetensors"]

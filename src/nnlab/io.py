@@ -179,6 +179,7 @@ def save(model, path, preprocessing=None, metadata: dict | None = None, classes=
     if preprocessing is not None:
         from .data.preprocessing import split_state
 
+        _fits_model(preprocessing, model)
         pre_plain, pre_arrays = split_state(preprocessing.get_state(), _PREPROCESS_PREFIX)
         tensors.update(pre_arrays)
     entries = {
@@ -228,6 +229,21 @@ def _chained(model) -> tuple | None:
         return row_output_shape(model)
     except NnlabError as exc:
         raise ModelFileError(f"the model's layer sizes do not chain: {exc}") from None
+
+
+def _fits_model(preprocessing, model) -> None:
+    """Refuse preprocessing whose steps do not chain, or whose output width is not the model's input width."""
+    from .nn.spec import input_features
+
+    steps = list(getattr(preprocessing, "steps", [preprocessing]))
+    for a, b in zip(steps, steps[1:]):
+        gives, takes = getattr(a, "n_outputs", None), getattr(b, "n_features", None)
+        if gives is not None and takes is not None and gives != takes:
+            raise ModelFileError(f"its preprocessing steps do not chain: {type(a).__name__} gives {gives} features "
+                                 f"per row, the {type(b).__name__} after it takes {takes}")
+    gives, takes = getattr(preprocessing, "n_outputs", None), input_features(model)
+    if gives is not None and takes is not None and gives != takes:
+        raise ModelFileError(f"its preprocessing gives {gives} features per row but the model takes {takes}")
 
 
 def _outputs_named(classes, outputs, what: str):
@@ -305,6 +321,10 @@ def load(path):
             preprocessing = preprocessor_from_state(merge_state(meta["preprocessing"], tensors))
         except (NnlabError, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
             raise ModelFileError(f"{where} has invalid preprocessing state: {exc}") from None
+        try:
+            _fits_model(preprocessing, model)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{where}: {exc}") from None
     model.preprocessing = preprocessing
     model.classes = meta["classes"]
     model.metadata = meta["metadata"]

@@ -47,6 +47,14 @@ class OneHotEncoder(Preprocessor):
     def fitted(self) -> bool:
         return hasattr(self, "categories")
 
+    @property
+    def n_outputs(self) -> int | None:
+        """One column per category of each encoded column, the other columns as they are."""
+        if not self.fitted:
+            return None
+        width = sum(len(c) for c in self.categories)
+        return width if self.labels_mode else self.n_features - len(self.encoded) + width
+
     def fit(self, X) -> OneHotEncoder:
         values = np.asarray(X)
         if values.ndim == 1:

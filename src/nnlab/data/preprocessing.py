@@ -51,6 +51,11 @@ class Preprocessor:
     def fitted(self) -> bool:
         return self.n_features is not None
 
+    @property
+    def n_outputs(self) -> int | None:
+        """Features per row that ``transform`` gives, None when not known (a scaler keeps the width)."""
+        return self.n_features
+
     def _input(self, X, fitting: bool = False) -> np.ndarray:
         """X as a finite 2-D float array (float32 unless already floating) of the fitted width."""
         name = type(self).__name__
@@ -206,6 +211,10 @@ class Pipeline(Preprocessor):
     @property
     def n_features(self):
         return self.steps[0].n_features if self.steps else None
+
+    @property
+    def n_outputs(self):
+        return self.steps[-1].n_outputs if self.steps else None
 
     def fit(self, X) -> Pipeline:
         for step in self.steps:
