@@ -69,7 +69,7 @@ def torch_model(spec: dict, nnlab_model):
 
 def _epoch_schedule(cfg):
     """The config's learning rate as a function of the epoch (what LearningRateScheduler applies), or None."""
-    from nnlab.cli.build import build_schedule_callbacks
+    from nnlab.cli.callbacks import build_schedule_callbacks
     from nnlab.train import LearningRateScheduler
 
     for callback in build_schedule_callbacks(cfg, has_val=False):

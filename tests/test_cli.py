@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from csv_helpers import write_kind_amount_csv
 from nnlab.cli import main
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.toml"))
@@ -391,11 +392,7 @@ def test_multitask_run_writes_a_report_of_each_task(tmp_path, capsys):
 
 
 def test_multitask_report_of_a_csv_run_matches_nnlab_evaluate(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((120, 3))
-    with open(tmp_path / "data.csv", "w") as f:
-        f.write("a,b,c,kind,amount\n")
-        f.writelines(f"{r[0]:.4f},{r[1]:.4f},{r[2]:.4f},{'big' if r[0] > 0 else 'small'},{r[1] * 2:.4f}\n" for r in X)
+    write_kind_amount_csv(tmp_path / "data.csv", rows=120)
     config = _config(tmp_path, f'[data]\nsource = "csv"\npath = "{tmp_path / "data.csv"}"\ntest_size = 0\n'
                                'val_size = 0\n[model]\nhidden = [8]\n[train]\nepochs = 3\n[tasks.kind]\n'
                                'target = "kind"\n[tasks.amount]\ntarget = "amount"\nloss = "mse"\nweight = 0.1\n')

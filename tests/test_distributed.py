@@ -265,6 +265,7 @@ def _one_process_cli_run(config_text):
     import tomllib
 
     from nnlab.cli import build
+    from nnlab.cli.callbacks import build_schedule_callbacks
     from nnlab.cli.config import parse_config
 
     cfg = parse_config(tomllib.loads(config_text))
@@ -274,7 +275,7 @@ def _one_process_cli_run(config_text):
     train_data, augment = build.training_data(cfg, splits)
     nnlab.train.fit(model, build.build_loss(cfg, splits.num_classes, model), build.build_optimizer(cfg, model),
                     train_data, splits.prepared(splits.val), epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                    callbacks=build.build_schedule_callbacks(cfg, True), seed=cfg.seed, augment=augment, verbose=0)
+                    callbacks=build_schedule_callbacks(cfg, True), seed=cfg.seed, augment=augment, verbose=0)
     return model
 
 

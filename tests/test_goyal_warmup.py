@@ -5,7 +5,8 @@ import pytest
 
 import nnlab
 from nnlab import nn, optim
-from nnlab.cli.build import build_optimizer, build_schedule_callbacks, scaled_lr
+from nnlab.cli.build import build_optimizer, scaled_lr
+from nnlab.cli.callbacks import build_schedule_callbacks
 from nnlab.cli.config import parse_config
 from nnlab.errors import ConfigError
 from nnlab.optim import schedules

@@ -7,6 +7,7 @@ import pytest
 
 import nnlab
 from nnlab import losses, nn, optim
+from csv_helpers import write_kind_amount_csv
 from nnlab.cli import main
 from nnlab.errors import ConfigError, DataError, ModelFileError
 from nnlab.train import MultiTaskLoss, evaluate, fit, predict
@@ -143,11 +144,7 @@ def test_cli_bad_tasks_exit_2(tmp_path, capsys, text, message):
 
 
 def test_cli_csv_with_a_class_column_and_a_numeric_column(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((80, 3))
-    with open(tmp_path / "data.csv", "w") as f:
-        f.write("a,b,c,kind,amount\n")
-        f.writelines(f"{r[0]:.4f},{r[1]:.4f},{r[2]:.4f},{'big' if r[0] > 0 else 'small'},{r[1] * 2:.4f}\n" for r in X)
+    write_kind_amount_csv(tmp_path / "data.csv", rows=80)
     config = tmp_path / "csv.toml"
     config.write_text(f'[data]\nsource = "csv"\npath = "{tmp_path / "data.csv"}"\n[model]\nhidden = [8]\n'
                       '[train]\nepochs = 3\n[tasks.kind]\ntarget = "kind"\n[tasks.amount]\ntarget = "amount"\n'

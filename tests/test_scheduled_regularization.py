@@ -7,7 +7,8 @@ import pytest
 
 import nnlab
 from nnlab import losses, nn, optim
-from nnlab.cli.build import build_loss, build_regularization_scheduler, build_schedule_callbacks
+from nnlab.cli.build import build_loss
+from nnlab.cli.callbacks import build_regularization_scheduler, build_schedule_callbacks
 from nnlab.cli.config import parse_config
 from nnlab.errors import ConfigError
 from nnlab.optim import schedules

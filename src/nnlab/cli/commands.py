@@ -18,8 +18,8 @@ from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
 from ..nn.spec import input_features
 from ..train import Checkpoint, DivergenceGuard, MetricsLogger, TensorBoard, TrainingState, evaluate, fit, predict
-from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, prepare_data,
-                    training_callbacks, training_data)
+from .build import build_loss, build_model, build_optimizer, prepare_data, training_data
+from .callbacks import build_regularization_scheduler, training_callbacks
 from . import resume as resuming
 from . import techniques
 from .config import RunConfig, load_config, parse_config

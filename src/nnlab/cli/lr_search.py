@@ -15,8 +15,8 @@ from .. import optim
 from .. import seed as set_seed
 from ..errors import ConfigError
 from ..train import lr_search
-from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, global_batch_size,
-                    prepare_data, scaled_lr, training_data)
+from .build import build_loss, build_model, build_optimizer, global_batch_size, prepare_data, scaled_lr, training_data
+from .callbacks import build_regularization_scheduler
 from .commands import config_with_overrides
 
 

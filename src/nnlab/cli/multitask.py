@@ -181,7 +181,8 @@ def train_tasks(cfg, args) -> int:
     """``nnlab train`` for a config with [tasks]."""
     from .. import io as model_io
     from ..train import evaluate, fit
-    from .build import build_optimizer, build_regularization_scheduler, run_callbacks
+    from .build import build_optimizer
+    from .callbacks import build_regularization_scheduler, run_callbacks
     from .run_report import write_tasks_report
     from .runs import CONFIG_FILE, MODEL_FILE, run_folder
 

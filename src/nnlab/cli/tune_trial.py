@@ -32,8 +32,8 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
     from .. import seed as set_seed
     from .. import tune as tuning
     from ..train import fit
-    from .build import (build_loss, build_model, build_optimizer, build_regularization_scheduler, training_callbacks,
-                        training_data)
+    from .build import build_loss, build_model, build_optimizer, training_data
+    from .callbacks import build_regularization_scheduler, training_callbacks
     from .config import parse_config
     from .multitask import build_multihead, build_task_loss
 
