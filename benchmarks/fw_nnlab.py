@@ -25,8 +25,9 @@ def setup() -> None:
 
 def versions() -> dict:
     import nnlab
+    from nnlab import _blas
 
-    return {"nnlab": nnlab.__version__}
+    return {"nnlab": nnlab.__version__, "nnlab BLAS": _blas.describe()}
 
 
 def build_model(case):

@@ -4,7 +4,8 @@ Per batch: gather the batch (one fancy index), forward ``h @ W`` for every layer
 backward ``dW = h.T @ g`` for every layer and ``dX = g @ W.T`` for every layer but
 the first.  No bias, activation, loss, BatchNorm or optimizer: no NumPy framework
 can train an epoch faster than this on the same BLAS, so ``epoch / floor`` is the
-framework's overhead factor.
+framework's overhead factor.  The products run where nnlab's run (``nnlab._blas.matmul``:
+NumPy's BLAS, or MKL's with the ``mkl`` extra), so the floor is nnlab's own.
 
 The second floor (:func:`memory_pass`, reported per step beside the GEMM floor)
 is the memory traffic every optimizer step needs at the least: read the
@@ -75,10 +76,14 @@ def memory_pass(case, threads: int = 1, reps: int = 30) -> dict:
 
 
 def versions() -> dict:
-    return {"numpy": np.__version__}
+    from nnlab import _blas
+
+    return {"numpy": np.__version__, "BLAS": _blas.backend()}
 
 
 def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
+    from nnlab import _blas
+
     if case.net:
         return _build_conv(case, seed, threads)
     rng = np.random.default_rng(seed + 2)
@@ -96,19 +101,21 @@ def build(case, X: np.ndarray, y: np.ndarray, seed: int, threads: int):
             h = X[perm[i : i + bs]]
             acts = [h]
             for W in Ws:
-                h = h @ W
+                h = _blas.matmul(h, W)
                 acts.append(h)
             g = acts[-1]  # stands in for dLoss/dOut: same shape and scale
             for j in range(len(Ws) - 1, -1, -1):
-                acts[j].T @ g
+                _blas.matmul(acts[j].T, g)
                 if j:
-                    g = g @ Ws[j].T
+                    g = _blas.matmul(g, Ws[j].T)
         return 0.0
 
     return Runner(run, n, bs, extra=lambda: {"memory_pass": memory_pass(case, threads)})
 
 
 def _build_conv(case, seed: int, threads: int):
+    from nnlab import _blas
+
     from .cases import gemm_shapes
 
     rng = np.random.default_rng(seed + 2)
@@ -123,10 +130,10 @@ def _build_conv(case, seed: int, threads: int):
     def run(stop):
         for _ in range(min(steps, -(-stop // bs))):
             for cols, W, first in layers:
-                g = cols @ W  # forward; stands in for the output gradient too
-                cols.T @ g
+                g = _blas.matmul(cols, W)  # forward; stands in for the output gradient too
+                _blas.matmul(cols.T, g)
                 if not first:
-                    g @ W.T
+                    _blas.matmul(g, W.T)
         return 0.0
 
     return Runner(run, case.samples, bs, extra=lambda: {"memory_pass": memory_pass(case, threads)})

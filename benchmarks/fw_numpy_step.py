@@ -35,7 +35,11 @@ def supports(case) -> bool:
 
 
 def make_step(case, seed: int):
-    """``(train_step, weights, biases)``: ``train_step(xb, yb)`` trains one batch in place and returns its loss."""
+    """``(train_step, weights, biases)``: ``train_step(xb, yb)`` trains one batch in place and returns its loss.
+
+    The matrix products go where nnlab's go (``nnlab._blas.matmul``), so the step and the floor share a BLAS.
+    """
+    from nnlab import _blas
     if not supports(case):
         raise ValueError(f"the hand-written NumPy step covers plain MLP cases, not {case.name}")
     f32 = np.float32
@@ -67,7 +71,7 @@ def make_step(case, seed: int):
         zs, one = acts[k], ones[k]
         h = xb
         for j, (W, b) in enumerate(zip(Ws, bs_)):
-            z = np.matmul(h, W, out=zs[j])
+            z = _blas.matmul(h, W, out=zs[j])
             z += b
             if j < len(Ws) - 1:
                 np.maximum(z, 0, out=z)
@@ -82,10 +86,10 @@ def make_step(case, seed: int):
         z *= f32(1.0 / k)
         g = z
         for j in range(len(Ws) - 1, -1, -1):
-            np.matmul((zs[j - 1] if j else xb).T, g, out=gWs[j])
+            _blas.matmul((zs[j - 1] if j else xb).T, g, out=gWs[j])
             np.matmul(one, g, out=gbs[j])
             if j:
-                g = g @ Ws[j].T
+                g = _blas.matmul(g, Ws[j].T)
                 g *= zs[j - 1] > 0
         step[0] += 1
         if adam:  # 13 in-place calls (``out=``: the closure rebinds no name)

@@ -25,7 +25,7 @@ FRAMEWORKS = {
     "nnlab-fit": ("fw_nnlab", "build_fit", "nnlab (train.fit)"),
     "torch": ("fw_torch", "build", "PyTorch"),
     "sklearn": ("fw_sklearn", "build", "scikit-learn"),
-    "gemm-floor": ("fw_numpy", "build", "NumPy GEMMs only"),
+    "gemm-floor": ("fw_numpy", "build", "GEMMs only (nnlab's BLAS)"),
     "numpy-step": ("fw_numpy_step", "build", "NumPy, hand-written step"),
 }
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _blas
+
 
 class Product:
     """The matrix product ``A @ B`` of a backward, not yet computed (see the module docstring)."""
@@ -37,7 +39,7 @@ class Product:
         return self.A.shape[:-1] + self.B.shape[1:]
 
     def value(self) -> np.ndarray:
-        return self.A @ self.B
+        return _blas.matmul(self.A, self.B)
 
     def __add__(self, other):
         return self.value() + array(other)
@@ -64,7 +66,7 @@ def accumulate(leaf, g, owned: set) -> None:
         # overwrite: the buffer stands for zeros; matmul refuses an ``out`` of any other shape
         # (the contract check below, at no cost on the path every Linear takes)
         leaf._zero_pending = False
-        np.matmul(g.A, g.B, out=buffer)
+        _blas.matmul(g.A, g.B, out=buffer)
         return
     if g.shape != leaf.data.shape:  # an op's backward broke its contract: fail loudly, never broadcast
         raise RuntimeError(f"internal error: gradient of shape {g.shape} for a leaf of shape {leaf.data.shape}")

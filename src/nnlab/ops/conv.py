@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _blas
+
 from ..errors import ConfigError
 from ..tensor import as_tensor, make_result
 from ._windows import (
@@ -38,7 +40,7 @@ from .fused import _column_sums, _like
 def _groups_gemm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """(M, G, k) @ (G, k, n) → (M, G, n): one GEMM when G is 1, one batched matmul otherwise."""
     if A.shape[1] == 1:
-        return (A[:, 0] @ B[0])[:, None]
+        return _blas.matmul(A[:, 0], B[0])[:, None]
     return np.matmul(A.transpose(1, 0, 2), B).transpose(1, 0, 2)
 
 
@@ -97,7 +99,7 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, groups=1):
         gW = gX = None
         if rw:
             if G == 1:
-                gWm = (cols[:, 0].T @ g2)[None]
+                gWm = _blas.matmul(cols[:, 0].T, g2)[None]
             else:
                 gWm = np.matmul(cols.transpose(1, 2, 0), g3.transpose(1, 0, 2))  # (G, kernel·Cg, n_out)
             gW = np.moveaxis(gWm.reshape((G,) + kernel + (Cg, n_out)), (-1, -2), (1, 2)).reshape(Wd.shape)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .. import _constants
+from .. import _blas, _constants
 from .._leafgrad import Product
 from . import _bn_fast
 from .activations import _rectify
@@ -77,7 +77,7 @@ def linear(x, W, b=None, relu=False):
     """
     x = _like(x, W)
     X, Wd = x.data, W.data
-    out = X @ Wd
+    out = _blas.matmul(X, Wd)
     if b is not None:
         out += b.data
     if relu:
@@ -90,7 +90,7 @@ def linear(x, W, b=None, relu=False):
         if relu:
             g = g * (out > 0)
         # dW and db as Products: computed straight into the parameters' gradient buffers (_leafgrad.py)
-        gX = g @ Wd.T if rx else None
+        gX = _blas.matmul(g, Wd.T) if rx else None
         g2 = g if X.ndim == 2 else g.reshape(-1, g.shape[-1])  # leading batch axes: fold them into one
         gW = Product((X if X.ndim == 2 else X.reshape(-1, X.shape[-1])).T, g2) if rw else None
         gb = Product(_ones(g2.shape[0], g2.dtype), g2) if rb else None

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .. import _blas
+
 from ._broadcast import unbroadcast
 from .elementwise import _pair
 from ..tensor import make_result
@@ -26,16 +28,16 @@ def matmul(a, b):
             g = np.expand_dims(g, -2)
         gA = gB = None
         if ra:
-            gA = g @ np.swapaxes(B2, -1, -2)
+            gA = _blas.matmul(g, np.swapaxes(B2, -1, -2))
             gA = unbroadcast(gA, A2.shape).reshape(A.shape)
         if rb:
             if B2.ndim == 2 and A2.ndim > 2:
                 # A batch of inputs times one matrix: fold the batch into the rows
                 # (one GEMM instead of a batch of products summed afterwards).
-                gB = A2.reshape(-1, A2.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+                gB = _blas.matmul(A2.reshape(-1, A2.shape[-1]).T, g.reshape(-1, g.shape[-1]))
             else:
-                gB = unbroadcast(np.swapaxes(A2, -1, -2) @ g, B2.shape)
+                gB = unbroadcast(_blas.matmul(np.swapaxes(A2, -1, -2), g), B2.shape)
             gB = gB.reshape(B.shape)
         return gA, gB
 
-    return make_result(A @ B, (a, b), backward)
+    return make_result(_blas.matmul(A, B), (a, b), backward)
