@@ -20,8 +20,9 @@ compare with.  MKL runs in its conditional-numerical-reproducibility mode
 (``MKL_CBWR_AUTO`` with ``STRICT``), so the same seed gives the same bits run after
 run on one machine whatever the arrays' alignment.  Two BLAS thread pools
 spinning on the same cores slow each other down (a batch-512 step ran 2× slower),
-so when MKL loads, NumPy's OpenBLAS is limited to one thread through threadpoolctl:
-what is left to it is the user's own NumPy code.
+so when MKL loads, NumPy's OpenBLAS is limited to one thread through threadpoolctl
+(what is left to it: small products, matrix-vector sums and the user's own NumPy code),
+and MKL's OpenMP threads stop spinning 5 ms after a product (``KMP_BLOCKTIME``, unless set).
 """
 
 from __future__ import annotations
@@ -70,6 +71,11 @@ def _load_mkl() -> dict:
     path = _library_path()
     if path is None:
         raise OSError("the mkl package is not installed (pip install 'nnlab[mkl]')")
+    # Intel OpenMP keeps its threads spinning 200 ms after a product by default: on a 2-core machine that
+    # steals a core from whatever runs next (the next process of a benchmark, nnlab's own update
+    # threads). 5 ms keeps them warm between the products of a step (momentum h1024-b32: 2958 µs per
+    # step against 3069 at 200 ms and 3529 at 0, `python -m benchmarks.profile`); the user's setting wins.
+    os.environ.setdefault("KMP_BLOCKTIME", "5")
     lib = ctypes.CDLL(path)
     lib.MKL_CBWR_Set.restype = ctypes.c_int
     if lib.MKL_CBWR_Set(_CBWR_AUTO | _CBWR_STRICT) != 0:  # before any computation, as MKL requires
