@@ -13,7 +13,7 @@ which calls MKL's ``cblas_?gemm`` through ctypes when:
 - the environment variable ``NNLAB_BLAS`` is not ``numpy`` (``mkl`` insists:
   an error if MKL cannot be loaded; the default ``auto`` uses it when it loads).
 
-Everything else (a product under ``MIN_WORK`` multiply-adds, a matrix-vector product,
+Everything else (a product under ``MIN_WORK`` multiply-adds or ``MIN_COLUMNS`` columns, a matrix-vector product,
 a batched or integer product, a layout BLAS cannot take without a copy, an ``out``
 that overlaps an operand) runs ``np.matmul``, the reference the tests
 compare with.  MKL runs in its conditional-numerical-reproducibility mode
@@ -42,6 +42,9 @@ _state: dict = {}  # "backend" -> "numpy" | "mkl"; "gemm" -> {dtype: cblas funct
 #: products of fewer multiply-adds (M·N·K) stay in NumPy: below about 2²⁰ the ctypes call and MKL's
 #: thread start cost more than MKL saves (32 × 64 × 64: 2.8 µs in NumPy, 10 µs through MKL)
 MIN_WORK = 1 << 20
+#: and so do products with fewer output columns: MKL was slower on every one measured (the conv cases'
+#: 1900 × 75 @ 75 × 25: 41 against 28 µs; 64 × 1600 @ 1600 × 10: 47 against 29 µs)
+MIN_COLUMNS = 32
 
 
 def _mode() -> str:
@@ -130,7 +133,8 @@ def _layout(a: np.ndarray):
 
 
 def _mkl_matmul(A: np.ndarray, B: np.ndarray, out=None) -> np.ndarray:
-    """``np.matmul(A, B, out=out)``; a 2-D product of at least ``MIN_WORK`` multiply-adds runs in MKL.
+    """``np.matmul(A, B, out=out)``; a 2-D product of at least ``MIN_WORK`` multiply-adds and
+    ``MIN_COLUMNS`` columns runs in MKL.
 
     A C-contiguous stack of rows times a matrix ((..., K) @ (K, N), as ``Linear`` sees a
     sequence) is one 2-D product of its rows.
@@ -143,7 +147,7 @@ def _mkl_matmul(A: np.ndarray, B: np.ndarray, out=None) -> np.ndarray:
     if A.ndim == 2 and B.ndim == 2 and A.dtype == B.dtype:
         (M, K), N = A.shape, B.shape[1]
         fn = _state["gemm"].get(A.dtype)
-        if fn is not None and M > 1 and N > 1 and K > 1 and M * N * K >= MIN_WORK and K == B.shape[0]:
+        if fn is not None and M > 1 and N >= MIN_COLUMNS and K > 1 and M * N * K >= MIN_WORK and K == B.shape[0]:
             la, lb = _layout(A), _layout(B)
             if la is not None and lb is not None and A.flags.aligned and B.flags.aligned:
                 if out is None:
@@ -173,6 +177,6 @@ def describe() -> str:
     from importlib import metadata
 
     if backend() == "mkl":
-        return f"MKL {metadata.version('mkl')} (products of at least {MIN_WORK:,} multiply-adds)"
+        return f"MKL {metadata.version('mkl')} (products of at least {MIN_WORK:,} multiply-adds and {MIN_COLUMNS} columns)"
     config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     return f"NumPy's ({config.get('name')} {config.get('version')})"
