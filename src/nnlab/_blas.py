@@ -38,6 +38,7 @@ CHOICES = ("auto", "numpy", "mkl")
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _CBWR_AUTO, _CBWR_STRICT = 2, 0x10000
+_INT32_LIMIT = 2**31
 _state: dict = {}  # "backend" -> "numpy" | "mkl"; "gemm" -> {dtype: cblas function}
 #: products of fewer multiply-adds (M·N·K) stay in NumPy: below about 2²⁰ the ctypes call and MKL's
 #: thread start cost more than MKL saves (32 × 64 × 64: 2.8 µs in NumPy, 10 µs through MKL)
@@ -149,7 +150,9 @@ def _mkl_matmul(A: np.ndarray, B: np.ndarray, out=None) -> np.ndarray:
         fn = _state["gemm"].get(A.dtype)
         if fn is not None and M > 1 and N >= MIN_COLUMNS and K > 1 and M * N * K >= MIN_WORK and K == B.shape[0]:
             la, lb = _layout(A), _layout(B)
-            if la is not None and lb is not None and A.flags.aligned and B.flags.aligned:
+            # MKL's LP64 interface takes 32-bit sizes: anything larger stays in NumPy
+            if (la is not None and lb is not None and A.flags.aligned and B.flags.aligned
+                    and max(M, N, K, la[1], lb[1]) < _INT32_LIMIT):
                 if out is None:
                     out = np.empty((M, N), A.dtype)
                     ok = True
