@@ -113,7 +113,26 @@ def test_tiny_run_end_to_end(tmp_path):
                 assert "error" not in fws[fw], fws[fw]["error"]
                 assert fws[fw]["median"] > 0 and math.isfinite(fws[fw]["losses"][0])
                 assert fws[fw]["info"]["param_dtypes"] == ["float32"]
+            # the floor's products run in nnlab's BLAS (NumPy's, or MKL's with nnlab[mkl])
+            blas = fws["nnlab"]["versions"]["nnlab BLAS"]
+            assert blas.startswith("MKL" if fws["gemm-floor"]["versions"]["BLAS"] == "mkl" else "NumPy's"), blas
+            assert fws["nnlab"]["threads_verified"], fws["nnlab"]["blas"]
     assert {t["status"] for t in result["targets"]} <= {"met", "missed", "n/a"}
+
+
+def test_gemm_compare_times_each_product_of_a_step_in_each_blas():
+    pytest.importorskip("torch")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.gemm_compare", "small"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.strip().startswith("product"))
+    assert "numpy" in header and "torch" in header
+    rows = [line.split() for line in lines if line.strip().startswith(("fwd", "dW", "dX"))]
+    assert [r[0] for r in rows] == ["fwd0", "dW0", "fwd1", "dW1", "dX1"]  # 64→64→10: no dX for the first layer
+    assert all(float(x) > 0 for r in rows for x in r[2:]) and all(len(r) == 2 + len(header.split()) - 1 for r in rows)
+    bad = subprocess.run([sys.executable, "-m", "benchmarks.gemm_compare", "cnn1d"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "MLP products only" in bad.stderr
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "momentum"])
