@@ -115,3 +115,78 @@ def test_asking_for_mkl_without_it_is_a_clear_error(monkeypatch):
         _blas.backend()
     monkeypatch.setenv(_blas.BLAS_ENV, "auto")
     assert _blas.backend() == "numpy"  # auto falls back to NumPy's BLAS
+
+
+def test_threads_whose_first_products_coincide_all_get_them():
+    code = (
+        "import threading, numpy as np\n"
+        "from nnlab import _blas\n"
+        "A = np.ones((200, 300), np.float32); B = np.ones((300, 100), np.float32); errors = []\n"
+        "go = threading.Barrier(4)\n"
+        "def work():\n"
+        "    go.wait()\n"
+        "    try:\n"
+        "        assert (_blas.matmul(A, B) == 300).all()\n"
+        "    except Exception as exc:\n"
+        "        errors.append(repr(exc))\n"
+        "threads = [threading.Thread(target=work) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(errors)\n"
+    )
+    for mode in ("auto", "numpy"):
+        assert _python(code, NNLAB_BLAS=mode) == "[]"
+
+
+def test_empty_stacks_and_their_gradients_match_numpy():
+    import nnlab
+
+    A = np.zeros((2, 3, 0), np.float32)
+    B = np.zeros((0, 5), np.float32)
+    np.testing.assert_array_equal(_blas.matmul(A, B), np.zeros((2, 3, 5), np.float32))
+    out = np.full((2, 3, 5), np.nan, np.float32)
+    np.testing.assert_array_equal(_blas.matmul(A, B, out=out), np.zeros((2, 3, 5), np.float32))
+    a = nnlab.tensor(np.zeros((2, 3, 0)), requires_grad=True)
+    b = nnlab.tensor(np.zeros((0, 5)), requires_grad=True)
+    (a @ b).sum().backward()
+    assert a.grad.shape == (2, 3, 0) and b.grad.shape == (0, 5)
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
+def test_anything_but_plain_arrays_gets_numpys_own_rules():
+    A = np.ones((200, 300), np.float32)
+    B = np.ones((300, 100), np.float32)
+    out = np.empty((200, 100), np.float32)
+    assert _blas.matmul(A, B, out=(out,)) is out  # a tuple, as ufuncs take it
+    assert type(_blas.matmul(np.asmatrix(A), np.asmatrix(B))) is np.matrix
+    np.testing.assert_array_equal(_blas.matmul(A.tolist()[:2], B), np.matmul(A.tolist()[:2], B))
+
+
+@mkl
+def test_sizes_past_mkls_32_bit_interface_stay_in_numpy(monkeypatch):
+    calls = []
+    monkeypatch.setitem(_blas._state, "gemm", {k: (lambda *a, _f=f: calls.append(1) or _f(*a)) for k, f in _blas._state["gemm"].items()})
+    A = np.ones((200, 300), np.float32)
+    B = np.ones((300, 100), np.float32)
+    _blas.matmul(A, B)
+    assert calls == [1]
+    monkeypatch.setattr(_blas, "_INT32_LIMIT", 250)  # as if the 300-wide inner dimension did not fit
+    np.testing.assert_array_equal(_blas.matmul(A, B), np.matmul(A, B))
+    assert calls == [1]
+
+
+@mkl
+def test_only_numpys_own_openblas_is_held_at_one_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pytest.importorskip("scipy.linalg")
+    code = (
+        "import numpy as np, scipy.linalg, threadpoolctl\n"
+        "from nnlab import _blas\n"
+        "_blas.matmul(np.ones((200, 300), np.float32), np.ones((300, 100), np.float32))\n"
+        "for p in threadpoolctl.threadpool_info():\n"
+        "    if p['internal_api'] == 'openblas': print(p['filepath'], p['num_threads'])\n"
+    )
+    lines = _python(code, OPENBLAS_NUM_THREADS="2").splitlines()
+    numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
+    assert any(line.startswith(numpy_dir) and line.endswith(" 1") for line in lines), lines
+    assert all(line.endswith(" 2") for line in lines if not line.startswith(numpy_dir)), lines
+    assert threadpoolctl  # the module the limit goes through

@@ -5,8 +5,8 @@ BLAS PyTorch's CPU wheels carry) runs the products of a small batch 1.5–2.4×
 faster (784 → 1024 → 1024 → 10 at batch 32: the step's eight GEMMs 1.3 against
 2.3 ms; ``BENCHMARKS.md``), and at a training step's shapes OpenBLAS has no
 setting that closes the gap.  So nnlab routes its own products (``Linear``, the
-gradient products written into ``.grad``, the column sums of bias gradients and
-BatchNorm, 2-D ``matmul`` and the convolutions' GEMMs) through :func:`matmul`,
+gradient products written into ``.grad``, ``matmul`` and the convolutions'
+single-group GEMMs) through :func:`matmul`,
 which calls MKL's ``cblas_?gemm`` through ctypes when:
 
 - the ``mkl`` package is installed (``pip install 'nnlab[mkl]'``, about 1 GB), and
@@ -20,15 +20,20 @@ compare with.  MKL runs in its conditional-numerical-reproducibility mode
 (``MKL_CBWR_AUTO`` with ``STRICT``), so the same seed gives the same bits run after
 run on one machine whatever the arrays' alignment.  Two BLAS thread pools
 spinning on the same cores slow each other down (a batch-512 step ran 2× slower),
-so when MKL loads, NumPy's OpenBLAS is limited to one thread through threadpoolctl
-(what is left to it: small products, matrix-vector sums and the user's own NumPy code),
-and MKL's OpenMP threads stop spinning 5 ms after a product (``KMP_BLOCKTIME``, unless set).
+so when MKL loads, NumPy's own OpenBLAS (the copy in NumPy's package; SciPy's is left
+alone) is limited to one thread through threadpoolctl (what is left to it: small products,
+matrix-vector sums and the user's own NumPy code, whose multi-threaded BLAS results may then
+differ in the last bits), and MKL's OpenMP threads stop spinning 5 ms after a product
+(``KMP_BLOCKTIME``, unless set).  Unlike ``np.matmul``, a product MKL computes raises no
+floating-point warning or error (``np.errstate``): an overflow or ``inf · 0`` shows only as
+inf or NaN in the result, which ``fit``'s divergence check catches.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import threading
 
 import numpy as np
 
@@ -40,6 +45,7 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _CBWR_AUTO, _CBWR_STRICT = 2, 0x10000
 _INT32_LIMIT = 2**31
 _state: dict = {}  # "backend" -> "numpy" | "mkl"; "gemm" -> {dtype: cblas function}
+_deciding = threading.Lock()  # threads whose first products coincide: one loads MKL, the others wait
 #: products of fewer multiply-adds (M·N·K) stay in NumPy: below about 2²⁰ the ctypes call and MKL's
 #: thread start cost more than MKL saves (32 × 64 × 64: 2.8 µs in NumPy, 10 µs through MKL)
 MIN_WORK = 1 << 20
@@ -100,26 +106,36 @@ def _limit_openblas() -> None:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # the mkl extra brings it; without it both pools keep their threads
         return
-    ThreadpoolController().select(internal_api="openblas").limit(limits=1)
+    numpy_libs = os.path.dirname(os.path.abspath(np.__file__))  # wheels put theirs in numpy.libs/ beside it
+    for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
+        if os.path.abspath(lib.filepath or "").startswith(numpy_libs):
+            lib.set_num_threads(1)
 
 
 def backend() -> str:
     """``"mkl"`` or ``"numpy"``: the BLAS :func:`matmul` uses (decided, and MKL loaded, on the first call)."""
     if "backend" not in _state:
-        mode = _mode()
-        _state["backend"] = "numpy"
-        if mode != "numpy":
-            try:
-                _state["gemm"] = _load_mkl()
-                _state["backend"] = "mkl"
-            except (OSError, AttributeError) as exc:
-                if mode == "mkl":
-                    from .errors import ConfigError
-
-                    raise ConfigError(f"{BLAS_ENV}=mkl, but MKL could not be loaded: {exc}") from None
-        # rebind the module's ``matmul``: with NumPy's BLAS a product costs no extra Python call
-        globals()["matmul"] = _mkl_matmul if _state["backend"] == "mkl" else np.matmul
+        with _deciding:
+            if "backend" not in _state:
+                _state["backend"] = _decide()
+                # rebind the module's ``matmul``: with NumPy's BLAS a product costs no extra Python call
+                globals()["matmul"] = _mkl_matmul if _state["backend"] == "mkl" else np.matmul
     return _state["backend"]
+
+
+def _decide() -> str:
+    mode = _mode()
+    if mode == "numpy":
+        return "numpy"
+    try:
+        _state["gemm"] = _load_mkl()
+    except (OSError, AttributeError) as exc:
+        if mode == "mkl":
+            from .errors import ConfigError
+
+            raise ConfigError(f"{BLAS_ENV}=mkl, but MKL could not be loaded: {exc}") from None
+        return "numpy"
+    return "mkl"
 
 
 def _layout(a: np.ndarray):
@@ -140,12 +156,15 @@ def _mkl_matmul(A: np.ndarray, B: np.ndarray, out=None) -> np.ndarray:
     A C-contiguous stack of rows times a matrix ((..., K) @ (K, N), as ``Linear`` sees a
     sequence) is one 2-D product of its rows.
     """
-    if A.ndim > 2 and B.ndim == 2 and A.shape[-1] == B.shape[0] and A.flags.c_contiguous and (out is None or out.flags.c_contiguous):
+    if type(A) is not np.ndarray or type(B) is not np.ndarray or (out is not None and type(out) is not np.ndarray):
+        pass  # lists, subclasses, tuples as out: np.matmul's own rules
+    elif (A.ndim > 2 and B.ndim == 2 and A.shape[-1] == B.shape[0] and A.size and B.size and A.flags.c_contiguous
+          and (out is None or out.flags.c_contiguous)):
         shape = A.shape[:-1] + B.shape[1:]
         if out is None or out.shape == shape:
             C = _mkl_matmul(A.reshape(-1, A.shape[-1]), B, None if out is None else out.reshape(-1, B.shape[1]))
             return C.reshape(shape) if out is None else out
-    if A.ndim == 2 and B.ndim == 2 and A.dtype == B.dtype:
+    elif A.ndim == 2 and B.ndim == 2 and A.dtype == B.dtype:
         (M, K), N = A.shape, B.shape[1]
         fn = _state["gemm"].get(A.dtype)
         if fn is not None and M > 1 and N >= MIN_COLUMNS and K > 1 and M * N * K >= MIN_WORK and K == B.shape[0]:
@@ -171,8 +190,8 @@ def matmul(A: np.ndarray, B: np.ndarray, out=None) -> np.ndarray:
 
     The first call decides the backend and rebinds this name (see :func:`backend`).
     """
-    backend()
-    return matmul(A, B, out)
+    fn = _mkl_matmul if backend() == "mkl" else np.matmul
+    return fn(A, B) if out is None else fn(A, B, out=out)
 
 
 def describe() -> str:

@@ -1,5 +1,7 @@
 """Matrix multiplication, 2-D and batched (NumPy ``matmul`` semantics)."""
 
+import math
+
 import numpy as np
 
 from .. import _blas
@@ -34,7 +36,8 @@ def matmul(a, b):
             if B2.ndim == 2 and A2.ndim > 2:
                 # A batch of inputs times one matrix: fold the batch into the rows
                 # (one GEMM instead of a batch of products summed afterwards).
-                gB = _blas.matmul(A2.reshape(-1, A2.shape[-1]).T, g.reshape(-1, g.shape[-1]))
+                rows = math.prod(A2.shape[:-1])  # not reshape(-1, k): that fails when k is 0
+                gB = _blas.matmul(A2.reshape(rows, A2.shape[-1]).T, g.reshape(rows, g.shape[-1]))
             else:
                 gB = unbroadcast(_blas.matmul(np.swapaxes(A2, -1, -2), g), B2.shape)
             gB = gB.reshape(B.shape)
