@@ -237,6 +237,10 @@ def test_state_dict_layout_and_bad_loads():
     assert sd["state"][2]["update"].shape == SHAPES[2] and sd["state"][2]["step"] == 2
     with pytest.raises(ConfigError, match="parameter groups"):
         SGD(params, lr=0.1).load_state_dict(sd)
+    with pytest.raises(ConfigError, match="unknown key.*momentum"):  # SGD's group settings are not Adam's
+        Adam([{"params": params[:2]}, {"params": params[2:]}]).load_state_dict(sd)
+    for group in sd["param_groups"]:
+        del group["momentum"], group["nesterov"]
     with pytest.raises(ConfigError, match="expects"):
         Adam([{"params": params[:2]}, {"params": params[2:]}]).load_state_dict(sd)
     bad = opt.state_dict()

@@ -32,6 +32,7 @@ from ..errors import ConfigError
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
 from ._flat import FlatParams
+from ._state_check import checked_state_dict
 
 
 def _as_groups(params) -> list:
@@ -327,54 +328,21 @@ class Optimizer:
         return {"state": dict(sorted(state.items())), "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what :meth:`state_dict` saved; the parameters themselves are the model's to load."""
-        try:
-            saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
-        except (KeyError, TypeError):
-            raise ConfigError("an optimizer state dict needs the keys 'state' and 'param_groups'") from None
-        if len(saved_groups) != len(self.param_groups):
-            raise ConfigError(
-                f"the state dict has {len(saved_groups)} parameter groups, the optimizer {len(self.param_groups)}"
-            )
-        for k, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
-            if len(saved["params"]) != len(group["params"]):
-                raise ConfigError(
-                    f"parameter group {k}: the state dict has {len(saved['params'])} parameters, "
-                    f"the optimizer {len(group['params'])}"
-                )
-        expected = {"step", *self.state_names}
-        for i, entry in saved_state.items():
-            if set(entry) != expected:
-                raise ConfigError(
-                    f"state of parameter {i} has keys {sorted(entry)}, {type(self).__name__} expects {sorted(expected)}"
-                )
-        new_groups = []
-        for saved, group in zip(saved_groups, self.param_groups):
-            new = dict(group)
-            new.update({k: v for k, v in saved.items() if k != "params"})
-            self._validate(new)
-            new_groups.append(new)
-        # Check every array before changing anything, so a bad state dict leaves the optimizer as it was.
-        entries = list(self._indexed_params())
-        for i, _gi, flat, j in entries:
-            entry = saved_state.get(i, saved_state.get(str(i)))
-            if entry is None:
-                continue
-            for name in self.state_names:
-                if np.shape(entry[name]) != flat.data_views[j].shape:
-                    raise ConfigError(
-                        f"state '{name}' of parameter {i} has shape {np.shape(entry[name])}, "
-                        f"the parameter {flat.data_views[j].shape}"
-                    )
-        for group, new in zip(self.param_groups, new_groups):
-            group.update({k: v for k, v in new.items() if k != "params"})
+        """Restore what :meth:`state_dict` saved; the parameters themselves are the model's to load.
+
+        Everything is checked first (``_state_check.py``): a bad state dict raises
+        a ConfigError naming the problem and leaves the optimizer as it was.
+        """
+        groups, entries = checked_state_dict(self, state_dict)
+        for group, new in zip(self.param_groups, groups):
+            group.update(new)
         steps: dict = {}
-        for i, _gi, flat, j in entries:
-            entry = saved_state.get(i, saved_state.get(str(i)))
+        for i, _gi, flat, j in self._indexed_params():
+            step, arrays = entries.get(i, (0, None))
             sl = flat.slices[j]
             for name, buf in flat.state.items():
-                buf[sl] = 0 if entry is None else np.asarray(entry[name]).reshape(-1)
-            steps.setdefault(id(flat), (flat, [0] * len(flat.params)))[1][j] = 0 if entry is None else int(entry["step"])
+                buf[sl] = 0 if arrays is None else arrays[name]
+            steps.setdefault(id(flat), (flat, [0] * len(flat.params)))[1][j] = step
         for flat, counts in steps.values():
             flat.scaled_for = {}  # the arrays are stored for the loaded groups' β (see state_dict)
             flat.step = max(counts)

@@ -1,0 +1,78 @@
+"""Optimizer misuse is a ConfigError naming the mistake, and a refused call changes nothing (from an outside probe)."""
+
+import copy
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab.errors import ConfigError
+from nnlab.optim import SGD, Adam
+from optim_helpers import FACTORIES, make_params, train
+
+
+# ---------------------------------------------------------------- load_state_dict
+def _spoil_then(bad_edit):
+    """A state dict whose lr and moments differ from the optimizer's, then broken by ``bad_edit``."""
+    def edit(sd):
+        sd["param_groups"][0]["lr"] = 0.5
+        for entry in sd["state"].values():
+            entry["grad_sum"] = np.full_like(entry["grad_sum"], 7.0)
+        bad_edit(sd)
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda sd: sd["state"][1].__setitem__("step", "x"), "'step' must be a whole number"),
+    (lambda sd: sd["state"][1].__setitem__("step", 2.5), "'step' must be a whole number"),
+    (lambda sd: sd["state"][1].__setitem__("step", -1), "'step' must be a whole number"),
+    (lambda sd: sd["state"].__setitem__(1, 5), "must be a dict"),
+    (lambda sd: sd["param_groups"][0].pop("params"), "no 'params' key"),
+    (lambda sd: sd["param_groups"][0].__setitem__("params", 3), "'params' must be a list"),
+    (lambda sd: sd["param_groups"].__setitem__(0, 3), "must be a dict"),
+    (lambda sd: sd["state"][1].__setitem__("grad_sum", np.array(["a"] * 2)), "must be numbers"),
+    (lambda sd: sd["state"].__setitem__(9, sd["state"][0]), "parameter 9"),
+    (lambda sd: sd.__setitem__("state", [1]), "'state' must be a dict"),
+], ids=["text step", "fraction step", "negative step", "entry not a dict", "no params", "params not a list",
+        "group not a dict", "text array", "index of no parameter", "state a list"])
+def test_a_bad_state_dict_is_a_config_error_and_changes_nothing(edit, message):
+    params = make_params()
+    opt = Adam(params, lr=0.01)
+    train(opt, params, 3)
+    before = opt.state_dict()
+    bad = copy.deepcopy(before)
+    _spoil_then(edit)(bad)
+    with pytest.raises(ConfigError, match=message):
+        opt.load_state_dict(bad)
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    for i, entry in before["state"].items():
+        assert after["state"][i]["step"] == entry["step"]
+        for name in ("grad_sum", "sq_grad_sum"):
+            np.testing.assert_array_equal(after["state"][i][name], entry[name])
+
+
+def test_unknown_group_keys_are_refused_on_load_as_by_add_param_group():
+    torch = pytest.importorskip("torch")
+    foreign = torch.optim.Adam([torch.zeros(3, requires_grad=True)], lr=0.05, amsgrad=True, maximize=True).state_dict()
+    opt = Adam([nnlab.tensor(np.zeros(3), requires_grad=True)], lr=0.01)
+    with pytest.raises(ConfigError, match="unknown key.*amsgrad"):
+        opt.load_state_dict(foreign)
+    assert opt.lr == 0.01 and "maximize" not in opt.param_groups[0]
+    typo = opt.state_dict()
+    typo["param_groups"][0]["lrr"] = 1.0
+    with pytest.raises(ConfigError, match="lrr"):
+        opt.load_state_dict(typo)
+
+
+@pytest.mark.parametrize("name", [n for n in FACTORIES if n != "adam_groups"])
+def test_every_optimizer_reloads_its_own_state_dict_with_a_name_and_a_changed_setting(name):
+    params = make_params()
+    opt = FACTORIES[name]([{"params": params[:2], "name": "first"}, {"params": params[2:]}])
+    train(opt, params, 2)
+    opt.param_groups[1]["weight_decay"] = 0.01  # as WeightDecayScheduler writes it
+    saved = copy.deepcopy(opt.state_dict())
+    fresh = FACTORIES[name]([{"params": params[:2]}, {"params": params[2:]}])
+    fresh.load_state_dict(saved)
+    assert fresh.param_groups[0]["name"] == "first" and fresh.param_groups[1]["weight_decay"] == 0.01
+
