@@ -76,3 +76,24 @@ def test_every_optimizer_reloads_its_own_state_dict_with_a_name_and_a_changed_se
     fresh.load_state_dict(saved)
     assert fresh.param_groups[0]["name"] == "first" and fresh.param_groups[1]["weight_decay"] == 0.01
 
+
+# ---------------------------------------------------------------- Adam's betas
+def _betas_mid_run(betas):
+    params = make_params()
+    opt = Adam(params)
+    train(opt, params, 1)
+    opt.param_groups[0]["betas"] = betas
+    train(opt, params, 1)
+
+
+@pytest.mark.parametrize("betas", [0.9, None, "ab", (0.9,)], ids=["scalar", "None", "text", "one"])
+@pytest.mark.parametrize("where", ["constructor", "adamw", "group", "mid-run"])
+def test_betas_that_are_not_a_pair_are_a_config_error(betas, where):
+    from nnlab.optim import AdamW
+    build = {"constructor": lambda: Adam(make_params(), betas=betas),
+             "adamw": lambda: AdamW(make_params(), betas=betas),
+             "group": lambda: Adam([{"params": make_params(), "betas": betas}]),
+             "mid-run": lambda: _betas_mid_run(betas)}[where]
+    with pytest.raises(ConfigError, match="betas must be a pair"):
+        build()
+

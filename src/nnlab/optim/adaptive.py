@@ -71,6 +71,15 @@ def adam(w, grad, M, V, s, beta1, beta2, eps_r, step) -> None:
     np.subtract(w, s, out=w)
 
 
+def _betas(group: dict) -> tuple:
+    """A group's (β₁, β₂), or the ConfigError of anything else (a scalar, None): read through here wherever
+    it is read, as a user may set ``group["betas"]`` between steps (the values are checked as any β)."""
+    betas = group["betas"]
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list, np.ndarray)) or len(betas) != 2:
+        raise ConfigError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    return betas[0], betas[1]
+
+
 def _scalars(flat, *values):
     """The step's scalars in the buffers' dtype, as NumPy 2 casts a Python float (what a kernel needs)."""
     return tuple(flat.dtype.type(x) for x in values)
@@ -183,23 +192,21 @@ class Adam(Optimizer):
     """
 
     state_names = ("grad_sum", "sq_grad_sum")
-    scaled_states = {"grad_sum": lambda group: group["betas"][0], "sq_grad_sum": lambda group: group["betas"][1]}
+    scaled_states = {"grad_sum": lambda group: _betas(group)[0], "sq_grad_sum": lambda group: _betas(group)[1]}
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        pair = tuple(betas) if isinstance(betas, (tuple, list, np.ndarray)) else betas  # anything else: _validate says what
+        super().__init__(params, dict(lr=lr, betas=pair, eps=eps, weight_decay=weight_decay))
 
     def _validate(self, group):
         super()._validate(group)
-        betas = group["betas"]
-        if len(betas) != 2:
-            raise ConfigError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        betas = _betas(group)
         self._check("betas[0]", betas[0], high=1.0, high_open=True)
         self._check("betas[1]", betas[1], high=1.0, high_open=True)
         self._check("eps", group["eps"])
 
     def _rule(self, group, flat):
-        betas = group["betas"]
-        beta1, beta2 = float(betas[0]), float(betas[1])
+        beta1, beta2 = (float(b) for b in _betas(group))
         lr, eps = float(group["lr"]), float(group["eps"])
         t = flat.t
         scalar = isinstance(t, int)
