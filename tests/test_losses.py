@@ -116,6 +116,13 @@ def test_penalties_count_explicitly_passed_vectors():
     assert losses.l2_penalty([("bias", bias)], alpha=1.0).item() == 0.0  # named pairs: weights only
 
 
+@pytest.mark.parametrize("alpha", [-1.0, float("nan"), float("inf"), "a", None, True])
+@pytest.mark.parametrize("penalty", [losses.l1_penalty, losses.l2_penalty], ids=["l1", "l2"])
+def test_penalty_alpha_must_be_a_finite_number_at_least_zero(penalty, alpha):
+    with pytest.raises(ConfigError, match="alpha must be a finite number >= 0"):
+        penalty(nn.Linear(3, 2, rng=0), alpha)
+
+
 def test_penalty_gradchecks_and_empty():
     a, b = _x(RNG.standard_normal((3, 2))), _x(RNG.standard_normal((2, 2)))
     assert nnlab.gradcheck(lambda a, b: losses.l2_penalty([a, b], 0.3), [a, b])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_float
 from ..errors import ConfigError
 from ..tensor import Tensor, as_tensor, make_result
 
@@ -64,13 +65,13 @@ def l2_penalty(params, alpha, weights_only=True):
     >>> l2_penalty(nnlab.nn.Linear(2, 2, weight_init="ones"), alpha=0.5).item()
     1.0
     """
-    a = float(alpha)
+    a = check_float("alpha", alpha, low=0.0, owner="l2_penalty")  # a negative α would reward large weights
     params = _weights(params, weights_only)
     return _penalty(params, lambda W: 0.5 * a * np.vdot(W, W), lambda W: W * W.dtype.type(a))
 
 
 def l1_penalty(params, alpha, weights_only=True):
     """α·Σ|w| over weights (gradient α·sign(w)); weights chosen as in :func:`l2_penalty`."""
-    a = float(alpha)
+    a = check_float("alpha", alpha, low=0.0, owner="l1_penalty")
     params = _weights(params, weights_only)
     return _penalty(params, lambda W: a * np.abs(W).sum(dtype=np.float64), lambda W: np.sign(W) * W.dtype.type(a))
