@@ -97,3 +97,25 @@ def test_betas_that_are_not_a_pair_are_a_config_error(betas, where):
     with pytest.raises(ConfigError, match="betas must be a pair"):
         build()
 
+
+# ---------------------------------------------------------------- what is passed where model.parameters() belongs
+def _model():
+    return nnlab.nn.Linear(2, 2, rng=0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: SGD(_model()), r"got the model \(Linear\) itself; pass model.parameters\(\)"),
+    (lambda: Adam(None), "iterable of tensors such as model.parameters"),
+    (lambda: SGD(3.0), "iterable of tensors"),
+    (lambda: nnlab.optim.clip_grad_norm(_model(), 1.0), r"pass model.parameters\(\) or an optimizer"),
+    (lambda: nnlab.optim.clip_grad_value(_model(), 1.0), r"pass model.parameters\(\) or an optimizer"),
+    (lambda: nnlab.optim.clip_grad_norm(None, 1.0), "iterable of tensors"),
+    (lambda: nnlab.optim.clip_grad_value([np.ones(2)], 1.0), "got an item of type ndarray"),
+    (lambda: SGD(make_params(), lr=0.1).set_group_lrs(0.1), "one learning rate per group"),
+    (lambda: SGD(make_params()[:1]).add_param_group(make_params()[1:]), "add_param_group takes one dict"),
+], ids=["SGD(model)", "Adam(None)", "SGD(number)", "clip_norm(model)", "clip_value(model)", "clip(None)",
+        "clip(arrays)", "set_group_lrs(number)", "add_param_group(list)"])
+def test_a_model_or_none_where_parameters_belong_is_a_config_error(call, message):
+    with pytest.raises(ConfigError, match=message):
+        call()
+

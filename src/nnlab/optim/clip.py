@@ -9,7 +9,7 @@ import numpy as np
 from .._checks import check_float
 from ..errors import ConfigError
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, not_parameters
 
 
 def _tiles(base: np.ndarray, grads: list) -> bool:
@@ -39,8 +39,13 @@ def _grad_blocks(params) -> list:
         return params.grad_buffers()
     if isinstance(params, Tensor):
         params = [params]
+    problem = not_parameters(params, "gradient clipping", also=" or an optimizer")
+    if problem:
+        raise ConfigError(problem)
     grads, seen = [], set()
     for p in params:
+        if not isinstance(p, Tensor):
+            raise ConfigError(f"gradient clipping takes tensors or an optimizer, got an item of type {type(p).__name__}")
         if id(p) not in seen and p.grad is not None:
             seen.add(id(p))
             grads.append(p.grad)

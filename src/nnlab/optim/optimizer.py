@@ -35,11 +35,25 @@ from ._flat import FlatParams
 from ._state_check import checked_state_dict
 
 
+def not_parameters(params, who: str, also: str = "") -> str | None:
+    """What is wrong with ``params`` handed to ``who`` where ``model.parameters()`` belongs (None: an iterable, fine)."""
+    from ..nn.module import Module
+
+    if isinstance(params, Module):
+        return f"{who} got the model ({type(params).__name__}) itself; pass model.parameters(){also}"
+    if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
+        return f"{who} takes an iterable of tensors such as model.parameters(){also}, got {type(params).__name__}"
+    return None
+
+
 def _as_groups(params) -> list:
     if isinstance(params, Tensor):
         raise ConfigError("params must be an iterable of tensors or of parameter-group dicts, got a single Tensor")
     if isinstance(params, dict):
         params = [params]
+    problem = not_parameters(params, "the optimizer")
+    if problem:
+        raise ConfigError(problem)
     items = list(params)
     if not items:
         raise ConfigError("the optimizer got an empty parameter list")
@@ -80,6 +94,10 @@ class Optimizer:
     # ------------------------------------------------------------ groups
     def add_param_group(self, group: dict) -> None:
         """Add a group of parameters with its own hyper-parameters (defaults fill the rest)."""
+        if not isinstance(group, dict):
+            raise ConfigError(
+                f"add_param_group takes one dict {{'params': [...], <setting>: ...}}, got {type(group).__name__}"
+            )
         group = dict(group)
         if "params" not in group:
             raise ConfigError("a parameter group needs a 'params' key")
@@ -156,6 +174,9 @@ class Optimizer:
         >>> opt.set_group_lrs([0.05, 0.005]); [g["lr"] for g in opt.param_groups]
         [0.05, 0.005]
         """
+        if isinstance(rates, (str, bytes)) or not hasattr(rates, "__iter__"):
+            raise ConfigError(f"set_group_lrs takes one learning rate per group (a list), got {rates!r}; "
+                              "to set every group's, assign opt.lr")
         rates = [self._check("lr", rate) for rate in rates]
         if len(rates) != len(self.param_groups):
             raise ConfigError(f"set_group_lrs: {len(rates)} rates for {len(self.param_groups)} parameter groups")
