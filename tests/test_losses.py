@@ -123,6 +123,15 @@ def test_penalty_alpha_must_be_a_finite_number_at_least_zero(penalty, alpha):
         penalty(nn.Linear(3, 2, rng=0), alpha)
 
 
+@pytest.mark.parametrize("target", [np.full((4, 2), 0.5), np.full((4, 4), 0.25), np.eye(2)[[0, 1, 0, 1]]],
+                         ids=["narrow", "wide", "one-hot narrow"])
+def test_cross_entropy_rows_of_the_wrong_width_report_the_shapes(target):
+    with pytest.raises(DataError, match=r"\(4, \d\) do not fit logits of shape \(4, 3\)"):
+        losses.cross_entropy(_x(np.zeros((4, 3))), target)
+    with pytest.raises(DataError, match="do not fit predictions"):  # class indices of the wrong shape, not "whole numbers"
+        losses.nll_loss(_x(np.zeros((3, 3))), np.full(4, 0.5))
+
+
 def test_penalty_gradchecks_and_empty():
     a, b = _x(RNG.standard_normal((3, 2))), _x(RNG.standard_normal((2, 2)))
     assert nnlab.gradcheck(lambda a, b: losses.l2_penalty([a, b], 0.3), [a, b])

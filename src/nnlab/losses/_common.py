@@ -65,6 +65,8 @@ def class_targets(target, lead_shape, classes, where, ignore_index=None):
     index is set to 0 so that it can index); ``kept`` is None when nothing is ignored.
     """
     y = np.asarray(target)
+    if y.shape != tuple(lead_shape):  # first: rows of the wrong width are not "fractional class indices"
+        raise DataError(f"{where}: class targets of shape {y.shape} do not fit predictions of shape {lead_shape + (classes,)}")
     if y.dtype.kind == "f":
         rounded = np.rint(y)
         if not np.array_equal(rounded, y):
@@ -72,8 +74,6 @@ def class_targets(target, lead_shape, classes, where, ignore_index=None):
         y = rounded.astype(np.int64)
     elif y.dtype.kind not in "iu":
         raise DataError(f"{where}: class targets must be integers, got dtype {y.dtype}")
-    if y.shape != tuple(lead_shape):
-        raise DataError(f"{where}: class targets of shape {y.shape} do not fit predictions of shape {lead_shape + (classes,)}")
     kept = None
     if ignore_index is not None:
         kept = y != ignore_index

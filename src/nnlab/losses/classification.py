@@ -69,6 +69,9 @@ def cross_entropy(logits, target, label_smoothing=0.0, reduction="mean", *, weig
     eps = _smoothing(label_smoothing, K, "cross_entropy")
     T = target_array(target)
     soft = T.shape == Z.shape  # probability rows (one-hot integer rows are allowed)
+    if T.ndim == Z.ndim and not soft:  # class indices have one axis less: these are rows of the wrong width
+        raise DataError(f"cross_entropy: target rows of shape {T.shape} do not fit logits of shape {Z.shape} "
+                        f"(rows of probabilities need shape {Z.shape}, class indices shape {Z.shape[:-1]})")
     if soft and ignore_index is not None:
         raise DataError("cross_entropy: ignore_index applies to class-index targets, not to rows of probabilities")
     if soft:
