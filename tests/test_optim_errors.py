@@ -119,3 +119,26 @@ def test_a_model_or_none_where_parameters_belong_is_a_config_error(call, message
     with pytest.raises(ConfigError, match=message):
         call()
 
+
+# ---------------------------------------------------------------- skipped parameters with eps = 0
+@pytest.mark.parametrize("make", [lambda p: nnlab.optim.Adagrad(p, lr=0.1, eps=0.0),
+                                  lambda p: nnlab.optim.RMSProp(p, lr=0.01, eps=0.0),
+                                  lambda p: Adam(p, lr=0.1, eps=0.0)], ids=["adagrad", "rmsprop", "adam"])
+def test_a_skipped_parameter_computes_no_zero_by_zero(make):
+    a, b = nnlab.tensor([1.0, 2.0], requires_grad=True), nnlab.tensor([3.0], requires_grad=True)
+    alone = nnlab.tensor([1.0, 2.0], requires_grad=True)
+    opt, reference = make([a, b]), make([alone])
+    for _ in range(2):
+        a.grad, alone.grad = np.array([0.5, -0.5], np.float32), np.array([0.5, -0.5], np.float32)
+        with np.errstate(all="raise"):  # b has no gradient: skipped, and nothing of it is divided
+            opt.step()
+        reference.step()
+        np.testing.assert_array_equal(a.data, alone.data)  # the same bits as without b
+        np.testing.assert_array_equal(b.data, [3.0])
+    # a 0/0 of a parameter that IS updated still shows (ε = 0 and a zero first gradient)
+    c = nnlab.tensor([1.0], requires_grad=True)
+    opt.add_param_group({"params": [c]})
+    a.grad, c.grad = np.array([0.5, -0.5], np.float32), np.zeros(1, np.float32)
+    with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+        opt.step()
+

@@ -162,6 +162,21 @@ class FlatParams(Pieces):
             saved.append((sl, self.data[sl].copy(), [buf[sl].copy() for buf in self.state.values()]))
         return saved
 
+    def neutralize(self, indices) -> None:
+        """Weights 0 and state 1 in the given parameters' slices, for an update :meth:`restore` then undoes.
+
+        The rule runs over the whole buffer, skipped parameters included; on these
+        values it computes no 0/0 there (Adagrad, RMSProp and Adam with ε = 0 divide
+        by √state), so a warning, or an error under ``np.errstate(all="raise")``,
+        comes only from the parameters updated.  The rules are elementwise: the
+        other slices get the same bits.
+        """
+        for i in indices:
+            sl = self.slices[i]
+            self.data[sl] = 0
+            for buf in self.state.values():
+                buf[sl] = 1
+
     def restore(self, saved) -> None:
         for sl, data, states in saved:
             self.data[sl] = data

@@ -253,6 +253,7 @@ class Optimizer:
                 self._rescale_states(group, flat)
                 if skipped:
                     saved = flat.snapshot(skipped)
+                    flat.neutralize(skipped)
                 flat.advance(skipped)
                 update, gradient = self._rule(group, flat), self._gradient
                 flat.run(lambda part: update(part, gradient(group, part)), self._blocks(group))
