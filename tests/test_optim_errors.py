@@ -142,3 +142,26 @@ def test_a_skipped_parameter_computes_no_zero_by_zero(make):
     with np.errstate(all="raise"), pytest.raises(FloatingPointError):
         opt.step()
 
+
+# ---------------------------------------------------------------- Nesterov needs momentum
+def test_set_momentum_applies_the_nesterov_rule_and_changes_nothing_when_refused():
+    w = nnlab.tensor([1.0, 2.0], requires_grad=True)
+    plain = nnlab.tensor([1.0], requires_grad=True)
+    opt = SGD([{"params": [plain]}, {"params": [w], "nesterov": True}], lr=0.1, momentum=0.9)
+    with pytest.raises(ConfigError, match="parameter group 1: nesterov=True needs momentum > 0"):
+        opt.set_momentum(0.0)
+    assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.9]
+    opt.set_momentum(0.5)
+    opt.load_state_dict(copy.deepcopy(opt.state_dict()))  # its own state dict loads
+    assert [g["momentum"] for g in opt.param_groups] == [0.5, 0.5]
+
+
+def test_a_momentum_schedule_reaching_zero_on_nesterov_fails_at_once():
+    from nnlab.optim.schedules import momentum_schedule
+    from nnlab.train import MomentumScheduler, fit
+    model = nnlab.nn.Linear(3, 2, rng=0)
+    opt = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    X, y = np.zeros((8, 3), np.float32), np.zeros(8, dtype=int)
+    with pytest.raises(ConfigError, match="nesterov=True needs momentum > 0"):
+        fit(model, nnlab.losses.cross_entropy, opt, (X, y), epochs=1, verbose=0,
+            callbacks=[MomentumScheduler(momentum_schedule(initial=0.0, final=0.9, switch=3))])

@@ -193,6 +193,12 @@ class Optimizer:
         if not any("momentum" in group for group in self.param_groups):
             raise ConfigError(f"{type(self).__name__} has no 'momentum' setting (use SGD with momentum)")
         value = self._check("momentum", value, high=1.0, high_open=True)
+        for k, group in enumerate(self.param_groups):  # every group's own rules (Nesterov needs momentum > 0), first
+            if "momentum" in group:
+                try:
+                    self._validate({**group, "momentum": value})
+                except ConfigError as error:
+                    raise ConfigError(f"set_momentum({value:g}), parameter group {k}: {error}") from None
         for group in self.param_groups:
             if "momentum" in group:
                 group["momentum"] = value
