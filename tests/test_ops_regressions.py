@@ -190,3 +190,16 @@ def test_inf_norm_shares_a_tie_as_torch(values, axis):
     (ref * torch.tensor(weights)).sum().backward()
     np.testing.assert_allclose(out.data, ref.detach().numpy())
     np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("values, axis, kw", [([[1.0, 2.0], [1.0, 5.0]], 0, {}), ([[1.0, 1.0], [2.0, 3.0]], 1, {}),
+                                              ([2.0, 2.0], None, {"correction": 0}), ([[4.0, 4.0]], 1, {"keepdims": True})])
+def test_std_of_a_zero_variance_slice_has_gradient_zero_as_torch(values, axis, kw):
+    torch = pytest.importorskip("torch")
+    x, t = _torch_pair(values)
+    out = x.std(axis=axis, **kw)
+    ref = t.std(dim=axis, correction=kw.get("correction", 1), keepdim=kw.get("keepdims", False))
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(out.data, ref.detach().numpy())
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)

@@ -158,6 +158,17 @@ def _correction(correction, ddof, owner):
     return 1 if value is None else check_int("correction", value, 0, owner=owner)
 
 
+def _centered(a, axis, correction, ddof, owner):
+    """(data, reduced axes, x − μ, 1/(n − c)) shared by var and std; the scale is NaN when n ≤ c."""
+    c = _correction(correction, ddof, owner)
+    X = a.data
+    axes = _axes(axis, X.ndim)
+    n = _count(X.shape, axes)
+    dt = X.dtype.type
+    scale = dt(1.0 / (n - c)) if n > c else dt(np.nan)
+    return X, axes, X - X.mean(axis=axes, keepdims=True), scale
+
+
 def var(a, axis=None, *, correction=None, keepdims=False, ddof=None):
     """Variance Σ(x − μ)²/(n − c) over ``axis``, with Bessel's ``correction`` c = 1 by default (as PyTorch).
 
@@ -168,13 +179,7 @@ def var(a, axis=None, *, correction=None, keepdims=False, ddof=None):
     >>> round(x.var().item(), 4), round(x.var(correction=0).item(), 4)
     (1.6667, 1.25)
     """
-    c = _correction(correction, ddof, "var")
-    X = a.data
-    axes = _axes(axis, X.ndim)
-    n = _count(X.shape, axes)
-    xc = X - X.mean(axis=axes, keepdims=True)
-    dt = X.dtype.type
-    scale = dt(1.0 / (n - c)) if n > c else dt(np.nan)
+    X, axes, xc, scale = _centered(a, axis, correction, ddof, "var")
     out = np.asarray(np.square(xc).sum(axis=axes, keepdims=keepdims) * scale)
     return make_result(out, (a,), lambda g: (xc * (_expand(g, X.shape, axes, keepdims) * (2 * scale)),))
 
@@ -186,9 +191,17 @@ def std(a, axis=None, *, correction=None, keepdims=False, ddof=None):
     >>> round(nnlab.tensor([1.0, 3.0]).std().item(), 4)
     1.4142
     """
-    from .elementwise import sqrt
+    X, axes, xc, scale = _centered(a, axis, correction, ddof, "std")
+    dt = X.dtype.type
+    out = np.asarray(np.sqrt(np.square(xc).sum(axis=axes, keepdims=keepdims) * scale))
 
-    return sqrt(var(a, axis, correction=correction, keepdims=keepdims, ddof=ddof))
+    def backward(g):
+        # Gradient (x − μ)/((n − c)·σ); a zero-variance slice (σ = 0, where x − μ = 0 too) gets 0,
+        # PyTorch's subgradient, instead of 0/0 (as norm does for a zero vector).  NaN σ stays NaN.
+        safe = np.where(out == 0, dt(1), out)
+        return (xc * _expand(g * scale / safe, X.shape, axes, keepdims),)
+
+    return make_result(out, (a,), backward)
 
 
 def argmax(a, axis=None, keepdims=False):
