@@ -203,3 +203,17 @@ def test_std_of_a_zero_variance_slice_has_gradient_zero_as_torch(values, axis, k
     ref.sum().backward()
     np.testing.assert_allclose(out.data, ref.detach().numpy())
     np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+@pytest.mark.parametrize("a, b", [([np.nan, 1.0, 2.0, 0.0], [1.0, np.nan, 2.0, 5.0]), ([np.nan], [np.nan])])
+def test_maximum_and_minimum_propagate_nan_from_either_side_as_torch(name, a, b):
+    torch = pytest.importorskip("torch")
+    (x, tx), (y, ty) = _torch_pair(a), _torch_pair(b)
+    out, ref = getattr(nnlab, name)(x, y), getattr(torch, name)(tx, ty)
+    np.testing.assert_array_equal(out.data, ref.detach().numpy())
+    out.sum().backward()
+    ref.sum().backward()
+    tie = np.asarray(a) == np.asarray(b)  # nnlab's documented rule: a tie's gradient goes to a (torch halves it)
+    np.testing.assert_array_equal(x.grad, np.where(tie, 1.0, tx.grad.numpy()))
+    np.testing.assert_array_equal(y.grad, np.where(tie, 0.0, ty.grad.numpy()))

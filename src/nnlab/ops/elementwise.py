@@ -266,18 +266,24 @@ def clip(a, low=None, high=None):
 def maximum(a, b):
     """Elementwise max (the seeds' Max module): the gradient goes to the larger input, ties to ``a``.
 
-    PyTorch's ``torch.maximum`` splits a tie's gradient in half instead.
+    PyTorch's ``torch.maximum`` splits a tie's gradient in half instead.  A NaN on either side gives
+    NaN, and there both inputs get the gradient (as PyTorch).
     """
     a, b = _pair(a, b)
-    first = a.data >= b.data
-    return _select(first, a, b)
+    return _extremum(a, b, a.data >= b.data)
 
 
 def minimum(a, b):
-    """Elementwise min: the gradient goes to the smaller input, ties to ``a``."""
+    """Elementwise min: the gradient goes to the smaller input, ties to ``a``; NaN as :func:`maximum`."""
     a, b = _pair(a, b)
-    first = a.data <= b.data
-    return _select(first, a, b)
+    return _extremum(a, b, a.data <= b.data)
+
+
+def _extremum(a, b, first):
+    # A comparison with NaN is False, which would pick b even when a is the NaN: take a there too, so
+    # NaN propagates from either side as in NumPy and PyTorch; PyTorch's backward sends g to both inputs there.
+    nan_a = np.isnan(a.data)
+    return _select(first | nan_a, a, b, both=nan_a | np.isnan(b.data))
 
 
 def where(condition, a, b):
@@ -287,15 +293,16 @@ def where(condition, a, b):
     return _select(cond, a, b)
 
 
-def _select(mask, a, b):
+def _select(mask, a, b, both=None):
+    """``a`` where ``mask`` holds, else ``b``; the gradient follows the choice, except where ``both`` holds."""
     A, B = a.data, b.data
     ra, rb = a.requires_grad, b.requires_grad
     out = np.where(mask, A, B)
 
     def backward(g):
         zero = g.dtype.type(0)
-        ga = unbroadcast(np.where(mask, g, zero), A.shape) if ra else None
-        gb = unbroadcast(np.where(mask, zero, g), B.shape) if rb else None
+        ga = unbroadcast(np.where(mask if both is None else mask | both, g, zero), A.shape) if ra else None
+        gb = unbroadcast(np.where(mask if both is None else mask & ~both, zero, g), B.shape) if rb else None
         return ga, gb
 
     return make_result(out, (a, b), backward)
