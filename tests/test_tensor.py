@@ -43,6 +43,18 @@ def test_properties_and_conversions():
     assert not (t * 2).is_leaf
 
 
+@pytest.mark.parametrize("values, expected", [([0.0], False), (0.0, False), (3.0, True), ([[2]], True), ([True], True)])
+def test_bool_of_one_value_is_that_value_as_torch(values, expected):
+    assert bool(nnlab.tensor(values)) is expected
+
+
+@pytest.mark.parametrize("values, amount", [([1.0, 2.0], "more than one value"), ([0.0, 0.0], "more than one value"),
+                                            (np.zeros((0,)), "no values")])
+def test_bool_of_several_or_no_values_is_ambiguous_as_torch(values, amount):
+    with pytest.raises(RuntimeError, match=f"Boolean value of Tensor with {amount} is ambiguous"):
+        bool(nnlab.tensor(values))
+
+
 def test_detach_shares_data_and_cuts_the_graph():
     x = f64([1.0, 2.0])
     d = x.detach()

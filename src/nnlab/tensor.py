@@ -124,6 +124,13 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __bool__(self):
+        # Without this, bool() fell back to __len__: tensor([0.0]) was True.  PyTorch's rule and message.
+        if self.data.size != 1:
+            amount = "no values" if self.data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {amount} is ambiguous (shape {self.shape})")
+        return bool(self.data)
+
     def __repr__(self):
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ", requires_grad=True" if self.requires_grad else ""
