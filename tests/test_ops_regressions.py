@@ -217,3 +217,15 @@ def test_maximum_and_minimum_propagate_nan_from_either_side_as_torch(name, a, b)
     tie = np.asarray(a) == np.asarray(b)  # nnlab's documented rule: a tie's gradient goes to a (torch halves it)
     np.testing.assert_array_equal(x.grad, np.where(tie, 1.0, tx.grad.numpy()))
     np.testing.assert_array_equal(y.grad, np.where(tie, 0.0, ty.grad.numpy()))
+
+
+@pytest.mark.parametrize("tensor_base", [False, True])
+@pytest.mark.parametrize("base", [0.0, 2.0])
+def test_power_exponent_gradient_at_base_zero_matches_torch(base, tensor_base):
+    torch = pytest.importorskip("torch")
+    x, t = _torch_pair([-1.0, 0.0, 1.0, 2.0])
+    left = nnlab.tensor(np.full(4, base), dtype=np.float64) if tensor_base else base
+    with np.errstate(divide="ignore"):
+        (left**x).sum().backward()
+    (base**t).sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)

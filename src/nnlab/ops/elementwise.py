@@ -126,20 +126,27 @@ def _tensor_power(a, b):
             if ra:
                 gA = unbroadcast(g * np.where(B == 0, 0, B * A ** (B - 1)), A.shape)
             if rb:
-                gB = unbroadcast(g * np.where(A == 0, 0, out * np.log(A)), B.shape)
+                gB = unbroadcast(_d_exponent(g, out, A, B), B.shape)
         return gA, gB
 
     return make_result(out, (a, b), backward)
 
 
+def _d_exponent(g, out, A, B):
+    """g·a^b·ln a, the exponent's gradient; 0 where a = 0 and b ≥ 0 (PyTorch's rule: a^b is constant 0
+    or 1 there, and out·ln a would be 0·(−inf) = NaN); a = 0, b < 0 keeps inf·(−inf) = −inf as PyTorch."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((A == 0) & (B >= 0), 0, g * out * np.log(A))
+
+
 def rpower(base, a):
-    """``base ** a`` for a scalar base > 0: d/da = base^a · ln(base); an array base goes through :func:`power`."""
+    """``base ** a`` for a scalar base ≥ 0: d/da = base^a · ln(base) (0 for base 0 and a ≥ 0, as PyTorch);
+    an array base goes through :func:`power`."""
     if np.ndim(base) != 0:
         return _tensor_power(base, a)
     base = a.data.dtype.type(base)
     out = base**a.data
-    log_base = np.log(base)
-    return make_result(out, (a,), lambda g: (g * out * log_base,))
+    return make_result(out, (a,), lambda g: (_d_exponent(g, out, base, a.data),))
 
 
 def exp(a):
