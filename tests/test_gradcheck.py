@@ -180,3 +180,13 @@ def test_a_nan_gradient_or_objective_fails(directional):
     nan_grad = lambda a: make_result(np.tanh(a.data), (a,), lambda g: (g * np.nan,)).sum()  # noqa: E731
     assert not nnlab.gradcheck(nan_grad, [x], directional=directional)
     assert not nnlab.gradcheck(lambda a: (a * np.nan).sum(), [x], directional=directional)
+
+
+@pytest.mark.parametrize("directional", [False, True])
+@pytest.mark.parametrize("factor", [np.nan, np.inf])
+def test_a_nan_or_infinite_mismatch_reports_infinite_errors(directional, factor):
+    x = nnlab.tensor([1.0, 2.0], requires_grad=True, dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # inf − inf along a random direction
+        result = nnlab.gradcheck(lambda t: (t * factor).sum(), [x], directional=directional)
+    assert not result and result.worst_abs == result.worst_rel == np.inf
+    assert "worst rel error inf" in str(result)

@@ -14,7 +14,8 @@ from .tensor import Tensor
 class GradcheckResult:
     """Outcome of :func:`gradcheck`; truthy when every checked gradient agrees.
 
-    ``worst_abs`` / ``worst_rel`` are the largest absolute and relative errors,
+    ``worst_abs`` / ``worst_rel`` are the largest absolute and relative errors (inf for a
+    NaN or infinite gradient or objective),
     ``input_index`` and ``element`` say where the worst mismatch was (the
     element is None for a random-direction check).
     """
@@ -113,7 +114,10 @@ def _check(fn, inputs, checked, rng, eps, atol, rtol, directional) -> GradcheckR
             err = ratio = np.inf
         worst.checks += 1
         worst.worst_abs = max(worst.worst_abs, err)
-        worst.worst_rel = max(worst.worst_rel, err / abs(n) if n else (0.0 if not err else np.inf))
+        # err / |n| would be NaN for a NaN or infinite n, and max() keeps its first argument against NaN:
+        # an infinite (or NaN, counted as infinite above) error is an infinite relative error too.
+        rel = err / abs(n) if n and np.isfinite(n) else (0.0 if not err else np.inf)
+        worst.worst_rel = max(worst.worst_rel, rel)
         if ratio > worst_ratio:
             worst_ratio = ratio
             worst.input_index, worst.element = i, element
