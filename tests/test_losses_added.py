@@ -87,6 +87,8 @@ def test_binary_cross_entropy_agrees_with_the_logits_form_and_stays_finite_at_0_
         (lambda: losses.huber_loss(_x(WIDE), TARGET, delta=0.0), ConfigError, "huber_loss: delta must be"),
         (lambda: losses.smooth_l1_loss(_x(WIDE), TARGET, beta=-1.0), ConfigError, "smooth_l1_loss: beta must be"),
         (lambda: losses.binary_cross_entropy(_x(LOGITS), SOFT), DataError, "probabilities in \\[0, 1\\]"),
+        (lambda: losses.binary_cross_entropy(_x([0.5, 0.5]), [1.0, 0.0], weight=[1.0, 2.0, 3.0]), DataError,
+         r"weight of shape \(3,\) does not broadcast to the input's shape \(2,\)"),
         (lambda: losses.kl_div(_x(LOG_P), SOFT, "avg"), ConfigError, "mean, sum, none, batchmean"),
         (lambda: losses.kl_div(_x(LOG_P), SOFT, log_target=1), ConfigError, "log_target must be true or false"),
         (lambda: losses.cross_entropy(_x(LOGITS), LABELS, weight=[1.0, 2.0]), DataError, "weight has 2 entries"),
