@@ -5,6 +5,7 @@ Rows in the format of tests/optable.py (its docstring says how to add one).
 """
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -270,3 +271,38 @@ def test_scatter_add_uses_the_leading_part_of_a_larger_src():
     out = nnlab.scatter_add(a, 1, index, src)
     assert out.data[1].tolist() == [0.0, 6.0, 0.0, 5.0]  # src[1, 0] to column 3, src[1, 1] to 1
     assert nnlab.gradcheck(lambda a, s: nnlab.scatter_add(a, 1, index, s), [a, src])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: nnlab.zeros(2, 1, 3).squeeze(4), r"squeeze: axis 4 .*\[-3, 2\]"),
+    (lambda: nnlab.zeros(2, 1, 3).squeeze((1, -5)), r"squeeze: axis -5 .*\[-3, 2\]"),
+    (lambda: nnlab.zeros(2, 1, 3).flatten(5), r"flatten: axis 5 .*\[-3, 2\]"),
+    (lambda: nnlab.zeros(2, 1, 3).flatten(0, -4), r"flatten: axis -4 .*\[-3, 2\]"),
+    (lambda: nnlab.zeros(2, 3).unflatten(3, (1, 3)), r"unflatten: axis 3 .*\[-2, 1\]"),
+    (lambda: nnlab.zeros(2, 3).swapaxes(0, 2), r"swapaxes: axis 2 .*\[-2, 1\]"),
+    (lambda: nnlab.split(nnlab.zeros(2, 3), 1, axis=5), r"split: axis 5 .*\[-2, 1\]"),
+    (lambda: nnlab.zeros(2, 3).chunk(2, axis=-3), r"chunk: axis -3 .*\[-2, 1\]"),
+    (lambda: nnlab.tensor(1.0).squeeze(1), r"squeeze: axis 1 .*\[-1, 0\]"),
+])
+def test_an_out_of_range_axis_is_refused_as_torch_not_wrapped(call, match):
+    with pytest.raises(IndexError, match=match):  # NumPy's AxisError, an IndexError and a ValueError
+        call()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: nnlab.zeros(3).expand(-1, 3), "size -1 .* new leading axis 0"),
+    (lambda: nnlab.zeros(2, 3).expand(3), "1 sizes for a 2-d tensor"),
+    (lambda: nnlab.zeros(2, 3, 4).flatten(2, 1), "start_axis 2 comes after end_axis 1"),
+])
+def test_expand_and_flatten_refuse_what_torch_refuses(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_in_range_axes_still_work_on_0d_and_negative():
+    scalar = nnlab.tensor(2.0)
+    assert scalar.squeeze(-1).shape == scalar.swapaxes(0, -1).shape == ()
+    assert scalar.flatten(0, -1).shape == (1,)
+    assert nnlab.zeros(2, 1, 3).squeeze(-2).shape == (2, 3)
+    assert nnlab.zeros(2, 3).unflatten(-1, (3, 1)).shape == (2, 3, 1)
+    assert [p.shape for p in nnlab.zeros(4, 3).chunk(2, axis=-2)] == [(2, 3), (2, 3)]

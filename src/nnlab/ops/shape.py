@@ -69,6 +69,19 @@ def _same_dtype(tensors):
 
 
 # ------------------------------------------------------------------ views of the axes
+def _axis(axis, ndim, owner):
+    """``axis`` in [0, ndim), or an AxisError (an IndexError and a ValueError) naming the valid range.
+
+    A 0-d tensor takes axis 0 or −1, as in PyTorch; out-of-range axes are refused (as PyTorch and NumPy),
+    never wrapped around.
+    """
+    n = max(ndim, 1)
+    if not -n <= axis < n:
+        raise np.exceptions.AxisError(f"{owner}: axis {axis} is out of range for a {ndim}-d tensor "
+                                      f"(expected one in [{-n}, {n - 1}])")
+    return int(axis) % n
+
+
 def _sizes(args):
     """``f(2, 3)`` or ``f((2, 3))``."""
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
@@ -86,7 +99,8 @@ def squeeze(a, axis=None):
         drop = {d for d, n in enumerate(shape) if n == 1}
     else:
         parts = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-        drop = {ax % len(shape) for ax in parts if shape and shape[ax % len(shape)] == 1} if shape else set()
+        axes = [_axis(ax, len(shape), "squeeze") for ax in parts]
+        drop = {ax for ax in axes if shape and shape[ax] == 1}
     return reshape(a, tuple(n for d, n in enumerate(shape) if d not in drop))
 
 
@@ -98,16 +112,18 @@ def unsqueeze(a, axis):
 def flatten(a, start_axis=0, end_axis=-1):
     """Merge axes ``start_axis`` … ``end_axis`` into one (a 0-d tensor becomes shape (1,)), as ``torch.flatten``."""
     shape = a.data.shape
+    s, e = _axis(start_axis, len(shape), "flatten"), _axis(end_axis, len(shape), "flatten")
+    if s > e:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
     if not shape:
         return reshape(a, (1,))
-    s, e = start_axis % len(shape), end_axis % len(shape)
-    return reshape(a, shape[:s] + (-1,) + shape[e + 1 :]) if s <= e else reshape(a, shape)
+    return reshape(a, shape[:s] + (-1,) + shape[e + 1 :])
 
 
 def unflatten(a, axis, sizes):
     """Split axis ``axis`` into ``sizes`` (one entry may be −1), as ``torch.unflatten``."""
     shape = a.data.shape
-    ax = axis % len(shape)
+    ax = _axis(axis, len(shape), "unflatten")
     return reshape(a, shape[:ax] + tuple(sizes) + shape[ax + 1 :])
 
 
@@ -121,7 +137,11 @@ def permute(a, *axes):
 
 def swapaxes(a, axis1, axis2):
     """Exchange two axes (``torch.swapaxes`` / ``transpose(x, d0, d1)``)."""
-    axes = list(range(a.data.ndim))
+    ndim = a.data.ndim
+    axis1, axis2 = _axis(axis1, ndim, "swapaxes"), _axis(axis2, ndim, "swapaxes")
+    if not ndim:
+        return transpose(a)
+    axes = list(range(ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return transpose(a, axes)
 
@@ -131,6 +151,11 @@ def expand(a, *sizes):
     sizes = _sizes(sizes)
     shape = a.data.shape
     lead = len(sizes) - len(shape)
+    if lead < 0:
+        raise ValueError(f"expand: {len(sizes)} sizes for a {len(shape)}-d tensor (give at least one per axis)")
+    if -1 in sizes[:lead]:
+        raise ValueError(f"expand: size -1 (keep the axis) on new leading axis {sizes.index(-1)} of {sizes}; "
+                         "a new axis needs its size")
     target = tuple(n if n != -1 else shape[d - lead] for d, n in enumerate(sizes))
     out = np.broadcast_to(a.data, target)
     return make_result(out, (a,), lambda g: (unbroadcast(g, shape),))
@@ -191,6 +216,7 @@ def triu(a, diagonal=0):
 # --------------------------------------------------------------------- pieces, padding
 def split(a, split_size_or_sections, axis=0):
     """``torch.split``: pieces of ``split_size`` along ``axis`` (the last may be smaller), or of the listed sizes."""
+    axis = _axis(axis, a.data.ndim, "split")
     n = a.data.shape[axis]
     if isinstance(split_size_or_sections, (int, np.integer)):
         size = int(split_size_or_sections)
@@ -201,7 +227,7 @@ def split(a, split_size_or_sections, axis=0):
         sizes = list(split_size_or_sections)
         if sum(sizes) != n:
             raise ValueError(f"split sizes {sizes} do not add up to the axis length {n}")
-    lead = (slice(None),) * (axis % a.data.ndim)
+    lead = (slice(None),) * axis
     starts = np.cumsum([0] + sizes[:-1])
     from .indexing import getitem
 
@@ -210,7 +236,7 @@ def split(a, split_size_or_sections, axis=0):
 
 def chunk(a, chunks, axis=0):
     """``torch.chunk``: at most ``chunks`` pieces of ⌈n/chunks⌉ along ``axis``."""
-    n = a.data.shape[axis]
+    n = a.data.shape[_axis(axis, a.data.ndim, "chunk")]
     return split(a, max(1, -(-n // chunks)), axis)
 
 
