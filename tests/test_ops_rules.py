@@ -106,6 +106,33 @@ def test_integer_tensor_meets_float32_without_upcast_or_truncation():
     assert nnlab.concatenate([counts, w]).dtype == np.float32
 
 
+_FLOAT_OPS = {
+    "gelu": F.gelu, "hardsigmoid": F.hardsigmoid, "hardswish": F.hardswish, "leaky_relu": F.leaky_relu,
+    "sigmoid": F.sigmoid, "tanh": F.tanh, "softsign": F.softsign, "elu": F.elu, "silu": F.silu,
+    "log_softmax": F.log_softmax, "softmax": F.softmax, "logsumexp": F.logsumexp,
+    "exp": lambda t: t.exp(), "log": lambda t: t.log(), "sqrt": lambda t: t.sqrt(), "sin": lambda t: t.sin(),
+    "true divide": lambda t: t / t,
+}
+
+
+@pytest.mark.parametrize("name", sorted(_FLOAT_OPS))
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_])
+def test_integer_inputs_to_float_ops_compute_in_float32(name, dtype):
+    """Neither truncated to the integer dtype nor upcast to float64: float_dtype's rule, PyTorch's promotion."""
+    values = [True, True, False] if dtype is np.bool_ else [-2, 1, 3]
+    if name in ("log", "sqrt", "true divide"):
+        values = [True, True] if dtype is np.bool_ else [1, 4, 3]
+    fn = _FLOAT_OPS[name]
+    out = fn(nnlab.tensor(values, dtype=dtype))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, fn(nnlab.tensor(values)).data, rtol=1e-6)
+
+
+def test_float64_inputs_to_float_ops_stay_float64():
+    x = nnlab.tensor([-2.0, 1.0, 3.0], dtype=np.float64)
+    assert {fn(x).dtype for name, fn in _FLOAT_OPS.items() if name not in ("log", "sqrt")} == {np.dtype(np.float64)}
+
+
 def test_indexing_repeated_integer_indices_accumulate():
     x = _f64(np.arange(6.0).reshape(3, 2))
     y = x[np.array([0, 2, 0, 0])]  # row 0 three times

@@ -9,20 +9,16 @@ import numpy as np
 from ._checks import check_float
 from .errors import ConfigError
 from .ops.reduce import _axes
-from .tensor import Tensor, as_tensor, make_result
+from .tensor import as_floating, as_tensor, make_result
 from .ops.activations import _rectify
 from .ops.activations import (  # noqa: F401  (re-exported)
     celu, gelu, hardsigmoid, hardswish, hardtanh, mish, relu6, selu, silu, softplus, softsign,
 )
 
 
-def _t(x) -> Tensor:
-    return as_tensor(x)
-
-
 def sigmoid(x):
     """σ(x) = 1 / (1 + e^(−x)), computed without overflow; σ' = σ(1 − σ)."""
-    x = _t(x)
+    x = as_floating(x)
     X = x.data
     z = np.exp(-np.abs(X))  # in (0, 1]: never overflows
     out = np.where(X >= 0, 1, z).astype(X.dtype, copy=False)  # numerator: 1 for x >= 0, e^x below
@@ -39,21 +35,21 @@ def sigmoid(x):
 
 def tanh(x):
     """tanh(x); backward 1 − tanh²(x)."""
-    x = _t(x)
+    x = as_floating(x)
     out = np.tanh(x.data)
     return make_result(out, (x,), lambda g: (g * (1 - out * out),))
 
 
 def relu(x):
     """max(0, x); the derivative is 1[x > 0] (0 at x = 0, as in PyTorch)."""
-    x = _t(x)
+    x = as_tensor(x)  # an integer input stays integer, as torch.relu
     X = x.data
     return make_result(_rectify(X), (x,), lambda g: (g * (X > 0),))
 
 
 def leaky_relu(x, alpha=0.01):
     """max(αx, x) for 0 ≤ α < 1: the seeds' Leaky ReLU with α = 0.01."""
-    x = _t(x)
+    x = as_floating(x)
     X = x.data
     a = X.dtype.type(check_float("alpha", alpha, 0.0, 1.0, high_open=True, owner="leaky_relu"))
     positive = X > 0
@@ -67,7 +63,7 @@ def elu(x, alpha=1.0):
     The notes print "ae^x − 1", which jumps at 0 for a ≠ 1: read as α(eˣ − 1), as
     Clevert et al. and PyTorch define it (both agree at the default α = 1).
     """
-    x = _t(x)
+    x = as_floating(x)
     X = x.data
     a = X.dtype.type(alpha)
     positive = X > 0
@@ -120,7 +116,7 @@ def softmax(x, axis=-1, temperature=None, *, beta=None):
     >>> [round(p, 4) for p in softmax(nnlab.tensor([0.0, 2.0]), beta=2.0).numpy().tolist()]
     [0.018, 0.982]
     """
-    x = _t(x)
+    x = as_floating(x)
     X = x.data
     scale = input_scale(temperature, beta)
     b = X.dtype.type(scale)
@@ -144,7 +140,7 @@ def log_softmax(x, axis=-1, temperature=None, *, beta=None):
     >>> round(float(log_softmax(nnlab.tensor([0.0, 0.0])).numpy()[0]), 4)
     -0.6931
     """
-    x = _t(x)
+    x = as_floating(x)
     X = x.data
     scale = input_scale(temperature, beta, "log_softmax")
     b = X.dtype.type(scale)
@@ -163,7 +159,7 @@ def log_softmax(x, axis=-1, temperature=None, *, beta=None):
 
 def logsumexp(x, axis=None, keepdims=False):
     """log Σ exp(x) over ``axis``, shifted by the maximum so ±1000 neither overflows nor gives NaN; −inf over no values."""
-    x = _t(x)
+    x = as_floating(x)
     X = x.data
     axes = _axes(axis, X.ndim)
     m = X.max(axis=axes, keepdims=True, initial=-np.inf)  # initial: an empty axis reduces to −inf, not an error

@@ -305,6 +305,16 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     return out
 
 
+def as_floating(x) -> Tensor:
+    """``x`` as a Tensor for an op that computes in floating point: integer or bool data becomes a
+    float32 copy (``float_dtype``'s rule for non-floating operands, PyTorch's promotion for float ops),
+    where the op would truncate its result to the integer dtype or leave it float64; float data as it is."""
+    x = as_tensor(x)
+    if x.data.dtype.kind == "f":
+        return x
+    return as_tensor(x.data.astype(DEFAULT_DTYPE))
+
+
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     """Create a Tensor from array-like data: float32 unless ``dtype`` asks for another.
 

@@ -1,13 +1,14 @@
 """The smooth and piecewise-linear activations beyond the notes' set, with PyTorch's definitions.
 
 Each is one node with its derivative beside it; ``nnlab.functional`` exports
-them.  Constants are converted to the input's dtype, so float32 stays float32.
+them.  Constants are converted to the input's dtype, so float32 stays float32; an integer
+input computes in float32 (``tensor.as_floating``), hardtanh (a clamp) keeps its dtype.
 """
 
 import numpy as np
 
 from .._checks import check_choice, check_float
-from ..tensor import as_tensor, make_result
+from ..tensor import as_floating, as_tensor, make_result
 
 # SELU's constants (Klambauer et al. 2017), as in PyTorch.
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -67,7 +68,7 @@ def softplus(x, beta=1.0, threshold=20.0):
     >>> round(nnlab.functional.softplus(nnlab.tensor(0.0)).item(), 4)
     0.6931
     """
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     dt = X.dtype.type
     b = dt(check_float("beta", beta, 0.0, low_open=True, owner="softplus"))
@@ -80,7 +81,7 @@ def softplus(x, beta=1.0, threshold=20.0):
 
 def softsign(x):
     """x / (1 + |x|); derivative 1 / (1 + |x|)²."""
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     d = 1 / (1 + np.abs(X))
     return make_result(X * d, (x,), lambda g: (g * d * d,))
@@ -88,7 +89,7 @@ def softsign(x):
 
 def silu(x):
     """SiLU (swish) x·σ(x); derivative σ(x)·(1 + x·(1 − σ(x)))."""
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     s = _sigmoid(X)
     return make_result(X * s, (x,), lambda g: (g * s * (1 + X * (1 - s)),))
@@ -105,7 +106,7 @@ def gelu(x, approximate="none"):
     0.8413
     """
     check_choice("approximate", approximate, ("none", "tanh"), owner="gelu")
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     dt = X.dtype.type
     if approximate == "tanh":
@@ -128,7 +129,7 @@ def gelu(x, approximate="none"):
 
 def selu(x):
     """scale·(x for x > 0, α(eˣ − 1) otherwise) with SELU's fixed α ≈ 1.6733 and scale ≈ 1.0507."""
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     dt = X.dtype.type
     a, s = dt(SELU_ALPHA), dt(SELU_SCALE)
@@ -141,7 +142,7 @@ def selu(x):
 def celu(x, alpha=1.0):
     """max(0, x) + min(0, α(e^(x/α) − 1)); derivative e^(x/α) on the negative side."""
     a = check_float("alpha", alpha, 0.0, low_open=True, owner="celu")
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     a = X.dtype.type(a)
     positive = X > 0
@@ -169,7 +170,7 @@ def relu6(x):
 
 def hardsigmoid(x):
     """relu6(x + 3)/6: 0 below −3, 1 above 3, x/6 + ½ between; derivative 1/6 inside."""
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     dt = X.dtype.type
     inside = (X > -3) & (X < 3)
@@ -179,7 +180,7 @@ def hardsigmoid(x):
 
 def hardswish(x):
     """x·relu6(x + 3)/6; derivative 0 up to −3, 1 from 3 on, (2x + 3)/6 between (PyTorch's values at the kinks)."""
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     dt = X.dtype.type
     gate = np.clip(X * dt(1 / 6) + dt(0.5), dt(0), dt(1))
@@ -189,7 +190,7 @@ def hardswish(x):
 
 def mish(x):
     """x·tanh(softplus(x)); derivative tanh(sp) + x·σ(x)·(1 − tanh²(sp))."""
-    x = as_tensor(x)
+    x = as_floating(x)
     X = x.data
     th = np.tanh(_softplus(X))
     return make_result(X * th, (x,), lambda g: (g * (th + X * _sigmoid(X) * (1 - th * th)),))

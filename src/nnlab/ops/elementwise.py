@@ -7,7 +7,7 @@ tensor they meet, so a float32 graph stays float32 under NumPy 2's promotion rul
 import numpy as np
 
 from ..errors import ConfigError
-from ..tensor import DEFAULT_DTYPE, Tensor, add_methods, as_tensor, make_result
+from ..tensor import DEFAULT_DTYPE, Tensor, add_methods, as_floating, as_tensor, make_result
 from ._broadcast import unbroadcast
 
 
@@ -77,6 +77,8 @@ def mul(a, b):
 
 def div(a, b):
     a, b = _pair(a, b)
+    if a.data.dtype.kind != "f":  # true division of integers: float32, not NumPy's float64
+        a, b = as_floating(a), as_floating(b)
     A, B = a.data, b.data
     ra, rb = a.requires_grad, b.requires_grad
     out = A / B
@@ -150,16 +152,19 @@ def rpower(base, a):
 
 
 def exp(a):
+    a = as_floating(a)
     out = np.exp(a.data)
     return make_result(out, (a,), lambda g: (g * out,))
 
 
 def log(a):
+    a = as_floating(a)
     X = a.data
     return make_result(np.log(X), (a,), lambda g: (g / X,))
 
 
 def sqrt(a):
+    a = as_floating(a)
     out = np.sqrt(a.data)
     return make_result(out, (a,), lambda g: (g / (2 * out),))
 
@@ -171,28 +176,33 @@ def absolute(a):
 
 def rsqrt(a):
     """1/√a; derivative −½·a^(−3/2) = −out³/2."""
+    a = as_floating(a)
     out = 1 / np.sqrt(a.data)
     return make_result(out, (a,), lambda g: (g * (out * out * out) * out.dtype.type(-0.5),))
 
 
 def log2(a):
+    a = as_floating(a)
     X = a.data
     inv_ln2 = X.dtype.type(1 / np.log(2))
     return make_result(np.log2(X), (a,), lambda g: (g / X * inv_ln2,))
 
 
 def exp2(a):
+    a = as_floating(a)
     out = np.exp2(a.data)
     ln2 = out.dtype.type(np.log(2))
     return make_result(out, (a,), lambda g: (g * out * ln2,))
 
 
 def sin(a):
+    a = as_floating(a)
     X = a.data
     return make_result(np.sin(X), (a,), lambda g: (g * np.cos(X),))
 
 
 def cos(a):
+    a = as_floating(a)
     X = a.data
     return make_result(np.cos(X), (a,), lambda g: (g * -np.sin(X),))
 
