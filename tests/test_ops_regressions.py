@@ -1,4 +1,4 @@
-"""The defects found by porting outside test suites (issue 10), each pinned by its example."""
+"""The defects found by porting outside test suites (issue 10) and by outside probes, each pinned by its example."""
 
 import numpy as np
 import pytest
@@ -192,6 +192,8 @@ def test_inf_norm_shares_a_tie_as_torch(values, axis):
     np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-12)
 
 
+# Found by an outside probe (P3), each against PyTorch: std's zero-variance slices, NaN in maximum/minimum,
+# the exponent's gradient at base 0.
 @pytest.mark.parametrize("values, axis, kw", [([[1.0, 2.0], [1.0, 5.0]], 0, {}), ([[1.0, 1.0], [2.0, 3.0]], 1, {}),
                                               ([2.0, 2.0], None, {"correction": 0}), ([[4.0, 4.0]], 1, {"keepdims": True})])
 def test_std_of_a_zero_variance_slice_has_gradient_zero_as_torch(values, axis, kw):
