@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import numpy as np
 
+from .blas_threads import median_us
 from .cases import select
 
 THREADS = 2
@@ -39,18 +38,6 @@ def products(case) -> list:
     return out
 
 
-def _median_us(fn, reps: int) -> float:
-    for _ in range(5):
-        fn()
-    rounds = []
-    for _ in range(7):
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        rounds.append((time.perf_counter() - t0) / reps * 1e6)
-    return statistics.median(rounds)
-
-
 def _child(backend: str, case_name: str) -> dict:
     case = select([case_name])[0]
     rng = np.random.default_rng(0)
@@ -64,7 +51,7 @@ def _child(backend: str, case_name: str) -> dict:
             A, B = (a.t() if ta else a), (b.t() if tb else b)
             out = torch.empty(A.shape[0], B.shape[1])
             reps = max(5, int(2e8 / (A.shape[0] * A.shape[1] * B.shape[1])))
-            times[name] = _median_us(lambda: torch.mm(A, B, out=out), min(reps, 2000))
+            times[name] = median_us(lambda: torch.mm(A, B, out=out), min(reps, 2000))
         return {"blas": f"torch {torch.__version__}", "us": times}
     from nnlab import _blas
 
@@ -73,7 +60,7 @@ def _child(backend: str, case_name: str) -> dict:
         A, B = (a.T if ta else a), (b.T if tb else b)
         out = np.empty((A.shape[0], B.shape[1]), np.float32)
         reps = max(5, int(2e8 / (A.shape[0] * A.shape[1] * B.shape[1])))
-        times[name] = _median_us(lambda: _blas.matmul(A, B, out=out), min(reps, 2000))
+        times[name] = median_us(lambda: _blas.matmul(A, B, out=out), min(reps, 2000))
     return {"blas": _blas.describe(), "us": times}
 
 
