@@ -318,8 +318,9 @@ def _matrix_text(matrix: np.ndarray) -> str:
 
 
 def predict_command(args) -> int:
-    model = model_io.load(_model_path(args.model))
-    out_path = output_path(args.input, args.output)
+    source = _model_path(args.model)
+    model = model_io.load(source)
+    out_path = output_path(args.input, args.output, source)
     read_rows(args.input)  # a header line, no blank lines: one prediction per input row, in order
     X, _ = read_csv(args.input, target=None, categorical=_text_categories(model))
     if len(X) == 0:

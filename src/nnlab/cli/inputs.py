@@ -36,11 +36,14 @@ def read_rows(path: str) -> None:
         raise DataError(f"input path {path!r} is a folder, not a CSV file") from None
 
 
-def output_path(input_path: str, output: str | None) -> str:
-    """Where ``predict`` writes: never the input file itself, never a folder."""
+def output_path(input_path: str, output: str | None, model_path: str | os.PathLike | None = None) -> str:
+    """Where ``predict`` writes: never the input file, never the model file it read, never a folder."""
     out = output or (os.path.splitext(input_path)[0] + ".predictions.csv")
     if os.path.isdir(out):
         raise ConfigError(f"the output path {out!r} is a folder; pass -o FILE")
     if os.path.exists(out) and os.path.exists(input_path) and os.path.samefile(out, input_path):
         raise ConfigError(f"the output file {out!r} is the input file; pass another -o FILE")
+    if model_path is not None and os.path.exists(out) and os.path.exists(model_path) \
+            and os.path.samefile(out, model_path):  # export's rule: writing there would destroy the model
+        raise ConfigError(f"the output file {out!r} is the model file itself; pass another -o FILE")
     return out
