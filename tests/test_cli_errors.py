@@ -261,7 +261,8 @@ def test_evaluate_counts_the_bad_rows_of_the_whole_file_and_lab_checks_its_outpu
     X = np.full((6, 3), np.nan)
     np.savez(tmp_path / "x.npz", X=X, y=np.zeros(6, dtype=int))
     _fails(tmp_path, world, "evaluate", world / "runs" / "sparse", "--data", "x.npz",
-           messages=["feature column 0 has NaN in 6 rows (first: row 0)"])
+           messages=["x.npz: array 'X', row 0, column 0 (counting from 0): nan is not a finite number "
+                     "(6 rows have such values)"])
     (tmp_path / "folder").mkdir()
     _fails(tmp_path, world, "lab", "report", "--quick", "-o", "folder", messages=["'folder' is a folder; pass -o FILE"])
 
@@ -314,3 +315,14 @@ def test_an_overflowing_weight_decay_is_named_not_the_learning_rate(tmp_path, wo
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "optimizer.weight_decay = 1e+300 times optimizer.lr = 0.001" in result.stderr
     assert "lower learning rate" not in result.stderr
+
+
+def test_npz_non_finite_feature_refused_before_the_run_folder(tmp_path, world):
+    """Row 3 lands in the held-out split: still refused up front, no run folder left behind (was after an epoch)."""
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    X[3, 0] = np.inf
+    np.savez(tmp_path / "inf.npz", X=X, y=np.array([0, 1] * 20))
+    (tmp_path / "c.toml").write_text('[data]\nsource = "npz"\npath = "inf.npz"\npreprocessing = []\n'
+                                     "[model]\nhidden = [4]\n[train]\nepochs = 1\n")
+    err = _fails(tmp_path, world, "train", "c.toml", "--quiet", messages=["inf.npz: array 'X', row 3, column 0"])
+    assert len(err.splitlines()) == 1 and not (tmp_path / "runs").exists()

@@ -1,7 +1,9 @@
 """File readers: CSV, .npz, IDX (raw and gzipped), an MNIST folder; every problem a clear DataError."""
 
 import gzip
+import re
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -91,6 +93,33 @@ def test_npz_not_an_archive_and_pickled_objects(tmp_path):
     np.savez(tmp_path / "obj.npz", X=np.array([{"a": 1}], dtype=object), y=np.zeros(1))
     with pytest.raises(DataError, match="cannot read arrays"):
         read_npz(tmp_path / "obj.npz")
+
+
+@pytest.mark.parametrize("c", ["5", "u"], ids=["fast", "row-by-row"])  # text: the categorical reader
+def test_csv_value_beyond_float32_range(tmp_path, c):
+    path = write(tmp_path / "big.csv", f"x1,x2,c,t\n1,2,{c},0\n3,-1e300,{c},1\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the refusal is the one message: no overflow RuntimeWarning beside it
+        with pytest.raises(DataError, match=r"big.csv, line 3, column 'x2': '-1e300' exceeds float32's range"):
+            read_csv(path, target="t", categorical=["c"] if c == "u" else None)
+    path = write(tmp_path / "edge.csv", "x1,t\n3.4028235e38,0\n1e30,1\n")  # rounds to the largest float32
+    assert read_csv(path, target="t")[0].max() == np.finfo(np.float32).max
+
+
+@pytest.mark.parametrize("value, message", [(1e300, "1e+300 exceeds float32's range"),
+                                            (np.inf, "inf is not a finite number"),
+                                            (np.nan, "nan is not a finite number")])
+def test_npz_refuses_non_finite_and_out_of_float32_range_features(tmp_path, value, message):
+    X = np.zeros((40, 3))
+    X[37, 2] = value
+    np.savez(tmp_path / "d.npz", X=X, y=np.arange(40) % 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=re.escape(f"d.npz: array 'X', row 37, column 2 (counting from 0): {message}")):
+            read_npz(tmp_path / "d.npz")
+    np.savez(tmp_path / "img.npz", X=np.full((2, 2, 3), np.nan, np.float32))
+    with pytest.raises(DataError, match=re.escape("row 0, column (0, 0)")):
+        read_npz(tmp_path / "img.npz", y_key=None)
 
 
 # --- IDX --------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from ..errors import DataError
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/): data stored big-endian.
 IDX_DTYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+F32_MAX = float(np.finfo(np.float32).max)
+F32_RANGE = f"exceeds float32's range (largest finite value {str(np.finfo(np.float32).max)})"
 
 
 def read_csv(path, target: str | int | list | None = None, delimiter: str = ",", with_names: bool = False,
@@ -57,7 +59,7 @@ def read_csv(path, target: str | int | list | None = None, delimiter: str = ",",
                                 f"{', '.join(repr(header[t]) for t in targets)}")
             features_at = [j for j in range(len(header)) if j not in targets]
             text = _text_columns(path, header, features_at, categorical)
-            table = None if text else _fast_table(path, delimiter, len(header))
+            table = None if text else _fast_table(path, delimiter, len(header), features_at)
             if table is None:  # text cells or a bad value: the row-by-row reader says which
                 rows, cells = _parse_rows(path, reader, header, targets, text)
     except UnicodeDecodeError as error:
@@ -149,6 +151,8 @@ def _parse_rows(path: Path, reader, header: list[str], targets: list[int], text:
                 ) from None
             if not math.isfinite(value):
                 raise DataError(f"{path}, line {line}, column {header[j]!r}: {cell.strip()!r} is not a finite number")
+            if abs(value) > F32_MAX and _f32_overflows(value):  # features are float32: it would become infinity
+                raise DataError(f"{path}, line {line}, column {header[j]!r}: {cell.strip()!r} {F32_RANGE}")
             values.append(repr(value) if text else value)
         features.append(values)
     return features, cells
@@ -167,7 +171,13 @@ def _targets(cells):
     return y.astype(np.int64), names.tolist()
 
 
-def _fast_table(path: Path, delimiter: str, width: int):
+def _f32_overflows(values) -> np.ndarray:
+    """Where float32 rounding turns a finite value into infinity (above the largest float32 by half a step)."""
+    with np.errstate(over="ignore"):  # the overflow is what is being asked about, not a warning to print
+        return np.isinf(np.asarray(values, dtype=np.float32)) & np.isfinite(values)
+
+
+def _fast_table(path: Path, delimiter: str, width: int, features_at: list[int]):
     """The whole numeric table through NumPy's C parser, or None when any line needs a closer look."""
     try:
         with warnings.catch_warnings():
@@ -177,6 +187,8 @@ def _fast_table(path: Path, delimiter: str, width: int):
     except ValueError:
         return None
     if table.shape[0] == 0 or table.shape[1] != width or not np.isfinite(table).all():
+        return None
+    if np.abs(table[:, features_at]).max(initial=0.0) > F32_MAX:  # the row-by-row reader names the cell
         return None
     return table
 
@@ -213,10 +225,33 @@ def read_npz(path, x_key: str = "X", y_key: str | None = "y"):
         raise DataError(f"{path}: cannot read arrays: {error}") from None
     if X.dtype.kind not in "biuf":
         raise DataError(f"{path}: array {x_key!r} holds {X.dtype} values, not numbers")
+    if X.dtype.kind == "f":  # up front, as read_csv: a bad value in a held-out split would surface after training
+        _check_finite_features(path, x_key, X)
     X = X.astype(np.float32, copy=False)
     if y is not None and y.dtype.kind in "biu":
         y = y.astype(np.int64, copy=False)
     return X, y
+
+
+def _check_finite_features(path: Path, key: str, X: np.ndarray) -> None:
+    """Refuse the first non-finite value, or finite value float32 cannot hold, naming its row and column."""
+    bad = ~np.isfinite(X)
+    what = "is not a finite number"
+    if not bad.any():
+        if X.dtype.itemsize > 4 and np.abs(X).max(initial=0.0) > F32_MAX:
+            bad = _f32_overflows(X)
+        what = F32_RANGE
+        if not bad.any():
+            return
+    at = np.unravel_index(int(np.argmax(bad)), X.shape)
+    if X.ndim == 0:
+        where = count = ""
+    else:
+        column = at[1] if X.ndim == 2 else tuple(int(i) for i in at[1:]) if X.ndim > 2 else None
+        where = f", row {at[0]}" + (f", column {column}" if column is not None else "") + " (counting from 0)"
+        rows = int(bad.reshape(len(X), -1).any(axis=1).sum())  # the whole file counted, as evaluate's check does
+        count = f" ({rows} rows have such values)" if rows > 1 else ""
+    raise DataError(f"{path}: array {key!r}{where}: {X[at].item()!r} {what}{count}")
 
 
 def read_idx(path) -> np.ndarray:
