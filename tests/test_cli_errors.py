@@ -78,6 +78,9 @@ CONFIGS = [  # config text -> what the message must name
     ("[model]\nhidden = [1000000, 1000000]\n", ["model.hidden = [1000000, 1000000] needs about", "of memory"]),
     ("[model]\nhidden = [1e6, 1e6]\n", ["model.hidden.0", "1000000.0"]),
     ('[data]\nsource = "moons"\nn = 1000000000000\n', ["data.n = 1000000000000 needs about", "of memory"]),
+    ('[[model.layers]]\ntype = "Linear"\nin_features = 2\nout_features = 100000000000\n[[model.layers]]\n'
+     'type = "Linear"\nin_features = 100000000000\nout_features = 2\n',
+     ["model.layers (500,000,000,002 parameters) needs about", "of memory", "use smaller layers"]),
     ('[data]\nsource = "moons"\nn = 2\n', ["data.n = 2", "too small to split", "data.test_size = 0.2"]),
     ('name = "."\n', ["name = '.'", "plain folder name"]),
     ('name = "a/b"\n', ["name", "'a/b'"]),

@@ -26,7 +26,7 @@ from ..data import (
 from ..errors import ConfigError, DataError
 from ..optim import schedules
 from .config import _GENERATED, RunConfig
-from .memory import check_memory, check_model_memory
+from .memory import check_layers_memory, check_memory, check_model_memory
 
 _IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28)}
 _PREPROCESSORS = {"standardize": Standardizer, "minmax": MinMaxScaler, "unit_norm": UnitNormalizer}
@@ -242,8 +242,10 @@ def _mlp(cfg: RunConfig, num_features: int, num_classes: int, rows: int | None =
 
 def _layers_model(layers: list, num_features: int, num_classes: int) -> nn.Module:
     """A Sequential of registered layers, checked to map rows of ``num_features`` to ``num_classes`` outputs."""
+    spec = {"type": "Sequential", "layers": [dict(layer) for layer in layers]}
+    check_layers_memory(spec)  # before from_spec allocates the weights: a refusal, not a MemoryError
     try:
-        model = nn.from_spec({"type": "Sequential", "layers": [dict(layer) for layer in layers]})
+        model = nn.from_spec(spec)
         out_shape = model.flops_by_layer((1, num_features))[-1]["output_shape"]
     except ConfigError as exc:
         raise ConfigError(f"model.layers: {exc}") from None

@@ -47,3 +47,17 @@ def check_model_memory(cfg: RunConfig, num_features: int, num_classes: int, rows
     check_memory(f"model.hidden = {list(m.hidden)}", params * 4 * 4, "use smaller hidden layers")
     check_memory(f"train.batch_size = {cfg.train.batch_size} with model.hidden = {list(m.hidden)}",
                  params * 4 * 4 + activations * 4, "use a smaller batch size")
+
+
+def check_layers_memory(spec: dict) -> None:
+    """``model.layers``' weights, gradients and two optimizer states in float32, counted from the layer sizes.
+
+    Layers whose arguments do not give their sizes are left to the build, which names the problem.
+    """
+    from ..nn.spec import state_size
+
+    try:
+        values = state_size(spec)
+    except ConfigError:
+        return
+    check_memory(f"model.layers ({values:,} parameters)", values * 4 * 4, "use smaller layers")

@@ -31,6 +31,7 @@ True
 from __future__ import annotations
 
 import inspect
+import math
 
 from ..errors import ConfigError
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
@@ -46,7 +47,7 @@ from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
 )
 
-__all__ = ["to_spec", "from_spec", "register", "layer_types", "check_state_shapes", "input_features",
+__all__ = ["to_spec", "from_spec", "register", "layer_types", "check_state_shapes", "state_size", "input_features",
            "row_output_shape"]
 
 _REGISTRY: dict[str, type] = {}
@@ -181,6 +182,23 @@ def check_state_shapes(spec, shapes: dict) -> None:
     ...
     nnlab.errors.ConfigError: layer '0': Linear needs weight of shape (1000000000000, 2), the stored one has shape (4, 2)
     """
+    for label, kind, name, dotted, shape in _expected_states(spec):
+        stored = shapes.get(dotted)
+        if stored is None or tuple(stored) != shape:
+            have = "is missing" if stored is None else f"has shape {tuple(stored)}"
+            raise ConfigError(f"{label}: {kind} needs {name} of shape {shape}, the stored one {have}")
+
+
+def state_size(spec) -> int:
+    """Values in the states of the layers with a ``state_shapes`` rule, from the spec alone (nothing allocated).
+
+    What a memory check counts before building a model the spec describes.
+    """
+    return sum(math.prod(shape) for *_, shape in _expected_states(spec))
+
+
+def _expected_states(spec):
+    """(layer label, type, state name, dotted state name, shape) for every layer with a ``state_shapes`` rule."""
     stack = [(spec, "")]
     while stack:
         node, where = stack.pop()
@@ -216,10 +234,7 @@ def check_state_shapes(spec, shapes: dict) -> None:
             except ConfigError as exc:
                 raise ConfigError(f"{label}: {exc}") from None
             for name, shape in expected.items():
-                stored = shapes.get(_join(where, name))
-                if stored is None or tuple(stored) != tuple(shape):
-                    have = "is missing" if stored is None else f"has shape {tuple(stored)}"
-                    raise ConfigError(f"{label}: {kind} needs {name} of shape {tuple(shape)}, the stored one {have}")
+                yield label, kind, name, _join(where, name), tuple(shape)
 
 
 def input_features(model: Module) -> int | None:
