@@ -329,3 +329,11 @@ def test_npz_non_finite_feature_refused_before_the_run_folder(tmp_path, world):
                                      "[model]\nhidden = [4]\n[train]\nepochs = 1\n")
     err = _fails(tmp_path, world, "train", "c.toml", "--quiet", messages=["inf.npz: array 'X', row 3, column 0"])
     assert len(err.splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+
+def test_config_problems_on_one_line(tmp_path, world):
+    """README: one `nnlab: error: ...` line; several problems are joined by "; " (was a header line, then one each)."""
+    (tmp_path / "bad.toml").write_text('[train]\nepochs = "3"\nbatch_size = "x"\n')
+    err = _fails(tmp_path, world, "train", "bad.toml", "--quiet",
+                 messages=["nnlab: error: invalid config file 'bad.toml': train.epochs: ", "(got '3'); train.batch_size"])
+    assert err.count("\n") == 1, err

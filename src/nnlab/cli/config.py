@@ -323,12 +323,12 @@ def _describe(error: dict) -> str:
 
 
 def parse_config(raw: dict, source: str = "config") -> RunConfig:
-    """Validate a config dict; raise ConfigError listing every problem."""
+    """Validate a config dict; raise ConfigError listing every problem, on one line (joined by "; ")."""
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"invalid {source}:\n  {problems}") from None
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"invalid {source}: {problems}") from None
 
 
 def load_config(path: str | None) -> RunConfig:
