@@ -88,3 +88,22 @@ def test_errors_name_the_asked_path_not_the_temporary_file(tmp_path, monkeypatch
     with pytest.raises(PermissionError) as caught:
         model_io.atomic_write(tmp_path / "out.csv", "x")
     assert caught.value.filename == os.fspath(tmp_path / "out.csv")
+
+
+@pytest.mark.parametrize("stem", ["a" * 251, "é" * 125 + "a"], ids=["ascii", "two-byte"])  # 255 bytes with ".csv"
+def test_a_name_at_the_file_system_limit_is_written(tmp_path, stem):
+    """The temporary name's 24 extra characters cut from its stem (was "File name too long" for a legal name)."""
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    target = tmp_path / (stem + ".csv")
+    assert len(os.fsencode(target.name)) == 255 <= limit
+    with model_io.atomic_path(target) as tmp:
+        name = os.path.basename(tmp)
+        assert len(os.fsencode(name)) <= limit and name.endswith(".csv") and model_io.TEMP_MARK in name
+        name.encode("utf-8")  # whole characters: the cut never splits a two-byte one
+        open(tmp, "w").write("x")
+    assert target.read_text() == "x" and os.listdir(tmp_path) == [target.name]
+    with model_io.atomic_path(target) as one, model_io.atomic_path(target) as two:
+        assert one != two  # still unique
+        open(one, "w").write("1")
+        open(two, "w").write("2")
+    assert model_io.remove_temporaries(tmp_path) == [] and os.listdir(tmp_path) == [target.name]

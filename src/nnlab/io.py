@@ -80,7 +80,7 @@ def atomic_path(path) -> Iterator[str]:
         if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):  # a folder fails below, with its errno
             raise NnlabError(f"{path}: not a regular file (a device, FIFO or socket); nnlab writes a file by "
                              "replacing it, which would destroy this one: name a file")
-    tmp = os.path.join(folder, f".{stem}{TEMP_MARK}{secrets.token_hex(6)}{suffix}")
+    tmp = os.path.join(folder, _temporary_name(folder, stem, suffix))
     # O_EXCL: never follow or reuse someone else's file; 0o666 lets the kernel apply the umask.
     try:
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
@@ -125,6 +125,32 @@ def atomic_write(path, payload: bytes | str) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(payload)
         f.flush()
+
+
+def _temporary_name(folder: str, stem: str, suffix: str) -> str:
+    """``.<stem>.nnlab-tmp-<12 hex><suffix>``, the stem cut short so the name fits the file system's limit.
+
+    The mark adds 24 characters: without the cut, a legal name near the limit (255
+    bytes on most file systems) could not be written.  The random part keeps it unique.
+    """
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # not every system reports it
+        limit = 255
+    tail = f"{TEMP_MARK}{secrets.token_hex(6)}{suffix}"
+    room = max(limit - 1 - len(os.fsencode(tail)), 0)  # bytes, as the limit counts them; 1 for the leading dot
+    cut = os.fsencode(stem)[:room]
+    while cut and not _whole_characters(cut):  # never half of a multibyte character
+        cut = cut[:-1]
+    return f".{os.fsdecode(cut)}{tail}"
+
+
+def _whole_characters(name: bytes) -> bool:
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.reason != "unexpected end of data"  # other bad bytes are the file name's own, not the cut's
+    return True
 
 
 def remove_temporaries(folder) -> list[str]:
