@@ -115,6 +115,24 @@ def test_early_stopping_records_validation_scores_and_keeps_the_best(blobs):
         clf.partial_fit(X, y)
 
 
+def test_early_stopping_stratifies_as_mlp_classifier_does(monkeypatch):
+    """Only binary labels are stratified (MLPClassifier: n_outputs_ == 1); 3 classes in 20 rows fit, as MLP's do."""
+    from nnlab.sklearn import _base
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(20, 3)), np.arange(20) % 3  # validation_fraction 0.1: 2 rows, fewer than the classes
+    settings = dict(hidden_layer_sizes=(8,), early_stopping=True, max_iter=5, random_state=0)
+    assert len(MLPClassifier(**settings).fit(X, y).validation_scores_) == 5
+    assert len(NNClassifier(**settings).fit(X, y).validation_scores_) == 5
+    seen, split = [], _base.train_test_split
+    monkeypatch.setattr(_base, "train_test_split", lambda *a, stratify=None, **k: (
+        seen.append(stratify is not None), split(*a, stratify=stratify, **k))[1])
+    NNClassifier(**settings).fit(X, y)
+    NNClassifier(**settings).fit(X, y % 2)
+    NNRegressor(**settings).fit(X, y.astype(float))
+    assert seen == [False, True, False]
+
+
 def test_partial_fit_and_warm_start_continue_training(blobs):
     X, y = blobs
     clf = small()

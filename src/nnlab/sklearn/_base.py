@@ -229,7 +229,9 @@ class NNBase(BaseEstimator):
         if self.early_stopping:
             if incremental:
                 raise ValueError("partial_fit does not support early_stopping=True")
-            stratify = y if self._stratify else None
+            # MLPClassifier's rule: stratify only when its n_outputs_ is 1, i.e. binary labels (one binarized
+            # column); a multiclass split is not stratified, so a class rarer than the split is no error.
+            stratify = y if self._stratify and len(self.classes_) <= 2 else None
             X, X_val, y, y_val = train_test_split(X, y, random_state=self._rng, test_size=self.validation_fraction,
                                                   stratify=stratify)
             if len(X_val) < 2:
