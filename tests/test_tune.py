@@ -173,6 +173,9 @@ def test_study_with_list_choices_decodes_them(tmp_path, config, capsys):
     (lambda s: s.replace('metric = "val_accuracy"', 'metric = "val_accuracy"\nprune = 1'), "tune.prune"),
     (lambda s: s.replace("val_size = 0.25", "val_size = 0.0"), "needs a validation set"),
     (lambda s: s.split("[tune]")[0], "has no [tune] section"),
+    # suggest_float draws floats: integer-written ends over an integer key are refused too (every trial failed)
+    (lambda s: s + '"train.epochs" = {type = "float", low = 1, high = 4}\n',
+     "train.epochs: Input should be a valid integer (got 1.0)"),
     # a trial trains one network: bagging or pretraining, in the config or in the space, is refused up front
     (lambda s: s.replace("[tune]", '[ensemble]\nmethod = "bagging"\n[tune]'),
      "without [pretrain] or [ensemble]: the config sets ensemble.method = 'bagging'"),

@@ -156,7 +156,10 @@ def _check_space(raw: dict, cfg, space: dict, section: TuneSection) -> None:
     if section.metric.startswith("val_") and cfg.data.val_size == 0:
         raise ConfigError(f"tune.metric = {section.metric!r} needs a validation set: set data.val_size above 0")
     full = cfg.model_dump()
-    ends = {path: d["choices"] if d["type"] == "categorical" else [d["low"], d["high"]] for path, d in space.items()}
+    # Each end as the trials draw it: suggest_float gives floats, so low = 1 over an integer key is 1.0, refused.
+    ends = {path: d["choices"] if d["type"] == "categorical" else
+            [float(d["low"]), float(d["high"])] if d["type"] == "float" else [d["low"], d["high"]]
+            for path, d in space.items()}
     for path, values in ends.items():
         others = [[(p, v) for v in vs] for p, vs in ends.items() if p != path]
         for value in values:
