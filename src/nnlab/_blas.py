@@ -1,10 +1,11 @@
 """nnlab's matrix products: NumPy's own BLAS, or Intel MKL's when the ``mkl`` extra is installed.
 
-NumPy's wheels carry OpenBLAS.  On Intel CPUs with AVX-512, MKL's ``sgemm`` (the
-BLAS PyTorch's CPU wheels carry) runs the products of a small batch 1.5–2.4×
-faster (784 → 1024 → 1024 → 10 at batch 32: the step's eight GEMMs 1.3 against
-2.3 ms; ``BENCHMARKS.md``), and at a training step's shapes OpenBLAS has no
-setting that closes the gap.  So nnlab routes its own products (``Linear``, the
+NumPy's wheels carry OpenBLAS.  On an Intel Xeon with AVX-512, MKL's ``sgemm`` (the
+BLAS PyTorch's CPU wheels carry) runs the products of a small batch up to 2.3×
+faster (784 → 1024 → 1024 → 10 at batch 32: the step's eight GEMMs 1.54 against
+2.40 ms, ``python -m benchmarks.gemm_compare sweep-momentum-h1024-b32``;
+``BENCHMARKS.md``), and at a training step's shapes OpenBLAS has no setting
+that closes the gap.  So nnlab routes its own products (``Linear``, the
 gradient products written into ``.grad``, ``matmul`` and the convolutions'
 single-group GEMMs) through :func:`matmul`,
 which calls MKL's ``cblas_?gemm`` through ctypes when:
