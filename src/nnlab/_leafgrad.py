@@ -5,7 +5,8 @@ Two ideas make the end of a backward pass cheap (issue 17):
 - **A product is computed where it lands.**  An op's backward may return
   :class:`Product` ``(A, B)`` instead of the array ``A @ B`` (``linear``'s dW,
   the bias sums).  If it reaches a leaf whose gradient buffer has to be
-  overwritten, the engine calls ``np.matmul(A, B, out=leaf.grad)``: no temporary
+  overwritten, the engine calls ``_blas.matmul(A, B, out=leaf.grad)`` (np.matmul, or MKL's GEMM with
+  nnlab[mkl]): no temporary
   array, no second pass to add it.  Anywhere else (a second contribution to the
   same parameter, a non-leaf parent, a leaf that accumulates) it becomes the
   array ``A @ B`` first, so the results are the same numbers as before.
