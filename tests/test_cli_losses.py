@@ -44,3 +44,29 @@ def test_every_configurable_name_is_a_registry_name():
 def test_bad_loss_sections(section, match):
     with pytest.raises(ConfigError, match=match):
         parse_config({"loss": section})
+
+
+def test_predict_gives_each_class_its_own_sigmoid_for_a_bce_with_logits_model(tmp_path, monkeypatch):
+    from nnlab import io as model_io
+    from nnlab.cli import main
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 2))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
+    rows = "x0,x1,label\n" + "".join(f"{a:.4f},{b:.4f},{c}\n" for (a, b), c in zip(X, y))
+    (tmp_path / "train.csv").write_text(rows)
+    (tmp_path / "rows.csv").write_text("x0,x1\n" + "".join(f"{a:.4f},{b:.4f}\n" for a, b in X[:5]))
+    monkeypatch.chdir(tmp_path)
+    for loss in ("bce_with_logits", "cross_entropy"):
+        (tmp_path / f"{loss}.toml").write_text(
+            f'[data]\nsource = "csv"\npath = "train.csv"\ntarget = "label"\n[model]\nhidden = [4]\n'
+            f'[train]\nepochs = 2\n[loss]\nname = "{loss}"\n')
+        assert main(["train", f"{loss}.toml", "--quiet"]) == 0
+        assert main(["predict", f"runs/{loss}", "rows.csv", "-o", f"{loss}.csv"]) == 0
+        got = np.loadtxt(f"{loss}.csv", delimiter=",", skiprows=1)[:, 1:]
+        model = model_io.load(f"runs/{loss}/model.safetensors")
+        model.eval()
+        with nnlab.no_grad():
+            logits = model(nnlab.tensor(model.preprocessing.transform(np.round(X[:5], 4).astype(np.float32)))).data
+        want = 1 / (1 + np.exp(-logits)) if loss == "bce_with_logits" else np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        np.testing.assert_allclose(got, want, atol=2e-6)

@@ -332,9 +332,7 @@ def predict_command(args) -> int:
         model_io.atomic_write(Path(out_path), prediction_table(model, outputs))
         print(f"wrote {len(X)} predictions to {out_path}")
         return 0
-    shifted = outputs - outputs.max(axis=1, keepdims=True)
-    probs = np.exp(shifted)
-    probs /= probs.sum(axis=1, keepdims=True)
+    probs = _probabilities(model, outputs)
     labels = outputs.argmax(axis=1)
     classes = getattr(model, "classes", None) or list(range(probs.shape[1]))
     if len(classes) != probs.shape[1]:
@@ -347,6 +345,18 @@ def predict_command(args) -> int:
     model_io.atomic_write(Path(out_path), buffer.getvalue())
     print(f"wrote {len(labels)} predictions to {out_path}")
     return 0
+
+
+def _probabilities(model, outputs: np.ndarray) -> np.ndarray:
+    """The p_ columns: each class's own sigmoid for a model trained with bce_with_logits
+    (PyTorch's BCEWithLogitsLoss reading), the softmax over the outputs otherwise."""
+    stored = (getattr(model, "metadata", None) or {}).get("config")
+    loss = stored.get("loss") if isinstance(stored, dict) else None
+    if isinstance(loss, dict) and loss.get("name") == "bce_with_logits":
+        return 0.5 * (1.0 + np.tanh(0.5 * outputs))  # the logistic function, without exp's overflow
+    shifted = outputs - outputs.max(axis=1, keepdims=True)
+    probs = np.exp(shifted)
+    return probs / probs.sum(axis=1, keepdims=True)
 
 
 def info(args) -> int:
