@@ -133,6 +133,13 @@ def test_gemm_compare_times_each_product_of_a_step_in_each_blas():
     assert all(float(x) > 0 for r in rows for x in r[2:]) and all(len(r) == 2 + len(header.split()) - 1 for r in rows)
     bad = subprocess.run([sys.executable, "-m", "benchmarks.gemm_compare", "cnn1d"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "MLP products only" in bad.stderr
+    unknown = subprocess.run([sys.executable, "-m", "benchmarks.gemm_compare", "nope"], cwd=ROOT, capture_output=True, text=True)
+    assert unknown.returncode == 2 and "unknown case 'nope'" in unknown.stderr and "Traceback" not in unknown.stderr
+    one = subprocess.run([sys.executable, "-m", "benchmarks.gemm_compare", "--every-size", "8x8x8"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert "MKL takes every size" in one.stdout and any(line.split()[0] == "8x8@8x8" for line in one.stdout.splitlines()
+                                                         if line.strip())
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "momentum"])

@@ -20,7 +20,7 @@ that overlaps an operand) runs ``np.matmul``, the reference the tests
 compare with.  MKL runs in its conditional-numerical-reproducibility mode
 (``MKL_CBWR_AUTO`` with ``STRICT``), so the same seed gives the same bits run after
 run on one machine whatever the arrays' alignment.  Two BLAS thread pools
-spinning on the same cores slow each other down (a batch-512 step ran 2× slower),
+spinning on the same cores slow each other down (a batch-512 step ran far slower, BENCHMARKS.md),
 so when MKL loads, NumPy's own OpenBLAS (the copy in NumPy's package; SciPy's is left
 alone) is limited to one thread through threadpoolctl (what is left to it: small products,
 matrix-vector sums and the user's own NumPy code, whose multi-threaded BLAS results may then
@@ -48,10 +48,11 @@ _INT32_LIMIT = 2**31
 _state: dict = {}  # "backend" -> "numpy" | "mkl"; "gemm" -> {dtype: cblas function}
 _deciding = threading.Lock()  # threads whose first products coincide: one loads MKL, the others wait
 #: products of fewer multiply-adds (M·N·K) stay in NumPy: below about 2²⁰ the ctypes call and MKL's
-#: thread start cost more than MKL saves (32 × 64 × 64: 2.8 µs in NumPy, 10 µs through MKL)
+#: thread start cost more than MKL saves (32×64 @ 64×64: 3.0 µs in NumPy, 11.3 through MKL,
+#: ``python -m benchmarks.gemm_compare --every-size 32x64x64``)
 MIN_WORK = 1 << 20
 #: and so do products with fewer output columns: MKL was slower on every one measured (the conv cases'
-#: 1900 × 75 @ 75 × 25: 41 against 28 µs; 64 × 1600 @ 1600 × 10: 47 against 29 µs)
+#: 1900×75 @ 75×25: 75.1 against 53.3 µs; 64×1600 @ 1600×10: 49.9 against 31.0; same command)
 MIN_COLUMNS = 32
 
 
