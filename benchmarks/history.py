@@ -18,6 +18,8 @@ runs says so (its typical run misses).
 A target that never held, where every miss that measured a bound (``checks.OVERHEAD_BOUNDS``;
 older reports measured none) had one past the limit, in at least ``BOUNDED_MISSES_NEEDED``
 runs, is reported out of reach, with the bounds and their days.
+A target that held on one machine only and is out of reach by that rule on another machine
+says so (the issue: "where a target proves out of reach on this machine").
 A run that BENCHMARKS.md calls not credible is left out, with its reason (``NOT_CREDIBLE``).
 """
 
@@ -82,16 +84,10 @@ def summarize(runs: list) -> list:
             if t["status"] == "n/a":
                 continue
             row = rows.setdefault(t["target"], {"target": t["target"], "limit": t["limit"], "op": t["op"],
-                                                "unit": t["unit"], "values": [], "held": [], "measured": 0,
-                                                "bounds_measured": 0, "bounds": {}})
-            row["measured"] += 1
+                                                "unit": t["unit"], "values": [], **_tally(), "machine_tallies": {}})
             row["values"].append(t["value"])
-            if t["status"] == "met":
-                row["held"].append((run["day"], run["machine"]))
-            else:
-                row["bounds_measured"] += bool(t.get("bounds_measured"))
-                if "bound_by" in t:
-                    row["bounds"].setdefault(t["bound_by"], []).append((t["bound"], run["day"]))
+            for tally in (row, row["machine_tallies"].setdefault(run["machine"], _tally())):
+                _count(tally, t, run)
     for row in rows.values():
         days = sorted({day for day, _ in row["held"]})
         machines = sorted({machine for _, machine in row["held"]})
@@ -101,15 +97,41 @@ def summarize(runs: list) -> list:
         if max(len(days), len(machines)) >= DAYS_OR_MACHINES_NEEDED:
             # the issue's rule, which a target near its limit meets on a lucky run a day: say so
             row["verdict"] = "met" if 2 * len(row["held"]) >= row["measured"] else "met, but held in fewer than half its runs"
-        elif not row["held"] and bounded >= BOUNDED_MISSES_NEEDED and bounded == row["bounds_measured"]:
+        elif _out_of_reach(row):
             row["verdict"] = (f"out of reach: a measured bound is past the limit in all {bounded} misses that measured "
                               f"one (of {misses})" + _bounds_text(row))
         else:
             row["verdict"] = "held on one day and machine only" if row["held"] else "missed in every run"
-            if bounded:
+            # issue 17: "where a target proves out of reach on this machine": a machine where it never held
+            out = {m: t for m, t in row["machine_tallies"].items() if len(row["machine_tallies"]) > 1 and _out_of_reach(t)}
+            for machine, t in sorted(out.items()):
+                n = sum(len(b) for b in t["bounds"].values())
+                row["verdict"] += (f"; out of reach on {machine}: a measured bound is past the limit in all {n} misses "
+                                   f"there that measured one (of {t['measured']})" + _bounds_text(t))
+            if bounded and not out:
                 row["verdict"] += (f"; a measured bound is past the limit in {bounded} of the {row['bounds_measured']} "
                                    f"misses that measured one" + _bounds_text(row))
     return list(rows.values())
+
+
+def _tally() -> dict:
+    return {"held": [], "measured": 0, "bounds_measured": 0, "bounds": {}}
+
+
+def _count(tally: dict, t: dict, run: dict) -> None:
+    tally["measured"] += 1
+    if t["status"] == "met":
+        tally["held"].append((run["day"], run["machine"]))
+    else:
+        tally["bounds_measured"] += bool(t.get("bounds_measured"))
+        if "bound_by" in t:
+            tally["bounds"].setdefault(t["bound_by"], []).append((t["bound"], run["day"]))
+
+
+def _out_of_reach(tally: dict) -> bool:
+    """Never held, and a bound past the limit in every miss that measured one, at least BOUNDED_MISSES_NEEDED times."""
+    bounded = sum(len(b) for b in tally["bounds"].values())
+    return not tally["held"] and bounded >= BOUNDED_MISSES_NEEDED and bounded == tally["bounds_measured"]
 
 
 def _bounds_text(row: dict) -> str:

@@ -7,7 +7,7 @@ process of its own (allocator state is per process and changes the results):
   zero_grad, backward, step) in µs per step, median of ``--rounds`` rounds,
   with minor page faults and kernel (sys) time per step;
 - the floors a NumPy framework cannot beat: the step's GEMMs alone, the memory
-  pass of one update (``fw_numpy.memory_pass``, on the 2 threads) and, for an
+  pass of one update after the step's GEMMs (``fw_numpy.memory_pass``, on the 2 threads) and, for an
   Adam case, a minimal in-place NumPy Adam over one flat float32 buffer of the same size;
 - nnlab's cProfile top functions by own time.
 
@@ -139,7 +139,7 @@ def _phases_child(framework, case, steps, rounds, top) -> dict:
 
 
 def _floors_child(case, steps) -> dict:
-    from .fw_numpy import build, memory_pass
+    from .fw_numpy import build
 
     X, _ = make_data(case, 0)
     runner = build(case, X, None, 0, 2)
@@ -151,7 +151,7 @@ def _floors_child(case, steps) -> dict:
         runner._run(samples)
         times.append(time.perf_counter() - t0)
     gemm = min(times) / -(-samples // case.batch_size)
-    out = {"gemm_us": gemm * 1e6, "memory_us": memory_pass(case, 2)["median_s"] * 1e6}
+    out = {"gemm_us": gemm * 1e6, "memory_us": runner.extra()["memory_pass"]["median_s"] * 1e6}
     if case.optimizer == "adam":
         out["adam_us"] = adam_floor(parameter_count(case)) * 1e6
     return out

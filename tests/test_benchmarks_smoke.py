@@ -268,11 +268,12 @@ def test_cpu_step_prints_the_median_or_the_minimum(capsys, monkeypatch):
         assert out.startswith("nnlab small: CPU ") and f"{stat} of 2 rounds of 3 steps" in out
 
 
-def _with_floors(data, nnlab_us, gemm_us, memory_us, hand_us=None, memory_threads=2):
+def _with_floors(data, nnlab_us, gemm_us, memory_us, hand_us=None, memory_threads=2, memory_method=checks.MEMORY_BOUND_METHOD):
     """Give the fake report's small case the per-step floors report.floors would have derived (a 2-thread run)."""
     data["meta"] = {"threads": 2}
     f = {"nnlab_step_us": nnlab_us, "gemm-floor_step_us": gemm_us, "memory_pass_us": memory_us,
-         "memory_pass_threads": memory_threads, "overhead_over_gemm": (nnlab_us - gemm_us) / gemm_us}
+         "memory_pass_threads": memory_threads, "memory_pass_method": memory_method,
+         "overhead_over_gemm": (nnlab_us - gemm_us) / gemm_us}
     if hand_us is not None:
         f["numpy-step_step_us"], f["numpy-step_overhead_over_gemm"] = hand_us, (hand_us - gemm_us) / gemm_us
     data["cases"]["small"]["floors"] = f
@@ -289,7 +290,8 @@ def test_an_overhead_miss_says_which_measured_bound_puts_it_out_of_reach():
     by_memory = check(100.0, 20.0, 12.0)
     assert by_memory["status"] == "missed" and by_memory["bound_by"] == "memory pass"
     assert by_memory["bound"] == pytest.approx(0.6) and "0.60× the GEMM floor" in by_memory["out_of_reach"]
-    assert "out_of_reach" not in check(100.0, 20.0, 12.0, None, 1)  # a one-thread copy bounds no two-thread update
+    assert "out_of_reach" not in check(100.0, 20.0, 12.0, None, 1)  # a one-thread pass bounds no two-thread update
+    assert "out_of_reach" not in check(100.0, 20.0, 12.0, None, 2, "copy")  # the withdrawn copy bounds nothing
     by_hand = check(100.0, 20.0, 1.0, 60.0)
     assert by_hand["bound_by"] == "hand-written NumPy step" and by_hand["bound"] == pytest.approx(2.0)
     assert "for a NumPy framework: the hand-written NumPy step's own overhead is 2.00×" in by_hand["out_of_reach"]
@@ -300,9 +302,9 @@ def test_an_overhead_miss_says_which_measured_bound_puts_it_out_of_reach():
 def test_history_calls_a_target_out_of_reach_only_when_every_miss_has_a_bound(tmp_path):
     from benchmarks import history
 
-    def run(name, day, *floors):
+    def run(name, day, *floors, cpu="CPU A"):
         data = _with_floors(_fake_report(0.29, 1.0, 0.30, 100, 300, 0.1), *floors)
-        data["meta"] = {"date": f"{day}T10:00:00+00:00", "mode": "full", "threads": 2, "cpu": "CPU A", "cpus": 2}
+        data["meta"] = {"date": f"{day}T10:00:00+00:00", "mode": "full", "threads": 2, "cpu": cpu, "cpus": 2}
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(data), encoding="utf-8")
         return path
@@ -320,3 +322,10 @@ def test_history_calls_a_target_out_of_reach_only_when_every_miss_has_a_bound(tm
     one_unbounded = bounded + [run("c", "2026-01-03", 100.0, 20.0, 1.0)]
     assert verdict(one_unbounded) == f"missed in every run; a measured bound is past the limit in 2 of the 3 misses that measured one {reason}"
     assert verdict(bounded + [run("d", "2026-01-03", 25.0, 20.0, 1.0)]).startswith("held on one day and machine only; ")
+    # held on one machine, out of reach on another: the verdict names the machine and its bounds
+    held_on_a = run("e", "2026-01-04", 25.0, 20.0, 1.0)
+    on_b = [run(f"b{k}", "2026-01-05", 100.0, 20.0, 12.0, cpu="CPU B") for k in range(2)]
+    assert verdict([held_on_a] + on_b) == ("held on one day and machine only; out of reach on CPU B, 2 cores: a measured "
+                                            "bound is past the limit in all 2 misses there that measured one (of 2) "
+                                            "(memory pass 0.60–0.60× the floor, 2026-01-05)")
+    assert verdict([held_on_a] + on_b[:1]).startswith("held on one day and machine only; a measured bound is past")
