@@ -155,3 +155,50 @@ def test_a_batchnorm_that_becomes_syncbatchnorm_after_the_first_call_still_runs(
     model.train()
     fused = model[1].forward_relu(nnlab.tensor(X) @ model[0].weight + model[0].bias).data
     assert (fused >= 0).all() and fused.shape == (10, 6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_backward_kernel_gives_the_bits_of_the_reference(dtype, monkeypatch):
+    from nnlab.ops.activations import relu_grad
+
+    monkeypatch.setenv(_jit.JIT_ENV, "1")
+    rng = np.random.default_rng(3)
+    g = rng.standard_normal((64, 33)).astype(dtype)
+    y = np.maximum(rng.standard_normal((64, 33)), 0).astype(dtype)
+    g.flat[:6] = [np.nan, np.inf, -np.inf, -0.0, -1.5, np.nan]
+    y.flat[:6] = [0.0, 0.0, 1.0, 2.0, 0.0, 3.0]
+    y.flat[6:9] = [np.nan, -0.0, -np.inf]  # not > 0: masked, as the reference masks them
+    assert _jit.kernel(_jit.OPS_KERNELS, "relu_backward", g.size, dtype,
+                       lambda num, types: (types.Array(num, 1, "C"),) * 2 + (num, types.Array(num, 1, "C"))) is not None
+    with np.errstate(invalid="ignore"):  # inf·0 in the reference (the kernel raises no warnings)
+        got, want = relu_grad(g, y), g * (y > 0)
+    assert got.dtype == want.dtype == dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))  # the same bits, NaN and −0 included
+    strided = relu_grad(g[:, ::2], y[:, ::2])  # not contiguous: the reference itself
+    np.testing.assert_array_equal(strided, g[:, ::2] * (y[:, ::2] > 0))
+
+
+@pytest.mark.parametrize("layer", ["linear_relu", "functional_relu", "batch_norm_relu"])
+def test_relu_backward_kernel_leaves_every_gradient_unchanged(layer, monkeypatch):
+    from nnlab import nn
+    from nnlab import functional as F
+
+    def grads(jit):
+        monkeypatch.setenv(_jit.JIT_ENV, jit)
+        nnlab.seed(0)
+        rng = np.random.default_rng(1)
+        x = nnlab.tensor(rng.standard_normal((40, 24)), requires_grad=True, dtype=np.float32)
+        if layer == "linear_relu":
+            model = nn.Sequential(nn.Linear(24, 30), nn.ReLU(), nn.Linear(30, 5))
+            out = model(x)
+        elif layer == "functional_relu":
+            model = nn.Sequential(nn.Linear(24, 30))
+            out = F.relu(model(x))
+        else:
+            model = nn.Sequential(nn.Linear(24, 30), nn.BatchNorm(30), nn.ReLU(), nn.Linear(30, 5))
+            out = model(x)
+        (out * out).sum().backward()
+        return [x.grad] + [p.grad for p in model.parameters()]
+
+    for a, b in zip(grads("0"), grads("1")):
+        np.testing.assert_array_equal(a, b)

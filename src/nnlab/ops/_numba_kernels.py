@@ -1,5 +1,8 @@
 """numba kernels of the hot ops (imported only through :mod:`nnlab._jit`: importing this module imports numba).
 
+- ``relu_backward``: g·1[y > 0] in one pass, for ``activations.relu_grad``: the
+  bits of the reference ``g * (y > 0)`` (g where y > 0, else g·0: NaN stays NaN,
+  a negative g gives −0), without its boolean mask and second pass.
 - ``bn_forward`` / ``bn_backward`` / ``bn_sums``: BatchNorm in training mode over a
   C-contiguous (n, C) batch, the formulas of ``fused.batch_norm`` in three passes
   forward (sum, centred sum of squares, output) and two backward (sums, input
@@ -90,3 +93,11 @@ def bn_backward(g, Y, X, mu, inv, scale, inv_n, gX, sum_g, dot, relu):
             if relu and not Y[i, c] > 0:
                 gi = gi * zero
             gX[i, c] = ((X[i, c] - mu[c]) * coef[c] + gi - shift[c]) * scale[c]
+
+
+@_jit
+def relu_backward(g, Y, zero, out):
+    """out = g·1[Y > 0] over flat arrays, as ``g * (Y > 0)`` computes it (see the module docstring)."""
+    for i in range(g.size):
+        gi = g[i]
+        out[i] = gi if Y[i] > 0 else gi * zero

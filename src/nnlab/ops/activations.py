@@ -7,6 +7,7 @@ input computes in float32 (``tensor.as_floating``), hardtanh (a clamp) keeps its
 
 import numpy as np
 
+from .. import _jit
 from .._checks import check_choice, check_float
 from ..tensor import as_floating, as_tensor, make_result
 
@@ -49,6 +50,29 @@ def _rectify(X, out=None):
     """
     zeros = _zeros_like_readonly(X)
     return np.maximum(X, 0 if zeros is None else zeros, out=out)
+
+
+def _relu_signature(num, types):
+    flat = types.Array(num, 1, "C")
+    return (flat, flat, num, flat)
+
+
+def relu_grad(G, Y):
+    """ReLU's backward ``G * (Y > 0)`` (Y its input or output: both are positive at the same places).
+
+    Under nnlab's kernel rule (:mod:`nnlab._jit`), a large C-contiguous pair of one dtype
+    takes one numba pass with the same bits instead of a boolean mask and a product
+    (512×2048 float32: 479 against 688 µs, ``python -m benchmarks.relu_backward``). Like every numba
+    kernel it raises no NumPy floating-point warnings (the reference warns on inf·0).
+    """
+    if (G.shape == Y.shape and G.dtype == Y.dtype and G.dtype.kind == "f" and G.flags.c_contiguous
+            and Y.flags.c_contiguous and _jit.wanted(G.size)):
+        kernel = _jit.kernel(_jit.OPS_KERNELS, "relu_backward", G.size, G.dtype, _relu_signature)
+        if kernel is not None:
+            out = np.empty_like(G)
+            kernel(G.reshape(-1), Y.reshape(-1), G.dtype.type(0), out.reshape(-1))
+            return out
+    return G * (Y > 0)
 
 
 def _sigmoid(X):
