@@ -105,3 +105,25 @@ def test_bad_arguments_name_themselves():
         Bagging(small, n_models=1, member_settings=[{"dropout": 0.5}]).plan(10, 2)
     with pytest.raises(ConfigError, match="fit"):
         Bagging(small).predict(X)
+
+
+@pytest.mark.parametrize("voting", ["soft", "hard", "mean"])
+def test_a_float64_ensemble_keeps_float64_inputs_and_outputs(voting):
+    """Ensemble fed its members Tensor(x), a float32 copy: float64 members saw rounded inputs."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 3)) + 1.0 / 3.0  # float64 values float32 cannot hold
+    members = [nn.Linear(3, 4, rng=i, dtype=np.float64) for i in range(2)]
+    ensemble = Ensemble(members, voting=voting, features=[[0, 1, 2], [2, 0, 1]]).eval()
+    out = ensemble(x).data
+    assert out.dtype == np.float64
+    expected = [members[0](x).data, members[1](x[:, [2, 0, 1]]).data]
+    for got, want in zip(ensemble.member_outputs(x), expected):
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, want)
+    if voting == "mean":
+        np.testing.assert_array_equal(out, (expected[0] + expected[1]) / 2)
+    elif voting == "soft":
+        np.testing.assert_allclose(out, np.log((_softmax(expected[0].copy()) + _softmax(expected[1].copy())) / 2),
+                                   rtol=1e-12, atol=1e-12)
+    # a float32 ensemble still answers in float32
+    assert Ensemble([nn.Linear(3, 4, rng=0)], voting=voting)(x).data.dtype == np.float32

@@ -37,7 +37,7 @@ import numpy as np
 from . import nn
 from ._checks import check_choice, check_float, check_int
 from .errors import ConfigError, DataError
-from .tensor import Tensor
+from .tensor import Tensor, as_tensor
 
 __all__ = ["Bagging", "Ensemble", "Member", "VOTING"]
 
@@ -90,20 +90,23 @@ class Ensemble(nn.Module):
         outs = []
         for i, member in enumerate(self.members):
             cols = X if self.features is None else X[:, self.features[i]]
-            outs.append(member(Tensor(cols)).data)
+            # as_tensor in the member's dtype, not Tensor(cols): that copies and casts to float32,
+            # so a float64 ensemble would see rounded inputs.
+            outs.append(member(as_tensor(cols, like=next(member.parameters(), None))).data)
         return outs
 
     def forward(self, x):
         outs = self.member_outputs(x)
+        # as_tensor, not Tensor(...): Tensor casts to float32, which would round a float64 ensemble's output.
         if self.voting == "mean":
-            return Tensor(np.mean(outs, axis=0).astype(outs[0].dtype, copy=False))
+            return as_tensor(np.mean(outs, axis=0).astype(outs[0].dtype, copy=False))
         if self.voting == "soft":
             combined = np.mean([_softmax(o.copy()) for o in outs], axis=0)
         else:
             classes = outs[0].shape[1]
             votes = np.stack([o.argmax(axis=1) for o in outs], axis=1)
             combined = np.stack([(votes == c).mean(axis=1) for c in range(classes)], axis=1)
-        return Tensor(np.log(np.maximum(combined, 1e-12)).astype(outs[0].dtype, copy=False))
+        return as_tensor(np.log(np.maximum(combined, 1e-12)).astype(outs[0].dtype, copy=False))
 
     # ------------------------------------------------------------ specs and FLOPs
     def spec_children(self) -> list:
@@ -312,7 +315,7 @@ class Bagging:
 
         self._check_fitted()
         with no_grad():
-            outs = self.model.member_outputs(np.asarray(X, dtype=np.float32))
+            outs = self.model.member_outputs(np.asarray(X))  # each member casts to its own dtype
         y = np.asarray(y)
         if self.voting == "mean":
             return [float(np.mean((o.reshape(len(y), -1) - y.reshape(len(y), -1)) ** 2)) for o in outs]
