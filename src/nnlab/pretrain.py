@@ -39,6 +39,7 @@ Fine-tuning is then ordinary supervised training of the whole model
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 
@@ -160,6 +161,11 @@ def greedy_pretrain(model, X, method: str = "autoencoder", epochs=10, batch_size
     ``cd_k`` and ``visible`` (``"bernoulli"`` for inputs in [0, 1], ``"gaussian"``
     for standardized inputs; first layer only) are for RBMs.  Returns a
     :class:`PretrainResult` with each layer's loss curve.
+
+    Every random number comes from ``seed``: the same model and ``seed`` give the
+    same weights, also when hidden blocks hold ``Dropout`` or ``GaussianNoise``
+    layers that draw from nnlab's global generator (they draw from the layer's
+    seed while it is pretrained, and the global generator is left as it was).
     """
     check_choice("method", method, METHODS, owner="greedy_pretrain")
     check_choice("decoder_activation", decoder_activation, ("auto", "linear", "same"), owner="greedy_pretrain")
@@ -218,8 +224,30 @@ def _train_autoencoder(block, codes, tied, squash, optimizer, seed, epochs, batc
         augment.append(MaskingNoise(mask_fraction, rng=rng))
     opt = make_optimizer(optimizer, list(autoencoder.parameters()), lr)
     # Inputs are corrupted per batch (augment); the targets stay the clean codes.
-    return fit(autoencoder, losses.mse_loss, opt, (codes, codes), epochs=epochs, batch_size=batch_size,
-               metrics=(), seed=seed, augment=augment or None, verbose=0)
+    with _global_generator_from(seed):
+        return fit(autoencoder, losses.mse_loss, opt, (codes, codes), epochs=epochs, batch_size=batch_size,
+                   metrics=(), seed=seed, augment=augment or None, verbose=0)
+
+
+@contextlib.contextmanager
+def _global_generator_from(seed: int):
+    """Within the body nnlab's global generator draws from ``seed``; afterwards it is as it was.
+
+    The block's own noise layers (``Dropout(keep=...)``, ``GaussianNoise`` without
+    an ``rng``) draw from the global generator in training mode: without this, the
+    same ``seed`` gave different weights from one call to the next, and pretraining
+    moved the generator that the fine-tuning after it draws from.  The stream is
+    one spawned from ``seed``, not the fit shuffle's ``default_rng(seed)`` itself.
+    The generator object stays the same (its state is swapped), so a layer given
+    ``rng=nnlab.random.get_rng()`` still shares it.
+    """
+    bits = get_rng().bit_generator
+    saved = bits.state
+    bits.state = type(bits)(np.random.SeedSequence(seed).spawn(1)[0]).state
+    try:
+        yield
+    finally:
+        bits.state = saved
 
 
 class RBM(nn.Module):
