@@ -173,6 +173,63 @@ def test_custom_dataset_class_is_indexed_with_index_arrays():
     assert sorted(seen.tolist()) == list(range(10))
 
 
+class TorchStyle:
+    """A PyTorch-style Dataset: ``__getitem__`` takes one int and returns one sample ``(x, y)``."""
+
+    def __init__(self, X, y):
+        self.X, self.y = X, y
+
+    def __len__(self):
+        return len(self.X)
+
+    def __getitem__(self, i):
+        i = int(i)  # an index array raises here, as in most torch Datasets (file paths in a list, etc.)
+        return self.X[i], int(self.y[i])
+
+
+def test_a_pytorch_style_per_sample_dataset_is_batched_as_torch_does():
+    """A Dataset with an int-only __getitem__ failed with the user's own TypeError on an index array."""
+    X, y = make_data(11)
+    ours = [(xb, yb) for xb, yb in DataLoader(TorchStyle(X, y), batch_size=4, shuffle=False)]
+    assert [yb.tolist() for _, yb in ours] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10]]
+    for (xb, yb), start in zip(ours, range(0, 11, 4)):
+        np.testing.assert_array_equal(xb, X[start:start + 4])
+        assert xb.dtype == np.float32 and yb.dtype == np.int64
+    torch = pytest.importorskip("torch")
+    reference = torch.utils.data.DataLoader(TorchStyle(X, y), batch_size=4, shuffle=False)
+    for (xb, yb), (xt, yt) in zip(ours, reference):
+        np.testing.assert_array_equal(xb, xt.numpy())
+        np.testing.assert_array_equal(yb, yt.numpy())
+    shuffled = np.concatenate([yb for _, yb in DataLoader(TorchStyle(X, y), batch_size=4, rng=0, drop_last=True)])
+    assert len(shuffled) == 8 and len(set(shuffled.tolist())) == 8
+
+
+def test_fit_on_a_per_sample_dataset_equals_fit_on_its_arrays():
+    X, y = make_data(20)
+    X = X / X.max()
+    weights = []
+    for data in ((X, y % 3), TorchStyle(X, y % 3)):
+        model = nnlab.nn.Sequential(nnlab.nn.Linear(3, 3, rng=0))
+        nnlab.train.fit(model, nnlab.losses.get("cross_entropy"), nnlab.optim.SGD(model.parameters(), lr=0.1),
+                        data, epochs=2, batch_size=6, seed=4, verbose=0)
+        weights.append(model.state_dict())
+    for key in weights[0]:
+        np.testing.assert_array_equal(weights[0][key], weights[1][key])
+
+
+def test_a_dataset_readable_neither_way_is_a_clear_error():
+    class Broken:
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            raise KeyError(index)
+
+    with pytest.raises(DataError, match=r"cannot read samples from Broken: dataset\[index_array\] raised KeyError.*"
+                                        r"dataset\[0\] raised KeyError"):
+        DataLoader(Broken())
+
+
 def test_as_dataset_is_the_one_door_for_every_accepted_form():
     class Rows:
         def __len__(self):

@@ -2,7 +2,7 @@
 augmentation and local file readers. Pure NumPy."""
 
 from .augmentation import Compose, GaussianNoiseAugment, Jitter
-from .dataset import ArrayDataset, as_dataset
+from .dataset import ArrayDataset, PerSampleDataset, as_dataset
 from .loader import DataLoader
 from .encoding import OneHotEncoder, one_hot
 from .preprocessing import (
@@ -21,6 +21,7 @@ from .validation import as_features, check_finite, check_labels
 
 __all__ = [
     "ArrayDataset",
+    "PerSampleDataset",
     "as_dataset",
     "DataLoader",
     "train_test_split",

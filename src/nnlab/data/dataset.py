@@ -53,7 +53,9 @@ def as_dataset(data, dtype=None):
     """The dataset that a loader, ``fit`` or ``evaluate`` reads, from any of the forms they accept.
 
     - a user's own dataset (anything sized and indexable by an index array,
-      other than arrays, lists and tuples): returned as it is;
+      other than arrays, lists and tuples): returned as it is; one indexable only
+      by an int, as a PyTorch ``Dataset`` is (``dataset[i] -> (x, y)``), is read
+      sample by sample through a :class:`PerSampleDataset`;
     - an :class:`ArrayDataset`: returned as it is, or rebuilt with ``dtype``
       features when ``dtype`` names another one;
     - an ``(X, y)`` tuple, or an array (or nested list) ``X`` alone: validated once
@@ -63,8 +65,10 @@ def as_dataset(data, dtype=None):
     >>> ds, as_dataset(ds) is ds, as_dataset(ds, dtype=np.float32).X.dtype
     (ArrayDataset(X=float64[2, 2], y=int64[2]), True, dtype('float32'))
     """
-    if _is_custom_dataset(data):
+    if isinstance(data, PerSampleDataset):
         return data
+    if _is_custom_dataset(data):
+        return _batched(data)
     if isinstance(data, ArrayDataset):
         if dtype is None or data.X.dtype == dtype:
             return data
@@ -89,3 +93,72 @@ def _read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+class PerSampleDataset:
+    """A dataset read one sample at a time (``dataset[i] -> (x, y)`` or ``x``), batched as PyTorch's loader does.
+
+    A batch is ``dataset[i]`` for each index, stacked: the ``x`` parts into one array,
+    the ``y`` parts into another (a dict of targets key by key; y None for samples
+    without one), as ``torch.utils.data.default_collate`` stacks them.  The original
+    dataset is ``.dataset``.
+
+    >>> class Squares:  # a PyTorch-style Dataset: int index, one sample
+    ...     def __len__(self): return 4
+    ...     def __getitem__(self, i): return [float(i), float(i * i)], int(i) % 2
+    >>> X, y = as_dataset(Squares())[np.array([3, 1])]
+    >>> X.tolist(), y.tolist()
+    ([[3.0, 9.0], [1.0, 1.0]], [1, 1])
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, indices):
+        samples = [self.dataset[int(i)] for i in np.asarray(indices).reshape(-1)]
+        if all(isinstance(s, tuple | list) and len(s) == 2 for s in samples):
+            return _stack([s[0] for s in samples]), _stack_targets([s[1] for s in samples])
+        return _stack(samples), None
+
+    def __repr__(self) -> str:
+        return f"PerSampleDataset({type(self.dataset).__name__}, {len(self)} samples)"
+
+
+def _batched(data):
+    """``data`` itself when it takes an index array, else a :class:`PerSampleDataset` over it."""
+    n = len(data)
+    if n == 0:
+        return data  # the caller names the empty dataset
+    try:
+        data[np.arange(min(n, 2))]
+        return data
+    except (TypeError, IndexError, ValueError, KeyError) as error:  # an int-only __getitem__ (PyTorch's protocol)
+        array_error = error
+    try:
+        data[0]
+    except Exception as error:
+        raise DataError(
+            f"cannot read samples from {type(data).__name__}: dataset[index_array] raised "
+            f"{type(array_error).__name__}: {array_error}, and dataset[0] raised {type(error).__name__}: {error}; "
+            "a dataset returns (X_batch, y_batch) for an array of indices, or one sample (x, y) for an int index"
+        ) from None
+    return PerSampleDataset(data)
+
+
+def _stack(parts):
+    try:
+        return np.stack([np.asarray(p) for p in parts])
+    except ValueError as error:
+        shapes = sorted({np.shape(p) for p in parts})
+        raise DataError(f"samples of one batch have different shapes {shapes[:4]}: {error}") from None
+
+
+def _stack_targets(targets):
+    if all(t is None for t in targets):
+        return None
+    if all(isinstance(t, dict) for t in targets):
+        return {key: _stack([t[key] for t in targets]) for key in targets[0]}
+    return _stack(targets)
