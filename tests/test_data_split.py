@@ -24,6 +24,22 @@ def test_stratified_split_keeps_every_class_in_proportion():
     np.testing.assert_array_equal(y_test, y[X_test[:, 0].astype(int)])  # rows stay with their labels
 
 
+@pytest.mark.parametrize("as_names", [lambda y: np.array(["cat", "dog", "emu"])[y],
+                                      lambda y: np.array(["cat", "dog", "emu"], dtype=object)[y]])
+def test_class_names_are_stratified_like_integer_labels(as_names):
+    """String labels (scikit-learn's stratify=y accepts them) were split at random, not by class."""
+    X, y = imbalanced()
+    names = as_names(y)
+    for seed in range(5):
+        _, X_test, _, y_test = train_test_split(X, names, test_size=0.2, seed=seed)
+        assert [int((y_test == c).sum()) for c in ("cat", "dog", "emu")] == [12, 6, 2]
+        np.testing.assert_array_equal(y_test, names[X_test[:, 0].astype(int)])
+        # the same rows as with the integer labels: the names only rename the classes
+        np.testing.assert_array_equal(X_test, train_test_split(X, y, test_size=0.2, seed=seed)[1])
+    parts = train_val_test_split(X, names, val_size=0.1, test_size=0.2, seed=0)
+    assert [int((parts[4] == c).sum()) for c in ("cat", "dog", "emu")] == [6, 3, 1]
+
+
 def test_unstratified_split_can_unbalance_a_rare_class():
     X, y = imbalanced((95, 5))
     tests = [np.bincount(train_test_split(X, y, test_size=0.2, stratify=False, seed=s)[3], minlength=2)[1]

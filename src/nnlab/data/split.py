@@ -14,7 +14,7 @@ def train_test_split(X, y=None, test_size: float | int = 0.2, stratify: bool = T
     """Split into ``X_train, X_test, y_train, y_test`` (scikit-learn's order; ``X_train, X_test`` without y).
 
     ``test_size`` is a fraction in (0, 1) (rounded up to whole samples) or a count.
-    With ``stratify`` and integer labels ``y``, every class is split in the same
+    With ``stratify`` and class labels ``y`` (integers or names), every class is split in the same
     proportion (largest-remainder rounding, keeping at least one sample of each class
     in training); float targets are split at random. ``seed`` is an int or Generator.
 
@@ -86,7 +86,10 @@ def _strata(y, stratify: bool):
     if not stratify or y is None:
         return None
     y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "biu":
+    # Class names count as classes too (scikit-learn's stratify=y stratifies them): a CSV's raw
+    # "cat"/"dog" column, or an object array of strings, was split at random before.
+    named = y.dtype.kind in "US" or (y.dtype.kind == "O" and all(isinstance(v, str) for v in y.ravel()))
+    if y.ndim != 1 or not (y.dtype.kind in "biu" or named):
         return None  # regression or multi-output targets: no classes to keep in proportion
     return y
 
