@@ -110,3 +110,20 @@ def test_jitter_with_preprocessing_probes_the_preprocessed_rows(tmp_path, capsys
                                                  "augment_jitter = 1\n"))
     assert main(["train", str(config), "--runs-dir", str(tmp_path / "runs"), "--quiet"]) == 0
     assert "initial loss" not in capsys.readouterr().err
+
+
+def test_bagging_without_a_test_split_names_the_members_training_accuracy(tmp_path, capsys, monkeypatch):
+    # data.test_size = 0 scores the run on its training split: members.csv, the printed mean and report.html
+    # must say so rather than call it a test accuracy.
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "bag.toml"
+    path.write_text('[data]\nsource = "moons"\ntest_size = 0.0\nval_size = 0.0\n[model]\nhidden = [8]\n'
+                    '[train]\nepochs = 2\n[ensemble]\nmethod = "bagging"\nn_models = 2\nn_jobs = 1\n')
+    assert main(["train", str(path)]) == 0
+    out = capsys.readouterr().out
+    run = tmp_path / "runs" / "bag"
+    header, *rows = list(csv.reader(open(run / "members.csv")))
+    assert header == ["member", "seed", "features", "final_loss", "final_accuracy", "training_accuracy"]
+    assert "mean member training accuracy" in out and "test" not in out
+    mean = np.mean([float(r[5]) for r in rows])
+    assert f"mean member training accuracy</th><td class=\"num\">{mean:.4f}" in (run / "report.html").read_text()

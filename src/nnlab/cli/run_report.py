@@ -159,7 +159,7 @@ def write_ensemble_report(run_dir: Path, cfg, bag, members, splits, test_logs, t
     X, y = train_data
     header, rows = members
     which = "training" if splits.test_is_train else "test"
-    scores = [float(row[header.index("test_accuracy")]) for row in rows]
+    scores = [float(row[header.index(f"{which}_accuracy")]) for row in rows]
     drawn = [("member_curves", "training curves of each member", dg.member_curves(bag.histories)),
              ("member_accuracy", f"each member's {which} accuracy and the ensemble's",
               dg.member_scores(scores, test_logs["accuracy"], which)),

@@ -124,7 +124,9 @@ def train_ensemble(cfg, splits, run_dir: Path, metadata: dict, quiet: bool, sche
     bag.fit(np.asarray(X), np.asarray(y))
     X_test, y_test = splits.prepared(splits.test)
     scores = bag.member_scores(X_test, y_test)
-    header = ["member", "seed", "features", "final_loss", "final_accuracy", "test_accuracy"]
+    # Without a test split the run is scored on the training split, and so is each member: the column says which.
+    which = "training" if splits.test_is_train else "test"
+    header = ["member", "seed", "features", "final_loss", "final_accuracy", f"{which}_accuracy"]
     rows = [[str(member.index), str(member.seed), str(member.num_features), f"{history['loss'][-1]:.6g}",
              f"{history['accuracy'][-1]:.6g}", f"{score:.6g}"]
             for (member, _, _), history, score in zip(bag.plan(*np.asarray(X).shape), bag.histories, scores)]
@@ -137,7 +139,7 @@ def train_ensemble(cfg, splits, run_dir: Path, metadata: dict, quiet: bool, sche
                             "oob_score": bag.oob_score, "oob_coverage": bag.oob_coverage}
     if not quiet:
         print(f"  out-of-bag accuracy: {bag.oob_score:.4f} (rows covered: {bag.oob_coverage:.3f}); "
-              f"mean member test accuracy: {float(np.mean(scores)):.4f}")
+              f"mean member {which} accuracy: {float(np.mean(scores)):.4f}")
     return bag, (header, rows), _mean_history(bag.histories)
 
 
