@@ -140,6 +140,15 @@ def test_plateau_counts_as_keras_so_torchs_patience_p_is_nnlabs_p_plus_one(patie
     assert ours == theirs
 
 
+@pytest.mark.parametrize("patience", [0, 1])
+def test_plateau_never_cuts_during_its_cooldown_even_with_patience_0(patience):
+    # patience 0 and 1 both cut at the first epoch without a new best (Keras's count); the cooldown epochs after
+    # a cut are not counted, so with a flat loss the cuts come every cooldown + 1 epochs for both.
+    rule = ReduceLROnPlateau(factor=0.5, patience=patience, cooldown=2)
+    drive(rule, [1.0] * 10)
+    assert rule.reductions == [1, 4, 7]
+
+
 def test_plateau_min_lr_and_cooldown():
     rule = ReduceLROnPlateau(factor=0.1, patience=1, cooldown=1, min_lr=0.05)
     rates = drive(rule, [1.0, 2.0, 2.0, 2.0, 2.0], same_ratio=False)

@@ -141,9 +141,10 @@ class ReduceLROnPlateau(MonitorCallback):
 
     def on_epoch_end(self, epoch, logs=None):
         improved = self.monitor.update(logs, epoch)
-        if self._cooldown_left > 0:
+        if self._cooldown_left > 0:  # a cooldown epoch is not counted, and never cuts (even with patience 0)
             self._cooldown_left -= 1
             self.monitor.wait = 0
+            return
         if not improved and self.monitor.exhausted:
             self.optimizer.scale_lr(self.factor, self.min_lr)
             self.reductions.append(epoch)
