@@ -163,3 +163,19 @@ def test_cli_csv_with_a_class_column_and_a_numeric_column(tmp_path, capsys):
     (tmp_path / "short.csv").write_text("a,b,c,kind\n1,2,3,big\n")
     assert main(["evaluate", str(run), "--data", str(tmp_path / "short.csv")]) == 2
     assert "no target column 'amount'" in capsys.readouterr().err
+
+
+def test_early_stopping_on_a_tasks_accuracy_maximizes_it_and_keeps_the_best_epoch():
+    # A multi-task run logs <metric>_<task>; mode "auto" must read val_accuracy_sign as an accuracy (max).
+    X, y = _data()
+    model = _model()
+    stop = nnlab.train.EarlyStopping(monitor="val_accuracy_sign", patience=2)
+    assert stop.monitor.mode == "max" and nnlab.train.EarlyStopping(monitor="val_loss_sign").monitor.mode == "min"
+    history = fit(model, MultiTaskLoss(LOSSES), optim.Adam(model.parameters(), lr=0.05), (X, y),
+                  val_data=_data(30, seed=1), epochs=8, batch_size=20, metrics={"sign": "accuracy"},
+                  callbacks=[stop], verbose=0)
+    scores = history["val_accuracy_sign"]
+    assert stop.best_epoch == int(np.argmax(scores)) and stop.monitor.best == max(scores)
+    val_X, val_y = _data(30, seed=1)
+    kept = evaluate(model, MultiTaskLoss(LOSSES), (val_X, val_y), metrics={"sign": "accuracy"})["accuracy_sign"]
+    assert kept == max(scores)

@@ -17,11 +17,28 @@ from .base import Callback
 _MAX_MODE_NAMES = ("accuracy", "acc", "auc", "f1", "precision", "recall")
 
 
+def _auto_mode(key: str) -> str:
+    """``"max"`` for an accuracy-like name, also a multi-task run's ``<metric>_<task>`` (``val_accuracy_parity``).
+
+    A loss (``loss``, ``loss_<task>``) is minimized whatever its task is called.
+
+    >>> [_auto_mode(k) for k in ("val_loss", "val_accuracy", "accuracy_parity", "val_top_5_accuracy_digit",
+    ...                          "loss_accuracy", "val_mse_digit")]
+    ['min', 'max', 'max', 'max', 'min', 'min']
+    """
+    bare = key[4:] if key.startswith("val_") else key
+    if bare == "loss" or bare.startswith("loss_"):
+        return "min"
+    words = bare.split("_")
+    heads = ("_".join(words[:i]) for i in range(len(words), 0, -1))  # the metric's name leads a task's key
+    return "max" if any(h in _MAX_MODE_NAMES or h.endswith("accuracy") for h in heads) else "min"
+
+
 class Monitor:
     """One logged quantity watched across epochs: best value, epoch of the best, epochs since.
 
     ``mode`` is ``"min"``, ``"max"`` or ``"auto"`` (max for accuracy-like names,
-    min otherwise). A value improves on a reference when it is better by more
+    ``<metric>_<task>`` ones included, min otherwise). A value improves on a reference when it is better by more
     than ``min_delta``; NaN never improves, and is worse than any number.
 
     >>> m = Monitor("val_loss", patience=2)
@@ -39,8 +56,7 @@ class Monitor:
         if baseline is not None:
             baseline = check_float("baseline", baseline, allow_inf=True, owner=owner)
         if mode == "auto":
-            bare = key[4:] if key.startswith("val_") else key
-            mode = "max" if bare in _MAX_MODE_NAMES or bare.endswith("accuracy") else "min"
+            mode = _auto_mode(key)
         self.key = key
         self.mode = mode
         self.min_delta = min_delta
