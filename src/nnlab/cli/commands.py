@@ -160,10 +160,7 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
     model_io.save(model, run_dir / MODEL_FILE, preprocessing=splits.preprocessing, metadata=metadata)
     if pretrained is not None:
         techniques.record_pretraining(pretrained, run_dir, log_name, cfg.train.log_format)
-    from .plots import plot_history
-
-    plot_history(history, str(run_dir / "curves.png"))
-    pictures = write_run_report(run_dir, cfg, model, history, splits, test_logs, shown)
+    pictures = write_run_report(run_dir, cfg, model, history, splits, test_logs, shown)  # curves.png among them
 
     which = "training" if splits.test_is_train else "test"
     diverged = nan_guard.stop_training or guard.stop_training
@@ -173,7 +170,7 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
     print(f"{which} accuracy: {test_logs['accuracy']:.4f} ({len(splits.test[0])} samples)")
     if pretrained is not None:
         pictures = [techniques.PRETRAIN_CURVES, *pictures]
-    print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, curves.png, {', '.join(pictures)})")
+    print(f"run written to {run_dir}/ ({MODEL_FILE}, {log_name}, config.json, {', '.join(pictures)})")
     (run_dir / resuming.STATE_FILE).unlink(missing_ok=True)  # the run is complete: nothing left to resume
     if diverged:
         print(f"nnlab: error: {resuming.divergence_message(nan_guard, guard, cfg)}", file=sys.stderr)

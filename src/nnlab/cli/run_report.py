@@ -64,18 +64,17 @@ def _section(pngs: dict, id_: str, title: str, names, text: str = "", table: dic
     return {"id": id_, "title": title, "text": text, "figures": [pngs[n] for n in names if n in pngs], "table": table}
 
 
-def _pictures(run_dir: Path, drawn, written_elsewhere=("curves",)) -> dict:
+def _pictures(run_dir: Path, drawn) -> dict:
     """{name: (title, PNG bytes)} of the drawn figures, each also written as ``<name>.png`` (atomically).
 
-    curves.png of a single-network run is plot_history's, written by the train command.
+    Each figure is drawn once: the file and the picture in report.html are the same bytes.
     """
     from .. import diagnostics as dg
 
     pngs = {}
     for name, title, fig in drawn:
         pngs[name] = (title, dg.figure_png(fig))
-        if name not in written_elsewhere:
-            atomic_write(run_dir / f"{name}.png", pngs[name][1])
+        atomic_write(run_dir / f"{name}.png", pngs[name][1])
     return pngs
 
 
@@ -96,8 +95,8 @@ def _write_page(run_dir: Path, cfg, model, num_features: int, summary: str, resu
     write(run_dir / "report.html", html)
 
 
-def _written(pngs: dict, written_elsewhere=("curves",)) -> list[str]:
-    return [f"{n}.png" for n in pngs if n not in written_elsewhere] + ["report.html"]
+def _written(pngs: dict) -> list[str]:
+    return [f"{n}.png" for n in pngs] + ["report.html"]
 
 
 def _weights_picture(cfg, model, num_features: int) -> list:
@@ -206,7 +205,7 @@ def write_tasks_report(run_dir: Path, cfg, model, history, train, test, test_log
     if matrices:
         drawn.append(("confusion_matrix", f"confusion matrix of each classification task on the {which} split",
                       dg.confusion_matrices(matrices)))
-    pngs = _pictures(run_dir, drawn + _weights_picture(cfg, model, num_features), written_elsewhere=())
+    pngs = _pictures(run_dir, drawn + _weights_picture(cfg, model, num_features))
 
     def value(key):
         return f"{test_logs[key]:.4f}" if key in test_logs else "–"
@@ -227,4 +226,4 @@ def write_tasks_report(run_dir: Path, cfg, model, history, train, test, test_log
     summary = (f"Multi-task: {len(tasks)} tasks ({', '.join(tasks)}) on shared hidden layers; "
                f"{model.num_parameters():,} parameters, {num_features} features.")
     _write_page(run_dir, cfg, model, num_features, summary, results + _tail(history, len(train[0])), sections)
-    return _written(pngs, written_elsewhere=())
+    return _written(pngs)
