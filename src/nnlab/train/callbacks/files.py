@@ -8,6 +8,7 @@ import math
 import os
 
 from ..._checks import check_choice
+from ...errors import ConfigError
 from .base import Callback
 from .monitor import MonitorCallback
 
@@ -15,8 +16,10 @@ from .monitor import MonitorCallback
 class Checkpoint(MonitorCallback):
     """Save the model at the end of epochs: every epoch (the last one wins) or only on a new best.
 
-    ``path`` may hold ``{epoch}`` (1-based) and logged names, e.g.
-    ``"model-{epoch:03d}-{val_loss:.3f}.nnlab"``. With ``save_best_only`` the file is
+    ``path``'s file name may hold ``{epoch}`` (1-based) and logged names, e.g.
+    ``"model-{epoch:03d}-{val_loss:.3f}.nnlab"``; its folders are taken as they are
+    (a folder named ``r{0}`` is no template), and a placeholder that ``fit`` does not
+    fill is refused before the first epoch. With ``save_best_only`` the file is
     written only when ``monitor`` improves, and ``save_last=True`` additionally keeps
     the latest epoch in ``<stem>-last<suffix>`` next to it (without
     ``save_best_only``, ``path`` itself always holds the latest epoch, so
@@ -55,10 +58,26 @@ class Checkpoint(MonitorCallback):
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._written = []
+        keys = self.params.get("metrics")
+        if keys is not None:  # a wrong placeholder is found now, not after the first epoch's work
+            self._target(0, dict.fromkeys(keys, 0.0))
+
+    def _target(self, epoch, logs) -> str:
+        """``path`` with its file name's placeholders filled; a ConfigError names one that cannot be."""
+        folder, name = os.path.split(self.path)
+        if "{" not in name:
+            return self.path
+        try:
+            return os.path.join(folder, name.format(epoch=epoch + 1, **logs))
+        except (KeyError, IndexError, ValueError) as exc:
+            fill = ", ".join(["epoch", *logs])
+            raise ConfigError(f"Checkpoint path {self.path!r}: its file name cannot be filled in ({exc}); the "
+                              f"placeholders are {{name}} or {{name:format}} with name one of: {fill} (write {{{{ "
+                              f"and }}}} for literal braces)") from None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        target = self.path.format(epoch=epoch + 1, **logs) if "{" in self.path else self.path
+        target = self._target(epoch, logs)
         if not self.save_best_only or self.monitor.update(logs, epoch):
             self._save(target, epoch)
         if self.save_last and self.save_best_only:
