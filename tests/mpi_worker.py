@@ -4,9 +4,9 @@
         [--distributed] [--state STATE] [--resume] [--stop-after EPOCH] [--batchnorm | --sync-batchnorm] [--seed-per-rank]
         [--configs sgd:float64,adam:float32:noise,...]   (OUT then names each file with {config}) [--patience P]
         [--noise] (GaussianNoise on the inputs, Dropout after the hidden layer) [--masks MASKS.npz]
-        [--metrics summed|max|none] [--val-rows V] [--multitask | --pair]
+        [--metrics summed|max|counts|none] [--val-rows V] [--multitask | --pair] [--sparse]
 
-Rank 0 writes the final weights, buffers and the history (``loss``, ``loss_*``, ``val_*``) to OUT.npz, and every rank's
+Rank 0 writes the final weights, buffers and the history (all but ``lr``) to OUT.npz, and every rank's
 ``val_*`` histories (``ranks_val_*``), buffers (``ranks_b*``) and validated row counts (``ranks_rows``).
 
     python tests/mpi_worker.py --cli-killed-after EPOCH train CONFIG ...   (`nnlab train`, killed after EPOCH)
@@ -67,9 +67,11 @@ class Rows:
         return self.X[index], self.y[index]
 
 
-def build(dtype, batchnorm=False, seed=0, noise=False, multitask=False, pair=False):
+def build(dtype, batchnorm=False, seed=0, noise=False, multitask=False, pair=False, sparse=False):
     nnlab.seed(seed)
     layers = [nn.Linear(FEATURES, 16), nn.Tanh(), nn.Linear(16, CLASSES)]
+    if sparse:  # the sparse autoencoders' KL penalty on the mean activation over the batch (and an L1 one)
+        layers[1:2] = [nn.Sigmoid(), nn.ActivityRegularization(l1=0.01, kl_target=0.2, kl_weight=0.5)]
     if batchnorm:
         layers.insert(1, nn.BatchNorm(16))
     if noise:  # GaussianNoise with its own generator, Dropout drawing from the global one
@@ -107,7 +109,29 @@ class LargestLogit(Metric):
         return self.largest
 
 
-METRICS = {"summed": ("accuracy", confidence), "max": ("accuracy", confidence, LargestLogit()), "none": None}
+class FirstClassCount(Metric):
+    """How many rows are predicted as class 0: a count, not a mean (its totals add up, its results do not average)."""
+
+    name = "first_class_count"
+
+    def reset(self):
+        self.count = 0
+
+    def update(self, output, target):
+        self.count += int(np.count_nonzero(output.argmax(axis=1) == 0))
+
+    def result(self):
+        return float(self.count)
+
+    def totals(self):
+        return [self.count]
+
+    def set_totals(self, totals):
+        self.count = int(totals[0])
+
+
+METRICS = {"summed": ("accuracy", confidence), "max": ("accuracy", confidence, LargestLogit()),
+           "counts": (FirstClassCount(), LargestLogit()), "none": None}
 
 
 def masks(comm, world, per_rank=4):
@@ -143,7 +167,7 @@ class Crash(Callback):
 def train(args, comm=None):
     dtype = np.dtype(args.dtype)
     model = build(dtype, args.batchnorm or args.sync_batchnorm, seed=comm.Get_rank() if args.seed_per_rank else 0,
-                  noise=args.noise, multitask=args.multitask, pair=args.pair)
+                  noise=args.noise, multitask=args.multitask, pair=args.pair, sparse=args.sparse)
     if args.sync_batchnorm:
         from nnlab.distributed import convert_sync_batchnorm
 
@@ -171,7 +195,7 @@ def train(args, comm=None):
                   distributed=comm if args.distributed else False)
     weights = {f"w{i}": p.data for i, p in enumerate(model.parameters())}
     weights.update({f"b{i}": b for i, b in enumerate(model.buffers())})
-    logs = {k: np.array(v) for k, v in history.history.items() if k == "loss" or k.startswith(("loss_", "val_"))}
+    logs = {k: np.array(v) for k, v in history.history.items() if k != "lr"}
     return weights, logs
 
 
@@ -217,6 +241,7 @@ def main(argv=None):
     parser.add_argument("--val-rows", type=int, default=N - TRAIN, help="validate on rows [80, 80 + V)")
     parser.add_argument("--multitask", action="store_true", help="two heads, a dict of losses")
     parser.add_argument("--pair", action="store_true", help="a model returning (logits, hidden); use --metrics none")
+    parser.add_argument("--sparse", action="store_true", help="a sigmoid layer under a KL (and L1) activity penalty")
     args = parser.parse_args(argv)
     comm = None
     if args.distributed:

@@ -63,6 +63,15 @@ def set_batch_shard(shard) -> None:
     _shard = shard
 
 
+def batch_shard():
+    """The ``(m, lo, hi)`` that :func:`set_batch_shard` published, or None (one process, or outside a batch).
+
+    >>> batch_shard() is None
+    True
+    """
+    return _shard
+
+
 def draw_for_batch(draw, shape, owner: str = "layer"):
     """``draw(shape)``, the per-batch random numbers of a batch of ``shape`` (rows on axis 0).
 

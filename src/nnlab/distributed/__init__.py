@@ -21,6 +21,13 @@ The notes' batch-size advice ends with Goyal et al.: a large batch is
   rank and keep the rank's own rows (:func:`nnlab.random.draw_for_batch`: K
   times the draws of one rank's rows), so noise differs between the ranks' rows
   exactly as between the rows of one process's batch;
+- the epoch's training loss is the ranks' means weighted by their rows, and
+  each training metric's totals (``Metric.totals``) are added up over the ranks,
+  so a count or a ratio of counts is one process's figure; a metric without
+  totals (a maximum) is updated on every rank with the whole global batch (the
+  ranks' outputs gathered each step);
+- a KL sparsity penalty (``nn.ActivityRegularization``) reads the mean
+  activation over the global batch (one Allreduce), not over the rank's rows;
 - every rank takes the same optimizer step, so the weights stay identical; a
   cheap checksum of the weights is compared every ``check_every`` steps and at
   every epoch's end, and a difference raises :class:`WeightDriftError` on all ranks;

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..random import set_batch_shard
 from ..tensor import is_grad_enabled
 from ..train.callbacks import Callback, Checkpoint, MetricsLogger, ProgressBar
+from ..train.metrics import Metric
 from . import comm as C
 
 
@@ -129,6 +130,37 @@ class ShardedLoader(DataLoader):
         return self.dataset[index]
 
 
+def _join(parts):
+    """The ranks' parts of a global batch (arrays, or {task: array}) as one, in rank order: the batch's row order."""
+    if isinstance(parts[0], dict):
+        return {key: _join([part[key] for part in parts]) for key in parts[0]}
+    return np.concatenate(parts, axis=0)
+
+
+class GatheredMetric(Metric):
+    """A training metric whose state is not sums (``totals()`` None), updated with the whole global batch.
+
+    Every rank gathers the ranks' outputs and targets of the batch in rank order
+    (the global batch's rows in their order) and updates the metric with them,
+    so its figure is the one of one process with that batch, on every rank.  The
+    cost: one ``allgather`` of the batch's outputs and targets per step (pickled:
+    they may be {task: array}); metrics with totals need none.
+    """
+
+    def __init__(self, metric, comm):
+        self.metric, self.comm, self.name = metric, comm, metric.name
+
+    def reset(self) -> None:
+        self.metric.reset()
+
+    def update(self, output, target) -> None:
+        parts = self.comm.allgather((output, target))
+        self.metric.update(_join([p[0] for p in parts]), _join([p[1] for p in parts]))
+
+    def result(self) -> float:
+        return self.metric.result()
+
+
 class DistributedOptimizer:
     """Wrap an optimizer: ``step()`` first averages every flat gradient buffer over the ranks (one Allreduce each).
 
@@ -180,18 +212,19 @@ def _writes_files(cb) -> bool:
 
 
 class SyncCallback(Callback):
-    """First callback of a distributed run: same start, reduced epoch logs, synchronized buffers, a checksum."""
+    """First callback of a distributed run: the same start, a weight checksum after every epoch.
+
+    (The loop reduces the epoch's training logs itself, :meth:`DataParallel.reduce_logs`, before validation.)
+    """
 
     def __init__(self, parallel):
         # bound methods, not the DataParallel: a TrainingState saves a callback's plain attributes, never functions
-        self.reduce_logs, self.check = parallel.reduce_logs, parallel.check
+        self.check = parallel.check
 
     def on_train_begin(self, logs=None):
         self.check("at the start (build the model from the same seed)")
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            self.reduce_logs(logs)
         self.check(f"after epoch {epoch + 1}")
 
     def on_train_end(self, logs=None):
@@ -208,6 +241,7 @@ class DataParallel:
         self.sync_buffers = sync_buffers
         self.loader = None
         self.model = None
+        self.meters = []  # the training metrics (training_meters), whose totals reduce_logs adds up
         self._value = np.zeros(1, dtype=np.float64)
 
     def make_loader(self, data, batch_size, shuffle, drop_last, rng, augment) -> ShardedLoader:
@@ -235,10 +269,17 @@ class DataParallel:
         mean; in a short last batch the weights make Σ_r K·n_r/m·mean_r / K the
         mean over its m rows.  The value (one more one-number Allreduce) is what
         one process would report, the same on every rank, so a non-finite batch
-        stops every rank before its update.  n_r and m are the loader's: the
+        stops every rank before its update.  A KL sparsity penalty
+        (:class:`~nnlab.nn.ActivityRegularization`) is read from the global
+        batch's mean activation, one number on every rank: it is counted once,
+        with weight K, not weighed by the rank's rows.  n_r and m are the loader's: the
         output may be {task: output} (a MultiHead) or anything the loss reads.
         """
         value = self._value
+        from ..nn.sparsity import ActivityRegularization
+
+        activity = [] if self.model is None else [m for m in self.model.modules()
+                                                    if isinstance(m, ActivityRegularization)]
 
         def distributed_loss(output, target):
             local = loss(output, target)
@@ -246,11 +287,20 @@ class DataParallel:
                 return local
             n, m = self.loader.local_rows, self.loader.global_rows
             weight = self.world * n / m
-            value[0] = float(local.data) * n
+            # a KL sparsity penalty of the global batch's ρ̂: one number, the same on every rank, inside local;
+            # one process has it once, so it counts once (weight K: the optimizer's mean divides by K), not per row
+            shared = [layer.global_penalty for layer in activity if layer.global_penalty is not None]
+            common = None
+            for part in shared:
+                common = part if common is None else common + part
+            g = 0.0 if common is None else float(common.data)
+            value[0] = (float(local.data) - g) * n
             C.sum_in_place(self.comm, [value])
             if weight != 1.0:
                 local = local * weight
-            local.data = np.asarray(value[0] / m, dtype=local.data.dtype)
+            if common is not None:
+                local = local + common * (self.world - weight)
+            local.data = np.asarray(value[0] / m + g, dtype=local.data.dtype)
             return local
 
         return distributed_loss
@@ -283,17 +333,44 @@ class DataParallel:
             start += len(part)
         return float(summed[0]), int(summed[1])
 
-    def reduce_logs(self, logs: dict) -> None:
-        """Training loss and metrics: each rank's value weighted by its sample count.
+    def training_meters(self, meters: list) -> list:
+        """The training metrics this rank updates: ``meters``, each whose state is not sums as a :class:`GatheredMetric`.
 
-        The ``val_`` figures are all ranks' already (:meth:`combine_validation`).
+        A metric with totals (``Metric.totals``) counts this rank's rows and
+        :meth:`reduce_logs` adds the ranks' totals up at the epoch's end; one
+        without (a maximum, a median) cannot be combined from the ranks' results,
+        so it sees the whole global batch on every rank instead.
         """
-        keys = [k for k in logs if not k.startswith("val_") and k != "lr" and isinstance(logs[k], float | int)]
+        for meter in meters:
+            meter.reset()
+        self.meters = [meter if meter.totals() is not None else GatheredMetric(meter, self.comm) for meter in meters]
+        return self.meters
+
+    def reduce_logs(self, logs: dict) -> None:
+        """The epoch's training loss and metrics over all ranks' rows, the same bits on every rank.
+
+        The loss is each rank's mean weighted by its row count; a metric's totals
+        (Accuracy's correct and total counts, a function metric's sum) are added
+        up and the metric reads its result from them, as in validation, so a
+        count or a ratio of counts is one process's figure (a weighted mean of
+        the ranks' results would not be: precision's denominator is no row
+        count).  A :class:`GatheredMetric` saw every row already.  One
+        ``Allgather`` (:func:`~nnlab.distributed.comm.sum_in_rank_order`); the
+        ``val_`` figures are all ranks' already (:meth:`combine_validation`).
+        """
+        summed = [meter for meter in self.meters if not isinstance(meter, GatheredMetric) and meter.name in logs]
+        parts = [meter.totals() for meter in summed]
         seen = self.loader.local_seen
-        sums = np.array([seen] + [float(logs[k]) * seen for k in keys], dtype=np.float64)
-        C.sum_in_place(self.comm, [sums])
-        for i, k in enumerate(keys, start=1):
-            logs[k] = float(sums[i] / sums[0])
+        loss = logs.get("loss")
+        weighted = 0.0 if loss is None or not seen else float(loss) * seen
+        total = C.sum_in_rank_order(self.comm, [seen, weighted, *(x for part in parts for x in part)])
+        if loss is not None:
+            logs["loss"] = float(total[1] / total[0]) if total[0] else float("nan")
+        start = 2
+        for meter, part in zip(summed, parts):
+            meter.set_totals(total[start:start + len(part)])
+            logs[meter.name] = meter.result()
+            start += len(part)
 
     def average_buffers(self) -> None:
         """Running statistics (BatchNorm) from local batches, averaged over the ranks, so evaluation agrees."""

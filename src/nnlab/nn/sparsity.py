@@ -17,6 +17,11 @@ activations a passing through it (a batch of N rows, units j):
 :func:`nnlab.train.fit` adds every such layer's penalty to the loss it
 minimizes and reports (see :func:`with_activity_penalties`); in evaluation mode
 nothing is recorded, so validation and test losses are the plain loss.
+
+In a distributed run (:mod:`nnlab.distributed`) ρ̂ is the mean over the whole
+global batch, all ranks' rows (one Allreduce of the column sums), so the KL
+penalty and its gradient are those of one process with that batch; the L1
+penalty is a mean over rows and adds up over the ranks as the loss does.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 
 from .._checks import check_float
 from ..errors import ConfigError
-from ..tensor import as_tensor
+from ..tensor import as_tensor, make_result
 from .module import Module
 from .spec import register
 
@@ -54,9 +59,11 @@ class ActivityRegularization(Module):
         self.kl_target = None if kl_target is None else check_float(
             "kl_target", kl_target, 0.0, 1.0, low_open=True, high_open=True, owner="ActivityRegularization")
         self.penalty = None
+        self.global_penalty = None  # the part of ``penalty`` read from the global batch's ρ̂ (distributed only)
 
     def forward(self, x):
         x = as_tensor(x)
+        self.global_penalty = None
         self.penalty = self.penalty_of(x) if self.training and (self.l1 or self.kl_weight) else None
         return x
 
@@ -68,10 +75,13 @@ class ActivityRegularization(Module):
             total = a.abs().sum() * (self.l1 / n)
         if self.kl_weight:
             rho = self.kl_target
-            rho_hat = a.reshape(n, -1).mean(axis=0).clip(_EPS, 1 - _EPS)
+            rho_hat, is_global = _batch_mean(a.reshape(n, -1))
+            rho_hat = rho_hat.clip(_EPS, 1 - _EPS)
             kl = (rho * np.log(rho) + (1 - rho) * np.log(1 - rho)
                   - rho * rho_hat.log() - (1 - rho) * (1 - rho_hat).log()).sum()
             kl = kl * self.kl_weight
+            if is_global:  # the same value on every rank: the distributed loss weighs it apart from the rest
+                self.global_penalty = kl
             total = kl if total is None else total + kl
         return total
 
@@ -86,6 +96,42 @@ class ActivityRegularization(Module):
         if self.kl_weight:
             parts.append(f"kl_target={self.kl_target}, kl_weight={self.kl_weight}")
         return ", ".join(parts)
+
+
+def _batch_mean(a):
+    """``(mean over the rows of a, global)``: in a distributed run's sharded batch the mean over the global batch.
+
+    ρ̂ is not a mean of per-row terms: a rank's own rows would give another ρ̂,
+    and the KL of the ranks' ρ̂s is not the KL of the batch's.  So the column
+    sums are all-reduced and divided by the global row count m; the backward
+    hands each local row g/m, its share of the gradient of the one-process ρ̂.
+    """
+    from ..random import batch_shard
+
+    shard = batch_shard()
+    if shard is None:
+        return a.mean(axis=0), False
+    from ..distributed import comm as C
+
+    if not C.is_active():
+        return a.mean(axis=0), False
+    m, lo, hi = shard
+    X = a.data
+    if X.shape[0] != hi - lo:
+        raise ConfigError(f"distributed training: ActivityRegularization's KL penalty averages over the global batch "
+                          f"and needs the batch on axis 0, but got an input of {X.shape[0]} rows while this rank "
+                          f"holds {hi - lo}")
+    sums = X.sum(axis=0, dtype=np.float64)
+    C.sum_in_place(C.communicator(), [sums])
+    dt = X.dtype.type
+    inv = dt(1.0 / m)
+
+    def backward(g):
+        out = np.empty_like(X)
+        out[...] = g * inv
+        return (out,)
+
+    return make_result((sums / m).astype(X.dtype), (a,), backward), True
 
 
 def activity_penalty(model):

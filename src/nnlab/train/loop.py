@@ -101,6 +101,7 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
         callbacks.insert(0, divergence)  # first: it restores good weights before a Checkpoint writes them
     if parallel is not None:  # reduced logs first; on ranks other than 0 no file writers
         loss, optimizer, callbacks, verbose = parallel.wrap(model, loss, optimizer, callbacks, verbose)
+        meters = parallel.training_meters(meters)  # a metric that is no sum sees the whole global batch
     savers = [cb for cb in callbacks if isinstance(cb, TrainingState)]
     callbacks = [cb for cb in callbacks if not isinstance(cb, TrainingState)]
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
@@ -126,6 +127,8 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
             cbs.on_epoch_begin(epoch)
             model.train()
             logs = _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch)
+            if parallel is not None:  # now: a Metric given as an instance is also validation's, which resets it
+                parallel.reduce_logs(logs)
             if val_set is not None:
                 with evaluating(model):
                     val_logs = _evaluate(model, loss, val_set, max(loader.batch_size, 256), val_meters, combine=combine)
