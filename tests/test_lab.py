@@ -287,3 +287,18 @@ def test_dead_relu_judge_leaves_diverged_seeds_out_and_needs_a_rate_that_kills_r
     assert not maxout.passed and "not measurable here" in maxout.statement and "lr 0.3" not in maxout.statement
     measured = {c.statement.split(" (")[0]: c for c in e.judge(Summary([seed(0.2, 0.0), seed(0.2, nan)]))}
     assert measured["maxout does not die where ReLUs do"].passed
+
+
+@pytest.mark.parametrize("where", ["missing", "file"])
+def test_lab_report_refuses_an_output_it_could_not_write_before_any_experiment_runs(tmp_path, capsys, monkeypatch,
+                                                                                     where):
+    """-o in a folder that does not exist, or under a file: exit 2 at once, not after every experiment has run."""
+    ran = []
+    monkeypatch.setattr(lab, "run", lambda *args, **kwargs: ran.append(args) or [])
+    (tmp_path / "file").write_text("not a folder")
+    output = tmp_path / where / "lab.html"
+    assert main(["lab", "report", "--quick", "--seeds", "1", "-o", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert str(output) in err and "Traceback" not in err
+    assert ("does not exist" if where == "missing" else "is a file") in err
+    assert ran == [] and not output.exists()

@@ -26,6 +26,19 @@ def add_parser(sub) -> None:
                        help="run the jobs on this Dask scheduler's workers (default: $DASK_SCHEDULER_ADDRESS, else local)")
 
 
+def _check_output(path: Path) -> None:
+    """A clear error now for an -o the report could not be written to once every experiment has run."""
+    if path.is_dir():
+        raise ConfigError(f"the output path {str(path)!r} is a folder; pass -o FILE")
+    folder = path.parent
+    if not folder.exists():
+        raise ConfigError(f"the output path {str(path)!r} is in the folder {str(folder)!r}, which does not exist; "
+                          "create it or pass another -o")
+    if not folder.is_dir():
+        raise ConfigError(f"the output path {str(path)!r} is under {str(folder)!r}, which is a file, not a folder; "
+                          "pass another -o")
+
+
 def command(args) -> int:
     from .. import lab
 
@@ -37,8 +50,8 @@ def command(args) -> int:
         for number, text in lab.WAITING.items():
             print(f"{number:>2}. (waiting)         {text}")
         return 0
-    if args.lab_command == "report" and Path(args.output).is_dir():  # before the experiments run, not after
-        raise ConfigError(f"the output path {args.output!r} is a folder; pass -o FILE")
+    if args.lab_command == "report":  # before the experiments run (minutes of compute), not after
+        _check_output(Path(args.output))
     seeds = args.seeds if args.seeds is not None else (3 if args.quick else 5)
     names = [lab.get(args.name).name] if args.lab_command == "run" else lab.names()
     start = time.perf_counter()
