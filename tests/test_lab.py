@@ -302,3 +302,24 @@ def test_lab_report_refuses_an_output_it_could_not_write_before_any_experiment_r
     assert str(output) in err and "Traceback" not in err
     assert ("does not exist" if where == "missing" else "is a file") in err
     assert ran == [] and not output.exists()
+
+
+def test_regularization_judge_does_not_pass_the_k_minus_p_rule_when_no_seed_stopped_early():
+    from nnlab.lab import exp_regularization as e
+    from nnlab.lab.base import SeedResult, Summary
+
+    def seed(epochs_run, best_epoch):
+        numbers = {f"{v}_test_error": 0.1 for v in e.VARIANTS}
+        numbers.update({"l1_near_zero_weight_fraction": 0.2, "l2_near_zero_weight_fraction": 0.01, "epochs": 40,
+                        "early_stopping_epochs_run": epochs_run, "early_stopping_best_epoch": best_epoch,
+                        "early_stopping_restored_val_loss": 0.5, "early_stopping_best_val_loss": 0.5})
+        return SeedResult(numbers)
+
+    def rule(summary):
+        (check,) = [c for c in e.judge(summary) if c.statement.startswith("early stopping returns")]
+        return check
+
+    never = rule(Summary([seed(40, 35), seed(40, 38)]))  # every seed used all 40 epochs: k - p never measured
+    assert not never.passed and "no run stopped early" in never.statement
+    assert rule(Summary([seed(22, 12), seed(40, 38)])).passed
+    assert not rule(Summary([seed(22, 13)])).passed

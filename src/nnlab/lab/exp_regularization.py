@@ -114,12 +114,14 @@ def judge(s) -> list[Check]:
                        "L1 leaves more near-zero weights than L2 (sparsity)"))
     restored, best = s.values("early_stopping_restored_val_loss"), s.values("early_stopping_best_val_loss")
     runs, bests = s.values("early_stopping_epochs_run"), s.values("early_stopping_best_epoch")
-    # A run that used every epoch never stopped: only the restored weights can be checked there.
+    # A run that used every epoch never stopped: only the restored weights can be checked there; when no seed
+    # stopped early the k - p rule was not measured at all, and an unmeasured claim does not pass.
     early = [(k, b) for k, b in zip(runs, bests) if k < s.values("epochs")[0]]
     checks.append(Check(f"early stopping returns the model of step k − p (p = {PATIENCE}): (k, best) = "
                         f"{[(int(k), int(b)) for k, b in early] or 'no run stopped early'}; restored validation loss "
                         f"{[f'{v:.4g}' for v in restored]} vs best {[f'{v:.4g}' for v in best]}",
-                        all(k - PATIENCE == b for k, b in early) and bool(np.allclose(restored, best, rtol=1e-4))))
+                        bool(early) and all(k - PATIENCE == b for k, b in early)
+                        and bool(np.allclose(restored, best, rtol=1e-4))))
     return checks
 
 
