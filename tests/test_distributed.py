@@ -55,12 +55,6 @@ def runs(tmp_path_factory):
     return out
 
 
-def _history_keys(data):
-    """The history's keys in a worker's file (the rest: size, weights w*, buffers b*, every rank's ranks_*)."""
-    return sorted(key for key in data.files
-                  if key != "size" and not key.startswith("ranks_") and not (key[0] in "wb" and key[1:].isdigit()))
-
-
 def _equals_one_process(many_path, one_path, k, dtype):
     """The run on k ranks ended with one process's weights and logged its history (training and validation)."""
     one, one_data = _weights(one_path)
@@ -71,9 +65,10 @@ def _equals_one_process(many_path, one_path, k, dtype):
         assert one[name].dtype == many[name].dtype == np.dtype(dtype)
         np.testing.assert_allclose(many[name], one[name], rtol=0, atol=TOLERANCE[dtype], err_msg=name)
     # the reduced training losses and the validation figures (each rank validates its part) are one process's
-    history = _history_keys(one_data)  # the training metrics too, reduced over the ranks
-    assert "loss" in history and "val_loss" in history
-    assert history == _history_keys(many_data)
+    # the history's keys (not size, weights w*, buffers b*, every rank's ranks_*): training metrics too
+    history, many_history = (sorted(k for k in data.files if k != "size" and not k.startswith("ranks_")
+                                    and not (k[0] in "wb" and k[1:].isdigit())) for data in (one_data, many_data))
+    assert "loss" in history and "val_loss" in history and history == many_history
     for key in history:
         if "accuracy" in key or "count" in key:  # counts of rows
             np.testing.assert_array_equal(many_data[key], one_data[key], err_msg=key)
@@ -122,20 +117,6 @@ def test_k_ranks_equal_one_process_for_outputs_that_are_no_array_of_rows(output_
     _equals_one_process(output_runs / f"k{k}-{kind}-{config}.npz", tmp_path / "one.npz", k, dtype)
     if kind == "multitask":
         assert {"loss_c", "loss_s", "val_accuracy_s"} <= set(np.load(tmp_path / "one.npz").files)
-
-
-@pytest.mark.parametrize("k", [2, 3])
-def test_kl_sparsity_and_training_metrics_that_are_no_means_equal_one_process(tmp_path, k):
-    """A KL activity penalty reads ρ̂, the mean activation over the global batch (not each rank's rows); a count's
-    training figure is the sum of the ranks' counts, a maximum's the largest row of all ranks (not their means)."""
-    args = ["--sparse", "--metrics", "counts"]
-    result = _mpiexec(k, HERE / "mpi_worker.py", tmp_path / "many.npz", "--distributed", *args)
-    assert result.returncode == 0, result.stderr
-    mpi_worker.main([str(tmp_path / "one.npz"), "--batch", str(8 * k), *args])
-    _equals_one_process(tmp_path / "many.npz", tmp_path / "one.npz", k, "float64")
-    one = np.load(tmp_path / "one.npz")
-    assert {"first_class_count", "largest_logit", "val_first_class_count"} <= set(one.files)
-    assert one["first_class_count"].max() > 0 and one["first_class_count"].max() <= mpi_worker.TRAIN
 
 
 @pytest.mark.parametrize("k", [2, 3])
