@@ -2,7 +2,7 @@
 
 Both in this process on one thread, float32, median µs of 200 calls each (with
 a fresh output array per call, as in training).  The kernel is the numba pass
-of ``nnlab.ops.activations.relu_grad`` (the ``fast`` extra); the check that it
+of ``nnlab.ops.activations._relu_grad`` (the ``fast`` extra); the check that it
 gives the reference's bits is in ``tests/test_ops_kernels.py``.
 """
 
@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     import os
 
     os.environ["NNLAB_JIT"] = "1"  # the kernel at every size (the rule's own threshold is 32 K elements)
-    from nnlab.ops.activations import relu_grad
+    from nnlab.ops.activations import _relu_grad
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.relu_backward", description=__doc__.splitlines()[0])
     p.add_argument("shapes", nargs="*", default=list(DEFAULT_SHAPES), help="ROWSxCOLS (default: %(default)s)")
@@ -42,8 +42,8 @@ def main(argv=None) -> int:
             p.error(f"{text!r} is not ROWSxCOLS")
         g = rng.standard_normal(shape, dtype=np.float32)
         y = np.maximum(rng.standard_normal(shape, dtype=np.float32), 0)
-        relu_grad(g, y)  # compile (or load numba's cache) outside the timing
-        reference, kernel = _median_us(lambda: g * (y > 0)), _median_us(lambda: relu_grad(g, y))
+        _relu_grad(g, y)  # compile (or load numba's cache) outside the timing
+        reference, kernel = _median_us(lambda: g * (y > 0)), _median_us(lambda: _relu_grad(g, y))
         print(f"{text}: NumPy {reference:.1f} µs, kernel {kernel:.1f} µs ({reference / kernel:.2f}×)")
     return 0
 

@@ -159,7 +159,7 @@ def test_a_batchnorm_that_becomes_syncbatchnorm_after_the_first_call_still_runs(
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_relu_backward_kernel_gives_the_bits_of_the_reference(dtype, monkeypatch):
-    from nnlab.ops.activations import relu_grad
+    from nnlab.ops.activations import _relu_grad
 
     monkeypatch.setenv(_jit.JIT_ENV, "1")
     rng = np.random.default_rng(3)
@@ -171,10 +171,10 @@ def test_relu_backward_kernel_gives_the_bits_of_the_reference(dtype, monkeypatch
     assert _jit.kernel(_jit.OPS_KERNELS, "relu_backward", g.size, dtype,
                        lambda num, types: (types.Array(num, 1, "C"),) * 2 + (num, types.Array(num, 1, "C"))) is not None
     with np.errstate(invalid="ignore"):  # inf·0 in the reference (the kernel raises no warnings)
-        got, want = relu_grad(g, y), g * (y > 0)
+        got, want = _relu_grad(g, y), g * (y > 0)
     assert got.dtype == want.dtype == dtype and got.shape == want.shape
     np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))  # the same bits, NaN and −0 included
-    strided = relu_grad(g[:, ::2], y[:, ::2])  # not contiguous: the reference itself
+    strided = _relu_grad(g[:, ::2], y[:, ::2])  # not contiguous: the reference itself
     np.testing.assert_array_equal(strided, g[:, ::2] * (y[:, ::2] > 0))
 
 

@@ -10,7 +10,7 @@ from ._checks import check_float
 from .errors import ConfigError
 from .ops.reduce import _axes
 from .tensor import as_floating, as_tensor, make_result
-from .ops.activations import _rectify, relu_grad
+from .ops.activations import _rectify, _relu_grad
 from .ops.activations import (  # noqa: F401  (re-exported)
     celu, gelu, hardsigmoid, hardswish, hardtanh, mish, relu6, selu, silu, softplus, softsign,
 )
@@ -44,7 +44,7 @@ def relu(x):
     """max(0, x); the derivative is 1[x > 0] (0 at x = 0, as in PyTorch)."""
     x = as_tensor(x)  # an integer input stays integer, as torch.relu
     X = x.data
-    return make_result(_rectify(X), (x,), lambda g: (relu_grad(g, X),))
+    return make_result(_rectify(X), (x,), lambda g: (_relu_grad(g, X),))
 
 
 def leaky_relu(x, alpha=0.01):

@@ -1,6 +1,6 @@
 """numba kernels of the hot ops (imported only through :mod:`nnlab._jit`: importing this module imports numba).
 
-- ``relu_backward``: g·1[y > 0] in one pass, for ``activations.relu_grad``: the
+- ``relu_backward``: g·1[y > 0] in one pass, for ``activations._relu_grad``: the
   bits of the reference ``g * (y > 0)`` (g where y > 0, else g·0: NaN stays NaN,
   a negative g gives −0), without its boolean mask and second pass.
 - ``bn_forward`` / ``bn_backward`` / ``bn_sums``: BatchNorm in training mode over a

@@ -57,7 +57,7 @@ def _relu_signature(num, types):
     return (flat, flat, num, flat)
 
 
-def relu_grad(G, Y):
+def _relu_grad(G, Y):
     """ReLU's backward ``G * (Y > 0)`` (Y its input or output: both are positive at the same places).
 
     Under nnlab's kernel rule (:mod:`nnlab._jit`), a large C-contiguous pair of one dtype

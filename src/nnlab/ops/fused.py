@@ -5,7 +5,7 @@ import numpy as np
 from .. import _blas, _constants
 from .._leafgrad import Product
 from . import _bn_fast
-from .activations import _rectify, relu_grad
+from .activations import _rectify, _relu_grad
 from ..errors import DataError
 from ..tensor import is_grad_enabled, make_result
 from .elementwise import astype
@@ -88,7 +88,7 @@ def linear(x, W, b=None, relu=False):
 
     def backward(g):
         if relu:
-            g = relu_grad(g, out)
+            g = _relu_grad(g, out)
         # dW and db as Products: computed straight into the parameters' gradient buffers (_leafgrad.py)
         gX = _blas.matmul(g, Wd.T) if rx else None
         g2 = g if X.ndim == 2 else g.reshape(-1, g.shape[-1])  # leading batch axes: fold them into one
@@ -223,7 +223,7 @@ def batch_norm(x, gamma, beta, running_mean=None, running_var=None, training=Tru
             return _bn_fast.backward(kernels, g, X2, mu, inv, scale, inv_n, rx, rg, rb, out if relu else None)
         g2 = g.reshape(-1, C)
         if relu:
-            g2 = relu_grad(g2, out)  # ReLU's backward, on its output (out > 0 exactly where its input > 0)
+            g2 = _relu_grad(g2, out)  # ReLU's backward, on its output (out > 0 exactly where its input > 0)
         need_dot = rg or (rx and training)
         g_beta = ones @ g2 if rb or (rx and training) else None
         gx = np.multiply(g2, xc) if need_dot else None
