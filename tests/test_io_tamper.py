@@ -281,6 +281,19 @@ def test_save_refuses_what_load_would(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_save_refuses_a_parameter_shared_by_assignment(tmp_path):
+    # Stored once under its first name, the shared weight left layer '2' without one: a file load refused.
+    encoder, decoder = nn.Linear(3, 3, rng=0), nn.Linear(3, 3, rng=1)
+    decoder.weight = encoder.weight
+    with pytest.raises(nnlab.errors.ConfigError, match=r"'2.weight' is the same Parameter as '0.weight'.*TiedLinear"):
+        nnlab.save(nn.Sequential(encoder, nn.ReLU(), decoder), tmp_path / "tied.safetensors")
+    assert list(tmp_path.iterdir()) == []
+    encoder = nn.Linear(3, 2, rng=0)  # the tie a spec records still saves and loads as one Parameter
+    nnlab.save(nn.Sequential(encoder, nn.Tanh(), nn.TiedLinear(encoder)), tmp_path / "ok.safetensors")
+    loaded = nnlab.load(tmp_path / "ok.safetensors")
+    assert loaded[2].weight is loaded[0].weight
+
+
 def _forge_standardizer(width, second=None):
     """A forger's edit: the Standardizer made ``width`` wide (its vectors resized), optionally a second step."""
     def edit(entries, tensors):

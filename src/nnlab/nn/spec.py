@@ -112,7 +112,32 @@ def to_spec(module: Module) -> dict:
     for path, m in module.named_modules():
         if type(m) is Linear:
             encoders.setdefault(id(m.weight), path)
-    return _describe(module, "", encoders, set())
+    spec = _describe(module, "", encoders, set())
+    _refuse_shared_parameters(module)
+    return spec
+
+
+def _refuse_shared_parameters(module: Module) -> None:
+    """Refuse a parameter that two layers hold, other than a TiedLinear's weight.
+
+    A spec rebuilds every layer with its own parameters and a state dict stores a
+    shared one once, under its first name: ``decoder.weight = encoder.weight``
+    would be saved as a file whose second layer has no weight, one that
+    ``nnlab.load`` must refuse.  TiedLinear is the one tie a spec records.
+    """
+    owners = {}
+    for path, m in module.named_modules():
+        for name, p in m._parameters.items():
+            if p is None or (isinstance(m, TiedLinear) and name == "weight"):
+                continue
+            dotted = _join(path, name)
+            first = owners.setdefault(id(p), dotted)
+            if first != dotted:
+                raise ConfigError(
+                    f"the parameter {dotted!r} is the same Parameter as {first!r}; a spec cannot share a "
+                    "parameter between layers (tie a decoder to its encoder Linear with TiedLinear, or "
+                    "give each layer its own copy)"
+                )
 
 
 def _describe(module: Module, path: str, encoders: dict, seen: set) -> dict:
