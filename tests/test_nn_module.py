@@ -106,6 +106,20 @@ def test_train_eval_recursive():
         model.train("no")
 
 
+def test_apply_visits_children_before_parents_each_once_as_torch():
+    inner = nn.Sequential(nn.Linear(2, 2, rng=0), nn.Tanh())
+    model = nn.Sequential(inner, nn.Linear(2, 1, rng=1), inner)  # the same module twice: visited once
+    seen = []
+    assert model.apply(seen.append) is model
+    assert seen == [inner[0], inner[1], inner, model[1], model]  # torch.nn.Module.apply's post-order
+
+    def init(m):  # the PyTorch idiom this exists for
+        if isinstance(m, nn.Linear):
+            m.weight.data[...] = 0.5
+    model.apply(init)
+    assert all((p.data == 0.5).all() for p in model.weight_parameters())
+
+
 def test_zero_grad():
     model = _mlp()
     model(np.ones((4, 4))).sum().backward()

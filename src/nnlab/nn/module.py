@@ -191,6 +191,17 @@ class Module:
         for _, b in self.named_buffers():
             yield b
 
+    def apply(self, fn) -> "Module":
+        """``fn(module)`` on each submodule, children first, self last (as PyTorch; a shared one once)."""
+        def visit(module, seen):
+            if id(module) not in seen:
+                seen.add(id(module))
+                for child in module._modules.values():
+                    visit(child, seen)
+                fn(module)
+        visit(self, set())
+        return self
+
     def get_submodule(self, path: str) -> "Module":
         """The submodule at a dotted ``path`` ("" is this module)."""
         module = self
