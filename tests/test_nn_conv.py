@@ -81,6 +81,19 @@ def test_conv_weights_have_torch_shapes_and_fan_in_scale():
     assert (nn.Conv1d(2, 3, 4).weight.data == a).all()  # same seed, same weights
 
 
+@pytest.mark.parametrize("make", [lambda init: nn.Conv2d(16, 32, 5, groups=2, weight_init=init, rng=0),
+                                  lambda init: nn.Conv1d(24, 48, 7, weight_init=init, rng=0, dtype=F64)])
+def test_conv_xavier_counts_every_kernel_tap_in_the_fan_out_as_torch(make):
+    torch = pytest.importorskip("torch")
+    w = make("xavier_uniform").weight.data
+    fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.from_numpy(np.asarray(w, F64)))
+    bound = np.sqrt(6 / (fan_in + fan_out))  # torch.nn.init.xavier_uniform_'s, with fan_out = out_channels·k…
+    assert 0.99 * bound < np.abs(w).max() <= bound * (1 + 1e-6)
+    normal = make("xavier_normal").weight.data
+    assert normal.dtype == w.dtype
+    assert abs(normal.std() - np.sqrt(2 / (fan_in + fan_out))) < 0.03 * np.sqrt(2 / (fan_in + fan_out))
+
+
 def test_float32_model_stays_float32_on_a_float64_batch():
     model = _cnn2d()
     out = model(np.random.default_rng(0).standard_normal((2, 1, 8, 8)))

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..ops._windows import output_shape, resolve_padding, spatial_tuple
 from ..ops.conv import conv
 from ..tensor import Tensor, as_tensor
+from . import init as _init
 from ._layer_tools import init_config, make_parameter
 from .module import Module, elements
 from .parameter import Parameter
@@ -55,7 +56,8 @@ class _ConvNd(Module):
         fan_in = per_group * math.prod(self.kernel_size)
         # Initializers see the filters as the GEMM's (fan_in, out_channels) matrix, so
         # "he_normal" and "lecun_normal" scale by the fan-in in·k… as the notes' rule asks.
-        flat = make_parameter(name, "weight_init", weight_init, (fan_in, self.out_channels), gen, dtype)
+        initializer = _filter_initializer(weight_init, math.prod(self.kernel_size))
+        flat = make_parameter(name, "weight_init", initializer, (fan_in, self.out_channels), gen, dtype)
         self.weight = Parameter(flat.data.T.reshape((self.out_channels, per_group) + self.kernel_size), dtype=dtype)
         self.bias = make_parameter(name, "bias_init", bias_init, (self.out_channels,), gen, dtype) if bias else None
 
@@ -132,11 +134,34 @@ class _ConvNd(Module):
         return ", ".join(parts)
 
 
+def _filter_initializer(weight_init, taps: int):
+    """``weight_init``, with Glorot's fan-out counting every kernel tap (out_channels·k…).
+
+    The (fan_in, out_channels) matrix has fan-out out_channels, but a filter bank's
+    fan-out is out_channels·k…, as torch.nn.init.xavier_* and Keras's glorot_* count it;
+    without it "xavier_normal" drew a 3×3 conv's filters with 1.5 times their std.
+    The same draw, rescaled: std and bound are both √(1/(fan_in + fan_out)) times a constant.
+    """
+    try:
+        fn = _init.get(weight_init)
+    except ConfigError:
+        return weight_init  # make_parameter names the bad initializer
+    if taps == 1 or fn not in (_init.xavier_normal, _init.xavier_uniform):
+        return weight_init
+
+    def glorot(shape, rng=None, dtype=np.float32):
+        fan_in, fan_out = _init.fans(shape)
+        scale = math.sqrt((fan_in + fan_out) / (fan_in + fan_out * taps))
+        return (fn(shape, rng=rng, dtype=np.float64) * scale).astype(dtype, copy=False)
+
+    return glorot
+
+
 class Conv1d(_ConvNd):
     """1-D convolution of (N, C_in, L) into (N, C_out, L_out), PyTorch's arguments and weight shape.
 
     ``padding``: an int, a 1-tuple, ``"valid"`` or ``"same"`` (stride 1).
-    Default initialization ``lecun_normal`` by fan-in (in_channels/groups)·k;
+    Default initialization ``lecun_normal`` by fan-in (in_channels/groups)·k (``xavier_*``: fan-out out_channels·k);
     ``weight_init="he_normal"`` for ReLU networks.  (PyTorch draws from
     U(±1/√fan_in) for weights and bias.)
 
