@@ -120,6 +120,23 @@ def test_apply_visits_children_before_parents_each_once_as_torch():
     assert all((p.data == 0.5).all() for p in model.weight_parameters())
 
 
+def test_a_sequential_layer_replaced_by_name_or_index_is_the_one_forward_runs():
+    x = np.ones((2, 2), np.float32)
+    model = nn.Sequential(nn.Linear(2, 3, rng=0), nn.ReLU(), nn.Linear(3, 2, rng=1))
+    model(x)  # forward has made its plan: it must be made again
+    head = nn.Linear(3, 5, rng=2)
+    setattr(model, "2", head)  # PyTorch's idiom, with names from named_children()
+    assert model(x).shape == (2, 5) and model[2] is head and list(model)[2] is head
+    np.testing.assert_array_equal(model(x).data, head(nn.ReLU()(model[0](x))).data)
+    model[-2] = nn.Tanh()  # and torch's model[i] = layer
+    np.testing.assert_array_equal(model(x).data, head(nn.Tanh()(model[0](x))).data)
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    with pytest.raises(IndexError, match="index 3 is out of range for 3 layers"):
+        model[3] = nn.ReLU()
+    with pytest.raises(ConfigError, match="must be replaced by a Module, got int"):
+        model[0] = 5
+
+
 def test_zero_grad():
     model = _mlp()
     model(np.ones((4, 4))).sum().backward()

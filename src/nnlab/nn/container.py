@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ConfigError
 from .activations import ReLU
 from .module import Module, elements
@@ -36,6 +38,26 @@ class Sequential(Module):
         self._layers.append(module)
         self.__dict__["_plan"] = None  # forward's plan is made again on the next call
         return self
+
+    def __setattr__(self, name, value):
+        # A layer replaced by its name (setattr(model, "2", layer), the PyTorch idiom for swapping layers found
+        # by named_children) must be the one forward runs, not only the one parameters() and state_dict see.
+        layers = self.__dict__.get("_layers")
+        if layers is not None and name in self._modules:
+            if not isinstance(value, Module):
+                raise ConfigError(f"Sequential layer {name!r} must be replaced by a Module, got {type(value).__name__}")
+            layers[int(name)] = value
+            self.__dict__["_plan"] = None
+        super().__setattr__(name, value)
+
+    def __setitem__(self, index, module):
+        """``model[i] = layer`` replaces layer i (negative i counts from the end), as in PyTorch."""
+        if not isinstance(index, int | np.integer) or isinstance(index, bool):
+            raise TypeError(f"Sequential indices are integers, got {type(index).__name__}")
+        n = len(self._layers)
+        if not -n <= index < n:
+            raise IndexError(f"Sequential index {index} is out of range for {n} layers")
+        setattr(self, str(int(index) % n), module)
 
     def forward(self, x):
         plan = self.__dict__.get("_plan")
