@@ -55,7 +55,9 @@ def build_schedule_callbacks(cfg: RunConfig, has_val: bool, steps_per_epoch: int
 def training_callbacks(cfg: RunConfig, n_train: int, has_val: bool, reg_scheduler=None):
     """(callbacks, the TerminateOnNaN) deciding how a run trains: schedules, NaN guard, regularization, early stop."""
     nan_guard = cb.TerminateOnNaN()
-    steps_per_epoch = -(-n_train // cfg.train.batch_size)
+    # the steps each rank runs: under mpiexec -n K a step takes a global batch of K x train.batch_size rows
+    # (ShardedLoader), so a per-step schedule spans the epochs one process with the K-fold batch spans
+    steps_per_epoch = -(-n_train // global_batch_size(cfg))
     callbacks = build_schedule_callbacks(cfg, has_val, steps_per_epoch) + [nan_guard]
     callbacks += [reg_scheduler] if reg_scheduler is not None else []
     if cfg.train.early_stopping:
