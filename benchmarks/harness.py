@@ -135,7 +135,7 @@ def run_case(case, frameworks, reps: int, seed: int, threads: int, warmup: int =
         else:
             results[fw].update({k: msg.get(k) for k in ("versions", "info", "blas", "blas_build", "rss_after_import_mb", "build_seconds")})
             # every BLAS/OpenMP pool the worker loaded runs the asked-for number of threads; beside MKL,
-            # nnlab keeps NumPy's OpenBLAS at one thread on purpose (nnlab/_blas.py), so that pool is not asked
+            # nnlab holds NumPy's OpenBLAS at one thread from MKL's first product on (nnlab/_blas.py), so that pool is not asked
             pools = msg.get("blas") or []
             if any(p.get("library") == "mkl" for p in pools):
                 pools = [p for p in pools if p.get("library") != "openblas"]

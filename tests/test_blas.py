@@ -189,3 +189,22 @@ def test_only_numpys_own_openblas_is_held_at_one_thread():
     numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
     assert any(line.startswith(numpy_dir) and line.endswith(" 1") for line in lines), lines
     assert all(line.endswith(" 2") for line in lines if not line.startswith(numpy_dir)), lines
+
+
+@mkl
+def test_openblas_keeps_its_threads_until_mkl_runs_a_product():
+    pytest.importorskip("threadpoolctl")
+    code = (
+        "import os, numpy as np, threadpoolctl\n"
+        "from nnlab import _blas\n"
+        "numpy_dir = os.path.dirname(os.path.abspath(np.__file__))\n"
+        "def threads():\n"
+        "    return [p['num_threads'] for p in threadpoolctl.threadpool_info()\n"
+        "            if p['internal_api'] == 'openblas' and p['filepath'].startswith(numpy_dir)]\n"
+        "_blas.matmul(np.ones((1900, 75), np.float32), np.ones((75, 25), np.float32))  # 25 columns: NumPy's\n"
+        "print(_blas.backend(), threads())\n"
+        "_blas.matmul(np.ones((200, 300), np.float32), np.ones((300, 100), np.float32))  # MKL's\n"
+        "print(threads())\n"
+    )
+    lines = _python(code, OPENBLAS_NUM_THREADS="2").splitlines()
+    assert lines[-2:] == ["mkl [2]", "[1]"], lines

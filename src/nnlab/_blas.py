@@ -14,18 +14,21 @@ which calls MKL's ``cblas_?gemm`` through ctypes when:
 - the environment variable ``NNLAB_BLAS`` is not ``numpy`` (``mkl`` insists:
   an error if MKL cannot be loaded; the default ``auto`` uses it when it loads).
 
-Everything else (a product under ``MIN_WORK`` multiply-adds or ``MIN_COLUMNS`` columns, a matrix-vector product,
+Everything else (a product under ``MIN_WORK`` multiply-adds, ``MIN_COLUMNS`` columns or inner dimension, a matrix-vector product,
 a batched or integer product, a layout BLAS cannot take without a copy, an ``out``
 that overlaps an operand) runs ``np.matmul``, the reference the tests
 compare with.  MKL runs in its conditional-numerical-reproducibility mode
 (``MKL_CBWR_AUTO`` with ``STRICT``), so the same seed gives the same bits run after
 run on one machine whatever the arrays' alignment.  Two BLAS thread pools
 spinning on the same cores slow each other down (a batch-512 step ran far slower, BENCHMARKS.md),
-so when MKL loads, NumPy's own OpenBLAS (the copy in NumPy's package; SciPy's is left
+so at MKL's first product NumPy's own OpenBLAS (the copy in NumPy's package; SciPy's is left
 alone) is limited to one thread through threadpoolctl (what is left to it: small products,
 matrix-vector sums and the user's own NumPy code, whose multi-threaded BLAS results may then
 differ in the last bits), and MKL's OpenMP threads stop spinning 5 ms after a product
-(``KMP_BLOCKTIME``, unless set).  Unlike ``np.matmul``, a product MKL computes raises no
+(``KMP_BLOCKTIME``, unless set).  Not before that product: a model none of whose products
+reaches MKL (the conv cases' 25-column ones) keeps OpenBLAS's threads, which halve its GEMM
+time (cnn1d's GEMM floor, BENCHMARKS.md: 241 µs per step with NumPy's BLAS, 493 with OpenBLAS
+held at one thread beside MKL).  Unlike ``np.matmul``, a product MKL computes raises no
 floating-point warning or error (``np.errstate``): an overflow or ``inf · 0`` shows only as
 inf or NaN in the result, which ``fit``'s divergence check catches.
 """
@@ -51,8 +54,10 @@ _deciding = threading.Lock()  # threads whose first products coincide: one loads
 #: thread start cost more than MKL saves (32×64 @ 64×64: 3.0 µs in NumPy, 11.3 through MKL,
 #: ``python -m benchmarks.gemm_compare --every-size 32x64x64``)
 MIN_WORK = 1 << 20
-#: and so do products with fewer output columns: MKL was slower on every one measured (the conv cases'
-#: 1900×75 @ 75×25: 75.1 against 53.3 µs; 64×1600 @ 1600×10: 49.9 against 31.0; same command)
+#: and so do products with fewer output columns or a shorter inner dimension: MKL was slower on every
+#: one measured (the conv cases' 1900×75 @ 75×25: 75.1 against 53.3 µs; 64×1600 @ 1600×10: 49.9 against
+#: 31.0; cnn1d's 1000×25 @ 25×75: 30.1 against 26.6; same command), and the first product MKL takes holds
+#: NumPy's OpenBLAS at one thread for the rest of the process (see the module docstring)
 MIN_COLUMNS = 32
 
 
@@ -99,7 +104,6 @@ def _load_mkl() -> dict:
         fn.restype = None
         fn.argtypes = [i, i, i, i, i, i, scalar, p, i, p, i, scalar, p, i]
         gemm[np.dtype(dtype)] = fn
-    _limit_openblas()
     return gemm
 
 
@@ -153,7 +157,7 @@ def _layout(a: np.ndarray):
 
 def _mkl_matmul(A: np.ndarray, B: np.ndarray, out=None) -> np.ndarray:
     """``np.matmul(A, B, out=out)``; a 2-D product of at least ``MIN_WORK`` multiply-adds and
-    ``MIN_COLUMNS`` columns runs in MKL.
+    ``MIN_COLUMNS`` columns and inner dimension runs in MKL.
 
     A C-contiguous stack of rows times a matrix ((..., K) @ (K, N), as ``Linear`` sees a
     sequence) is one 2-D product of its rows.
@@ -169,7 +173,8 @@ def _mkl_matmul(A: np.ndarray, B: np.ndarray, out=None) -> np.ndarray:
     elif A.ndim == 2 and B.ndim == 2 and A.dtype == B.dtype:
         (M, K), N = A.shape, B.shape[1]
         fn = _state["gemm"].get(A.dtype)
-        if fn is not None and M > 1 and N >= MIN_COLUMNS and K > 1 and M * N * K >= MIN_WORK and K == B.shape[0]:
+        if (fn is not None and M > 1 and N >= MIN_COLUMNS and K >= MIN_COLUMNS and M * N * K >= MIN_WORK
+                and K == B.shape[0]):
             la, lb = _layout(A), _layout(B)
             # MKL's LP64 interface takes 32-bit sizes: anything larger stays in NumPy
             if (la is not None and lb is not None and A.flags.aligned and B.flags.aligned
@@ -181,6 +186,11 @@ def _mkl_matmul(A: np.ndarray, B: np.ndarray, out=None) -> np.ndarray:
                     ok = (out.shape == (M, N) and out.dtype == A.dtype and out.flags.c_contiguous and out.flags.writeable
                           and not np.may_share_memory(out, A) and not np.may_share_memory(out, B))
                 if ok:
+                    if "openblas_limited" not in _state:  # MKL's first product: see the module docstring
+                        with _deciding:
+                            if "openblas_limited" not in _state:
+                                _limit_openblas()
+                                _state["openblas_limited"] = True
                     fn(_ROW_MAJOR, la[0], lb[0], M, N, K, 1.0, A.ctypes.data, la[1], B.ctypes.data, lb[1],
                        0.0, out.ctypes.data, N)
                     return out
@@ -201,6 +211,6 @@ def describe() -> str:
     from importlib import metadata
 
     if backend() == "mkl":
-        return f"MKL {metadata.version('mkl')} (products of at least {MIN_WORK:,} multiply-adds and {MIN_COLUMNS} columns)"
+        return f"MKL {metadata.version('mkl')} (products of at least {MIN_WORK:,} multiply-adds, {MIN_COLUMNS} columns and {MIN_COLUMNS} inner)"
     config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     return f"NumPy's ({config.get('name')} {config.get('version')})"
