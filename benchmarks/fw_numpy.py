@@ -18,7 +18,7 @@ threads, as nnlab's optimizer splits a large update, and the faster way counts:
 a one-thread pass is no floor for a two-thread update.  Without numba it is a
 ``np.copyto`` between two buffers as large as parameters, gradients and state
 together, scaled by the bytes an update moves (the method before 2026-12-02
-17:00 UTC, which ``checks`` no longer takes as a bound: see BENCHMARKS.md).
+17:07 UTC, which ``checks`` no longer takes as a bound: see BENCHMARKS.md).
 """
 
 from __future__ import annotations

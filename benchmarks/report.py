@@ -67,7 +67,7 @@ def floors(case, results: dict) -> dict:
     if mem:
         out["memory_pass_us"] = 1e6 * mem["best_s"]
         out["memory_pass_threads"] = mem.get("threads", 1)  # reports before 2026-12-02 copied on one thread
-        out["memory_pass_method"] = mem.get("method", "copy")  # reports before 2026-12-02 17:00 UTC timed a copy
+        out["memory_pass_method"] = mem.get("method", "copy")  # reports before 2026-12-02 17:07 UTC timed a copy
         out["parameters"] = mem["parameters"]
     gemm, step = out.get("gemm-floor_step_us"), out.get("nnlab_step_us")
     if gemm and step:
