@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -74,3 +76,46 @@ def test_missing_writer_is_a_config_error_before_any_run_folder(tmp_path, monkey
     assert main(["train", "tb.toml", "--quiet"]) == 2
     assert "pip install 'nnlab[tensorboard]'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_diverged_run_s_histograms_keep_the_finite_values_and_training_ends_cleanly(tmp_path):
+    # the weights are NaN/inf when TerminateOnNaN stops a run; tensorboardX refuses such a histogram
+    X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    y = X.sum(axis=1, keepdims=True)
+    model = nnlab.nn.Sequential(nnlab.nn.Linear(4, 8, rng=0), nnlab.nn.ReLU(), nnlab.nn.Linear(8, 1, rng=1))
+    optimizer = nnlab.optim.get("sgd", model.parameters(), lr=1e6)
+    board = TensorBoard(tmp_path / "tb")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the overflow is the point
+        history = fit(model, nnlab.losses.mse_loss, optimizer, (X, y), (X, y), epochs=3, batch_size=8,
+                      callbacks=[nnlab.train.callbacks.TerminateOnNaN(), board], seed=0, verbose=0)
+    assert history.stop_reason is not None
+    weights = {name: p.data for name, p in model.named_parameters()}
+    assert any(np.abs(w).max() > 1e20 for w in weights.values())  # the case: weights beyond the standard buckets
+    acc = _read(tmp_path / "tb")
+    written = set(acc.Tags()["histograms"])
+    for name, w in weights.items():
+        finite = w[np.isfinite(w)]
+        assert (f"weights/{name}" in written) == (finite.size > 0)
+        if finite.size:
+            (event,) = acc.Histograms(f"weights/{name}")
+            assert event.histogram_value.num == finite.size
+            assert sum(event.histogram_value.bucket) == finite.size  # huge values are counted too
+            assert event.histogram_value.max == pytest.approx(float(finite.max()), rel=1e-6)
+    assert board.writer is None
+
+
+def test_histograms_leave_out_nan_and_inf_and_count_values_beyond_the_buckets(tmp_path):
+    layer = nnlab.nn.Linear(1, 5, bias=False, rng=0)
+    layer.weight.data[:] = np.array([[np.nan, np.inf, 1.0, -2.0, 1e30]], dtype=np.float32)
+    layer.weight.grad = np.full((1, 5), np.nan, dtype=np.float32)  # no finite value: no histogram
+    board = TensorBoard(tmp_path / "tb")
+    board.set_context(layer, None, {})
+    board.on_train_begin()
+    board.on_epoch_end(0, {"loss": float("nan")})
+    board.on_train_end()
+    acc = _read(tmp_path / "tb")
+    assert acc.Tags()["histograms"] == ["weights/weight"]
+    (event,) = acc.Histograms("weights/weight")
+    h = event.histogram_value
+    assert (h.num, sum(h.bucket), h.min, h.max) == (3, 3, -2.0, pytest.approx(1e30))

@@ -10,6 +10,8 @@ import math
 import numbers
 import os
 
+import numpy as np
+
 from ..._checks import check_bool, check_int
 from ...errors import ConfigError
 from .base import Callback
@@ -48,7 +50,8 @@ class TensorBoard(Callback):
     callback runs before this one, its per-layer statistics (``diagnostics/...``);
     non-finite values are left out.  Every ``histogram_every`` epochs: each
     parameter's values (``weights/<name>``) and its gradient from the epoch's last
-    batch (``gradients/<name>``).  ``batch_loss=True`` adds the loss of every batch
+    batch (``gradients/<name>``), their finite elements only (none: no histogram),
+    in tensorboardX's standard buckets with the outer ones widened to the extremes.  ``batch_loss=True`` adds the loss of every batch
     (``batch/loss``, step = global batch number), at the cost of a hook per batch.
 
     >>> board = TensorBoard("runs/demo/tensorboard", histogram_every=5)
@@ -89,10 +92,26 @@ class TensorBoard(Callback):
                 self.writer.add_scalar(scalar_tag(key), float(value), epoch)
         if self.histograms and epoch % self.histogram_every == 0:
             for name, param in self.model.named_parameters():
-                self.writer.add_histogram(f"weights/{name}", param.data, epoch)
+                self._histogram(f"weights/{name}", param.data, epoch)
                 if param.grad is not None:
-                    self.writer.add_histogram(f"gradients/{name}", param.grad, epoch)
+                    self._histogram(f"gradients/{name}", param.grad, epoch)
         self.writer.flush()
+
+    def _histogram(self, tag, values, epoch) -> None:
+        # A diverging run's weights are NaN/inf or beyond the ±1e20 of tensorboardX's standard buckets by the
+        # epoch's end (TerminateOnNaN stops it there): tensorboardX then raises "The histogram is empty" or
+        # drops the outliers from the counts.  As for scalars, non-finite values are left out, and the outer
+        # buckets are widened to the finite extremes, so every value written is counted.
+        finite = np.isfinite(values)
+        if not finite.all():
+            values = values[finite]
+        if not values.size:
+            return
+        bins = self.writer.default_bins
+        low, high = float(values.min()), float(values.max())
+        if low < bins[0] or high > bins[-1]:
+            bins = [low] * (low < bins[0]) + list(bins) + [high] * (high > bins[-1])
+        self.writer.add_histogram(tag, values, epoch, bins=np.asarray(bins))
 
     def on_train_end(self, logs=None):
         if self.writer is not None:
