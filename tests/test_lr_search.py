@@ -100,3 +100,24 @@ def test_bad_arguments():
         lr_search(build, (X, y), (X, y), None)
     with pytest.raises(ConfigError, match="not both"):
         lr_search(build, (X, y), (X, y), cross_entropy, setup=lambda model: (cross_entropy, [], None))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(factors=(0.5, -2.0)), r"lr_search: factors\[1\] must be a finite number > 0, got -2.0"),
+    (dict(factors=(0.0,)), r"factors\[0\] must be a finite number > 0, got 0.0"),
+    (dict(factors=(math.nan,)), r"factors\[0\] must be a finite number > 0, got nan"),
+    (dict(factors=0.5), r"factors must be a list of numbers > 0, got 0.5"),
+    (dict(coarse=0.1), r"coarse must be a list of numbers > 0, got 0.1"),
+    (dict(coarse="0.1"), r"coarse must be a list of numbers > 0, got '0.1'"),
+])
+def test_bad_rates_and_factors_are_refused_before_any_trial_trains(kwargs, message):
+    X, y = blobs(20, 0)
+    built = []
+
+    def build():
+        built.append(1)
+        return nn.Linear(2, 3)
+
+    with pytest.raises(ConfigError, match=message):
+        lr_search(build, (X, y), (X, y), cross_entropy, epochs=1, **kwargs)
+    assert built == []  # not after the coarse grid has trained

@@ -78,8 +78,9 @@ def lr_search(build, train_data, val_data, loss, optimizer="sgd", coarse=COARSE,
     loss with penalties on the model's weights, callbacks such as a RegularizationScheduler
     that scales them, and augmentation drawing from its own seeded generators.
     """
-    coarse = tuple(check_float(f"coarse[{i}]", lr, low=0.0, low_open=True, owner="lr_search")
-                   for i, lr in enumerate(coarse))
+    coarse = _positive_numbers("coarse", coarse)
+    # checked now, not when the fine stage multiplies by them after the whole coarse grid has trained
+    factors = _positive_numbers("factors", factors)
     if not coarse:
         raise ConfigError("lr_search: coarse must hold at least one learning rate, got none")
     if val_data is None:
@@ -122,6 +123,14 @@ def lr_search(build, train_data, val_data, loss, optimizer="sgd", coarse=COARSE,
     if best is None:
         raise ConfigError(f"lr_search: every trial diverged (learning rates {[t.lr for t in trials]})")
     return LRSearchResult(best.lr, best.val_loss, tuple(trials))
+
+
+def _positive_numbers(name, values) -> tuple:
+    """``values`` as a tuple of finite numbers > 0, or a ConfigError naming ``name`` and the bad item."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ConfigError(f"lr_search: {name} must be a list of numbers > 0, got {values!r}")
+    return tuple(check_float(f"{name}[{i}]", v, low=0.0, low_open=True, owner="lr_search")
+                 for i, v in enumerate(values))
 
 
 def _best(trials):
