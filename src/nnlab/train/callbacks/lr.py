@@ -8,6 +8,8 @@ public setters (``optimizer.lr = x``, ``optimizer.scale_lr``,
 
 from __future__ import annotations
 
+import math
+
 from ..._checks import check_choice, check_float, check_int
 from ...errors import ConfigError
 from .base import Callback
@@ -15,11 +17,16 @@ from .monitor import MonitorCallback
 
 
 def get_lr(optimizer) -> float:
-    """The optimizer's learning rate (its first group's)."""
+    """The optimizer's learning rate (its first group's); NaN while it has none.
+
+    A :class:`~nnlab.optim.LineSearch` has no rate before its first step, nor after
+    a step where every candidate's loss was NaN (it stays put): the epoch's logs
+    then record NaN, as for any value that could not be computed.
+    """
     lr = getattr(optimizer, "lr", None)
     if lr is None:
         lr = optimizer.param_groups[0]["lr"]
-    return float(lr)
+    return math.nan if lr is None else float(lr)
 
 
 class LearningRateScheduler(Callback):
