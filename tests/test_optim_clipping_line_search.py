@@ -121,3 +121,10 @@ def test_line_search_edge_cases():
     with pytest.raises(RuntimeError, match="boom"):
         opt.step(failing)
     assert w.data[0] == 2.0  # restored
+
+
+@pytest.mark.parametrize("candidates", [0.1, "0.1", None])
+def test_line_search_candidates_that_are_no_list_are_refused_by_name(candidates):
+    w = nnlab.tensor([2.0], requires_grad=True)
+    with pytest.raises(ConfigError, match=r"LineSearch: candidates must be a list of learning rates, got "):
+        LineSearch([w], candidates=candidates)

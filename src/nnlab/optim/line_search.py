@@ -53,6 +53,8 @@ class LineSearch(Optimizer):
     requires_closure = True
 
     def __init__(self, params, candidates=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), weight_decay: float = 0.0):
+        if isinstance(candidates, (str, bytes)) or not hasattr(candidates, "__iter__"):
+            raise ConfigError(f"LineSearch: candidates must be a list of learning rates, got {candidates!r}")
         candidates = tuple(self._check("candidate learning rate", c) for c in candidates)
         if not candidates:
             raise ConfigError("LineSearch needs at least one candidate learning rate")
