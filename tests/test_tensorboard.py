@@ -119,3 +119,25 @@ def test_histograms_leave_out_nan_and_inf_and_count_values_beyond_the_buckets(tm
     (event,) = acc.Histograms("weights/weight")
     h = event.histogram_value
     assert (h.num, sum(h.bucket), h.min, h.max) == (3, 3, -2.0, pytest.approx(1e30))
+
+
+def test_a_run_resumed_within_the_same_second_keeps_the_first_part_s_events(tmp_path, monkeypatch):
+    # tensorboardX names the event file by the second and opens it with "wb": the resumed run truncated it
+    import tensorboardX.event_file_writer as event_file_writer
+
+    monkeypatch.setattr(event_file_writer.time, "time", lambda: 1_700_000_000.0)  # both parts in one second
+    X, y = nnlab.datasets.load("moons", n=60, noise=0.2, seed=0)
+
+    def run(epochs, resume):
+        nnlab.seed(0)
+        model = nnlab.nn.Sequential(nnlab.nn.Linear(2, 4), nnlab.nn.ReLU(), nnlab.nn.Linear(4, 2))
+        callbacks = [TensorBoard(tmp_path / "tb", batch_loss=True), nnlab.train.TrainingState(tmp_path / "state")]
+        fit(model, nnlab.losses.cross_entropy, nnlab.optim.Adam(model.parameters(), lr=0.01), (X, y), (X, y),
+            epochs=epochs, batch_size=30, seed=1, verbose=0, callbacks=callbacks,
+            resume_from=tmp_path / "state" if resume else None)
+
+    run(2, False)
+    run(4, True)
+    acc = _read(tmp_path / "tb")
+    assert [e.step for e in acc.Scalars("train/loss")] == [0, 1, 2, 3]
+    assert [e.step for e in acc.Scalars("batch/loss")] == list(range(8))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import time
 
 import numpy as np
 
@@ -75,7 +76,10 @@ class TensorBoard(Callback):
             from tensorboardX import SummaryWriter
         except ImportError:
             raise ConfigError(MISSING) from None
-        self.writer = SummaryWriter(logdir=self.log_dir)
+        # tensorboardX names the file by the second and the host and opens it with "wb": a run resumed (or a
+        # second fit) within the same second would truncate the first one's events. The suffix keeps them apart
+        # and sorts after the earlier file of the same second, as TensorBoard reads a folder's files in order.
+        self.writer = SummaryWriter(logdir=self.log_dir, filename_suffix=f".{time.time_ns()}")
         self.step = 0
 
     def on_batch_end(self, batch, logs=None):
