@@ -128,3 +128,33 @@ def test_line_search_candidates_that_are_no_list_are_refused_by_name(candidates)
     w = nnlab.tensor([2.0], requires_grad=True)
     with pytest.raises(ConfigError, match=r"LineSearch: candidates must be a list of learning rates, got "):
         LineSearch([w], candidates=candidates)
+
+
+@pytest.mark.parametrize("norm_type", [2.0, math.inf])
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+@pytest.mark.parametrize("where", [0, 1])  # the non-finite value in the first or the second tensor
+def test_clip_grad_norm_of_non_finite_gradients_matches_torch(norm_type, bad, where):
+    torch = pytest.importorskip("torch")
+    grads = [np.array([3.0, -4.0], dtype=np.float32), np.array([1e3, 0.5], dtype=np.float32)]
+    grads[where][0] = bad
+    ours = [nnlab.tensor(np.ones(2, dtype=np.float32), requires_grad=True) for _ in grads]
+    theirs = [torch.ones(2, requires_grad=True) for _ in grads]
+    for p, q, g in zip(ours, theirs, grads):
+        p.grad, q.grad = g.copy(), torch.tensor(g)
+    with np.errstate(invalid="ignore"):
+        norm = clip_grad_norm(ours, max_norm=1.0, norm_type=norm_type)
+    torch_norm = float(torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type=norm_type))
+    np.testing.assert_equal(norm, torch_norm)  # NaN == NaN here
+    for p, q in zip(ours, theirs):
+        np.testing.assert_array_equal(p.grad, q.grad.numpy())  # a NaN norm: every gradient NaN, as in torch
+
+    for p, g in zip(ours, grads):
+        p.grad = g.copy()
+    with pytest.raises(NnlabError, match=r"clip_grad_norm: the total norm of the gradients is non-finite \((nan|inf)\)"):
+        clip_grad_norm(ours, max_norm=1.0, norm_type=norm_type, error_if_nonfinite=True)
+    for p, g in zip(ours, grads):
+        np.testing.assert_array_equal(p.grad, g)  # refused before any change
+    for q in theirs:
+        q.grad = torch.tensor([bad, 1.0])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type=norm_type, error_if_nonfinite=True)

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from .._checks import check_float
-from ..errors import ConfigError
+from .._checks import check_bool, check_float
+from ..errors import ConfigError, NnlabError
 from ..tensor import Tensor
 from .optimizer import Optimizer, not_parameters
 
@@ -59,7 +59,7 @@ def _grad_blocks(params) -> list:
     return blocks
 
 
-def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0) -> float:
+def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False) -> float:
     """Scale all gradients together so their global norm is at most ``max_norm``; return the norm before.
 
     ``params``: tensors (e.g. ``model.parameters()``) or an optimizer, whose every gradient is clipped.
@@ -67,7 +67,10 @@ def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0) -> float:
     The norm is taken over all gradients as one vector (L2 by default, or
     ``norm_type=math.inf`` for the largest absolute value).  If it exceeds
     ``max_norm`` every gradient is multiplied by max_norm/(norm + 1e-6), as
-    PyTorch's ``clip_grad_norm_``.
+    PyTorch's ``clip_grad_norm_``.  So as PyTorch's, a NaN norm makes every
+    gradient NaN (an infinite one makes them 0, and NaN where infinite) rather than
+    letting the finite ones through unclipped; ``error_if_nonfinite=True`` raises
+    an :class:`~nnlab.errors.NnlabError` instead, leaving the gradients unchanged.
 
     >>> import nnlab
     >>> w = nnlab.tensor([1.0, 1.0], requires_grad=True)
@@ -80,19 +83,25 @@ def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0) -> float:
     max_norm = check_float("max_norm", max_norm, low=0.0, owner="clip_grad_norm")
     if norm_type not in (2, 2.0, math.inf):
         raise ConfigError(f"norm_type must be 2 or math.inf, got {norm_type!r}")
+    error_if_nonfinite = check_bool("error_if_nonfinite", error_if_nonfinite, owner="clip_grad_norm")
     blocks = _grad_blocks(params)
     if not blocks:
         return 0.0
     if norm_type == math.inf:
-        total = max(float(np.max(np.abs(b))) if b.size else 0.0 for b in blocks)
+        peaks = [float(np.max(np.abs(b))) if b.size else 0.0 for b in blocks]
+        # max() keeps a NaN only when it comes first: a NaN in a later block would be lost
+        total = math.nan if any(math.isnan(p) for p in peaks) else max(peaks)
     else:
         squares = 0.0
         for b in blocks:
             flat = b.reshape(-1)
             squares += float(np.dot(flat, flat))
         total = math.sqrt(squares)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise NnlabError(f"clip_grad_norm: the total norm of the gradients is non-finite ({total}), so they "
+                         "cannot be clipped; pass error_if_nonfinite=False to clip anyway (as PyTorch)")
     coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
+    if not coef >= 1.0:  # NaN too: a NaN norm poisons every gradient, as in PyTorch (min(NaN, 1) is NaN there)
         for b in blocks:
             np.multiply(b, coef, out=b)
     return total
