@@ -70,6 +70,10 @@ def test_linear_scaling_rule():
     (lambda: S.momentum_schedule(0.5, 1.0), "momentum"),
     (lambda: S.linear_scaling(0.1, 0), "batch_size"),
     (lambda: S.constant(0.1)(-1), ">= 0"),
+    (lambda: S.step_decay(0.1)(float("nan")), r"step/epoch must be a finite number >= 0, got nan"),
+    (lambda: S.cosine_decay(0.1, total=10)(math.inf), r"step/epoch must be a finite number >= 0, got inf"),
+    (lambda: S.exponential_decay(0.1, k=1)("3"), r"step/epoch must be a finite number >= 0, got '3'"),
+    (lambda: S.warmup(S.constant(0.1), steps=2)(None), r"step/epoch must be a finite number >= 0, got None"),
 ])
 def test_bad_arguments(build, message):
     with pytest.raises(ConfigError, match=message):

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 
 from .._checks import check_choice, check_float, check_int
 from ..errors import ConfigError
 
 
 def _time(t) -> float:
-    if t < 0:
-        raise ConfigError(f"a schedule's step/epoch must be >= 0, got {t}")
+    # a NaN t slipped through ``t < 0`` and gave a NaN rate; a string raised a bare TypeError
+    if isinstance(t, bool) or not isinstance(t, numbers.Real) or not math.isfinite(t) or t < 0:
+        raise ConfigError(f"a schedule's step/epoch must be a finite number >= 0, got {t!r}")
     return t
 
 
