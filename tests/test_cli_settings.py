@@ -83,3 +83,16 @@ def test_the_memory_check_caps_the_batch_at_the_training_rows_and_names_the_batc
         build_model(cfg, 2, 2, rows=10**12)
     with pytest.raises(ConfigError, match=r"^model.hidden = \[1000000, 1000000\] needs about .*smaller hidden layers"):
         build_model(parse_config(tomllib.loads('[model]\nhidden = [1000000, 1000000]\n')), 2, 2, rows=70)
+
+
+@pytest.mark.parametrize("schedule, key", [
+    ('name = "step_decay"', "schedule.name = 'step_decay'"),
+    ('name = "plateau"', "schedule.name = 'plateau'"),  # failed only at the first cut, epochs into the run
+    ("warmup_epochs = 1", "schedule.warmup_epochs = 1"),  # a TypeError traceback at the first batch
+    ('lr_scaling = "linear"', "schedule.lr_scaling = 'linear'"),  # silently ignored
+])
+def test_a_rate_schedule_with_line_search_is_refused_by_the_config(schedule, key):
+    text = f'[optimizer]\nname = "line_search"\n[schedule]\n{schedule}\n'
+    with pytest.raises(ConfigError, match=f"{key} acts on optimizer.lr, and optimizer.name = 'line_search' has none"):
+        parse_config(tomllib.loads(text))
+    parse_config(tomllib.loads('[optimizer]\nname = "line_search"\n[schedule]\nname = "constant"\n'))

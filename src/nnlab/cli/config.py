@@ -277,6 +277,7 @@ class RunConfig(_Section):
     def _across_sections(self):
         if self.schedule.momentum_warmup_epochs and (self.optimizer.name != "sgd" or self.optimizer.momentum == 0):
             raise ValueError("schedule.momentum_warmup_epochs needs optimizer.name = 'sgd' with optimizer.momentum > 0")
+        self._schedule_has_a_rate()
         d = self.data
         if d.source == "csv" and not d.target and not self.tasks:
             raise ValueError("data.target (the label column name) is required when data.source = 'csv'")
@@ -289,6 +290,20 @@ class RunConfig(_Section):
             raise ValueError("regularization.start_epoch and ramp_epochs schedule regularization.l1, l2 or "
                              "optimizer.weight_decay; set one of them above 0")
         return self
+
+
+    def _schedule_has_a_rate(self):
+        # line_search picks its own step: a rate schedule failed mid-run (the plateau rules at their first cut,
+        # the warm-up with a TypeError) and the linear scaling was silently ignored; refused before any training
+        if "lr" in optim.settings(self.optimizer.name):
+            return
+        s = self.schedule
+        used = [f"{key} = {value!r}" for key, value, default in (
+            ("name", s.name, "constant"), ("warmup_epochs", s.warmup_epochs, 0), ("lr_scaling", s.lr_scaling, "none"))
+            if value != default]
+        if used:
+            raise ValueError(f"schedule.{used[0]} acts on optimizer.lr, and optimizer.name = {self.optimizer.name!r} has "
+                             "none (it picks its own step among optimizer.candidates); remove it")
 
 
 for _name, _cls in (("data", DataConfig), ("model", ModelConfig), ("loss", LossConfig),
