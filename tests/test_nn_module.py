@@ -137,6 +137,28 @@ def test_a_sequential_layer_replaced_by_name_or_index_is_the_one_forward_runs():
         model[0] = 5
 
 
+
+def test_a_sequential_layer_deleted_by_index_slice_or_name_leaves_forward_too():
+    x = np.ones((2, 4), np.float32)
+    model = nn.Sequential(nn.Linear(4, 4, rng=0), nn.ReLU(), nn.Linear(4, 4, rng=1), nn.Tanh(),
+                          nn.Linear(4, 2, rng=2))
+    first, middle, last = model[0], model[2], model[4]
+    model(x)  # forward has made its plan: it must be made again
+    del model[1:4:2]  # torch's del model[i] / model[a:b]: the rest are numbered 0.. again
+    assert list(model) == [first, middle, last] and len(model) == 3
+    assert [name for name, _ in model.named_children()] == ["0", "1", "2"]
+    np.testing.assert_array_equal(model(x).data, last(middle(first(x))).data)
+    delattr(model, "1")  # by name: forward had kept running the deleted layer
+    assert list(model) == [first, last]
+    np.testing.assert_array_equal(model(x).data, last(first(x)).data)
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    model.append(nn.ReLU())
+    assert [name for name, _ in model.named_children()] == ["0", "1", "2"]
+    with pytest.raises(IndexError, match="index 3 is out of range for 3 layers"):
+        del model[3]
+    with pytest.raises(TypeError, match="integers or slices, got str"):
+        del model["0"]
+
 def test_zero_grad():
     model = _mlp()
     model(np.ones((4, 4))).sum().backward()

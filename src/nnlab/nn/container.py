@@ -59,6 +59,33 @@ class Sequential(Module):
             raise IndexError(f"Sequential index {index} is out of range for {n} layers")
         setattr(self, str(int(index) % n), module)
 
+    def __delitem__(self, index):
+        """``del model[i]`` (or a slice) removes layers and numbers the rest "0", "1", … again, as in PyTorch."""
+        layers = self._layers
+        if isinstance(index, slice):
+            gone = set(range(len(layers))[index])
+        elif isinstance(index, int | np.integer) and not isinstance(index, bool):
+            if not -len(layers) <= index < len(layers):
+                raise IndexError(f"Sequential index {index} is out of range for {len(layers)} layers")
+            gone = {int(index) % len(layers)}
+        else:
+            raise TypeError(f"Sequential indices are integers or slices, got {type(index).__name__}")
+        kept = [m for i, m in enumerate(layers) if i not in gone]
+        for i in range(len(layers)):
+            super().__delattr__(str(i))
+        layers.clear()
+        self.__dict__["_plan"] = None
+        for m in kept:
+            self.append(m)
+
+    def __delattr__(self, name):
+        # delattr(model, "1") on a layer's name: the layer leaves forward too (not only parameters() and
+        # state_dict()); the rest are numbered again so that names stay "0".."n-1" and append stays right.
+        if self.__dict__.get("_layers") is not None and name in self._modules:
+            del self[int(name)]
+        else:
+            super().__delattr__(name)
+
     def forward(self, x):
         plan = self.__dict__.get("_plan")
         if plan is None:
