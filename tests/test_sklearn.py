@@ -172,6 +172,21 @@ def test_warm_start_and_partial_fit_refuse_other_classes_as_mlpclassifier(blobs)
             clf.partial_fit(X, y, classes=[0, 1, 2, 3])
 
 
+
+def test_a_refused_partial_fit_leaves_no_classes_behind(blobs):
+    X, y = blobs
+    clf = small(max_iter=3)
+    with pytest.raises(ValueError, match="could not convert"):  # a bad X after the classes were read
+        clf.partial_fit(np.full(X.shape, "x"), y, classes=[0, 1, 2, 3, 4])
+    clf.fit(X, y)  # fit takes y's classes, not the failed call's five
+    assert clf.classes_.tolist() == [0, 1, 2] and clf.predict_proba(X[:2]).shape == (2, 3)
+    clf = small()
+    with pytest.raises(ValueError, match=r"y holds labels \[2\] not in classes_ \[0, 1\]"):
+        clf.partial_fit(X, y, classes=[0, 1])
+    assert not hasattr(clf, "classes_")  # still unfitted: the next first call needs classes again
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        clf.partial_fit(X, y)
+
 def test_string_labels_proba_and_feature_names(blobs):
     pd = pytest.importorskip("pandas")
     X, y = blobs

@@ -104,14 +104,19 @@ class NNClassifier(ClassifierMixin, NNBase):
 
         ``classes`` on a later call must be the same labels (scikit-learn's rule).
         """
-        if not hasattr(self, "classes_"):
+        # The first call is the one that builds the network (_fit's rule), so a first call that failed leaves
+        # the next one first as well; its classes live for this call only, so a later fit() takes y's.
+        if not hasattr(self, "model_"):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit.")
             self._partial_classes = np.unique(column_or_1d(classes))
         elif classes is not None and not np.array_equal(np.unique(column_or_1d(classes)), self.classes_):
             raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
                              f"{self.classes_!r}")
-        return self._fit(X, y, incremental=True)
+        try:
+            return self._fit(X, y, incremental=True)
+        finally:
+            self.__dict__.pop("_partial_classes", None)
 
     def _encode_targets(self, y, first):
         check_classification_targets(y)
@@ -122,12 +127,13 @@ class NNClassifier(ClassifierMixin, NNBase):
             if len(classes) < 2:
                 raise ValueError(f"{type(self).__name__} needs samples of at least two classes; y holds one class "
                                  f"only ({classes[0]!r})")
-            self.classes_ = classes
-        self.__dict__.pop("_partial_classes", None)
-        unknown = np.setdiff1d(y, self.classes_)
+        else:
+            classes = self.classes_
+        unknown = np.setdiff1d(y, classes)
         if len(unknown):
-            raise ValueError(f"y holds labels {unknown[:5].tolist()} not in classes_ {self.classes_.tolist()}")
-        return np.searchsorted(self.classes_, y).astype(np.int64)
+            raise ValueError(f"y holds labels {unknown[:5].tolist()} not in classes_ {classes.tolist()}")
+        self.classes_ = classes  # only once y is known to fit them: a refused y leaves the estimator as it was
+        return np.searchsorted(classes, y).astype(np.int64)
 
     def _n_outputs(self, y):
         self.n_outputs_ = 1
