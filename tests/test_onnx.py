@@ -215,6 +215,15 @@ def test_preprocessing_is_part_of_the_graph(tmp_path):
     assert exported.graph.input[0].type.tensor_type.shape.dim[1].dim_value == width
 
 
+
+def test_classes_given_as_an_array_are_a_json_list(tmp_path):
+    model = _mlp(nn.ReLU())
+    # scikit-learn's classes_ is an array: its repr had been written ("['a' 'b' 'c']"), not its labels
+    for classes, expected in ((np.array(["a", "b", "c"]), ["a", "b", "c"]), (np.array([0, 1, 2]), [0, 1, 2]),
+                              (np.array(["a", "b", "c"], dtype=object), ["a", "b", "c"])):
+        proto = export(model, tmp_path / "m.onnx", classes=classes)
+        assert json.loads({p.key: p.value for p in proto.metadata_props}["classes"]) == expected
+
 def test_saved_and_loaded_model_exports_the_same(tmp_path):
     rng = np.random.default_rng(1)
     raw = rng.normal(2, 3, (30, 5)).astype(np.float32)

@@ -108,7 +108,9 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
     metadata = {"nnlab_version": _version(), "preprocessing": json.dumps(steps),
                 "input": "raw feature rows" if steps else "model input"}
     if classes is not None:
-        metadata["classes"] = json.dumps(classes, default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
+        # an array (scikit-learn's classes_) is a list of labels too, not the text of its repr
+        labels = classes.tolist() if isinstance(classes, np.ndarray) else classes
+        metadata["classes"] = json.dumps(labels, default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
     proto = g.model("input", ["batch", *shape], outputs, OPSET, f"nnlab model {type(model).__name__}", metadata)
     try:
         onnx.checker.check_model(proto, full_check=True)
