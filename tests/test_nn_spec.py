@@ -220,6 +220,32 @@ def test_registered_custom_layer_round_trips():
         nn.register(type("NoArgs", (nn.Module,), {}))
 
 
+
+def test_a_registered_custom_layer_without_a_shape_rule_saves_and_loads(tmp_path):
+    # save and load check that a model's layers chain; a custom layer has no shape rule (no _count_flops), and
+    # save had raised NotImplementedError asking for that private method (a pickled NNClassifier with it too)
+    @nn.register
+    class Halve(nn.Module):
+        def forward(self, x):
+            return x * 0.5
+
+        def spec_args(self):
+            return {}
+
+    try:
+        model = nn.Sequential(nn.Linear(3, 2, rng=0), Halve(), nn.Linear(2, 2, rng=1))
+        nnlab.save(model, tmp_path / "m.nnlab", classes=["a", "b"])
+        loaded = nnlab.load(tmp_path / "m.nnlab")
+        x = np.ones((2, 3), np.float32)
+        assert type(loaded[1]) is Halve and loaded.classes == ["a", "b"]
+        np.testing.assert_array_equal(loaded(x).data, model(x).data)
+        with pytest.raises(NotImplementedError, match="Halve has no FLOP count"):
+            model.flops((1, 3))  # the FLOP count itself still needs the rule
+    finally:
+        from nnlab.nn import spec as spec_module
+
+        spec_module._REGISTRY.pop("Halve")
+
 _NAMES = ["in_features", "out_features", "bias", "weight_init", "bias_init", "dtype", "keep", "rate", "std", "alpha",
           "init", "num_parameters", "axis", "temperature", "pieces", "momentum", "eps", "num_features", "tied_to"]
 _SCALARS = st.one_of(

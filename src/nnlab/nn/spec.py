@@ -283,7 +283,8 @@ def row_output_shape(model: Module) -> tuple | None:
     ``in_features``, a Conv2d its channels, a Residual that it keeps the shape),
     so a model whose layer sizes do not chain raises :class:`nnlab.ConfigError`
     naming the layer and the sizes.  None when :func:`input_features` cannot
-    tell the input.
+    tell the input, or a layer has no shape rule (a registered custom layer
+    without ``_count_flops``): its output shape is then unknown, not an error.
 
     >>> row_output_shape(Sequential(Linear(4, 3), ReLU(), Linear(3, 2)))
     (1, 2)
@@ -293,7 +294,12 @@ def row_output_shape(model: Module) -> tuple | None:
     nnlab.errors.ConfigError: layer '2': Linear expects 5 features on the last axis, got input shape (1, 3)
     """
     width = input_features(model)
-    return None if width is None else tuple(model._flops((1, width), "", []))
+    if width is None:
+        return None
+    try:
+        return tuple(model._flops((1, width), "", []))
+    except NotImplementedError:  # save and load ask this of every model: a custom layer must still save
+        return None
 
 
 def _label(where: str) -> str:
