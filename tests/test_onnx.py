@@ -286,6 +286,11 @@ def test_unsupported_layer_and_bad_arguments_are_refused(tmp_path):
         export(nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten()), tmp_path / "m.onnx")
     with pytest.raises(ConfigError, match="not both"):
         export(nn.Linear(2, 2), tmp_path / "m.onnx", example_input=np.zeros((1, 2)), input_shape=(2,))
+    # the shape the user gave is named, not only the traced batch's (2, 5)
+    with pytest.raises(ConfigError, match=r"does not take inputs of shape \(5,\) \(input_shape.*expects 4 features"):
+        export(nn.Sequential(nn.Linear(4, 2)), tmp_path / "m.onnx", input_shape=(5,))
+    with pytest.raises(ConfigError, match=r"shape \(3, 4\) \(example_input's rows"):
+        export(nn.Sequential(nn.Conv1d(2, 2, 3)), tmp_path / "m.onnx", example_input=np.zeros((1, 3, 4)))
     assert not list(tmp_path.iterdir())  # nothing written, not even a temporary file
 
 

@@ -97,6 +97,11 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
     model.eval()
     try:
         out, value = _emit(model, g, x, np.zeros((2,) + model_shape, dtype=_model_dtype(model)))
+    except ConfigError as exc:  # a layer refused the traced batch: say which input shape, not the batch of 2
+        source = "the preprocessing's output" if pre is not None else "example_input's rows" \
+            if example_input is not None else "input_shape" if input_shape is not None else "the first layer's width"
+        raise ConfigError(f"nnlab.onnx.export: the model does not take inputs of shape {model_shape} ({source}, "
+                          f"without the batch axis; traced as a batch of 2): {exc}") from None
     finally:
         model.train(was_training)
     # Fixed output names (and a node even for an identity model): "output", or "output_<task>" per task.
