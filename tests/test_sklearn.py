@@ -187,6 +187,20 @@ def test_a_refused_partial_fit_leaves_no_classes_behind(blobs):
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         clf.partial_fit(X, y)
 
+
+def test_a_module_of_the_wrong_output_width_is_refused_naming_it(blobs):
+    X, y = blobs
+    # the fit loop had read the mismatch as labels: "value 2 at row ... is outside 0..1 (2 classes)", even for a
+    # regressor, whose y holds no labels
+    clf = small(module=nnlab.nn.Sequential(nnlab.nn.Linear(6, 2, rng=0)))
+    with pytest.raises(ValueError, match=r"module gives 2 outputs per row, but y has 3 classes \[0, 1, 2\]"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
+    reg = small(NNRegressor, module=lambda n_in, n_out: nnlab.nn.Sequential(nnlab.nn.Linear(n_in, 2, rng=0)))
+    with pytest.raises(ValueError, match=r"module gives 2 outputs per row, but y has 1 target\(s\) per row"):
+        reg.fit(X, y.astype(float))
+    reg.fit(X, np.column_stack([y, -y]).astype(float))  # two targets: the width it has
+
 def test_string_labels_proba_and_feature_names(blobs):
     pd = pytest.importorskip("pandas")
     X, y = blobs

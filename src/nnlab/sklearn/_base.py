@@ -9,7 +9,7 @@ import tempfile
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -162,6 +162,19 @@ class NNBase(BaseEstimator):
         layers.append(self._linear(width, n_outputs, rng))
         return nn.Sequential(*layers)
 
+    def _check_outputs(self, model, n_outputs: int) -> None:
+        """Refuse a ``module`` whose output width is not y's: the fit loop would read it as something else."""
+        from ..nn.spec import row_output_shape
+
+        try:
+            shape = row_output_shape(model)
+        except ConfigError:  # layer sizes that do not chain: fit's own check names the layer
+            return
+        if shape is not None and len(shape) == 2 and shape[1] != n_outputs:
+            needs = (f"{n_outputs} classes {self.classes_.tolist()[:10]} (one logit per class)"
+                     if is_classifier(self) else f"{n_outputs} target(s) per row")
+            raise ValueError(f"{type(self).__name__}: module gives {shape[1]} outputs per row, but y has {needs}")
+
     def _linear(self, fan_in: int, fan_out: int, rng) -> nn.Linear:
         """One affine layer; ``weight_init="mlp"`` draws weights and biases as scikit-learn's MLP does.
 
@@ -215,7 +228,10 @@ class NNBase(BaseEstimator):
         if first:
             self._rng = check_random_state(self.random_state)
             generator = np.random.default_rng(self._rng.randint(2**31 - 1))
-            self.model_ = self._build_model(X.shape[1], self._n_outputs(y), generator)
+            n_outputs = self._n_outputs(y)
+            model = self._build_model(X.shape[1], n_outputs, generator)
+            self._check_outputs(model, n_outputs)
+            self.model_ = model
             self.loss_curve_ = []
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
