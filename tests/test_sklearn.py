@@ -15,7 +15,7 @@ pytest.importorskip("sklearn", minversion="1.6")
 
 from sklearn.datasets import load_digits, make_classification, make_regression  # noqa: E402
 from sklearn.base import clone  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -200,6 +200,17 @@ def test_a_module_of_the_wrong_output_width_is_refused_naming_it(blobs):
     with pytest.raises(ValueError, match=r"module gives 2 outputs per row, but y has 1 target\(s\) per row"):
         reg.fit(X, y.astype(float))
     reg.fit(X, np.column_stack([y, -y]).astype(float))  # two targets: the width it has
+
+
+@pytest.mark.parametrize("smoothing", [1.5, -0.1, "0.1"])
+def test_a_bad_label_smoothing_is_refused_before_a_network_is_built(blobs, smoothing):
+    X, y = blobs
+    clf = small(label_smoothing=smoothing)
+    with pytest.raises(ValueError, match="NNClassifier: label_smoothing must be"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")  # the loss had refused it at the first batch, after model_ was set
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
 
 def test_string_labels_proba_and_feature_names(blobs):
     pd = pytest.importorskip("pandas")

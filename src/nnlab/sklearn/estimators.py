@@ -9,6 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from .. import losses
+from .._checks import check_float
 from ..train import predict as train_predict
 from ._base import NNBase
 
@@ -84,6 +85,12 @@ class NNClassifier(ClassifierMixin, NNBase):
             weight_init=weight_init, solver_kwargs=solver_kwargs, schedule=schedule,
             schedule_kwargs=schedule_kwargs, module=module, dtype=dtype)
         self.label_smoothing = label_smoothing
+
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        # checked with the others, before a network is built: the loss's own check came at the first batch,
+        # after model_ was set, and left an untrained estimator that predicted without NotFittedError
+        check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, owner=type(self).__name__)
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features) and class labels ``y`` for up to ``max_iter`` epochs.
