@@ -212,6 +212,18 @@ def test_a_bad_label_smoothing_is_refused_before_a_network_is_built(blobs, smoot
     with pytest.raises(NotFittedError):
         clf.predict(X)
 
+
+@pytest.mark.parametrize("settings", [{"solver_kwargs": {"bogus": 1}}, {"solver": "sgd", "solver_kwargs": {"lr": -1}},
+                                      {"schedule": "cosine_decay", "schedule_kwargs": {"bogus": 1}}])
+def test_a_refused_optimizer_or_schedule_setting_leaves_the_estimator_unfitted(blobs, settings):
+    X, y = blobs
+    clf = small(**settings)
+    with pytest.raises(ValueError, match="bogus|lr must be"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")  # model_ had been set before the optimizer refused its settings
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
 def test_string_labels_proba_and_feature_names(blobs):
     pd = pytest.importorskip("pandas")
     X, y = blobs

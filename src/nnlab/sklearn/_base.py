@@ -188,14 +188,14 @@ class NNBase(BaseEstimator):
         draw = nn.init.uniform(-bound, bound)
         return nn.Linear(fan_in, fan_out, weight_init=draw, bias_init=draw, rng=rng, dtype=self._dtype)
 
-    def _build_optimizer(self):
+    def _build_optimizer(self, model):
         """``optim.get(solver, ...)`` with the MLP settings the optimizer takes, then ``solver_kwargs``."""
         offered = {"lr": self.learning_rate_init, "momentum": self.momentum, "betas": (self.beta_1, self.beta_2),
                    "eps": self.epsilon, "nesterov": self.nesterovs_momentum and self.momentum > 0}
         wanted = optim.settings(self.solver)
         kwargs = {k: v for k, v in offered.items() if k in wanted}
         kwargs.update(self.solver_kwargs or {})
-        return optim.get(self.solver, list(self.model_.parameters()), **kwargs)
+        return optim.get(self.solver, list(model.parameters()), **kwargs)
 
     def _schedule_callbacks(self) -> list:
         if self.schedule is None:
@@ -231,16 +231,20 @@ class NNBase(BaseEstimator):
             n_outputs = self._n_outputs(y)
             model = self._build_model(X.shape[1], n_outputs, generator)
             self._check_outputs(model, n_outputs)
-            self.model_ = model
+            # the optimizer and schedule (solver_kwargs, schedule_kwargs) are built before model_ is set:
+            # a refused setting must not leave an untrained model_ that predicts without NotFittedError
+            optimizer, schedule = self._build_optimizer(model), self._schedule_callbacks()
+            self.model_, self._optimizer = model, optimizer
             self.loss_curve_ = []
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
             self.t_ = 0
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_validation_score_ = -np.inf if self.early_stopping else None
-            self.__dict__.pop("_optimizer", None)
-        if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer = self._build_optimizer()
+        else:
+            schedule = self._schedule_callbacks()
+            if not incremental or not hasattr(self, "_optimizer"):
+                self._optimizer = self._build_optimizer(self.model_)
         validation = None
         if self.early_stopping:
             if incremental:
@@ -265,7 +269,7 @@ class NNBase(BaseEstimator):
         self.n_iter_ = 0
         history = train_fit(self.model_, self._loss(), self._optimizer, (X, y), epochs=1 if incremental else
                             self.max_iter, batch_size=batch_size, metrics=(), callbacks=[rule,
-                            *self._schedule_callbacks()], seed=int(self._rng.randint(2**31 - 1)),
+                            *schedule], seed=int(self._rng.randint(2**31 - 1)),
                             verbose=2 if self.verbose else 0, shuffle=self.shuffle)
         if validation is not None:
             if rule.best_state is not None:
