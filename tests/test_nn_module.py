@@ -159,6 +159,15 @@ def test_a_sequential_layer_deleted_by_index_slice_or_name_leaves_forward_too():
     with pytest.raises(TypeError, match="integers or slices, got str"):
         del model["0"]
 
+
+def test_a_named_submodule_of_a_sequential_is_reassigned_and_deleted_as_any_attribute():
+    model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.ReLU())
+    model.head = nn.Linear(2, 3, rng=1)  # not a layer: reassigning or deleting it had raised int('head')
+    model.head = nn.Linear(2, 4, rng=2)
+    assert model.head.out_features == 4 and len(model) == 2
+    del model.head
+    assert [name for name, _ in model.named_children()] == ["0", "1"] and not hasattr(model, "head")
+
 def test_zero_grad():
     model = _mlp()
     model(np.ones((4, 4))).sum().backward()

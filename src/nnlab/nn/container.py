@@ -42,13 +42,19 @@ class Sequential(Module):
     def __setattr__(self, name, value):
         # A layer replaced by its name (setattr(model, "2", layer), the PyTorch idiom for swapping layers found
         # by named_children) must be the one forward runs, not only the one parameters() and state_dict see.
-        layers = self.__dict__.get("_layers")
-        if layers is not None and name in self._modules:
+        if self._is_layer(name):
+            layers = self._layers
             if not isinstance(value, Module):
                 raise ConfigError(f"Sequential layer {name!r} must be replaced by a Module, got {type(value).__name__}")
             layers[int(name)] = value
             self.__dict__["_plan"] = None
         super().__setattr__(name, value)
+
+    def _is_layer(self, name) -> bool:
+        """Whether ``name`` is one of the layers' names "0".."n-1" (another submodule, model.head, is not)."""
+        layers = self.__dict__.get("_layers")
+        return layers is not None and name in self._modules and name.isascii() and name.isdigit() \
+            and int(name) < len(layers)
 
     def __setitem__(self, index, module):
         """``model[i] = layer`` replaces layer i (negative i counts from the end), as in PyTorch."""
@@ -81,7 +87,7 @@ class Sequential(Module):
     def __delattr__(self, name):
         # delattr(model, "1") on a layer's name: the layer leaves forward too (not only parameters() and
         # state_dict()); the rest are numbered again so that names stay "0".."n-1" and append stays right.
-        if self.__dict__.get("_layers") is not None and name in self._modules:
+        if self._is_layer(name):
             del self[int(name)]
         else:
             super().__delattr__(name)
