@@ -291,7 +291,6 @@ class RunConfig(_Section):
                              "optimizer.weight_decay; set one of them above 0")
         return self
 
-
     def _schedule_has_a_rate(self):
         # line_search picks its own step: a rate schedule failed mid-run (the plateau rules at their first cut,
         # the warm-up with a TypeError) and the linear scaling was silently ignored; refused before any training

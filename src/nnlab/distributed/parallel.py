@@ -290,9 +290,7 @@ class DataParallel:
             # a KL sparsity penalty of the global batch's ρ̂: one number, the same on every rank, inside local;
             # one process has it once, so it counts once (weight K: the optimizer's mean divides by K), not per row
             shared = [layer.global_penalty for layer in activity if layer.global_penalty is not None]
-            common = None
-            for part in shared:
-                common = part if common is None else common + part
+            common = sum(shared[1:], shared[0]) if shared else None
             g = 0.0 if common is None else float(common.data)
             value[0] = (float(local.data) - g) * n
             C.sum_in_place(self.comm, [value])
