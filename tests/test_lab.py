@@ -323,3 +323,42 @@ def test_regularization_judge_does_not_pass_the_k_minus_p_rule_when_no_seed_stop
     assert not never.passed and "no run stopped early" in never.statement
     assert rule(Summary([seed(22, 12), seed(40, 38)])).passed
     assert not rule(Summary([seed(22, 13)])).passed
+
+
+@pytest.mark.parametrize("n_jobs, scheduler, one_thread", [(1, None, False), (2, None, True),
+                                                           (1, "tcp://127.0.0.1:1", True)])
+def test_only_pool_jobs_limit_the_update_threads_and_the_callers_environment_is_left_alone(monkeypatch, n_jobs,
+                                                                                           scheduler, one_thread):
+    import nnlab.jobs
+    from nnlab.lab import runner
+
+    seen = []
+
+    def fake_run_jobs(fn, jobs, **_):
+        seen.extend(job[-1] for job in jobs)
+        raise RuntimeError("stop before any experiment runs")
+
+    monkeypatch.setattr(nnlab.jobs, "run_jobs", fake_run_jobs)
+    with pytest.raises(RuntimeError, match="stop before"):
+        runner.run(["xor"], seeds=2, quick=True, n_jobs=n_jobs, progress=None, scheduler=scheduler)
+    assert seen == [one_thread, one_thread]
+
+
+def test_a_job_run_in_the_callers_process_does_not_set_nnlab_optim_threads(monkeypatch):
+    from nnlab.lab import runner
+
+    class Result:
+        seconds = 0.0
+
+    class Experiment:
+        @staticmethod
+        def measure(seed, quick, draw):
+            return Result()
+
+    monkeypatch.setenv("NNLAB_OPTIM_THREADS", "2")  # recorded, so the value set below is undone after the test
+    monkeypatch.delenv("NNLAB_OPTIM_THREADS")
+    monkeypatch.setattr(runner, "get", lambda name: Experiment)
+    runner.run_seed("xor", 0, True, False, one_thread=False)
+    assert "NNLAB_OPTIM_THREADS" not in os.environ
+    runner.run_seed("xor", 0, True, False)  # a pool's process: one update thread
+    assert os.environ["NNLAB_OPTIM_THREADS"] == "1"

@@ -3,7 +3,8 @@
 The jobs go through :func:`nnlab.jobs.run_jobs`: local processes by default, a
 Dask cluster with ``scheduler="tcp://HOST:PORT"`` (or ``DASK_SCHEDULER_ADDRESS``).
 Each job is seeded by its seed alone, so the results do not depend on the backend.
-Each job limits BLAS and nnlab's update threads to one, since the pool already fills the cores.
+A job in a pool process limits nnlab's update threads to one, since the pool already
+fills the cores; jobs run in this process (``n_jobs=1``) leave its settings alone.
 """
 
 from __future__ import annotations
@@ -18,11 +19,18 @@ from .base import ExperimentResult, Summary, verdict
 from .registry import get
 
 
-def run_seed(name: str, seed: int, quick: bool, draw: bool):
-    """One job: measure experiment ``name`` with ``seed``; figures only when ``draw``."""
-    import os
+def run_seed(name: str, seed: int, quick: bool, draw: bool, one_thread: bool = True):
+    """One job: measure experiment ``name`` with ``seed``; figures only when ``draw``.
 
-    os.environ.setdefault("NNLAB_OPTIM_THREADS", "1")  # nnlab.optim THREADS_ENV
+    ``one_thread``: the job runs in a pool's process, where nnlab's update gets one thread
+    (unless the user set ``NNLAB_OPTIM_THREADS``); the caller's own process is never changed.
+    """
+    if one_thread:
+        import os
+
+        from ..optim._threads import THREADS_ENV
+
+        os.environ.setdefault(THREADS_ENV, "1")
     start = time.perf_counter()
     with np.errstate(all="ignore"), warnings.catch_warnings():
         # Diverging runs are part of several experiments: overflow is measured, not reported.
@@ -58,7 +66,8 @@ def run(names, seeds=3, quick: bool = False, n_jobs: int = -1, progress=print,
             progress(f"[lab {len(finished)}/{len(jobs)}] {name} seed {seed}: {result.seconds:.1f} s "
                      f"(elapsed {time.perf_counter() - start:.0f} s)")
 
-    outcomes = run_jobs(run_seed, [(n, s, quick, s == seed_list[0]) for n, s in jobs], n_jobs=n_jobs,
+    in_pool = scheduler is not None or n_jobs != 1  # n_jobs=1 runs the jobs here, in the caller's process
+    outcomes = run_jobs(run_seed, [(n, s, quick, s == seed_list[0], in_pool) for n, s in jobs], n_jobs=n_jobs,
                         scheduler=scheduler, on_result=report)
     done = {(name, seed): result for name, seed, result in outcomes}
     out = []
