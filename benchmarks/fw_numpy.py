@@ -129,7 +129,8 @@ def _result(params: int, state: int, threads: int, times: dict, method: str, sca
     best = min(times, key=lambda split: min(times[split]))
     spent = sorted(times[best])
     return {"parameters": params, "state_buffers": state, "threads": threads, "fastest_split": best,
-            "method": method, "best_s": spent[0] * scale, "median_s": spent[len(spent) // 2] * scale}
+            "method": method, "best_s": spent[0] * scale, "median_s": spent[len(spent) // 2] * scale,
+            "max_s": spent[-1] * scale}
 
 
 def _flat_buffers(shapes, size: int):

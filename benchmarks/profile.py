@@ -151,7 +151,9 @@ def _floors_child(case, steps) -> dict:
         runner._run(samples)
         times.append(time.perf_counter() - t0)
     gemm = min(times) / -(-samples // case.batch_size)
-    out = {"gemm_us": gemm * 1e6, "memory_us": runner.extra()["memory_pass"]["median_s"] * 1e6}
+    mem = runner.extra()["memory_pass"]
+    out = {"gemm_us": gemm * 1e6, "memory_us": mem["median_s"] * 1e6,
+           "memory_spread_us": (mem["best_s"] * 1e6, mem["max_s"] * 1e6)}
     if case.optimizer == "adam":
         out["adam_us"] = adam_floor(parameter_count(case)) * 1e6
     return out
@@ -238,8 +240,9 @@ def main(argv=None) -> int:
     if "error" not in floors:
         adam = (f"; a minimal in-place NumPy Adam over {parameter_count(case):,} float32 (12 ufunc calls) "
                 f"{floors['adam_us']:.1f} µs") if "adam_us" in floors else ""
+        best, worst = floors["memory_spread_us"]
         print(f"\nfloors (NumPy, own process): the GEMMs of one step {floors['gemm_us']:.1f} µs; the memory pass of "
-              f"one update (median, 2 threads) {floors['memory_us']:.1f} µs{adam}")
+              f"one update (median, 2 threads) {floors['memory_us']:.1f} µs (best {best:.1f}, worst {worst:.1f}){adam}")
     if runs.get("nnlab", {}).get("cprofile"):
         print(f"\nnnlab cProfile, {args.steps} steps, by own time (tottime):\n{runs['nnlab']['cprofile']}")
     return 0

@@ -38,7 +38,7 @@ def test_the_floor_runs_after_the_steps_gemms_over_the_steps_own_buffers():
     runner.warmup(1)
     mem = runner.extra()["memory_pass"]
     assert mem["method"] == checks.MEMORY_BOUND_METHOD and mem["threads"] == 2 and mem["fastest_split"] in (1, 2)
-    assert mem["parameters"] == fw_numpy.parameter_count(case) and 0 < mem["best_s"] <= mem["median_s"]
+    assert mem["parameters"] == fw_numpy.parameter_count(case) and 0 < mem["best_s"] <= mem["median_s"] <= mem["max_s"]
 
 
 def test_the_flat_buffers_hold_the_weights_and_the_gemms_write_the_gradients_into_them():

@@ -6,6 +6,7 @@ No timing is asserted: speed lives in ``python -m benchmarks`` and BENCHMARKS.md
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -203,6 +204,7 @@ def test_profile_takes_a_sweep_cell_with_its_own_optimizer_and_floors(capsys):
                          "--no-torch"]) == 0
     out = capsys.readouterr().out
     assert "SGD + momentum" in out and "the memory pass of one update" in out and "Adam" not in out
+    assert re.search(r"\(median, 2 threads\) [0-9.]+ µs \(best [0-9.]+, worst [0-9.]+\)", out)
     assert profile.main(["small", "--steps", "2", "--rounds", "1", "--top", "0", "--samples", "64", "--no-torch"]) == 0
     assert "NumPy Adam over" in capsys.readouterr().out  # an Adam case also shows the hand-written Adam's floor
 
