@@ -304,3 +304,23 @@ def test_check_finite_finds_every_non_finite_value_and_passes_huge_finite_ones(d
             check_finite(both)
         huge = np.full(shape, big, dtype=dtype, order=layout)  # finite values whose sum overflows
         check_finite(huge)
+
+
+def test_tensors_are_accepted_as_data_as_arrays_are():
+    """A PyTorch user's habit: fit((X_tensor, y_tensor)), ArrayDataset(tensor), np.asarray(tensor)."""
+    X, y = make_data()
+    tX, ty = nnlab.tensor(X), nnlab.tensor(y, dtype=np.int64)  # nnlab.tensor is float32 unless asked
+    a = np.asarray(tX)
+    assert a.dtype == np.float32 and a.shape == X.shape and np.shares_memory(a, tX.data)
+    assert np.asarray(tX, dtype=np.float64).dtype == np.float64
+    assert not np.shares_memory(np.array(tX), tX.data)  # np.array copies, as for an ndarray
+    with pytest.raises(ValueError, match="without a copy"):
+        np.asarray(tX, dtype=np.float64, copy=False)
+    ds = ArrayDataset(tX, ty)
+    np.testing.assert_array_equal(ds.X, X)
+    np.testing.assert_array_equal(ds.y, y)
+    assert ds.y.dtype == np.int64
+    model = nnlab.nn.Linear(3, 23, rng=0)
+    opt = nnlab.optim.SGD(model.parameters(), lr=1e-3)
+    history = nnlab.train.fit(model, nnlab.losses.get("cross_entropy"), opt, (tX, ty), epochs=1, verbose=0, seed=0)
+    assert np.isfinite(history.history["loss"][0])

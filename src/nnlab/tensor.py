@@ -111,6 +111,14 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
+    def __array__(self, dtype=None, copy=None):
+        # np.asarray(tensor), and so fit((X, y)), ArrayDataset and np.stack, read the data array itself,
+        # as with a PyTorch tensor; without it NumPy built an object array of 0-d Tensors.
+        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+            raise ValueError(f"cannot view a {self.data.dtype} tensor as {np.dtype(dtype)} without a copy")
+        data = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return data.copy() if copy and data is self.data else data
+
     def item(self):
         return self.data.item()
 
