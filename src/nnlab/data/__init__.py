@@ -17,6 +17,7 @@ from .preprocessing import (
 )
 from .readers import load_mnist_folder, read_csv, read_idx, read_npz
 from .split import train_test_split, train_val_test_split
+from .subsets import Subset, TensorDataset, random_split
 from .validation import as_features, check_finite, check_labels
 
 __all__ = [
@@ -24,6 +25,9 @@ __all__ = [
     "PerSampleDataset",
     "as_dataset",
     "DataLoader",
+    "TensorDataset",
+    "Subset",
+    "random_split",
     "train_test_split",
     "train_val_test_split",
     "Preprocessor",
