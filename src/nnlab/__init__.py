@@ -13,7 +13,7 @@ from .creation import arange, eye, full, linspace, ones, ones_like, rand, randn,
 from .ops.elementwise import lerp, maximum, minimum, where
 from .ops.indexing import gather, scatter_add, take_along_axis
 from .ops.shape import chunk, concatenate, flip, pad, roll, split, stack, tril, triu
-from .random import seed
+from .random import manual_seed, seed
 from .tensor import Tensor, is_grad_enabled, no_grad, tensor
 
 from ._version import __version__
@@ -55,6 +55,7 @@ __all__ = [
     "save",
     "load",
     "seed",
+    "manual_seed",
     "random",
     "nn",
     "init",

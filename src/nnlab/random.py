@@ -28,6 +28,9 @@ def seed(n: int) -> None:
     _global = np.random.default_rng(n)
 
 
+manual_seed = seed  # PyTorch's name: torch.manual_seed(n)
+
+
 def get_rng(rng=None) -> np.random.Generator:
     """The generator to draw from: ``rng`` itself, a new one seeded by an int, or the global one."""
     if rng is None:

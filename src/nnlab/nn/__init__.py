@@ -65,3 +65,14 @@ __all__ = [
     "register",
     "layer_types",
 ]
+
+
+def __getattr__(name):
+    # nn.utils (PyTorch's clip_grad_norm_ and friends) wraps nnlab.optim, which imports nn's layers:
+    # loaded on first use (torch.nn.utils.clip_grad_norm_ is reached by attribute), never in a cycle.
+    if name == "utils":
+        import importlib
+
+        return importlib.import_module(".utils", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

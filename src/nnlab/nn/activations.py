@@ -87,15 +87,21 @@ class ReLU(_Elementwise):
 
 
 class LeakyReLU(_Configured):
-    """max(αx, x) with the seeds' α = 0.01 by default."""
+    """max(αx, x) with the seeds' α = 0.01 by default (``negative_slope=``: PyTorch's and Keras's name for α)."""
 
     flops_per_element = 2  # multiply, max
     fn = staticmethod(F.leaky_relu)
     alpha = property(lambda self: self.settings["alpha"])
+    negative_slope = alpha
 
-    def __init__(self, alpha=0.01):
+    def __init__(self, alpha=None, *, negative_slope=None):
         super().__init__()
-        self.settings = {"alpha": check_float("alpha", alpha, 0.0, 1.0, high_open=True, owner="LeakyReLU")}
+        if alpha is not None and negative_slope is not None:
+            raise ConfigError(f"LeakyReLU: give alpha ({alpha!r}) or negative_slope ({negative_slope!r}), "
+                              "not both: they are the same slope")
+        name, value = ("negative_slope", negative_slope) if negative_slope is not None else ("alpha", alpha)
+        value = 0.01 if value is None else value
+        self.settings = {"alpha": check_float(name, value, 0.0, 1.0, high_open=True, owner="LeakyReLU")}
 
 
 class ELU(_Configured):

@@ -3,6 +3,9 @@
 Their one documented home is ``nnlab.nn.init`` (``nnlab.init`` re-exports the
 same functions unchanged, nothing more).
 
+PyTorch's in-place forms (``kaiming_normal_(layer.weight)``, ``zeros_``, …) live in
+:mod:`nnlab.nn.init_inplace` and are re-exported here.
+
 Fans follow nnlab's weight layout ``(in_features, out_features)``: for a 2-D
 shape ``fan_in = shape[0]`` and ``fan_out = shape[1]``; a 1-D shape ``(n,)``
 has ``fan_in = fan_out = n``; a higher-rank shape uses ``shape[0]`` and
@@ -31,6 +34,11 @@ import numpy as np
 from .._checks import check_float
 from ..errors import ConfigError
 from ..random import get_rng
+from . import init_inplace as _inplace
+from .init_inplace import (  # PyTorch's in-place forms, init.kaiming_normal_(weight) and the rest
+    calculate_gain, constant_, eye_, kaiming_normal_, kaiming_uniform_, normal_, ones_, orthogonal_, trunc_normal_,
+    uniform_, xavier_normal_, xavier_uniform_, zeros_,
+)
 
 __all__ = [
     "zeros",
@@ -48,6 +56,7 @@ __all__ = [
     "to_config",
     "fans",
     "names",
+    *_inplace.__all__,
 ]
 
 
