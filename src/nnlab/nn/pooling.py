@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_int
+from .._checks import check_bool, check_int
 from ..errors import ConfigError
 from ..ops._windows import output_shape, resolve_padding, spatial_tuple
 from ..ops.pool import adaptive_avg_pool, avg_pool, max_pool
@@ -30,11 +30,12 @@ def _check_rank(layer: Module, shape) -> None:
 
 
 class _Pool(Module):
+    """What max and average pooling share: the window, ``ceil_mode``, the shape rule and the spec."""
+
     dims = 0
-    _op = None
     _per_output = None  # FLOPs per output element, from the window size
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
         name, d = type(self).__name__, self.dims
         self.kernel_size = spatial_tuple("kernel_size", kernel_size, d, 1, name)
@@ -42,35 +43,78 @@ class _Pool(Module):
         self.padding = spatial_tuple("padding", padding, d, 0, name)
         if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
             raise ConfigError(f"{name}: padding must be at most half the kernel size {self.kernel_size}, got {padding!r}")
+        self.ceil_mode = check_bool("ceil_mode", ceil_mode, owner=name)
+        self.dilation = (1,) * d  # MaxPool's own; the shape rule reads it
         self._pads = resolve_padding(self.padding, self.kernel_size, (1,) * d, self.stride, name)
 
     def forward(self, x):
         x = _input(x)
         _check_rank(self, x.data.shape)
-        return type(self)._op(x, self.kernel_size, self.stride, self.padding)
+        return self._pool(x)
 
     def _count_flops(self, shape):
         _check_rank(self, shape)
-        out_sp = output_shape(shape[2:], self.kernel_size, self.stride, (1,) * self.dims, self._pads,
-                              type(self).__name__)
+        out_sp = output_shape(shape[2:], self.kernel_size, self.stride, self.dilation, self._pads,
+                              type(self).__name__, self.ceil_mode)
         out = tuple(shape[:2]) + out_sp
         return elements(out) * self._per_output(elements(self.kernel_size)), out
 
+    def _options(self) -> dict:
+        """The PyTorch options beyond the window, by name (per-axis ones as tuples)."""
+        return {"ceil_mode": self.ceil_mode}
+
     def spec_args(self) -> dict:
-        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding)}
+        options = {k: list(v) if isinstance(v, tuple) else v for k, v in self._options().items()}
+        return {"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding),
+                **options}
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        shown = [f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"]
+        for key, value in self._options().items():  # only the options that differ from PyTorch's defaults
+            if value != (_DEFAULTS[key] if key != "dilation" else (1,) * self.dims):
+                shown.append(f"{key}={value}")
+        return ", ".join(shown)
+
+
+_DEFAULTS = {"ceil_mode": False, "count_include_pad": True, "divisor_override": None}
 
 
 class _Max(_Pool):
-    _op = staticmethod(max_pool)
     _per_output = staticmethod(lambda k: k - 1)  # comparisons
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, *, ceil_mode=False):
+        # ceil_mode is keyword-only: PyTorch's fifth argument is return_indices, which nnlab does not have
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        self.dilation = spatial_tuple("dilation", dilation, self.dims, 1, type(self).__name__)
+
+    def _pool(self, x):
+        return max_pool(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+
+    def _options(self) -> dict:
+        return {"dilation": self.dilation, **super()._options()}
 
 
 class _Avg(_Pool):
-    _op = staticmethod(avg_pool)
     _per_output = staticmethod(lambda k: k)  # k − 1 additions and one scaling
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode)
+        name = type(self).__name__
+        self.count_include_pad = check_bool("count_include_pad", count_include_pad, owner=name)
+        if divisor_override is not None and (check_int("divisor_override", divisor_override, owner=name) == 0):
+            raise ConfigError(f"{name}: divisor_override must be a nonzero integer or None, got 0")
+        self.divisor_override = None if divisor_override is None else int(divisor_override)
+
+    def _pool(self, x):
+        return avg_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,
+                        self.divisor_override)
+
+    def _options(self) -> dict:
+        options = {**super()._options(), "count_include_pad": self.count_include_pad}
+        if self.dims == 2:  # PyTorch's AvgPool1d has no divisor_override
+            options["divisor_override"] = self.divisor_override
+        return options
 
 
 class MaxPool1d(_Max):
@@ -79,6 +123,8 @@ class MaxPool1d(_Max):
     >>> import nnlab
     >>> MaxPool1d(2)(nnlab.tensor([[[1.0, 3.0, 2.0, 5.0]]])).data.tolist()
     [[[3.0, 5.0]]]
+    >>> MaxPool1d(2, ceil_mode=True)(nnlab.tensor([[[1.0, 3.0, 2.0]]])).data.tolist()
+    [[[3.0, 2.0]]]
     """
 
     dims = 1
@@ -91,13 +137,17 @@ class MaxPool2d(_Max):
 
 
 class AvgPool1d(_Avg):
-    """Mean over windows of (N, C, L); zero padding counts in the divisor (PyTorch's default)."""
+    """Mean over windows of (N, C, L); zero padding counts in the divisor unless ``count_include_pad=False``."""
 
     dims = 1
 
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
+
 
 class AvgPool2d(_Avg):
-    """Mean over windows of (N, C, H, W); zero padding counts in the divisor (PyTorch's default)."""
+    """Mean over windows of (N, C, H, W); zero padding counts in the divisor unless ``count_include_pad=False``;
+    ``divisor_override`` replaces the divisor of every window."""
 
     dims = 2
 

@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from .. import ensemble, nn
+from ..errors import ConfigError
 from ..nn import activations_extra
 from ..nn.activations import slope_shape
 from ..nn.sparsity import ActivityRegularization
@@ -196,12 +197,18 @@ def _conv(m, g, x, value):
 
 @leaf(nn.MaxPool1d, nn.MaxPool2d)
 def _max_pool(m, g, x, value):
-    return g.op("MaxPool", [x], "max_pool", **_window(m))  # padding never wins a max, as nnlab's −∞
+    # padding never wins a max, as nnlab's −∞; ONNX's ceil mode has PyTorch's output size rule
+    return g.op("MaxPool", [x], "max_pool", ceil_mode=int(m.ceil_mode), dilations=list(m.dilation), **_window(m))
 
 
 @leaf(nn.AvgPool1d, nn.AvgPool2d)
 def _avg_pool(m, g, x, value):
-    return g.op("AveragePool", [x], "avg_pool", count_include_pad=1, **_window(m))
+    if m.divisor_override is not None:
+        raise ConfigError(f"nnlab.onnx.export: {type(m).__name__}(divisor_override={m.divisor_override}) has no "
+                          "ONNX form (AveragePool divides by the window's element count); export a model built "
+                          "with divisor_override=None")
+    return g.op("AveragePool", [x], "avg_pool", ceil_mode=int(m.ceil_mode),
+                count_include_pad=int(m.count_include_pad), **_window(m))
 
 
 @leaf(nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)

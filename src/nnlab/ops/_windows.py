@@ -52,17 +52,34 @@ def resolve_padding(padding, kernel: tuple, dilation: tuple, stride: tuple, owne
     return tuple((p, p) for p in spatial_tuple("padding", padding, d, 0, owner))
 
 
-def output_shape(spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, owner: str) -> tuple:
+def output_shape(spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, owner: str,
+                 ceil_mode: bool = False) -> tuple:
+    """Window positions per axis; ``ceil_mode`` (pooling) rounds up, as PyTorch, keeping a last window that
+    overhangs the padded input only if it starts inside the input or its left padding."""
     out = []
     for size, k, s, dl, (lo, hi) in zip(spatial, kernel, stride, dilation, pads):
-        span = dl * (k - 1) + 1
-        if size + lo + hi < span:
+        room = size + lo + hi - (dl * (k - 1) + 1)
+        n = (room + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (n - 1) * s >= size + lo:
+            n -= 1
+        if n < 1:
             raise ConfigError(
                 f"{owner}: input of spatial size {tuple(spatial)} (padded by {pads}) is smaller than the kernel "
                 f"{kernel} (dilation {dilation})"
             )
-        out.append((size + lo + hi - span) // s + 1)
+        out.append(n)
     return tuple(out)
+
+
+def covering_pads(spatial: tuple, kernel: tuple, stride: tuple, dilation: tuple, pads: tuple, out: tuple) -> tuple:
+    """``pads`` with the high side grown so that every one of the ``out`` windows lies inside the padded array.
+
+    Only ceil-mode pooling needs the growth: its last window may overhang the padded input.
+    """
+    return tuple(
+        (lo, max(hi, (o - 1) * s + dl * (k - 1) + 1 - size - lo))
+        for size, k, s, dl, (lo, hi), o in zip(spatial, kernel, stride, dilation, pads, out)
+    )
 
 
 def pad(Xcl: np.ndarray, pads: tuple, value: float = 0.0) -> np.ndarray:

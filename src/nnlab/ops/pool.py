@@ -14,19 +14,29 @@ maximal element in row-major kernel order (a later element must be strictly
 greater to win), which is also PyTorch's CPU rule.  Where windows overlap,
 an element that wins several windows receives the sum of their gradients.
 Padding of max pooling is −∞ (never wins), of average pooling zeros that
-count in the divisor (PyTorch's ``count_include_pad=True``).
+count in the divisor by default (PyTorch's ``count_include_pad=True``).
+
+The PyTorch options ``ceil_mode``, ``dilation`` (max), ``count_include_pad``
+and ``divisor_override`` (average) take the same offset walk: ceil mode pads
+the high side further (−∞ or 0) so the last window fits, dilation spaces the
+offsets, and a non-constant divisor is a per-position array.  The numba
+kernels run for undilated max pooling, ceil mode included.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _jit
+from .._checks import check_bool, check_int
 from ..errors import ConfigError
 from ..tensor import as_tensor, make_result
 from ._windows import (
     channels_first,
     channels_last,
+    covering_pads,
     interior,
     offsets,
     output_shape,
@@ -36,7 +46,9 @@ from ._windows import (
 )
 
 
-def _setup(x, kernel_size, stride, padding, owner):
+def _setup(x, kernel_size, stride, padding, owner, dilation=1, ceil_mode=False):
+    """The input, its array, the kernel, stride and dilation tuples, the padding, the padding that covers
+    every window (more than ``pads`` only in ceil mode) and the output's spatial shape."""
     x = as_tensor(x)
     X = x.data
     if X.ndim < 3:
@@ -46,33 +58,40 @@ def _setup(x, kernel_size, stride, padding, owner):
         raise ConfigError(f"{owner}: a {d}-D kernel {kernel_size!r} needs input (N, C, *{d} axes), got {X.shape}")
     kernel = spatial_tuple("kernel_size", kernel_size, d, 1, owner)
     stride = kernel if stride is None else spatial_tuple("stride", stride, d, 1, owner)
-    pads = resolve_padding(padding, kernel, (1,) * d, stride, owner)
+    dilation = spatial_tuple("dilation", dilation, d, 1, owner)
+    ceil_mode = check_bool("ceil_mode", ceil_mode, owner=owner)
+    pads = resolve_padding(padding, kernel, dilation, stride, owner)
     if any(lo > k // 2 or hi > k // 2 for (lo, hi), k in zip(pads, kernel)):
         raise ConfigError(f"{owner}: padding must be at most half the kernel size {kernel}, got {padding!r}")
-    out_sp = output_shape(X.shape[2:], kernel, stride, (1,) * d, pads, owner)
-    return x, X, kernel, stride, pads, out_sp
+    out_sp = output_shape(X.shape[2:], kernel, stride, dilation, pads, owner, ceil_mode)
+    cover = covering_pads(X.shape[2:], kernel, stride, dilation, pads, out_sp)
+    return x, X, kernel, stride, dilation, pads, cover, out_sp
 
 
-def max_pool(x, kernel_size, stride=None, padding=0):
-    """Maximum over each window: y[n, c, p] = max_k x[n, c, s·p + k − pad]; stride defaults to the kernel.
+def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Maximum over each window: y[n, c, p] = max_k x[n, c, s·p + d·k − pad]; stride defaults to the kernel.
+
+    ``ceil_mode`` rounds the output size up (PyTorch's rule); the part of a last window beyond the
+    padded input is −∞ like the padding.
 
     >>> import nnlab
     >>> max_pool(nnlab.tensor([[[1.0, 3.0, 2.0, 5.0]]]), 2).data.tolist()
     [[[3.0, 5.0]]]
     """
-    x, X, kernel, stride, pads, out_sp = _setup(x, kernel_size, stride, padding, "max_pool")
+    x, X, kernel, stride, dilation, _, pads, out_sp = _setup(x, kernel_size, stride, padding, "max_pool",
+                                                             dilation, ceil_mode)
     Xp = pad(channels_last(X), pads, -np.inf)
-    kernels = _pool_kernels(Xp, kernel, stride)
+    kernels = _pool_kernels(Xp, kernel, stride, dilation)
     if kernels is not None:
         return _max_pool_by_kernels(x, X, Xp, kernels, kernel, stride, pads, out_sp)
-    slab_index = [index for _, index in offsets(kernel, stride, (1,) * len(kernel), out_sp)]
+    slab_index = [index for _, index in offsets(kernel, stride, dilation, out_sp)]
     # The maximum alone in the forward: one copy and kernel-size − 1 in-place maximum passes.  The
     # winners (which element each gradient goes to) are found in the backward from Xp and the
     # output, so a forward without backward (evaluation) never pays for them.
     out = Xp[slab_index[0]].copy()
     for index in slab_index[1:]:
         np.maximum(out, Xp[index], out=out)
-    overlap = any(s < k for s, k in zip(stride, kernel))
+    overlap = any(s < dl * (k - 1) + 1 for s, k, dl in zip(stride, kernel, dilation))
 
     def backward(g):
         gcl = channels_last(g)
@@ -99,9 +118,10 @@ def max_pool(x, kernel_size, stride=None, padding=0):
 _KERNELS = "nnlab.ops._numba_pool"
 
 
-def _pool_kernels(Xp, kernel, stride):
-    """The numba forward and backward (``_numba_pool``) for non-overlapping 1-D or 2-D windows, or None."""
-    if len(kernel) > 2 or any(s < k for s, k in zip(stride, kernel)) or not _jit.wanted(Xp.size):
+def _pool_kernels(Xp, kernel, stride, dilation=None):
+    """The numba forward and backward (``_numba_pool``) for non-overlapping, undilated 1-D or 2-D windows, or None."""
+    if (len(kernel) > 2 or any(s < k for s, k in zip(stride, kernel)) or any(dl != 1 for dl in dilation or ())
+            or not _jit.wanted(Xp.size)):
         return None
 
     def signature(name):
@@ -137,16 +157,25 @@ def _max_pool_by_kernels(x, X, Xp, kernels, kernel, stride, pads, out_sp):
     return make_result(channels_first(out), (x,), backward)
 
 
-def avg_pool(x, kernel_size, stride=None, padding=0):
-    """Mean over each window (zero padding counted, as PyTorch's default); stride defaults to the kernel.
+def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None):
+    """Mean over each window; stride defaults to the kernel.  The divisor follows PyTorch:
+
+    ``divisor_override`` if given; else, with ``count_include_pad`` (the default), the window's elements
+    inside the padded input (the kernel size, except for a ceil-mode window that overhangs it); else
+    only its elements inside the input.
 
     >>> import nnlab
     >>> avg_pool(nnlab.tensor([[[1.0, 3.0, 2.0, 6.0]]]), 2).data.tolist()
     [[[2.0, 4.0]]]
+    >>> avg_pool(nnlab.tensor([[[1.0, 3.0, 2.0]]]), 2, padding=1, count_include_pad=False).data.tolist()
+    [[[1.0, 2.5]]]
     """
-    x, X, kernel, stride, pads, out_sp = _setup(x, kernel_size, stride, padding, "avg_pool")
-    Xp = pad(channels_last(X), pads)
-    scale = X.dtype.type(1.0 / np.prod(kernel))
+    x, X, kernel, stride, _, pads, cover, out_sp = _setup(x, kernel_size, stride, padding, "avg_pool",
+                                                          ceil_mode=ceil_mode)
+    include = check_bool("count_include_pad", count_include_pad, owner="avg_pool")
+    Xp = pad(channels_last(X), cover)
+    scale = _avg_scale(X, kernel, stride, pads, out_sp, include, divisor_override)
     out = None
     for _, index in offsets(kernel, stride, (1,) * len(kernel), out_sp):
         out = Xp[index].copy() if out is None else np.add(out, Xp[index], out=out)
@@ -157,9 +186,28 @@ def avg_pool(x, kernel_size, stride=None, padding=0):
         dXp = np.zeros(Xp.shape, dtype=X.dtype)
         for _, index in offsets(kernel, stride, (1,) * len(kernel), out_sp):
             dXp[index] += share
-        return (channels_first(dXp[interior(X.shape[2:], pads)]),)
+        return (channels_first(dXp[interior(X.shape[2:], cover)]),)
 
     return make_result(channels_first(out), (x,), backward)
+
+
+def _avg_scale(X, kernel, stride, pads, out_sp, include_pad, divisor_override):
+    """1 / divisor of each window: a scalar when every window has the same, else a (1, *out, 1) array."""
+    dtype = X.dtype.type
+    if divisor_override is not None:
+        divisor = check_int("divisor_override", divisor_override, owner="avg_pool")
+        if divisor == 0:
+            raise ConfigError("avg_pool: divisor_override must be a nonzero integer or None, got 0")
+        return dtype(1.0 / divisor)
+    counts = []
+    for size, k, s, (lo, hi), o in zip(X.shape[2:], kernel, stride, pads, out_sp):
+        start = np.arange(o) * s - lo
+        end = np.minimum(start + k, size + hi)  # a ceil-mode window's overhang past the padding never counts
+        counts.append(np.minimum(end, size) - np.maximum(start, 0) if not include_pad else end - start)
+    if all((c == k).all() for c, k in zip(counts, kernel)):  # the default options' path: the kernel size
+        return dtype(1.0 / np.prod(kernel))
+    divisor = functools.reduce(np.multiply.outer, counts)
+    return (1.0 / divisor).astype(X.dtype)[None, ..., None]
 
 
 def _bins(size: int, out: int, dtype) -> np.ndarray:
