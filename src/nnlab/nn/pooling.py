@@ -11,7 +11,7 @@ import numpy as np
 from .._checks import check_bool, check_int
 from ..errors import ConfigError
 from ..ops._windows import output_shape, resolve_padding, spatial_tuple
-from ..ops.pool import adaptive_avg_pool, avg_pool, max_pool
+from ..ops.pool import adaptive_avg_pool, avg_pool, check_divisor, max_pool
 from ..ops.shape import reshape
 from ..tensor import Tensor, as_tensor
 from .module import Module, elements
@@ -102,9 +102,7 @@ class _Avg(_Pool):
         super().__init__(kernel_size, stride, padding, ceil_mode)
         name = type(self).__name__
         self.count_include_pad = check_bool("count_include_pad", count_include_pad, owner=name)
-        if divisor_override is not None and (check_int("divisor_override", divisor_override, owner=name) == 0):
-            raise ConfigError(f"{name}: divisor_override must be a nonzero integer or None, got 0")
-        self.divisor_override = None if divisor_override is None else int(divisor_override)
+        self.divisor_override = check_divisor(divisor_override, name)
 
     def _pool(self, x):
         return avg_pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad,

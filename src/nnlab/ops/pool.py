@@ -175,7 +175,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
                                                           ceil_mode=ceil_mode)
     include = check_bool("count_include_pad", count_include_pad, owner="avg_pool")
     Xp = pad(channels_last(X), cover)
-    scale = _avg_scale(X, kernel, stride, pads, out_sp, include, divisor_override)
+    scale = _avg_scale(X, kernel, stride, pads, cover, out_sp, include, divisor_override)
     out = None
     for _, index in offsets(kernel, stride, (1,) * len(kernel), out_sp):
         out = Xp[index].copy() if out is None else np.add(out, Xp[index], out=out)
@@ -191,21 +191,27 @@ def avg_pool(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_incl
     return make_result(channels_first(out), (x,), backward)
 
 
-def _avg_scale(X, kernel, stride, pads, out_sp, include_pad, divisor_override):
+def check_divisor(divisor_override, owner: str):
+    """``divisor_override``: None or a nonzero integer (PyTorch takes a negative one too)."""
+    if divisor_override is None:
+        return None
+    if check_int("divisor_override", divisor_override, owner=owner) == 0:
+        raise ConfigError(f"{owner}: divisor_override must be a nonzero integer or None, got 0")
+    return int(divisor_override)
+
+
+def _avg_scale(X, kernel, stride, pads, cover, out_sp, include_pad, divisor_override):
     """1 / divisor of each window: a scalar when every window has the same, else a (1, *out, 1) array."""
     dtype = X.dtype.type
     if divisor_override is not None:
-        divisor = check_int("divisor_override", divisor_override, owner="avg_pool")
-        if divisor == 0:
-            raise ConfigError("avg_pool: divisor_override must be a nonzero integer or None, got 0")
-        return dtype(1.0 / divisor)
+        return dtype(1.0 / check_divisor(divisor_override, "avg_pool"))
+    if include_pad and cover == pads:  # the default options: every window inside the padded input
+        return dtype(1.0 / np.prod(kernel))
     counts = []
     for size, k, s, (lo, hi), o in zip(X.shape[2:], kernel, stride, pads, out_sp):
         start = np.arange(o) * s - lo
         end = np.minimum(start + k, size + hi)  # a ceil-mode window's overhang past the padding never counts
         counts.append(np.minimum(end, size) - np.maximum(start, 0) if not include_pad else end - start)
-    if all((c == k).all() for c, k in zip(counts, kernel)):  # the default options' path: the kernel size
-        return dtype(1.0 / np.prod(kernel))
     divisor = functools.reduce(np.multiply.outer, counts)
     return (1.0 / divisor).astype(X.dtype)[None, ..., None]
 
