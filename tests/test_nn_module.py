@@ -164,7 +164,7 @@ def test_a_named_submodule_of_a_sequential_is_reassigned_and_deleted_as_any_attr
     model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.ReLU())
     model.head = nn.Linear(2, 3, rng=1)  # not a layer: reassigning or deleting it had raised int('head')
     model.head = nn.Linear(2, 4, rng=2)
-    assert model.head.out_features == 4 and len(model) == 2
+    assert model.head.out_features == 4 and len(model) == 3 and model[2] is model.head  # a layer, as in torch
     del model.head
     assert [name for name, _ in model.named_children()] == ["0", "1"] and not hasattr(model, "head")
 

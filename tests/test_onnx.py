@@ -157,7 +157,9 @@ def _case_types():
 
 
 def test_every_registered_layer_type_is_supported_and_tested():
-    registered = set(nn.layer_types())
+    # ModuleList and ModuleDict have no forward, so nothing to convert: the module holding them is a user's own
+    # registered class, which export refuses by name (test_nn_containers.py)
+    registered = set(nn.layer_types()) - {"ModuleList", "ModuleDict"}
     assert set(supported_layer_types()) == registered
     assert registered <= _case_types()
 

@@ -306,6 +306,21 @@ def _read(path) -> tuple[dict, dict]:
     return out, tensors
 
 
+def _floating_where_the_model_is(where: str, model, weights: dict) -> None:
+    """Refuse integer or bool tensors for the model's floating-point arrays (every parameter, the running statistics).
+
+    nnlab writes each array in its own dtype, so such a tensor was forged; load_state_dict would cast it
+    silently (a bool weight becoming 0.0 and 1.0).
+    """
+    own = model._state_arrays()
+    for key, value in weights.items():
+        target = own.get(key)
+        if target is not None and target.dtype.kind == "f" and value.dtype.kind != "f":
+            raise ModelFileError(f"{where} is corrupted: tensor {_WEIGHT_PREFIX + key!r} has dtype {value.dtype}, "
+                                 f"but the model's {key!r} is floating point ({target.dtype}); nnlab does not "
+                                 "write such files")
+
+
 def read_metadata(path) -> dict:
     """The file's entries (format, versions, creation date, architecture, classes, config) without building the model."""
     return _read(path)[0]
@@ -336,6 +351,7 @@ def load(path):
         _outputs_named(meta["classes"], _chained(model), "its classes entry")
     except ModelFileError as exc:
         raise ModelFileError(f"{where}: {exc}") from None
+    _floating_where_the_model_is(where, model, weights)
     try:
         model.load_state_dict(weights)
     except (KeyError, ValueError) as exc:

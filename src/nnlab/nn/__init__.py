@@ -1,4 +1,4 @@
-"""Neural-network building blocks: Module, Parameter, layers, activations, initializers, specs."""
+"""Neural-network building blocks: Module, Parameter, layers, containers, activations, initializers, specs, losses."""
 
 from . import init
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
@@ -7,6 +7,7 @@ from .conv import Conv1d, Conv2d
 from .linear import Linear, Maxout, TiedLinear
 from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
 from .module import Module
+from .module_list import ModuleDict, ModuleList
 from .multihead import MultiHead
 from .parameter import Parameter, is_weight
 from .noise import Dropout, GaussianNoise
@@ -15,6 +16,10 @@ from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
 )
 from .spec import from_spec, layer_types, register, to_spec
+# The loss classes, where torch users look for them (nn.CrossEntropyLoss()): the same classes as nnlab.losses
+from ..losses import (
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, EuclideanLoss, HuberLoss, KLDivLoss, MSELoss, NLLLoss, SmoothL1Loss,
+)
 from .sparsity import ActivityRegularization
 
 __all__ = [
@@ -22,6 +27,8 @@ __all__ = [
     "Parameter",
     "Linear",
     "Sequential",
+    "ModuleList",
+    "ModuleDict",
     "Residual",
     "MultiHead",
     "Maxout",
@@ -59,6 +66,15 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "Flatten",
     "Unflatten",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "MSELoss",
+    "EuclideanLoss",
+    "HuberLoss",
+    "SmoothL1Loss",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "KLDivLoss",
     "init",
     "to_spec",
     "from_spec",

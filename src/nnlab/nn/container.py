@@ -1,4 +1,9 @@
-"""Containers: Sequential (modules applied in order) and Residual (the seeds' skip connection y = x + f(x))."""
+"""Containers: Sequential (modules applied in order) and Residual (the seeds' skip connection y = x + f(x)).
+
+A Sequential's layers are its submodules, in registration order, as in PyTorch:
+a module assigned by another name (``model.head = Linear(...)``) runs after the
+numbered ones, and ``len``, iteration and indexing count it.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,42 @@ from .pooling import MaxPool1d, MaxPool2d
 __all__ = ["Sequential", "Residual"]
 
 
+def position(index, n: int, owner: str, items: str) -> int:
+    """``index`` (negative counts from the end) as 0..n-1, with PyTorch's TypeError and IndexError."""
+    if not isinstance(index, int | np.integer) or isinstance(index, bool):
+        raise TypeError(f"{owner} indices are integers or slices, got {type(index).__name__}")
+    if not -n <= index < n:
+        raise IndexError(f"{owner} index {index} is out of range for {n} {items}")
+    return int(index) % n
+
+
+def check_name(module: Module, name, owner: str) -> None:
+    """Refuse a submodule name that state-dict keys or attribute lookup could not tell apart (PyTorch's rules)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{owner}: a submodule name is a string, got {type(name).__name__} {name!r}")
+    if not name or "." in name:
+        raise ConfigError(f"{owner}: submodule name {name!r} must be non-empty and contain no '.' "
+                          "(state-dict keys join names with '.')")
+    if name not in module._modules and hasattr(module, name):
+        raise ConfigError(f"{owner}: submodule name {name!r} is already an attribute of {type(module).__name__}; "
+                          "choose another name")
+
+
+def renumber(module: Module, kept: list) -> None:
+    """Make ``kept`` the submodules of ``module``, named "0", "1", … (what PyTorch does after a deletion)."""
+    d = module.__dict__
+    for name in list(module._modules):
+        d.pop(name, None)  # an old name, "head" or "5", must not stay reachable as an attribute
+    module._modules.clear()
+    for i, m in enumerate(kept):
+        setattr(module, str(i), m)
+
+
 class Sequential(Module):
     """Modules applied in order; registered as "0", "1", … (so state-dict keys read "0.weight").
+
+    As in PyTorch, ``Sequential(OrderedDict(name=module, ...))`` names the layers,
+    and a slice keeps the names it covers.
 
     >>> from nnlab.nn import Linear
     >>> model = Sequential(Linear(4, 3, rng=0), Linear(3, 2, rng=1))
@@ -25,77 +64,82 @@ class Sequential(Module):
 
     def __init__(self, *modules):
         super().__init__()
+        self.__dict__["_plan"] = []  # forward's steps, made for the layers in "_planned"
+        self.__dict__["_planned"] = ()
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            for name, m in modules[0].items():
+                check_name(self, name, "Sequential")
+                self._add(name, m)
+            return
         if len(modules) == 1 and isinstance(modules[0], (list, tuple)):
             modules = tuple(modules[0])
-        self.__dict__["_layers"] = []
         for m in modules:
             self.append(m)
 
-    def append(self, module: Module) -> "Sequential":
+    def _add(self, name: str, module) -> None:
         if not isinstance(module, Module):
             raise ConfigError(f"Sequential holds Modules, got {type(module).__name__}")
-        setattr(self, str(len(self._layers)), module)
-        self._layers.append(module)
-        self.__dict__["_plan"] = None  # forward's plan is made again on the next call
+        setattr(self, name, module)
+
+    def append(self, module: Module) -> "Sequential":
+        self._add(str(len(self)), module)  # PyTorch's name: after "0", "1", "head" comes "3"
+        return self
+
+    def extend(self, modules) -> "Sequential":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        """Put ``module`` before layer ``index`` (as ``list.insert``); the layers are numbered "0", "1", … again."""
+        if not isinstance(module, Module):
+            raise ConfigError(f"Sequential holds Modules, got {type(module).__name__}")
+        layers = list(self)
+        if index != len(layers):  # PyTorch's range: -n..n
+            position(index, len(layers), "Sequential", "layers")
+        layers.insert(int(index), module)
+        renumber(self, layers)
         return self
 
     def __setattr__(self, name, value):
         # A layer replaced by its name (setattr(model, "2", layer), the PyTorch idiom for swapping layers found
-        # by named_children) must be the one forward runs, not only the one parameters() and state_dict see.
-        if self._is_layer(name):
-            layers = self._layers
-            if not isinstance(value, Module):
-                raise ConfigError(f"Sequential layer {name!r} must be replaced by a Module, got {type(value).__name__}")
-            layers[int(name)] = value
-            self.__dict__["_plan"] = None
+        # by named_children) is the one forward runs: forward reads _modules.  None would leave a hole.
+        modules = self.__dict__.get("_modules")
+        if modules is not None and name in modules and not isinstance(value, Module):
+            raise ConfigError(f"Sequential layer {name!r} must be replaced by a Module, got {type(value).__name__} "
+                              f"(remove it with del model[i])")
         super().__setattr__(name, value)
-
-    def _is_layer(self, name) -> bool:
-        """Whether ``name`` is one of the layers' names "0".."n-1" (another submodule, model.head, is not)."""
-        layers = self.__dict__.get("_layers")
-        return layers is not None and name in self._modules and name.isascii() and name.isdigit() \
-            and int(name) < len(layers)
 
     def __setitem__(self, index, module):
         """``model[i] = layer`` replaces layer i (negative i counts from the end), as in PyTorch."""
-        if not isinstance(index, int | np.integer) or isinstance(index, bool):
-            raise TypeError(f"Sequential indices are integers, got {type(index).__name__}")
-        n = len(self._layers)
-        if not -n <= index < n:
-            raise IndexError(f"Sequential index {index} is out of range for {n} layers")
-        setattr(self, str(int(index) % n), module)
+        names = list(self._modules)
+        setattr(self, names[position(index, len(names), "Sequential", "layers")], module)
 
     def __delitem__(self, index):
-        """``del model[i]`` (or a slice) removes layers and numbers the rest "0", "1", … again, as in PyTorch."""
-        layers = self._layers
+        """``del model[i]`` (or a slice) removes layers and numbers all the rest "0", "1", … again, as in PyTorch."""
+        layers = list(self)
         if isinstance(index, slice):
             gone = set(range(len(layers))[index])
-        elif isinstance(index, int | np.integer) and not isinstance(index, bool):
-            if not -len(layers) <= index < len(layers):
-                raise IndexError(f"Sequential index {index} is out of range for {len(layers)} layers")
-            gone = {int(index) % len(layers)}
         else:
-            raise TypeError(f"Sequential indices are integers or slices, got {type(index).__name__}")
-        kept = [m for i, m in enumerate(layers) if i not in gone]
-        for i in range(len(layers)):
-            super().__delattr__(str(i))
-        layers.clear()
-        self.__dict__["_plan"] = None
-        for m in kept:
-            self.append(m)
+            gone = {position(index, len(layers), "Sequential", "layers")}
+        renumber(self, [m for i, m in enumerate(layers) if i not in gone])
 
     def __delattr__(self, name):
-        # delattr(model, "1") on a layer's name: the layer leaves forward too (not only parameters() and
-        # state_dict()); the rest are numbered again so that names stay "0".."n-1" and append stays right.
-        if self._is_layer(name):
-            del self[int(name)]
+        # delattr(model, "1") on a layer's number: the rest are numbered again, so that names stay "0".."n-1"
+        # and append cannot overwrite a layer.  Another name (model.head) goes as in PyTorch, the rest kept.
+        if name in self._modules and name.isascii() and name.isdigit():
+            del self[list(self._modules).index(name)]
         else:
             super().__delattr__(name)
 
     def forward(self, x):
-        plan = self.__dict__.get("_plan")
-        if plan is None:
-            plan = self.__dict__["_plan"] = _plan(self._layers)
+        d = self.__dict__
+        plan, planned = d["_plan"], d["_planned"]
+        if len(planned) != len(self._modules) or planned != tuple(self._modules.values()):
+            # The layers changed since the plan (appended, replaced, deleted, or written into _modules directly):
+            # comparing the tuples costs well under a microsecond, so no path that changes them can be missed.
+            d["_planned"] = tuple(self._modules.values())
+            plan = d["_plan"] = _plan(d["_planned"])
         for layer, after in plan:
             if after is None:
                 x = layer(x)
@@ -108,19 +152,20 @@ class Sequential(Module):
         return x
 
     def __len__(self):
-        return len(self._layers)
+        return len(self._modules)
 
     def __iter__(self):
-        return iter(self._layers)
+        return iter(self._modules.values())
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return Sequential(*self._layers[index])
-        return self._layers[index]
+            return Sequential(dict(list(self._modules.items())[index]))  # the names kept, as in PyTorch
+        layers = list(self._modules.values())
+        return layers[position(index, len(layers), "Sequential", "layers")]
 
     def _flops(self, shape, name, rows):
-        for i, layer in enumerate(self._layers):
-            shape = layer._flops(shape, f"{name}.{i}" if name else str(i), rows)
+        for key, layer in self._modules.items():
+            shape = layer._flops(shape, f"{name}.{key}" if name else key, rows)
         return shape
 
 

@@ -1,7 +1,8 @@
 """Architecture specs: a model as JSON-able data, and back.
 
 A layer is ``{"type": "Linear", "args": {"in_features": 4, ...}}``; the
-containers hold their children: ``{"type": "Sequential", "layers": [...]}``
+containers hold their children: ``{"type": "Sequential", "layers": [...]}`` (with
+``"names": [...]`` when a layer is named otherwise than by its number, ``model.head``)
 and ``{"type": "Residual", "module": {...}}``; a registered container of another
 kind defines ``spec_children()`` (the names of its child modules, in order) and a
 classmethod ``from_children(children, **spec_args)``, and is stored as
@@ -41,6 +42,7 @@ from .conv import Conv1d, Conv2d
 from .linear import Linear, Maxout, TiedLinear
 from .module import Module, _join
 from .multihead import MultiHead
+from .module_list import ModuleDict, ModuleList
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm
 from .pooling import (
@@ -80,7 +82,7 @@ for _cls in (
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-    Flatten, Unflatten, MultiHead,
+    Flatten, Unflatten, MultiHead, ModuleList, ModuleDict,
 ):  # fmt: skip
     register(_cls)
 
@@ -149,10 +151,11 @@ def _describe(module: Module, path: str, encoders: dict, seen: set) -> dict:
     seen.add(id(module))
     kind = _type_name(module, path)
     if isinstance(module, Sequential):
-        return {
-            "type": kind,
-            "layers": [_describe(m, _join(path, str(i)), encoders, seen) for i, m in enumerate(module)],
-        }
+        names = list(module._modules)
+        spec = {"type": kind, "layers": [_describe(m, _join(path, n), encoders, seen) for n, m in zip(names, module)]}
+        if names != [str(i) for i in range(len(names))]:  # model.head = ..., a slice, an OrderedDict: as named
+            spec["names"] = names
+        return spec
     if isinstance(module, Residual):
         return {"type": kind, "module": _describe(module.module, _join(path, "module"), encoders, seen)}
     if hasattr(module, "spec_children"):  # a container of its own kind (an ensemble, a multi-head model)
@@ -235,10 +238,8 @@ def _expected_states(spec):
         if cls is None:
             raise ConfigError(f"{label}: unknown layer type {kind!r}; choose one of {', '.join(layer_types())}")
         if cls is Sequential:
-            layers = node.get("layers", [])
-            if not isinstance(layers, list):
-                raise ConfigError(f"{label}: 'layers' must be a list of layer specs, got {type(layers).__name__}")
-            stack.extend((child, _join(where, str(i))) for i, child in enumerate(layers))
+            layers, names = _sequential_layers(node, label)
+            stack.extend((child, _join(where, name)) for child, name in zip(layers, names))
         elif cls is Residual:
             stack.append((node.get("module"), _join(where, "module")))
         elif hasattr(cls, "spec_children"):  # containers such as Ensemble name their children 0, 1, ...
@@ -315,11 +316,9 @@ def _build(spec, where: str, pending: list) -> Module:
         raise ConfigError(f"{label}: unknown layer type {kind!r}; choose one of {', '.join(layer_types())}")
     cls = _REGISTRY[kind]
     if cls is Sequential:
-        _only_keys(spec, ("type", "layers"), label)
-        layers = spec.get("layers", [])
-        if not isinstance(layers, list):
-            raise ConfigError(f"{label}: 'layers' must be a list of layer specs, got {type(layers).__name__}")
-        return Sequential(*(_build(s, _join(where, str(i)), pending) for i, s in enumerate(layers)))
+        _only_keys(spec, ("type", "layers", "names"), label)
+        layers, names = _sequential_layers(spec, label)
+        return Sequential({name: _build(s, _join(where, name), pending) for s, name in zip(layers, names)})
     if cls is Residual:
         _only_keys(spec, ("type", "module"), label)
         if "module" not in spec:
@@ -343,6 +342,19 @@ def _build(spec, where: str, pending: list) -> Module:
         pending.append((module, target, label))
         return module
     return _construct(cls, kind, args, label)
+
+
+def _sequential_layers(spec: dict, label: str) -> tuple[list, list]:
+    """A Sequential spec's layer specs and their names ("0", "1", … unless it has "names")."""
+    layers = spec.get("layers", [])
+    if not isinstance(layers, list):
+        raise ConfigError(f"{label}: 'layers' must be a list of layer specs, got {type(layers).__name__}")
+    names = spec.get("names", [str(i) for i in range(len(layers))])
+    if (not isinstance(names, list) or len(names) != len(layers) or len(set(map(str, names))) != len(names)
+            or not all(isinstance(n, str) and n and "." not in n for n in names)):
+        raise ConfigError(f"{label}: 'names' must be {len(layers)} distinct non-empty strings without '.', "
+                          f"one per layer, got {names!r}")
+    return layers, names
 
 
 def _only_keys(spec: dict, allowed: tuple, label: str) -> None:
