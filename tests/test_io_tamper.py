@@ -329,3 +329,31 @@ def test_save_refuses_preprocessing_of_another_width(tmp_path):
     with pytest.raises(ModelFileError, match="its preprocessing gives 3 features per row but the model takes 2"):
         nnlab.save(nn.Sequential(nn.Linear(2, 2)), tmp_path / "bad.safetensors", preprocessing=encoded)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.safetensors"]
+
+
+@pytest.mark.parametrize("key, dtype", [("model.0.weight", np.int32), ("model.2.bias", np.bool_),
+                                        ("model.0.weight", np.uint8)])
+def test_a_parameter_forged_as_integers_or_bools_is_refused_not_cast(tmp_path, key, dtype):
+    path, payload, _ = _small(tmp_path)
+
+    def edit(entries, tensors):
+        tensors[key] = np.ones(tensors[key].shape, dtype)  # the right shape, a valid checksum: only the dtype is off
+
+    _resign(path, payload, edit)
+    with pytest.raises(ModelFileError, match=f"m.safetensors' is corrupted: tensor '{key}' has dtype "
+                                             f"{np.dtype(dtype)}, but the model's '{key[6:]}' is floating point"):
+        nnlab.load(path)
+
+
+def test_a_running_statistic_forged_as_integers_is_refused(tmp_path):
+    path = tmp_path / "bn.safetensors"
+    nnlab.save(nn.Sequential(nn.Linear(2, 3, rng=0), nn.BatchNorm(3)), path)
+
+    def edit(entries, tensors):
+        tensors["model.1.running_var"] = np.ones(3, np.int64)
+
+    _resign(path, path.read_bytes(), edit)
+    with pytest.raises(ModelFileError, match="tensor 'model.1.running_var' has dtype int64"):
+        nnlab.load(path)
+    _resign(path, path.read_bytes(), lambda e, t: t.update({"model.1.running_var": np.ones(3, np.float16)}))
+    assert nnlab.load(path)[1].running_var.dtype == np.float32  # another float width is still read, as before

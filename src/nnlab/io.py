@@ -9,8 +9,9 @@ and a SHA-256 checksum over every other byte of the file (see
 Loading parses JSON and raw arrays, so it can never execute code; it validates
 the structure and every layer size against the stored tensor shapes before it
 builds anything, then that the layers chain (each takes what the one before
-gives) and that the class names are one per output, and every way a file can
-be wrong becomes a
+gives), that the class names are one per output and that no floating-point
+parameter is stored as integers or bools, and every way a file can be wrong
+becomes a
 :class:`~nnlab.errors.ModelFileError` naming the file.
 
 The same model, preprocessing and metadata give byte-identical files when
