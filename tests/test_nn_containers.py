@@ -268,7 +268,6 @@ def test_a_sequential_with_a_named_layer_or_a_slice_saves_and_loads(tmp_path):
 
 
 # ------------------------------------------------- custom modules in model files
-@nn.register
 class _Registered(nn.Module):
     """A module of one's own that holds a ModuleList and a ModuleDict, described in specs by its children."""
 
@@ -297,7 +296,14 @@ class _Registered(nn.Module):
         return cls(*children)
 
 
-def test_a_registered_module_holding_containers_saves_and_loads(tmp_path):
+@pytest.fixture
+def registered(monkeypatch):
+    """``_Registered`` registered for one test: the registry other tests list stays as it was."""
+    monkeypatch.setattr(nn.spec, "_REGISTRY", dict(nn.spec._REGISTRY))
+    nn.register(_Registered)
+
+
+def test_a_registered_module_holding_containers_saves_and_loads(tmp_path, registered):
     net, _ = _nets()
     model = _Registered(net.layers, net.blocks)
     nnlab.save(model, tmp_path / "net.safetensors")
@@ -317,7 +323,7 @@ def test_an_unregistered_module_is_refused_at_save_by_name(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_forged_module_dict_spec_is_refused_at_load(tmp_path):
+def test_a_forged_module_dict_spec_is_refused_at_load(registered):
     model = _Registered(*_nets()[0]._modules.values())
     spec = nn.to_spec(model)
     spec["children"][1]["args"]["keys"] = ["enc"]
