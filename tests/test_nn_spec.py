@@ -28,6 +28,7 @@ MODELS = {
     "Linear-nobias-f64": lambda: nn.Linear(4, 2, bias=False, dtype=np.float64),
     "Maxout": lambda: nn.Maxout(4, 3, pieces=3, weight_init=nnlab.init.normal(0.2)),
     "BatchNorm": lambda: nn.BatchNorm(4, momentum=0.3, eps=1e-3),
+    "BatchNorm1d": lambda: nn.BatchNorm1d(4, 1e-3, 0.3),
     "Dropout": lambda: nn.Dropout(keep=0.8),
     "GaussianNoise": lambda: nn.GaussianNoise(0.1),
     "Sigmoid": nn.Sigmoid,
@@ -63,6 +64,8 @@ MODELS = {
     "Conv2d-pooling": lambda: nn.Sequential(
         nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 3, 2, padding="same", bias=False, dtype=np.float64),
         nn.MaxPool2d(2, stride=1, padding=1), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+    "Conv2d-BatchNorm2d": lambda: nn.Sequential(
+        nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 3, 2, padding="same"), nn.BatchNorm2d(3, momentum=0.2), nn.Flatten()),
 }
 
 
@@ -79,7 +82,7 @@ def test_every_registered_layer_type_is_covered():
 def test_spec_round_trip_through_json(name):
     nnlab.seed(0)
     model = MODELS[name]()
-    model(np.ones((4, 4))) if name == "BatchNorm" else None  # move the running statistics
+    model(np.ones((4, 4))) if name in ("BatchNorm", "BatchNorm1d") else None  # move the running statistics
     spec = nn.to_spec(model)
     text = json.dumps(spec)
     rebuilt = nn.from_spec(json.loads(text))
@@ -133,7 +136,7 @@ def test_inline_arguments_are_accepted():
 @pytest.mark.parametrize(
     "spec, match",
     [
-        ({"type": "Conv3d"}, "unknown layer type 'Conv3d'; choose one of .*BatchNorm, CELU, Conv1d, Conv2d, Dropout, ELU"),
+        ({"type": "Conv3d"}, "unknown layer type 'Conv3d'; choose one of .*BatchNorm, BatchNorm1d, BatchNorm2d, CELU, Conv1d, Conv2d, Dropout, ELU"),
         ({"args": {}}, "unknown layer type None"),
         ([1, 2], "a layer spec is a dict"),
         ({"type": "Linear", "args": {"in_features": 3}}, "Linear needs argument\\(s\\) 'out_features'"),

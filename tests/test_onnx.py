@@ -135,6 +135,8 @@ CASES = [
     ("Conv2d-even-same", lambda: nn.Sequential(
         nn.Unflatten(1, (2, 6, 7)), nn.Conv2d(2, 3, (2, 4), padding="same", bias=False, rng=0), nn.Flatten()), 84),
     ("AvgPool2d", lambda: _conv2d(nn.BatchNorm(4), nn.AvgPool2d(3, stride=2, padding=1)), 84),
+    ("BatchNorm2d", lambda: _conv2d(nn.BatchNorm2d(4), nn.ReLU()), 84),
+    ("BatchNorm1d", lambda: _conv1d(nn.BatchNorm1d(4)), 24),
     ("AdaptiveAvgPool2d", lambda: _conv2d(nn.AdaptiveAvgPool2d((4, 3))), 84),
     ("AdaptiveAvgPool2d-global", lambda: _conv2d(nn.AdaptiveAvgPool2d()), 84),
     ("Flatten-middle", lambda: nn.Sequential(nn.Unflatten(1, (2, 3, 4)), nn.Flatten(2, 3)), 24),

@@ -61,3 +61,45 @@ def test_leaky_relu_takes_pytorchs_keyword():
         nnlab.nn.LeakyReLU(0.1, negative_slope=0.2)
     with pytest.raises(ConfigError, match="negative_slope"):
         nnlab.nn.LeakyReLU(negative_slope=1.5)
+
+
+@pytest.mark.parametrize("cls, shape", [("BatchNorm1d", (6, 4)), ("BatchNorm1d", (6, 4, 5)), ("BatchNorm2d", (6, 4, 3, 5))])
+def test_batchnorm1d_2d_match_torch_and_save_as_themselves(cls, shape, tmp_path):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    ours = getattr(nnlab.nn, cls)(4, 1e-3, 0.2)  # PyTorch's positional order: eps, then momentum
+    theirs = getattr(torch.nn, cls)(4, 1e-3, 0.2)
+    assert (ours.eps, ours.momentum) == (1e-3, 0.2)
+    model = nnlab.nn.Sequential(ours, nnlab.nn.ReLU())  # the fused BatchNorm + ReLU step
+    xt = nnlab.tensor(x, requires_grad=True)
+    model(xt).sum().backward()
+    xr = torch.tensor(x, requires_grad=True)
+    torch.relu(theirs(xr)).sum().backward()
+    np.testing.assert_allclose(model(x).data, torch.relu(theirs(torch.tensor(x))).detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(xt.grad, xr.grad.numpy(), atol=1e-5)
+    np.testing.assert_allclose(ours.running_var, theirs.running_var.numpy(), rtol=1e-5)
+    nnlab.save(model, tmp_path / "m.safetensors")
+    loaded = nnlab.load(tmp_path / "m.safetensors")
+    assert type(loaded[0]).__name__ == cls and loaded[0].eps == 1e-3
+    assert isinstance(loaded[0], nnlab.nn.BatchNorm)
+
+
+def test_batchnorm2d_refuses_2d_input_as_torch_does():
+    layer = nnlab.nn.BatchNorm2d(3)
+    for fn in (layer, nnlab.nn.Sequential(layer, nnlab.nn.ReLU())):
+        with pytest.raises(ConfigError, match=r"BatchNorm2d expects \(N, C, H, W\) input, got 2-D"):
+            fn(np.ones((4, 3), np.float32))
+    with pytest.raises(ConfigError, match=r"BatchNorm1d expects \(N, C\) or \(N, C, L\) input, got 4-D"):
+        nnlab.nn.BatchNorm1d(3)(np.ones((2, 3, 2, 2), np.float32))
+
+
+def test_sync_batchnorm_keeps_the_1d_2d_class():
+    from nnlab.distributed import convert_sync_batchnorm, revert_sync_batchnorm
+
+    model = nnlab.nn.Sequential(nnlab.nn.BatchNorm1d(3), nnlab.nn.BatchNorm2d(3), nnlab.nn.BatchNorm(3))
+    names = [type(m).__name__ for m in convert_sync_batchnorm(model)]
+    assert names == ["SyncBatchNorm1d", "SyncBatchNorm2d", "SyncBatchNorm"]
+    with pytest.raises(ConfigError, match="BatchNorm2d expects"):
+        model[1](np.ones((4, 3), np.float32))
+    assert [type(m).__name__ for m in revert_sync_batchnorm(model)] == ["BatchNorm1d", "BatchNorm2d", "BatchNorm"]
+    assert nnlab.nn.to_spec(convert_sync_batchnorm(model))["layers"][0]["type"] == "BatchNorm1d"

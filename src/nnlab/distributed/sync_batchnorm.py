@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from ..nn.normalization import BatchNorm
+from ..nn.normalization import BatchNorm, BatchNorm1d, BatchNorm2d
 from ..tensor import is_grad_enabled, make_result
 from . import comm as C
 
@@ -83,6 +83,22 @@ class SyncBatchNorm(BatchNorm):
         return F.relu(out) if relu else out
 
 
+class SyncBatchNorm1d(SyncBatchNorm, BatchNorm1d):
+    """A :class:`~nnlab.nn.BatchNorm1d` synchronized as :class:`SyncBatchNorm` (its rank check kept); saved as BatchNorm1d."""
+
+    saved_as = BatchNorm1d
+
+
+class SyncBatchNorm2d(SyncBatchNorm, BatchNorm2d):
+    """A :class:`~nnlab.nn.BatchNorm2d` synchronized as :class:`SyncBatchNorm`; saved as BatchNorm2d."""
+
+    saved_as = BatchNorm2d
+
+
+_SYNCED = {BatchNorm: SyncBatchNorm, BatchNorm1d: SyncBatchNorm1d, BatchNorm2d: SyncBatchNorm2d}
+_UNSYNCED = {synced: plain for plain, synced in _SYNCED.items()}
+
+
 def convert_sync_batchnorm(model):
     """Turn every BatchNorm of ``model`` into a :class:`SyncBatchNorm` in place (same parameters); returns ``model``.
 
@@ -92,8 +108,8 @@ def convert_sync_batchnorm(model):
     'SyncBatchNorm'
     """
     for module in model.modules():
-        if type(module) is BatchNorm:
-            object.__setattr__(module, "__class__", SyncBatchNorm)  # Module.__setattr__ would register it
+        if type(module) in _SYNCED:
+            object.__setattr__(module, "__class__", _SYNCED[type(module)])  # Module.__setattr__ would register it
     return model
 
 
@@ -106,6 +122,6 @@ def revert_sync_batchnorm(model):
     'BatchNorm'
     """
     for module in model.modules():
-        if type(module) is SyncBatchNorm:
-            object.__setattr__(module, "__class__", BatchNorm)
+        if type(module) in _UNSYNCED:
+            object.__setattr__(module, "__class__", _UNSYNCED[type(module)])
     return model

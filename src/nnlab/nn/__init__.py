@@ -11,7 +11,7 @@ from .module_list import ModuleDict, ModuleList
 from .multihead import MultiHead
 from .parameter import Parameter, is_weight
 from .noise import Dropout, GaussianNoise
-from .normalization import BatchNorm
+from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
 )
@@ -33,6 +33,8 @@ __all__ = [
     "MultiHead",
     "Maxout",
     "BatchNorm",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "Dropout",
     "GaussianNoise",
     "TiedLinear",

@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from .activations import ReLU
 from .module import Module, elements
 from .linear import Linear
-from .normalization import BatchNorm
+from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d
 from .pooling import MaxPool1d, MaxPool2d
 
 __all__ = ["Sequential", "Residual"]
@@ -170,7 +170,7 @@ class Sequential(Module):
 
 
 _MAX_POOLS = (MaxPool1d, MaxPool2d)
-_WITH_RELU = (Linear, BatchNorm)  # the layers with a forward_relu
+_WITH_RELU = (Linear, BatchNorm, BatchNorm1d, BatchNorm2d)  # the layers with a forward_relu
 
 
 def _pairs(first, second) -> bool:

@@ -14,7 +14,7 @@ from ._layer_tools import check_features, features_input
 from .module import Module, elements
 from .parameter import Parameter
 
-__all__ = ["BatchNorm"]
+__all__ = ["BatchNorm", "BatchNorm1d", "BatchNorm2d"]
 
 
 class BatchNorm(Module):
@@ -98,3 +98,44 @@ class BatchNorm(Module):
         """Parameter and buffer shapes for spec ``args``, computed without allocating (checked before a file is loaded)."""
         n = check_int("num_features", args.get("num_features"), 1, owner="BatchNorm")
         return {name: (n,) for name in ("gamma", "beta", "running_mean", "running_var")}
+
+
+class _RankedBatchNorm(BatchNorm):
+    """PyTorch's BatchNorm1d/2d: the same layer, with PyTorch's argument order and its input-rank check."""
+
+    ranks: tuple = ()
+    layouts = ""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, *, dtype=np.float32):
+        super().__init__(num_features, momentum=momentum, eps=eps, dtype=dtype)
+
+    def _check_rank(self, x) -> None:
+        ndim = np.ndim(x.data if isinstance(x, Tensor) else x)
+        if ndim not in self.ranks:
+            raise ConfigError(f"{type(self).__name__} expects {self.layouts} input, got {ndim}-D input of shape "
+                              f"{np.shape(x.data if isinstance(x, Tensor) else x)}")
+
+    def forward(self, x):
+        self._check_rank(x)
+        return super().forward(x)
+
+    def forward_relu(self, x):
+        self._check_rank(x)
+        return super().forward_relu(x)
+
+    def _count_flops(self, shape):
+        if len(shape) not in self.ranks:
+            raise ConfigError(f"{type(self).__name__} expects {self.layouts} input, got shape {tuple(shape)}")
+        return super()._count_flops(shape)
+
+
+class BatchNorm1d(_RankedBatchNorm):
+    """:class:`BatchNorm` on (N, C) or (N, C, L) input, with PyTorch's ``BatchNorm1d(num_features, eps, momentum)``."""
+
+    ranks, layouts = (2, 3), "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_RankedBatchNorm):
+    """:class:`BatchNorm` on (N, C, H, W) input, with PyTorch's ``BatchNorm2d(num_features, eps, momentum)``."""
+
+    ranks, layouts = (4,), "(N, C, H, W)"

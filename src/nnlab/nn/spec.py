@@ -44,7 +44,7 @@ from .module import Module, _join
 from .multihead import MultiHead
 from .module_list import ModuleDict, ModuleList
 from .noise import Dropout, GaussianNoise
-from .normalization import BatchNorm
+from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
 )
@@ -78,7 +78,7 @@ def register(cls=None, *, name: str | None = None):
 
 
 for _cls in (
-    Linear, Sequential, Residual, Maxout, BatchNorm, Dropout, GaussianNoise, TiedLinear,
+    Linear, Sequential, Residual, Maxout, BatchNorm, BatchNorm1d, BatchNorm2d, Dropout, GaussianNoise, TiedLinear,
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,

@@ -172,7 +172,7 @@ def _mish(m, g, x, value):
 
 
 # ---------------------------------------------------------------- normalization
-@leaf(nn.BatchNorm)
+@leaf(nn.BatchNorm, nn.BatchNorm1d, nn.BatchNorm2d)
 def _batch_norm(m, g, x, value):
     # Eval mode, running statistics; ONNX normalizes axis 1 of (N, C, ...), nnlab's channel (or feature) axis.
     inputs = [x] + [g.const(a, n) for a, n in ((m.gamma.data, "gamma"), (m.beta.data, "beta"),
