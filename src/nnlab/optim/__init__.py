@@ -1,4 +1,4 @@
-"""Optimizers, gradient clipping and learning-rate schedules.
+"""Optimizers, gradient clipping and learning-rate schedules (pure functions, and PyTorch's ``lr_scheduler``).
 
 All optimizers share :class:`Optimizer`: parameter groups, one flat buffer per
 group for values and gradients (the update is a few vectorized in-place NumPy
@@ -9,7 +9,7 @@ calls), the seeds' L2 weight decay, and exact ``state_dict`` round trips.
 an alias of :func:`nnlab.train.lr_search`, resolved on first use.
 """
 
-from . import schedules
+from . import lr_scheduler, schedules
 from .adaptive import Adagrad, Adam, AdamW, RMSProp
 from .clip import clip_grad_norm, clip_grad_value
 from .line_search import LineSearch
@@ -32,6 +32,7 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "schedules",
+    "lr_scheduler",
     "lr_search",
 ]
 

@@ -14,6 +14,10 @@ import numpy as np
 
 from ..errors import ConfigError
 
+#: group keys besides an optimizer's settings: "name", and what a learning-rate scheduler (``lr_scheduler``)
+#: stores in a group, as PyTorch's do; allowed by ``add_param_group`` and in a loaded state dict
+GROUP_EXTRA_KEYS = frozenset({"name", "initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum"})
+
 
 def checked_state_dict(opt, state_dict) -> tuple[list, dict]:
     """``(hyper-parameters of each group, {parameter index: (step, {state name: flat array})})`` from a valid dict.
@@ -76,7 +80,7 @@ def _checked_group(opt, k: int, saved, group: dict) -> dict:
             f"parameter group {k}: the state dict has {len(params)} parameters, the optimizer {len(group['params'])}"
         )
     # The keys add_param_group accepts, and any the group already has (so the optimizer's own state dict always loads).
-    allowed = set(opt.defaults) | set(group) | {"name"}
+    allowed = set(opt.defaults) | set(group) | GROUP_EXTRA_KEYS
     unknown = set(saved) - allowed
     if unknown:
         raise ConfigError(

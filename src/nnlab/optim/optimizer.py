@@ -32,7 +32,7 @@ from ..errors import ConfigError
 from ..nn.parameter import Parameter
 from ..tensor import Tensor
 from ._flat import FlatParams
-from ._state_check import checked_state_dict
+from ._state_check import GROUP_EXTRA_KEYS, checked_state_dict
 
 
 def not_parameters(params, who: str, also: str = "") -> str | None:
@@ -69,9 +69,10 @@ class Optimizer:
 
     ``params`` is an iterable of tensors that require grad (e.g.
     ``model.parameters()``) or of dicts ``{"params": [...], "lr": ..., ...}``
-    whose keys override ``defaults`` for that group (a key ``"name"`` is also
-    allowed).  Every group has ``weight_decay``: the seeds' L2 rule, the
-    gradient used is ∇ + α·w (decoupled for AdamW).
+    whose keys override ``defaults`` for that group (``"name"`` and the keys a
+    learning-rate scheduler stores, such as ``"initial_lr"``, are also allowed:
+    ``GROUP_EXTRA_KEYS``).  Every group has ``weight_decay``: the seeds' L2
+    rule, the gradient used is ∇ + α·w (decoupled for AdamW).
     """
 
     #: per-element state buffers of the update rule, e.g. ("grad_sum", "sq_grad_sum") for Adam
@@ -103,7 +104,7 @@ class Optimizer:
             raise ConfigError("a parameter group needs a 'params' key")
         params = group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
-        unknown = set(group) - set(self.defaults) - {"params", "name"}
+        unknown = set(group) - set(self.defaults) - GROUP_EXTRA_KEYS - {"params"}
         if unknown:
             raise ConfigError(
                 f"unknown parameter-group key(s) {sorted(unknown)} for {type(self).__name__}; "

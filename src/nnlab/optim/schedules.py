@@ -96,10 +96,20 @@ def cosine_decay(initial: float, total: int, final: float = 0.0) -> Schedule:
     final = check_float("final", final, owner="cosine_decay")
     total = check_int("total", total, 1, owner="cosine_decay")
 
-    def fn(t):
-        return final + (initial - final) * 0.5 * (1.0 + math.cos(math.pi * min(t, total) / total))
+    return Schedule("cosine_decay", lambda t: cosine_between(initial, final, min(t, total), total), initial=initial, total=total, final=final)
 
-    return Schedule("cosine_decay", fn, initial=initial, total=total, final=final)
+
+def cosine_between(start: float, end: float, t: float, total: float) -> float:
+    """end + (start − end)·(1 + cos(π·t/total))/2: ``start`` at t = 0, ``end`` at t = total, back up beyond.
+
+    The one half-cosine of nnlab: :func:`cosine_decay` (t clipped at ``total``) and
+    ``lr_scheduler``'s CosineAnnealingLR (closed form), CosineAnnealingWarmRestarts
+    and OneCycleLR's "cos" phases; the products are PyTorch's bit for bit (·0.5 and /2 are exact).
+
+    >>> cosine_between(1.0, 0.0, 1, 2)
+    0.5
+    """
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * t / total))
 
 
 def warmup(schedule, steps: int, start: float = 0.0) -> Schedule:
