@@ -226,3 +226,43 @@ def test_nesterov_sgd_refuses_a_momentum_cycle_through_zero():
     with pytest.raises(ConfigError, match="nesterov=True needs momentum > 0"):
         nls.CyclicLR(opt, 0.01, 0.1, base_momentum=0.0, max_momentum=0.0)
     assert opt.param_groups[0]["momentum"] == 0.9 and math.isclose(opt.lr, 0.1)
+
+
+# ------------------------------------------------- the LearningRateScheduler callback keeps the groups' ratios
+
+
+def test_learning_rate_scheduler_callback_keeps_group_ratios_as_torch_lambda_lr():
+    from nnlab.optim import schedules
+    from nnlab.train import LearningRateScheduler
+
+    schedule = schedules.step_decay(0.4, factor=0.5, every=3)
+    for per in ("epoch", "step"):
+        opt, topt = nnlab_optimizer("sgd"), torch_optimizer("sgd")
+        callback = LearningRateScheduler(schedule, per=per)
+        callback.set_context(model=None, optimizer=opt, params={})
+        callback.on_train_begin()
+        # the same rates in PyTorch: each group's initial rate times schedule(t) / the first group's initial rate
+        theirs = tls.LambdaLR(topt, lambda t: schedule(t) / RATES[0])
+        for t in range(12):
+            callback.on_epoch_begin(t) if per == "epoch" else callback.on_batch_begin(t)
+            assert opt.lr == schedule(t)  # the first group's rate is the schedule's, as in Keras
+            assert [g["lr"] for g in opt.param_groups] == pytest.approx(theirs.get_last_lr(), rel=1e-12, abs=0)
+            topt.step()
+            theirs.step()
+
+
+def test_learning_rate_scheduler_callback_sets_every_group_when_the_first_rate_is_zero():
+    from nnlab.optim import schedules
+    from nnlab.train import LearningRateScheduler
+
+    groups = [{"params": [nnlab.tensor([1.0], requires_grad=True)], "lr": lr} for lr in (0.0, 0.05)]
+    opt = SGD(groups, lr=0.1)
+    callback = LearningRateScheduler(schedules.constant(0.2))
+    callback.set_context(model=None, optimizer=opt, params={})
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    assert [g["lr"] for g in opt.param_groups] == [0.2, 0.2]
+    with pytest.raises(ConfigError, match="cannot set lr to the schedule's -1.0 at t=1"):
+        cb = LearningRateScheduler(lambda t: -1.0 * t)
+        cb.set_context(None, nnlab_optimizer("sgd"), {})
+        cb.on_train_begin(), cb.on_epoch_begin(0), cb.on_epoch_begin(1)

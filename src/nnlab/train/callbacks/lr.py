@@ -2,7 +2,7 @@
 
 A schedule (:mod:`nnlab.optim.schedules`) is a pure function of the epoch or
 step; these callbacks apply it. They change the optimizer only through its
-public setters (``optimizer.lr = x``, ``optimizer.scale_lr``,
+public setters (``optimizer.lr = x``, ``optimizer.set_group_lrs``, ``optimizer.scale_lr``,
 ``optimizer.set_momentum``), which validate the value.
 """
 
@@ -30,10 +30,16 @@ def get_lr(optimizer) -> float:
 
 
 class LearningRateScheduler(Callback):
-    """Set ``optimizer.lr = schedule(t)`` before each epoch (t = 0-based epoch) or each step (t = global step).
+    """Set the rate to ``schedule(t)`` before each epoch (t = 0-based epoch) or each step (t = global step).
 
-    ``schedule`` is a pure function from :mod:`nnlab.optim.schedules` or any callable.
-    The optimizer's setter checks the value (finite, >= 0); a refused value is
+    ``schedule`` is a pure function from :mod:`nnlab.optim.schedules` or any
+    callable, and gives the rate itself, as Keras's ``LearningRateScheduler``:
+    the first parameter group's rate is ``schedule(t)``.  Other groups keep the
+    ratio to the first they had when training began, η_k = schedule(t)·η_k(0)/η_0(0)
+    (PyTorch's ``LambdaLR`` with the factor schedule(t)/η_0(0)), so a head
+    trained at a tenth of the body's rate stays at a tenth.  If the first
+    group's rate was 0 there is no ratio, and every group gets ``schedule(t)``.
+    The optimizer checks each value (finite, >= 0); a refused value is
     reported with the ``t`` that gave it.
     """
 
@@ -46,12 +52,22 @@ class LearningRateScheduler(Callback):
         self.schedule = schedule
         self.per = check_choice("per", per, ("epoch", "step"), owner=owner)
         self.step = 0
+        self.ratios = None  # each group's rate over the first group's, from the first value set in a run
 
     def on_train_begin(self, logs=None):
-        self.step = 0
+        self.step, self.ratios = 0, None
 
     def _set(self, value) -> None:
-        self.optimizer.lr = value
+        groups = self.optimizer.param_groups
+        if self.ratios is None or len(self.ratios) != len(groups):  # (a group added since: ratios of now)
+            rates = [group.get("lr") for group in groups]
+            # no ratio to keep when the first rate is 0, nor for a LineSearch (no rate; its setter says so)
+            self.ratios = [1.0] * len(groups) if None in rates or not rates[0] else [r / rates[0] for r in rates]
+        if all(ratio == 1.0 for ratio in self.ratios):
+            self.optimizer.lr = value
+        else:
+            value = check_float("lr", value, low=0.0, owner=type(self).__name__)
+            self.optimizer.set_group_lrs([value * ratio for ratio in self.ratios])
 
     def _apply(self, t):
         value = self.schedule(t)
