@@ -9,6 +9,7 @@ from .callbacks import (
     EarlyStopping,
     GradualWarmup,
     HalveOnRise,
+    LambdaCallback,
     History,
     LearningRateScheduler,
     MetricsLogger,

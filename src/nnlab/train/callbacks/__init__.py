@@ -1,7 +1,7 @@
 """Callbacks: code that watches ``fit`` and may steer it, with Keras's hook names; one file per concern.
 
 =============  ===========================================================
-base.py        :class:`Callback` (the hooks) and :class:`CallbackList`
+base.py        :class:`Callback` (the hooks), :class:`CallbackList`, :class:`LambdaCallback`
 history.py     :class:`History`, the per-epoch record ``fit`` returns
 monitor.py     :class:`Monitor` (best value, patience, mode) and :class:`MonitorCallback`
 stopping.py    :class:`EarlyStopping`, :class:`TerminateOnNaN`
@@ -16,7 +16,7 @@ tensorboard.py :class:`TensorBoard` (event files through tensorboardX, an option
 =============  ===========================================================
 """
 
-from .base import Callback, CallbackList
+from .base import Callback, CallbackList, LambdaCallback
 from .divergence import DivergenceGuard
 from .files import Checkpoint, MetricsLogger, atomic_save
 from .history import History
@@ -31,6 +31,7 @@ from .tensorboard import TensorBoard
 __all__ = [
     "Callback",
     "CallbackList",
+    "LambdaCallback",
     "History",
     "Monitor",
     "MonitorCallback",

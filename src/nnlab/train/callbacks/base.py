@@ -8,7 +8,9 @@ learning rate used in that epoch); at the end of a batch it holds ``loss`` and
 ``self.optimizer`` and stops training by setting ``self.stop_training = True``.
 
 Per-batch hooks cost a call per batch, so the loop only calls them for
-callbacks that override them (see :meth:`Callback.wants_batch_hooks`).
+callbacks that override them (see :meth:`Callback.wants_batch_hooks`).  Keras's
+names ``on_train_batch_begin`` / ``on_train_batch_end`` are the same hooks.
+:class:`LambdaCallback` makes a callback from functions, as Keras's does.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ class Callback:
     # Attributes a resumed run keeps as it built them, never taken from a saved training state: where the
     # callback writes (a run folder that was moved, or is resumed from another directory, writes into itself).
     rebuilt: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        # Keras 2.2+ names the per-batch hooks on_train_batch_begin/end; a subclass written for Keras overrides
+        # those, and fit (which calls on_batch_begin/end) would skip them without a word.
+        super().__init_subclass__(**kwargs)
+        for when in ("begin", "end"):
+            keras, ours = f"on_train_batch_{when}", f"on_batch_{when}"
+            if keras in cls.__dict__:
+                if ours in cls.__dict__:
+                    raise TypeError(f"{cls.__name__} defines both {keras} and {ours}: they are the same hook "
+                                    f"(Keras's name and nnlab's); define one")
+                setattr(cls, ours, cls.__dict__[keras])
 
     def set_context(self, model, optimizer, params: dict) -> None:
         """Called by ``fit`` before training: the model, the optimizer and the run's settings."""
@@ -144,3 +158,38 @@ class CallbackList(Callback):
     def on_nonfinite_loss(self, epoch, batch, loss):
         for cb in self.callbacks:
             cb.on_nonfinite_loss(epoch, batch, loss)
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions, as Keras's ``LambdaCallback``: ``on_epoch_end=lambda epoch, logs: ...``.
+
+    Each keyword names a hook (``on_train_begin``/``on_train_end`` take ``logs``; ``on_epoch_*``
+    ``(epoch, logs)``; ``on_batch_*`` or Keras's ``on_train_batch_*`` ``(batch, logs)``).
+
+    >>> seen = []
+    >>> cb = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    >>> cb.on_epoch_end(3, {}); seen, cb.wants_batch_hooks()
+    ([3], False)
+    """
+
+    _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin", "on_batch_end")
+
+    def __init__(self, **hooks):
+        for keras in ("on_train_batch_begin", "on_train_batch_end"):
+            if keras in hooks:
+                ours = keras.replace("train_batch", "batch")
+                if ours in hooks:
+                    raise ConfigError(f"LambdaCallback: give {keras} or {ours}, not both: they are the same hook")
+                hooks[ours] = hooks.pop(keras)
+        for name, fn in hooks.items():
+            if name not in self._HOOKS:
+                allowed = ", ".join((*self._HOOKS, "on_train_batch_begin", "on_train_batch_end"))
+                raise ConfigError(f"LambdaCallback: unknown hook {name!r}; choose from {allowed}")
+            if not callable(fn):
+                raise ConfigError(f"LambdaCallback: {name} must be a function, got {type(fn).__name__}")
+            setattr(self, name, fn)  # the instance's function shadows the no-op hook
+        self._batch = "on_batch_begin" in hooks or "on_batch_end" in hooks
+
+    def wants_batch_hooks(self) -> bool:
+        return self._batch
+
