@@ -29,6 +29,7 @@ MODELS = {
     "Maxout": lambda: nn.Maxout(4, 3, pieces=3, weight_init=nnlab.init.normal(0.2)),
     "BatchNorm": lambda: nn.BatchNorm(4, momentum=0.3, eps=1e-3),
     "BatchNorm1d": lambda: nn.BatchNorm1d(4, 1e-3, 0.3),
+    "Embedding": lambda: nn.Sequential(nn.Embedding(9, 2, padding_idx=-1, dtype=np.float64), nn.Flatten()),
     "Dropout": lambda: nn.Dropout(keep=0.8),
     "GaussianNoise": lambda: nn.GaussianNoise(0.1),
     "Sigmoid": nn.Sigmoid,
@@ -90,6 +91,8 @@ def test_spec_round_trip_through_json(name):
     assert nn.to_spec(rebuilt) == spec
     rebuilt.load_state_dict(model.state_dict())
     X = np.random.default_rng(1).standard_normal((5, 4))
+    if name == "Embedding":
+        X = np.random.default_rng(1).integers(0, 9, (5, 4))
     model.eval(), rebuilt.eval()
     np.testing.assert_array_equal(rebuilt(X).numpy(), model(X).numpy())
     assert [p.dtype for p in rebuilt.parameters()] == [p.dtype for p in model.parameters()]

@@ -136,6 +136,7 @@ CASES = [
         nn.Unflatten(1, (2, 6, 7)), nn.Conv2d(2, 3, (2, 4), padding="same", bias=False, rng=0), nn.Flatten()), 84),
     ("AvgPool2d", lambda: _conv2d(nn.BatchNorm(4), nn.AvgPool2d(3, stride=2, padding=1)), 84),
     ("BatchNorm2d", lambda: _conv2d(nn.BatchNorm2d(4), nn.ReLU()), 84),
+    ("Embedding", lambda: nn.Sequential(nn.Embedding(10, 4, padding_idx=0, rng=0), nn.Flatten(), nn.Linear(12, 3, rng=1)), 3),
     ("BatchNorm1d", lambda: _conv1d(nn.BatchNorm1d(4)), 24),
     ("AdaptiveAvgPool2d", lambda: _conv2d(nn.AdaptiveAvgPool2d((4, 3))), 84),
     ("AdaptiveAvgPool2d-global", lambda: _conv2d(nn.AdaptiveAvgPool2d()), 84),
@@ -171,6 +172,8 @@ def test_layer_matches_onnxruntime(tmp_path, name, factory, width):
     rng = np.random.default_rng(len(name))
     model = _randomize(factory(), rng)
     x = (rng.normal(0, 2, (7, width))).astype(np.float32)
+    if name == "Embedding":  # rows of indices, as whole-number floats (what nnlab's datasets hold)
+        x = rng.integers(0, 10, (7, width)).astype(np.float32)
     path = tmp_path / "model.onnx"
     proto = export(model, path, input_shape=(width,))
     assert proto.opset_import[0].version == 17

@@ -4,6 +4,7 @@ from . import init
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .container import Residual, Sequential
 from .conv import Conv1d, Conv2d
+from .embedding import Embedding
 from .linear import Linear, Maxout, TiedLinear
 from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
 from .module import Module
@@ -59,6 +60,7 @@ __all__ = [
     "Mish",
     "ActivityRegularization",
     "Conv1d",
+    "Embedding",
     "Conv2d",
     "MaxPool1d",
     "MaxPool2d",

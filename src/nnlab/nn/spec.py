@@ -44,6 +44,7 @@ from .module import Module, _join
 from .multihead import MultiHead
 from .module_list import ModuleDict, ModuleList
 from .noise import Dropout, GaussianNoise
+from .embedding import Embedding
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
@@ -82,7 +83,7 @@ for _cls in (
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-    Flatten, Unflatten, MultiHead, ModuleList, ModuleDict,
+    Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding,
 ):  # fmt: skip
     register(_cls)
 
@@ -267,10 +268,10 @@ def input_features(model: Module) -> int | None:
     """Features per row the model's first affine layer (or Unflatten, or an Ensemble) takes.
 
     None when a convolution comes first (it takes ``(N, C, ...)`` arrays of any
-    size, not rows) or no layer states a width.
+    size, not rows), or an Embedding (rows of indices of any length), or no layer states a width.
     """
     for module in model.modules():
-        if hasattr(module, "in_channels"):
+        if hasattr(module, "in_channels") or isinstance(module, Embedding):
             return None
         if getattr(module, "in_features", None) is not None:
             return int(module.in_features)

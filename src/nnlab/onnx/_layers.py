@@ -63,6 +63,13 @@ def _linear(m, g, x, value):
     return _affine(g, x, m.weight, m.bias)
 
 
+@leaf(nn.Embedding)
+def _embedding(m, g, x, value):
+    # The graph's input is float (nnlab's datasets hold float32 features): whole numbers, cast to indices.
+    idx = g.op("Cast", [x], "indices", to=7)  # 7: TensorProto.INT64
+    return g.op("Gather", [g.const(m.weight.data, "embeddings"), idx], "embedding", axis=0)
+
+
 @leaf(nn.TiedLinear)
 def _tied_linear(m, g, x, value):
     return _affine(g, x, m.weight, m.bias, transpose=True)
