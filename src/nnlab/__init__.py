@@ -9,12 +9,24 @@ from . import ensemble, pretrain
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
 from .io import load, save
-from .creation import arange, eye, full, linspace, ones, ones_like, rand, randn, zeros, zeros_like
+from .creation import (
+    arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, rand_like, randint, randn,
+    randn_like, zeros, zeros_like,
+)
+from .dtypes import (  # noqa: F401  (torch.float32 and the rest, as NumPy dtypes)
+    bool, double, float, float16, float32, float64, half, int, int8, int16, int32, int64, long, uint8,
+)
+from .ops.elementwise import absolute as abs, exp, log, sqrt  # noqa: F401  (torch.exp(x) and the rest)
 from .ops.elementwise import lerp, maximum, minimum, where
+from .ops.reduce import argmax, argmin, mean, sum  # noqa: F401
+from .ops.shape import concatenate as cat, flatten, permute, reshape, squeeze, swapaxes as transpose, unsqueeze  # noqa: F401
+from .ops.torch_names import bmm, clamp, dot, matmul, max, min, mm  # noqa: F401
+from .functional import relu, sigmoid, softmax, tanh  # noqa: F401
+from .ops.torch_names import allclose, equal, is_tensor, isclose  # noqa: F401
 from .ops.indexing import gather, scatter_add, take_along_axis
 from .ops.shape import chunk, concatenate, flip, pad, roll, split, stack, tril, triu
 from .random import manual_seed, seed
-from .tensor import Tensor, is_grad_enabled, no_grad, tensor
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
 
 from ._version import __version__
 
@@ -23,6 +35,8 @@ __all__ = [
     "tensor",
     "no_grad",
     "is_grad_enabled",
+    "enable_grad",
+    "set_grad_enabled",
     "gradcheck",
     "GradcheckResult",
     "functional",
@@ -52,6 +66,12 @@ __all__ = [
     "ones_like",
     "randn",
     "rand",
+    "empty",
+    "full_like",
+    "randn_like",
+    "rand_like",
+    "randint",
+    "from_numpy",
     "save",
     "load",
     "seed",

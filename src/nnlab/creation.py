@@ -14,7 +14,8 @@ from ._checks import check_int
 from .random import get_rng
 from .tensor import DEFAULT_DTYPE, Tensor
 
-__all__ = ["zeros", "ones", "full", "eye", "arange", "linspace", "zeros_like", "ones_like", "randn", "rand"]
+__all__ = ["zeros", "ones", "full", "eye", "arange", "linspace", "zeros_like", "ones_like", "randn", "rand",
+           "empty", "full_like", "randn_like", "rand_like", "randint", "from_numpy"]
 
 
 def _shape(size) -> tuple:
@@ -86,7 +87,14 @@ def ones_like(x, dtype=None, requires_grad=False) -> Tensor:
     return Tensor(np.ones(data.shape), requires_grad=requires_grad, dtype=dtype or data.dtype)
 
 
-def randn(*size, dtype=None, requires_grad=False, rng=None) -> Tensor:
+def _generator(rng, generator, owner):
+    """``rng`` or torch's keyword ``generator`` (here a NumPy Generator or an int seed)."""
+    if generator is not None and rng is not None:
+        raise TypeError(f"{owner}: give rng= or torch's generator=, not both")
+    return get_rng(rng if generator is None else generator)
+
+
+def randn(*size, dtype=None, requires_grad=False, rng=None, generator=None) -> Tensor:
     """Standard normal draws from nnlab's generator (or ``rng``: a Generator or an int seed).
 
     >>> import nnlab
@@ -94,10 +102,55 @@ def randn(*size, dtype=None, requires_grad=False, rng=None) -> Tensor:
     True
     """
     dt = np.dtype(DEFAULT_DTYPE if dtype is None else dtype)
-    return Tensor(get_rng(rng).standard_normal(_shape(size), dtype=dt), requires_grad=requires_grad, dtype=dt)
+    return Tensor(_generator(rng, generator, "randn").standard_normal(_shape(size), dtype=dt),
+                  requires_grad=requires_grad, dtype=dt)
 
 
-def rand(*size, dtype=None, requires_grad=False, rng=None) -> Tensor:
+def rand(*size, dtype=None, requires_grad=False, rng=None, generator=None) -> Tensor:
     """Uniform draws from [0, 1), from nnlab's generator (or ``rng``)."""
     dt = np.dtype(DEFAULT_DTYPE if dtype is None else dtype)
-    return Tensor(get_rng(rng).random(_shape(size), dtype=dt), requires_grad=requires_grad, dtype=dt)
+    return Tensor(_generator(rng, generator, "rand").random(_shape(size), dtype=dt), requires_grad=requires_grad, dtype=dt)
+
+
+def empty(*size, dtype=None, requires_grad=False) -> Tensor:
+    """``torch.empty``: here zeros (NumPy's uninitialized memory would make runs irreproducible)."""
+    return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+def _like(x, dtype):
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    return data.shape, dtype or data.dtype
+
+
+def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """``fill_value`` in ``x``'s shape and dtype (or ``dtype``)."""
+    shape, dt = _like(x, dtype)
+    return Tensor(np.full(shape, fill_value), requires_grad=requires_grad, dtype=dt)
+
+
+def randn_like(x, dtype=None, requires_grad=False, rng=None, generator=None) -> Tensor:
+    """Standard normal draws in ``x``'s shape and dtype."""
+    shape, dt = _like(x, dtype)
+    return randn(shape, dtype=dt, requires_grad=requires_grad, rng=rng, generator=generator)
+
+
+def rand_like(x, dtype=None, requires_grad=False, rng=None, generator=None) -> Tensor:
+    """Uniform [0, 1) draws in ``x``'s shape and dtype."""
+    shape, dt = _like(x, dtype)
+    return rand(shape, dtype=dt, requires_grad=requires_grad, rng=rng, generator=generator)
+
+
+def randint(low, high=None, size=(), dtype=np.int64, rng=None, generator=None) -> Tensor:
+    """Integers drawn uniformly from [low, high) (``randint(high, size)`` from [0, high)), int64 as torch."""
+    if high is None:
+        low, high = 0, low
+    return Tensor(_generator(rng, generator, "randint").integers(low, high, _shape((size,))), dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory and keeping its dtype, as ``torch.from_numpy`` (``tensor`` copies)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy.ndarray, got {type(array).__name__}")
+    out = Tensor.__new__(Tensor)
+    out.data, out.grad, out.requires_grad, out._parents, out._backward = array, None, False, (), None
+    return out

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._checks import check_float
 from .errors import ConfigError
-from .ops.reduce import _axes
+from .ops.reduce import _axes, dim_keywords
 from .tensor import as_floating, as_tensor, make_result
 from .ops.activations import _rectify, _relu_grad
 from .ops.activations import (  # noqa: F401  (re-exported)
@@ -47,8 +47,12 @@ def relu(x):
     return make_result(_rectify(X), (x,), lambda g: (_relu_grad(g, X),))
 
 
-def leaky_relu(x, alpha=0.01):
-    """max(αx, x) for 0 ≤ α < 1: the seeds' Leaky ReLU with α = 0.01."""
+def leaky_relu(x, alpha=0.01, *, negative_slope=None):
+    """max(αx, x) for 0 ≤ α < 1: the seeds' Leaky ReLU with α = 0.01 (torch's keyword ``negative_slope``)."""
+    if negative_slope is not None:
+        if alpha != 0.01:
+            raise TypeError("leaky_relu: give alpha= or torch's negative_slope=, not both")
+        alpha = negative_slope
     x = as_floating(x)
     X = x.data
     a = X.dtype.type(check_float("alpha", alpha, 0.0, 1.0, high_open=True, owner="leaky_relu"))
@@ -101,7 +105,7 @@ def input_scale(temperature=None, beta=None, owner="softmax") -> float:
     return 1.0
 
 
-def softmax(x, axis=-1, temperature=None, *, beta=None):
+def softmax(x, axis=-1, temperature=None, *, beta=None, dim=None):
     """softmax(x / T) along ``axis`` (``temperature=T``), or the notes' softmax(β·x) (``beta=β``).
 
     z_i = exp(β x_i) / Σ_k exp(β x_k) with β = 1/T; the default is the usual
@@ -116,6 +120,7 @@ def softmax(x, axis=-1, temperature=None, *, beta=None):
     >>> [round(p, 4) for p in softmax(nnlab.tensor([0.0, 2.0]), beta=2.0).numpy().tolist()]
     [0.018, 0.982]
     """
+    axis = dim_keywords(None if axis == -1 else axis, False, dim, None, "softmax")[0] if dim is not None else axis
     x = as_floating(x)
     X = x.data
     scale = input_scale(temperature, beta)
@@ -133,13 +138,14 @@ def softmax(x, axis=-1, temperature=None, *, beta=None):
     return make_result(out, (x,), backward)
 
 
-def log_softmax(x, axis=-1, temperature=None, *, beta=None):
+def log_softmax(x, axis=-1, temperature=None, *, beta=None, dim=None):
     """log softmax(β·x) = β·x − logsumexp(β·x), with β = 1/T as in :func:`softmax`; stable for large logits.
 
     >>> import nnlab
     >>> round(float(log_softmax(nnlab.tensor([0.0, 0.0])).numpy()[0]), 4)
     -0.6931
     """
+    axis = dim_keywords(None if axis == -1 else axis, False, dim, None, "log_softmax")[0] if dim is not None else axis
     x = as_floating(x)
     X = x.data
     scale = input_scale(temperature, beta, "log_softmax")
@@ -157,8 +163,9 @@ def log_softmax(x, axis=-1, temperature=None, *, beta=None):
     return make_result(out, (x,), backward)
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def logsumexp(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """log Σ exp(x) over ``axis``, shifted by the maximum so ±1000 neither overflows nor gives NaN; −inf over no values."""
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "logsumexp")
     x = as_floating(x)
     X = x.data
     axes = _axes(axis, X.ndim)

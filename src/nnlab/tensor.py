@@ -27,7 +27,36 @@ class _GradMode:
     enabled = True
 
 
-class no_grad:
+class _GradSwitch:
+    """Context manager (and decorator) that sets grad mode for its block and restores it after."""
+
+    _mode = False
+
+    def __enter__(self):
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self._previous
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _GradSwitch.__new__(_GradSwitch) as switch:  # a fresh switch: calls may nest or recurse
+                switch._mode = mode
+                _GradMode.enabled = mode
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradSwitch):
     """Context manager (and decorator) inside which no graph is recorded.
 
     >>> import nnlab
@@ -38,24 +67,31 @@ class no_grad:
     False
     """
 
+    _mode = False
+
+
+class enable_grad(_GradSwitch):
+    """Records the graph again inside a ``no_grad`` block (``torch.enable_grad``)."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradSwitch):
+    """``set_grad_enabled(False)`` is ``no_grad()``, ``set_grad_enabled(True)`` is ``enable_grad()``, as torch;
+    called as a plain function (not in ``with``) it sets the mode from then on, also as torch."""
+
+    def __init__(self, mode: bool):
+        self._mode = bool(mode)
+        self._before_call = _GradMode.enabled
+        _GradMode.enabled = self._mode
+
     def __enter__(self):
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = False
+        self._previous = self._before_call  # __init__ already set the mode; __exit__ restores the old one
         return self
 
-    def __exit__(self, *exc):
-        _GradMode.enabled = self._previous
-        return False
-
     def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with no_grad():
-                return fn(*args, **kwargs)
-
-        return wrapper
+        _GradMode.enabled = self._before_call  # as a decorator it changes nothing until fn runs
+        return super().__call__(fn)
 
 
 def is_grad_enabled() -> bool:
@@ -70,7 +106,9 @@ class Tensor:
     or parameters) keep ``grad``; intermediate results pass theirs on.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "__weakref__")
+    # _used: set when a recorded op took the tensor as a parent (ops/inplace.py refuses some in-place
+    # ops on such a tensor, whose consumers would otherwise backpropagate through the new value).
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_used", "__weakref__")
 
     # Make ``ndarray (op) Tensor`` call the Tensor's reflected operator.
     __array_ufunc__ = None
@@ -147,19 +185,23 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     # ---------------------------------------------------------------- backward
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
+    def backward(self, gradient=None, retain_graph: bool = False, *, grad=None) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
-        Without ``grad`` the tensor must hold a single value (a loss); otherwise
-        ``grad`` is the upstream gradient, of the tensor's shape.
+        Without ``gradient`` the tensor must hold a single value (a loss); otherwise
+        ``gradient`` (torch's name; ``grad=`` is the older nnlab one) is the upstream
+        gradient, of the tensor's shape.
         """
+        if gradient is not None and grad is not None:
+            raise TypeError("backward: give gradient= or its old name grad=, not both")
+        grad = gradient if grad is None else grad
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad (no graph was recorded)")
         if grad is None:
             if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a single-value tensor, got shape {self.shape}; "
-                    "pass the upstream gradient explicitly"
+                raise RuntimeError(  # torch's words first, so code matching torch's message matches
+                    f"grad can be implicitly created only for scalar outputs: backward() without a gradient "
+                    f"needs a single-value tensor, got shape {self.shape}; pass the upstream gradient explicitly"
                 )
             grad = _backprop.one(self.data.shape, self.data.dtype)
         else:
@@ -249,19 +291,13 @@ class Tensor:
     def clip(self, min=None, max=None):
         return _ew.clip(self, min, max)
 
-    def sum(self, axis=None, keepdims=False):
-        return _reduce.sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return _reduce.mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return _reduce.max(self, axis, keepdims)
-
     def reshape(self, *shape):
         return _shape.reshape(self, *shape)
 
     def transpose(self, *axes):
+        """``x.transpose(d0, d1)`` swaps two axes (torch); ``x.transpose()`` or a full permutation as NumPy."""
+        if len(axes) == 2 and all(isinstance(ax, (int, np.integer)) for ax in axes):
+            return _shape.swapaxes(self, *axes)  # NumPy would read (0, 1) as the identity permutation
         return _shape.transpose(self, *axes)
 
     @property
@@ -288,6 +324,8 @@ def make_result(data: np.ndarray, parents: tuple, backward) -> Tensor:
                 out.requires_grad = True
                 out._parents = parents
                 out._backward = backward
+                for q in parents:
+                    q._used = True
                 return out
     out.requires_grad = False
     out._parents = ()
@@ -305,7 +343,8 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
         return x
     dtype = like.data.dtype if like is not None and like.data.dtype.kind == "f" else None
     arr = np.asarray(x, dtype=dtype)
-    if dtype is None and arr.dtype.kind != "f":
+    # A Python number is float32 next to an integer tensor too (torch's default dtype: int64 + 2.5 is float32).
+    if dtype is None and (arr.dtype.kind != "f" or isinstance(x, (float, np.floating)) and arr.ndim == 0):
         arr = arr.astype(DEFAULT_DTYPE)
     out = Tensor.__new__(Tensor)
     out.data, out.grad, out.requires_grad = arr, None, False
@@ -355,4 +394,6 @@ from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops import indexing as _indexing  # noqa: E402
+from .ops import torch_names as _torch_names  # noqa: E402,F401  (torch's method names)
+from .ops import inplace as _inplace  # noqa: E402,F401  (add_, zero_, +=, x[i] = v, …)
 

@@ -1,6 +1,6 @@
 """Neural-network building blocks: Module, Parameter, layers, containers, activations, initializers, specs, losses."""
 
-from . import init
+from . import functional, init
 from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .container import Residual, Sequential
 from .conv import Conv1d, Conv2d

@@ -174,6 +174,20 @@ def absolute(a):
     return make_result(np.abs(X), (a,), lambda g: (g * np.sign(X),))
 
 
+def log1p(a):
+    """log(1 + a), exact for small a; derivative 1/(1 + a)."""
+    a = as_floating(a)
+    X = a.data
+    return make_result(np.log1p(X), (a,), lambda g: (g / (1 + X),))
+
+
+def expm1(a):
+    """eˣ − 1, exact for small x; derivative eˣ = out + 1."""
+    a = as_floating(a)
+    out = np.expm1(a.data)
+    return make_result(out, (a,), lambda g: (g * (out + 1),))
+
+
 def rsqrt(a):
     """1/√a; derivative −½·a^(−3/2) = −out³/2."""
     a = as_floating(a)
@@ -331,4 +345,4 @@ def astype(a, dtype):
     return make_result(a.data.astype(dtype), (a,), lambda g: (g.astype(source),))
 
 
-add_methods(sign, floor, ceil, round, sin, cos, log2, exp2, rsqrt, isnan, isinf, lerp)
+add_methods(sign, floor, ceil, round, sin, cos, log2, exp2, log1p, expm1, rsqrt, isnan, isinf, lerp)

@@ -12,6 +12,19 @@ from ..errors import ConfigError
 from ..tensor import add_methods, make_result
 
 
+def dim_keywords(axis, keepdims, dim, keepdim, owner):
+    """(axis, keepdims) from NumPy's names or torch's ``dim``/``keepdim``; giving both spellings is a TypeError."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{owner}: give axis= or torch's dim=, not both; got axis={axis!r}, dim={dim!r}")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError(f"{owner}: give keepdims= or torch's keepdim=, not both")
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
 def _axes(axis, ndim):
     """Normalized, sorted tuple of reduced axes (``()`` for a 0-d input)."""
     if axis is None:
@@ -56,14 +69,16 @@ def _no_grad(out):
     return make_result(np.asarray(out), (), None)
 
 
-def sum(a, axis=None, keepdims=False):
+def sum(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "sum")
     X = a.data
     axes = _axes(axis, X.ndim)
     out = np.asarray(X.sum(axis=axes, keepdims=keepdims))
     return make_result(out, (a,), lambda g: (_expand(g, X.shape, axes, keepdims),))
 
 
-def mean(a, axis=None, keepdims=False):
+def mean(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "mean")
     X = a.data
     axes = _axes(axis, X.ndim)
     count = _count(X.shape, axes)
@@ -122,7 +137,7 @@ def min(a, axis=None, keepdims=False):
     return _extreme(a, axis, keepdims, np.min, np.argmin)
 
 
-def prod(a, axis=None, keepdims=False):
+def prod(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Product over ``axis``; ∂/∂x_i = Π_{j≠i} x_j, computed from prefix and suffix products so zeros are exact.
 
     >>> import nnlab
@@ -131,6 +146,7 @@ def prod(a, axis=None, keepdims=False):
     >>> x.grad.tolist()
     [0.0, 6.0, 0.0]
     """
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "prod")
     X = a.data
     axes = _axes(axis, X.ndim)
     out = np.asarray(X.prod(axis=axes, keepdims=keepdims))
@@ -158,6 +174,15 @@ def _correction(correction, ddof, owner):
     return 1 if value is None else check_int("correction", value, 0, owner=owner)
 
 
+def _unbiased(correction, unbiased, owner):
+    """torch's older ``unbiased=True/False`` as ``correction`` 1/0."""
+    if unbiased is None:
+        return correction
+    if correction is not None:
+        raise TypeError(f"{owner}: give correction= or unbiased=, not both; got {correction!r}, {unbiased!r}")
+    return int(bool(unbiased))
+
+
 def _centered(a, axis, correction, ddof, owner):
     """(data, reduced axes, x − μ, 1/(n − c)) shared by var and std; the scale is NaN when n ≤ c."""
     c = _correction(correction, ddof, owner)
@@ -169,7 +194,8 @@ def _centered(a, axis, correction, ddof, owner):
     return X, axes, X - X.mean(axis=axes, keepdims=True), scale
 
 
-def var(a, axis=None, *, correction=None, keepdims=False, ddof=None):
+def var(a, axis=None, *, correction=None, keepdims=False, ddof=None, dim=None, keepdim=None,
+        unbiased=None):
     """Variance Σ(x − μ)²/(n − c) over ``axis``, with Bessel's ``correction`` c = 1 by default (as PyTorch).
 
     ``ddof`` is NumPy's name for c (NumPy's default is 0).  Gradient 2(x − μ)/(n − c).
@@ -179,19 +205,22 @@ def var(a, axis=None, *, correction=None, keepdims=False, ddof=None):
     >>> round(x.var().item(), 4), round(x.var(correction=0).item(), 4)
     (1.6667, 1.25)
     """
-    X, axes, xc, scale = _centered(a, axis, correction, ddof, "var")
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "var")
+    X, axes, xc, scale = _centered(a, axis, _unbiased(correction, unbiased, "var"), ddof, "var")
     out = np.asarray(np.square(xc).sum(axis=axes, keepdims=keepdims) * scale)
     return make_result(out, (a,), lambda g: (xc * (_expand(g, X.shape, axes, keepdims) * (2 * scale)),))
 
 
-def std(a, axis=None, *, correction=None, keepdims=False, ddof=None):
+def std(a, axis=None, *, correction=None, keepdims=False, ddof=None, dim=None, keepdim=None,
+        unbiased=None):
     """Standard deviation √var (same keywords as :func:`var`).
 
     >>> import nnlab
     >>> round(nnlab.tensor([1.0, 3.0]).std().item(), 4)
     1.4142
     """
-    X, axes, xc, scale = _centered(a, axis, correction, ddof, "std")
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "std")
+    X, axes, xc, scale = _centered(a, axis, _unbiased(correction, unbiased, "std"), ddof, "std")
     dt = X.dtype.type
     out = np.asarray(np.sqrt(np.square(xc).sum(axis=axes, keepdims=keepdims) * scale))
 
@@ -204,28 +233,32 @@ def std(a, axis=None, *, correction=None, keepdims=False, ddof=None):
     return make_result(out, (a,), backward)
 
 
-def argmax(a, axis=None, keepdims=False):
+def argmax(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the first maximum (over the flattened tensor when ``axis`` is None); no gradient.
 
     >>> import nnlab
     >>> nnlab.tensor([[1.0, 5.0], [7.0, 0.0]]).argmax(axis=1).numpy().tolist()
     [1, 0]
     """
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "argmax")
     return _no_grad(np.argmax(a.data, axis=_one_axis(axis, a.data.ndim), keepdims=keepdims))
 
 
-def argmin(a, axis=None, keepdims=False):
+def argmin(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Index of the first minimum; no gradient."""
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "argmin")
     return _no_grad(np.argmin(a.data, axis=_one_axis(axis, a.data.ndim), keepdims=keepdims))
 
 
-def any(a, axis=None, keepdims=False):
+def any(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Whether any element along ``axis`` is true (nonzero); a boolean tensor without gradient."""
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "any")
     return _no_grad(np.any(a.data, axis=_axes(axis, a.data.ndim), keepdims=keepdims))
 
 
-def all(a, axis=None, keepdims=False):
+def all(a, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Whether every element along ``axis`` is true (nonzero); a boolean tensor without gradient."""
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "all")
     return _no_grad(np.all(a.data, axis=_axes(axis, a.data.ndim), keepdims=keepdims))
 
 
@@ -235,13 +268,14 @@ def _along(X, axis):
     return (X.reshape(-1), 0) if ax is None or X.ndim == 0 else (X, ax)
 
 
-def cumsum(a, axis=None):
+def cumsum(a, axis=None, *, dim=None):
     """Running sum along ``axis`` (the flattened tensor for None, as NumPy); the gradient is the reversed running sum.
 
     >>> import nnlab
     >>> nnlab.tensor([1.0, 2.0, 3.0]).cumsum(0).numpy().tolist()
     [1.0, 3.0, 6.0]
     """
+    axis = dim_keywords(axis, False, dim, None, "cumsum")[0]
     X, ax = _along(a.data, axis)
     shape = a.data.shape
     out = np.cumsum(X, axis=ax)
@@ -283,7 +317,7 @@ def logcumsumexp(a, axis=None):
     return make_result(out if axis is None else out.reshape(shape), (a,), backward)
 
 
-def norm(a, ord=2, axis=None, keepdims=False):
+def norm(a, ord=2, axis=None, keepdims=False, *, dim=None, keepdim=None, p=None):
     """Vector p-norm (Σ|x|^p)^(1/p) over ``axis`` (all elements by default), as ``torch.linalg.vector_norm``.
 
     ``ord`` is a number > 0 or ``inf`` (max |x|).  Gradient sign(x)·|x|^(p−1)/‖x‖^(p−1),
@@ -296,6 +330,9 @@ def norm(a, ord=2, axis=None, keepdims=False):
     """
     from .elementwise import absolute
 
+    axis, keepdims = dim_keywords(axis, keepdims, dim, keepdim, "norm")
+    if p is not None:  # torch.Tensor.norm's name for the order
+        ord = p
     X = a.data
     axes = _axes(axis, X.ndim)
     magnitude = np.abs(X)
@@ -337,4 +374,4 @@ def _max_norm(a, X, axes, keepdims, magnitude):
     return make_result(np.asarray(out), (a,), backward)
 
 
-add_methods(min, prod, var, std, argmax, argmin, any, all, cumsum, logcumsumexp, norm)
+add_methods(sum, mean, prod, var, std, argmax, argmin, any, all, cumsum, logcumsumexp, norm)

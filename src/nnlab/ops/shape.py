@@ -5,6 +5,7 @@ import numpy as np
 from ..tensor import Tensor, add_methods, as_tensor, make_result
 from ._broadcast import unbroadcast
 from .elementwise import astype, float_dtype
+from . import reduce as _reduce
 
 
 def reshape(a, *shape):
@@ -27,8 +28,9 @@ def transpose(a, *axes):
     return make_result(a.data.transpose(axes), (a,), lambda g: (g.transpose(inverse),))
 
 
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis; the gradient is split back at the seams."""
+def concatenate(tensors, axis=0, *, dim=None):
+    """Join tensors along an existing axis (``torch.cat``'s ``dim``); the gradient is split back at the seams."""
+    axis = _dim(axis, 0, dim, "concatenate")
     tensors = _same_dtype(tensors)
     arrays = [t.data for t in tensors]
     out = np.concatenate(arrays, axis=axis)
@@ -42,8 +44,9 @@ def concatenate(tensors, axis=0):
     return make_result(out, tuple(tensors), backward)
 
 
-def stack(tensors, axis=0):
+def stack(tensors, axis=0, *, dim=None):
     """Join tensors along a new axis."""
+    axis = _dim(axis, 0, dim, "stack")
     tensors = _same_dtype(tensors)
     out = np.stack([t.data for t in tensors], axis=axis)
     ax = axis % out.ndim
@@ -69,6 +72,13 @@ def _same_dtype(tensors):
 
 
 # ------------------------------------------------------------------ views of the axes
+def _dim(axis, default, dim, owner):
+    """``axis`` or torch's ``dim`` keyword (an axis left at its default counts as not given)."""
+    if dim is None:
+        return axis
+    return _reduce.dim_keywords(None if axis == default else axis, False, dim, None, owner)[0]
+
+
 def _axis(axis, ndim, owner):
     """``axis`` in [0, ndim), or an AxisError (an IndexError and a ValueError) naming the valid range.
 
@@ -87,13 +97,14 @@ def _sizes(args):
     return tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else tuple(args)
 
 
-def squeeze(a, axis=None):
+def squeeze(a, axis=None, *, dim=None):
     """Drop size-1 axes (all of them, or those in ``axis``; a listed axis of another size is kept, as PyTorch).
 
     >>> import nnlab
     >>> nnlab.zeros(1, 2, 1).squeeze().shape, nnlab.zeros(1, 2, 1).squeeze(1).shape
     ((2,), (1, 2, 1))
     """
+    axis = _dim(axis, None, dim, "squeeze")
     shape = a.data.shape
     if axis is None:
         drop = {d for d, n in enumerate(shape) if n == 1}
@@ -104,13 +115,19 @@ def squeeze(a, axis=None):
     return reshape(a, tuple(n for d, n in enumerate(shape) if d not in drop))
 
 
-def unsqueeze(a, axis):
+def unsqueeze(a, axis=None, *, dim=None):
     """Insert a size-1 axis at ``axis`` (−1 appends), as ``torch.unsqueeze``."""
+    axis = _dim(axis, None, dim, "unsqueeze")
+    if axis is None:
+        raise TypeError("unsqueeze: give the position of the new axis (axis= or dim=)")
     return reshape(a, np.expand_dims(a.data, axis).shape)
 
 
-def flatten(a, start_axis=0, end_axis=-1):
-    """Merge axes ``start_axis`` … ``end_axis`` into one (a 0-d tensor becomes shape (1,)), as ``torch.flatten``."""
+def flatten(a, start_axis=0, end_axis=-1, *, start_dim=None, end_dim=None):
+    """Merge axes ``start_axis`` … ``end_axis`` into one (a 0-d tensor becomes shape (1,)), as ``torch.flatten``
+    (whose names ``start_dim``/``end_dim`` work too)."""
+    start_axis = _dim(start_axis, 0, start_dim, "flatten")
+    end_axis = _dim(end_axis, -1, end_dim, "flatten")
     shape = a.data.shape
     s, e = _axis(start_axis, len(shape), "flatten"), _axis(end_axis, len(shape), "flatten")
     if s > e:
@@ -186,13 +203,15 @@ def repeat(a, *repeats):
     return tile(a, repeats)
 
 
-def flip(a, axis=None):
-    """Reverse the order along ``axis`` (all axes when None); the gradient flips back."""
+def flip(a, axis=None, *, dims=None):
+    """Reverse the order along ``axis`` (all axes when None; torch's ``dims``); the gradient flips back."""
+    axis = _dim(axis, None, None if dims is None else tuple(np.atleast_1d(dims)), "flip")
     return make_result(np.flip(a.data, axis), (a,), lambda g: (np.flip(g, axis),))
 
 
-def roll(a, shifts, axis=None):
+def roll(a, shifts, axis=None, *, dims=None):
     """Shift elements cyclically (over the flattened tensor when ``axis`` is None, as NumPy and PyTorch)."""
+    axis = _dim(axis, None, dims, "roll")
     back = tuple(-s for s in shifts) if isinstance(shifts, (tuple, list)) else -shifts
     return make_result(np.roll(a.data, shifts, axis), (a,), lambda g: (np.roll(g, back, axis),))
 
@@ -214,8 +233,9 @@ def triu(a, diagonal=0):
 
 
 # --------------------------------------------------------------------- pieces, padding
-def split(a, split_size_or_sections, axis=0):
+def split(a, split_size_or_sections, axis=0, *, dim=None):
     """``torch.split``: pieces of ``split_size`` along ``axis`` (the last may be smaller), or of the listed sizes."""
+    axis = _dim(axis, 0, dim, "split")
     axis = _axis(axis, a.data.ndim, "split")
     n = a.data.shape[axis]
     if isinstance(split_size_or_sections, (int, np.integer)):
@@ -234,8 +254,9 @@ def split(a, split_size_or_sections, axis=0):
     return tuple(getitem(a, lead + (slice(int(s), int(s) + k),)) for s, k in zip(starts, sizes))
 
 
-def chunk(a, chunks, axis=0):
+def chunk(a, chunks, axis=0, *, dim=None):
     """``torch.chunk``: at most ``chunks`` pieces of ⌈n/chunks⌉ along ``axis``."""
+    axis = _dim(axis, 0, dim, "chunk")
     n = a.data.shape[_axis(axis, a.data.ndim, "chunk")]
     return split(a, max(1, -(-n // chunks)), axis)
 
