@@ -165,7 +165,9 @@ def _ix(a):
 OPS = [
     Op("reshape(*shape)", lambda x, shape: x.reshape(*shape), lambda T, x, shape: x.reshape(shape), RESHAPE),
     Op("reshape(shape)", lambda x, shape: x.reshape(shape), lambda T, x, shape: x.reshape(shape), RESHAPE),
-    Op("transpose", lambda x, axes: x.transpose(*axes), lambda T, x, axes: x.permute(axes), TRANSPOSE),
+    # two axes are torch's swap (x.transpose(0, 1) on a matrix is its transpose), more are a permutation
+    Op("transpose", lambda x, axes: x.transpose(*axes),
+       lambda T, x, axes: x.transpose(*axes) if len(axes) == 2 else x.permute(axes), TRANSPOSE),
     Op("transpose(axes)", lambda x, axes: x.transpose(axes), lambda T, x, axes: x.permute(axes), TRANSPOSE),
     Op(".T", lambda x: x.T, lambda T, x: x.permute(tuple(reversed(range(x.ndim))))),
     Op("getitem", lambda x, index: x[index], lambda T, x, index: _torch_index(T, x, index),
