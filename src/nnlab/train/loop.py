@@ -10,17 +10,17 @@ callbacks that override them.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 
 from .._checks import check_choice, check_int
-from ..data import ArrayDataset, DataLoader, as_dataset, as_features, check_labels
-from ..errors import ConfigError, DataError
-from ..tensor import as_tensor, no_grad
+from ..data import DataLoader, as_features
+from ..errors import ConfigError
+from ..tensor import as_tensor
 from .callbacks import CallbackList, History, ProgressBar, get_lr
 from .callbacks.divergence import DivergenceGuard
+from .fit_data import evaluating, model_dtype, prepare_dataset, probe_forward
 from .interrupts import interrupts_deferred
 from .resume import Loop, TrainingState, load_state
 from .metrics import confusion_matrix, metric_list, predicted_labels, target_labels
@@ -74,11 +74,11 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
 
     # dict targets and losses: per-task datasets, losses and metrics (loss_<task>, accuracy_<task>, ...)
     loss, metrics, (train_data, val_data) = multitask.prepare(model, loss, metrics, [train_data, val_data],
-                                                              _model_dtype(model))
+                                                              model_dtype(model))
     loss = with_activity_penalties(loss, model)  # activity penalties count in the loss fit minimizes and reports
-    dtype = _model_dtype(model)
-    train_set = _prepare(model, train_data, dtype, "train_data")
-    val_set = None if val_data is None else _prepare(model, val_data, dtype, "val_data")
+    dtype = model_dtype(model)
+    train_set = prepare_dataset(model, train_data, dtype, "train_data")
+    val_set = None if val_data is None else prepare_dataset(model, val_data, dtype, "val_data")
     rng = None if seed is None else np.random.default_rng(seed)
     parallel = None
     if distributed:
@@ -211,10 +211,10 @@ def evaluate(model, loss, data, batch_size: int = 1024, metrics=("accuracy",), c
     check_int("batch_size", batch_size, minimum=1, owner="evaluate")
     from . import multitask
 
-    loss, metrics, (data,) = multitask.prepare(model, loss, metrics, [data], _model_dtype(model))
+    loss, metrics, (data,) = multitask.prepare(model, loss, metrics, [data], model_dtype(model))
     if confusion and isinstance(data, multitask.MultiTargetDataset):
         raise ConfigError("evaluate(confusion=True) needs a single-task model; use predict for each task's outputs")
-    dataset = _prepare(model, data, _model_dtype(model), "data")
+    dataset = prepare_dataset(model, data, model_dtype(model), "data")
     with evaluating(model):
         return _evaluate(model, loss, dataset, batch_size, metric_list(metrics), confusion)
 
@@ -267,9 +267,9 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
     [2.0, 4.0]
     """
     check_int("batch_size", batch_size, minimum=1, owner="predict")
-    X = as_features(getattr(X, "X", X), dtype=_model_dtype(model))
+    X = as_features(getattr(X, "X", X), dtype=model_dtype(model))
     with evaluating(model):
-        first = _probe_forward(model, X[:batch_size], "X")
+        first = probe_forward(model, X[:batch_size], "X")
         if isinstance(first, dict):  # a multi-task model: {task: outputs}
             from .multitask import predict_tasks
 
@@ -286,86 +286,7 @@ def predict(model, X, batch_size: int = 1024) -> np.ndarray:
         return out
 
 
-@contextlib.contextmanager
-def evaluating(model):
-    """Run the body with ``model`` in evaluation mode and without building a graph; then restore its mode.
-
-    Evaluation mode makes Dropout pass inputs through and BatchNorm use its
-    running statistics; ``no_grad`` skips recording the graph. The model's
-    previous mode (training or not) comes back afterwards, also on an error.
-
-    >>> import nnlab
-    >>> model = nnlab.nn.Sequential(nnlab.nn.Dropout(keep=0.5))
-    >>> with evaluating(model):
-    ...     model.training, nnlab.is_grad_enabled()
-    (False, False)
-    >>> model.training, nnlab.is_grad_enabled()
-    (True, True)
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            yield model
-    finally:
-        model.train(was_training)
-
-
 # ------------------------------------------------------------------ helpers
-
-
-def _model_dtype(model):
-    for p in model.parameters():
-        return p.data.dtype
-    return np.dtype(np.float32)
-
-
-def _probe_forward(model, X_rows, name):
-    """Run the model on a few rows, turning a shape mismatch into a DataError that names the data.
-
-    The output's ``.data`` (an array, or a multi-head model's dict), or the output
-    itself when it has none (a tuple that the user's loss unpacks).
-    """
-    try:
-        output = model(as_tensor(X_rows))
-        return getattr(output, "data", output)
-    except DataError as exc:
-        raise DataError(f"{name}: {exc}") from exc
-    except (ConfigError, ValueError, TypeError, IndexError) as exc:
-        # Layers report a wrong input width as ConfigError (Linear) or NumPy's ValueError (matmul).
-        shape = X_rows.shape[1:]
-        raise DataError(f"{name} has samples of shape {shape}, which the model cannot take: {exc}") from exc
-
-
-def _prepare(model, data, dtype, name):
-    """A dataset of ``dtype`` features, validated: non-empty, finite, and labels that fit the model's outputs.
-
-    One forward pass on two rows, in evaluation mode under ``no_grad`` (so no
-    running statistics move and no randomness is drawn), finds a feature-count
-    mismatch and the number of outputs before any training happens.
-    """
-    if isinstance(data, list) and len(data) == 2 and not np.isscalar(data[0]):
-        data = tuple(data)
-    try:
-        dataset = as_dataset(data, dtype=dtype)
-    except DataError as exc:
-        raise DataError(f"{name}: {exc}") from None
-    if not isinstance(dataset, ArrayDataset):  # the user's own dataset class, read as it is
-        if len(dataset) == 0:
-            raise DataError(f"{name} is empty: no samples")
-        return dataset
-    with evaluating(model):
-        output = _probe_forward(model, dataset.X[:2], name)
-    y = dataset.y
-    if not isinstance(output, np.ndarray):  # no one array of outputs to check the labels against
-        return dataset
-    if y is not None and output.ndim == 2 and output.shape[1] > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
-        labels = check_labels(y, num_classes=output.shape[1], name=f"{name} labels")
-        if labels.dtype != y.dtype or labels.shape != y.shape:
-            dataset = ArrayDataset(dataset.X, labels, dtype=dtype)
-    elif y is not None and y.ndim >= 2 and output.ndim == y.ndim and y.shape[1:] != output.shape[1:]:
-        raise DataError(f"{name}: targets have shape {y.shape[1:]} per sample but the model outputs {output.shape[1:]}")
-    return dataset
 
 
 def _metric_input(output):

@@ -1,0 +1,96 @@
+"""What ``fit``, ``evaluate`` and ``predict`` do to the data before the first batch: checking it against the model.
+
+:func:`prepare_dataset` turns ``(X, y)`` pairs into datasets of the model's
+dtype and checks them with one forward pass on two rows (in evaluation mode, see
+:func:`evaluating`), so that a wrong feature count or targets that do not fit
+the outputs are reported before any training happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ..data import ArrayDataset, as_dataset, check_labels
+from ..errors import ConfigError, DataError
+from ..tensor import as_tensor, no_grad
+
+
+@contextlib.contextmanager
+def evaluating(model):
+    """Run the body with ``model`` in evaluation mode and without building a graph; then restore its mode.
+
+    Evaluation mode makes Dropout pass inputs through and BatchNorm use its
+    running statistics; ``no_grad`` skips recording the graph. The model's
+    previous mode (training or not) comes back afterwards, also on an error.
+
+    >>> import nnlab
+    >>> model = nnlab.nn.Sequential(nnlab.nn.Dropout(keep=0.5))
+    >>> with evaluating(model):
+    ...     model.training, nnlab.is_grad_enabled()
+    (False, False)
+    >>> model.training, nnlab.is_grad_enabled()
+    (True, True)
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def model_dtype(model):
+    for p in model.parameters():
+        return p.data.dtype
+    return np.dtype(np.float32)
+
+
+def probe_forward(model, X_rows, name):
+    """Run the model on a few rows, turning a shape mismatch into a DataError that names the data.
+
+    The output's ``.data`` (an array, or a multi-head model's dict), or the output
+    itself when it has none (a tuple that the user's loss unpacks).
+    """
+    try:
+        output = model(as_tensor(X_rows))
+        return getattr(output, "data", output)
+    except DataError as exc:
+        raise DataError(f"{name}: {exc}") from exc
+    except (ConfigError, ValueError, TypeError, IndexError) as exc:
+        # Layers report a wrong input width as ConfigError (Linear) or NumPy's ValueError (matmul).
+        shape = X_rows.shape[1:]
+        raise DataError(f"{name} has samples of shape {shape}, which the model cannot take: {exc}") from exc
+
+
+def prepare_dataset(model, data, dtype, name):
+    """A dataset of ``dtype`` features, validated: non-empty, finite, and labels that fit the model's outputs.
+
+    One forward pass on two rows, in evaluation mode under ``no_grad`` (so no
+    running statistics move and no randomness is drawn), finds a feature-count
+    mismatch and the number of outputs before any training happens.
+    """
+    if isinstance(data, list) and len(data) == 2 and not np.isscalar(data[0]):
+        data = tuple(data)
+    try:
+        dataset = as_dataset(data, dtype=dtype)
+    except DataError as exc:
+        raise DataError(f"{name}: {exc}") from None
+    if not isinstance(dataset, ArrayDataset):  # the user's own dataset class, read as it is
+        if len(dataset) == 0:
+            raise DataError(f"{name} is empty: no samples")
+        return dataset
+    with evaluating(model):
+        output = probe_forward(model, dataset.X[:2], name)
+    y = dataset.y
+    if not isinstance(output, np.ndarray):  # no one array of outputs to check the labels against
+        return dataset
+    if y is not None and output.ndim == 2 and output.shape[1] > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
+        labels = check_labels(y, num_classes=output.shape[1], name=f"{name} labels")
+        if labels.dtype != y.dtype or labels.shape != y.shape:
+            dataset = ArrayDataset(dataset.X, labels, dtype=dtype)
+    elif y is not None and y.ndim >= 2 and output.ndim == y.ndim and y.shape[1:] != output.shape[1:]:
+        raise DataError(f"{name}: targets have shape {y.shape[1:]} per sample but the model outputs {output.shape[1:]}")
+    return dataset
