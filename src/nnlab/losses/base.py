@@ -19,6 +19,7 @@ class Loss:
     name = ""  # the registry name, set by @register
     _fn = None
     reductions = REDUCTIONS
+    class_targets = False  # True: targets may be class indices; else they have the prediction's shape
 
     def __init__(self, reduction="mean"):
         check_reduction(reduction, type(self).__name__, self.reductions)
@@ -49,6 +50,24 @@ def register(name: str, fn):
         return cls
 
     return decorate
+
+
+def registered(loss):
+    """``(Loss class, settings, reduction)`` of an nnlab loss -- a Loss object or a registered function -- else None.
+
+    What ``fit`` needs to recompute a loss per sample (``reduction="none"``) and to
+    know whether its targets may be class indices.
+
+    >>> from nnlab.losses import mse_loss
+    >>> registered(mse_loss)[0].__name__, registered(get("huber", delta=0.5))[1:]
+    ('MSELoss', ({'delta': 0.5}, 'mean'))
+    """
+    if isinstance(loss, Loss):
+        return type(loss), dict(loss._settings), loss.reduction
+    for cls in _REGISTRY.values():
+        if cls._fn is loss:
+            return cls, {}, "mean"
+    return None
 
 
 def names() -> tuple[str, ...]:

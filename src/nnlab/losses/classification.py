@@ -143,6 +143,8 @@ def nll_loss(log_probs, target, reduction="mean", *, weight=None, ignore_index=N
 class _ClassWeighted(Loss):
     """Shared by the class forms that take ``weight`` and ``ignore_index``."""
 
+    class_targets = True
+
     def __init__(self, reduction="mean", weight=None, ignore_index=None):
         super().__init__(reduction)
         where = type(self).__name__

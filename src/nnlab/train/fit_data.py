@@ -14,6 +14,7 @@ import numpy as np
 
 from ..data import ArrayDataset, as_dataset, check_labels
 from ..errors import ConfigError, DataError
+from ..losses.base import registered
 from ..tensor import as_tensor, no_grad
 
 
@@ -42,6 +43,15 @@ def evaluating(model):
         model.train(was_training)
 
 
+def loss_by_name(loss):
+    """A loss name (``"mse"``, ``"cross_entropy"``, as Keras takes them) as its nnlab Loss; anything else unchanged."""
+    if isinstance(loss, str):
+        from ..losses import get
+
+        return get(loss)
+    return loss
+
+
 def model_dtype(model):
     for p in model.parameters():
         return p.data.dtype
@@ -65,12 +75,15 @@ def probe_forward(model, X_rows, name):
         raise DataError(f"{name} has samples of shape {shape}, which the model cannot take: {exc}") from exc
 
 
-def prepare_dataset(model, data, dtype, name):
+def prepare_dataset(model, data, dtype, name, loss=None):
     """A dataset of ``dtype`` features, validated: non-empty, finite, and labels that fit the model's outputs.
 
     One forward pass on two rows, in evaluation mode under ``no_grad`` (so no
     running statistics move and no randomness is drawn), finds a feature-count
-    mismatch and the number of outputs before any training happens.
+    mismatch and the number of outputs before any training happens.  One target
+    per sample for several outputs is read as class labels, unless ``loss`` is an
+    nnlab loss that compares targets with outputs element by element (MSE, BCE,
+    ...): then the shapes must match.
     """
     if isinstance(data, list) and len(data) == 2 and not np.isscalar(data[0]):
         data = tuple(data)
@@ -85,12 +98,29 @@ def prepare_dataset(model, data, dtype, name):
     with evaluating(model):
         output = probe_forward(model, dataset.X[:2], name)
     y = dataset.y
-    if not isinstance(output, np.ndarray):  # no one array of outputs to check the labels against
+    if y is None or not isinstance(output, np.ndarray):  # no targets, or no one array of outputs to check them against
         return dataset
-    if y is not None and output.ndim == 2 and output.shape[1] > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
+    if output.ndim == 2 and output.shape[1] > 1 and (y.ndim == 1 or y.shape[1:] == (1,)):
+        if not _takes_class_indices(loss):
+            raise DataError(_shape_mismatch(name, y, output, loss))
         labels = check_labels(y, num_classes=output.shape[1], name=f"{name} labels")
         if labels.dtype != y.dtype or labels.shape != y.shape:
             dataset = ArrayDataset(dataset.X, labels, dtype=dtype)
-    elif y is not None and y.ndim >= 2 and output.ndim == y.ndim and y.shape[1:] != output.shape[1:]:
-        raise DataError(f"{name}: targets have shape {y.shape[1:]} per sample but the model outputs {output.shape[1:]}")
+    elif y.ndim == 1 and output.shape[1:] == (1,) and not _takes_class_indices(loss):
+        dataset = ArrayDataset(dataset.X, y.reshape(-1, 1), dtype=dtype)  # one value per sample, as the output
+    elif y.ndim >= 2 and output.ndim == y.ndim and y.shape[1:] != output.shape[1:]:
+        raise DataError(_shape_mismatch(name, y, output, loss))
     return dataset
+
+
+def _takes_class_indices(loss) -> bool:
+    """False only for an nnlab loss known to need targets of the outputs' shape; a user's function may take labels."""
+    spec = registered(loss)
+    return spec is None or spec[0].class_targets
+
+
+def _shape_mismatch(name, y, output, loss) -> str:
+    spec = registered(loss)
+    why = f" ({spec[0].__name__} compares them element by element)" if spec and not spec[0].class_targets else ""
+    return (f"{name}: targets of shape {y.shape} do not fit the model's outputs of shape "
+            f"{(len(y),) + output.shape[1:]}{why}")

@@ -20,7 +20,7 @@ from ..errors import ConfigError
 from ..tensor import as_tensor
 from .callbacks import CallbackList, History, ProgressBar, get_lr
 from .callbacks.divergence import DivergenceGuard
-from .fit_data import evaluating, model_dtype, prepare_dataset, probe_forward
+from .fit_data import evaluating, loss_by_name, model_dtype, prepare_dataset, probe_forward
 from .interrupts import interrupts_deferred
 from .resume import Loop, TrainingState, load_state
 from .metrics import confusion_matrix, metric_list, predicted_labels, target_labels
@@ -72,13 +72,14 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     from ..nn.sparsity import with_activity_penalties
     from . import multitask
 
+    loss = loss_by_name(loss)
     # dict targets and losses: per-task datasets, losses and metrics (loss_<task>, accuracy_<task>, ...)
     loss, metrics, (train_data, val_data) = multitask.prepare(model, loss, metrics, [train_data, val_data],
                                                               model_dtype(model))
-    loss = with_activity_penalties(loss, model)  # activity penalties count in the loss fit minimizes and reports
     dtype = model_dtype(model)
-    train_set = prepare_dataset(model, train_data, dtype, "train_data")
-    val_set = None if val_data is None else prepare_dataset(model, val_data, dtype, "val_data")
+    train_set = prepare_dataset(model, train_data, dtype, "train_data", loss)
+    val_set = None if val_data is None else prepare_dataset(model, val_data, dtype, "val_data", loss)
+    loss = with_activity_penalties(loss, model)  # activity penalties count in the loss fit minimizes and reports
     rng = None if seed is None else np.random.default_rng(seed)
     parallel = None
     if distributed:
@@ -211,10 +212,10 @@ def evaluate(model, loss, data, batch_size: int = 1024, metrics=("accuracy",), c
     check_int("batch_size", batch_size, minimum=1, owner="evaluate")
     from . import multitask
 
-    loss, metrics, (data,) = multitask.prepare(model, loss, metrics, [data], model_dtype(model))
+    loss, metrics, (data,) = multitask.prepare(model, loss_by_name(loss), metrics, [data], model_dtype(model))
     if confusion and isinstance(data, multitask.MultiTargetDataset):
         raise ConfigError("evaluate(confusion=True) needs a single-task model; use predict for each task's outputs")
-    dataset = prepare_dataset(model, data, model_dtype(model), "data")
+    dataset = prepare_dataset(model, data, model_dtype(model), "data", loss)
     with evaluating(model):
         return _evaluate(model, loss, dataset, batch_size, metric_list(metrics), confusion)
 
