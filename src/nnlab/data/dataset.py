@@ -49,6 +49,32 @@ class ArrayDataset:
         return f"ArrayDataset(X={self.X.dtype}{list(self.X.shape)}{target})"
 
 
+class _Rows:
+    """Rows [lo, hi) of a user's dataset (anything indexable by an index array), read through it without a copy."""
+
+    def __init__(self, dataset, lo: int, hi: int):
+        self.dataset, self.lo, self.hi = dataset, lo, hi
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def __getitem__(self, index):
+        return self.dataset[np.asarray(index) + self.lo]
+
+
+def dataset_rows(dataset, lo: int, hi: int):
+    """Rows [lo, hi) of ``dataset``: an ArrayDataset of views of its arrays (batches stay slices), or a view.
+
+    >>> dataset_rows(ArrayDataset(np.arange(10.0).reshape(5, 2), [0, 1, 0, 1, 0]), 1, 3)[:]
+    (array([[2., 3.],
+           [4., 5.]], dtype=float32), array([1, 0]))
+    """
+    if isinstance(dataset, ArrayDataset):
+        y = dataset.y
+        return ArrayDataset(dataset.X[lo:hi], None if y is None else y[lo:hi], dtype=dataset.X.dtype)
+    return _Rows(dataset, lo, hi)
+
+
 def as_dataset(data, dtype=None):
     """The dataset that a loader, ``fit`` or ``evaluate`` reads, from any of the forms they accept.
 

@@ -9,10 +9,12 @@ the outputs are reported before any training happens.
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 
 from ..data import ArrayDataset, as_dataset, check_labels
+from ..data.dataset import dataset_rows
 from ..errors import ConfigError, DataError
 from ..losses.base import registered
 from ..tensor import as_tensor, no_grad
@@ -111,6 +113,22 @@ def prepare_dataset(model, data, dtype, name, loss=None):
     elif y.ndim >= 2 and output.ndim == y.ndim and y.shape[1:] != output.shape[1:]:
         raise DataError(_shape_mismatch(name, y, output, loss))
     return dataset
+
+
+def split_validation(dataset, validation_split: float):
+    """``(training rows, validation rows)``: Keras's ``validation_split``, the last fraction of the samples.
+
+    The rows are taken in their given order, before any shuffling (as Keras does),
+    so the validation rows are the same in every epoch and every run; data sorted
+    by class or by time should be shuffled before ``fit``.  Keras's count: the
+    first floor(n·(1 - validation_split)) rows train.
+    """
+    n = len(dataset)
+    split_at = int(math.floor(n * (1.0 - validation_split)))
+    if split_at in (0, n):
+        raise ConfigError(f"fit: validation_split={validation_split!r} of train_data's {n} samples leaves "
+                          f"{split_at} for training and {n - split_at} for validation; both need at least one")
+    return dataset_rows(dataset, 0, split_at), dataset_rows(dataset, split_at, n)
 
 
 def _takes_class_indices(loss) -> bool:

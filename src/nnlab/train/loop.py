@@ -14,13 +14,14 @@ import math
 
 import numpy as np
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_float, check_int
 from ..data import DataLoader, as_features
 from ..errors import ConfigError
 from ..tensor import as_tensor
 from .callbacks import CallbackList, History, ProgressBar, get_lr
 from .callbacks.divergence import DivergenceGuard
-from .fit_data import evaluating, loss_by_name, model_dtype, prepare_dataset, probe_forward
+from . import sample_weights
+from .fit_data import evaluating, loss_by_name, model_dtype, prepare_dataset, probe_forward, split_validation
 from .interrupts import interrupts_deferred
 from .resume import Loop, TrainingState, load_state
 from .metrics import confusion_matrix, metric_list, predicted_labels, target_labels
@@ -28,7 +29,8 @@ from .metrics import confusion_matrix, metric_list, predicted_labels, target_lab
 
 def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, batch_size: int | None = 32,
         metrics=("accuracy",), callbacks=(), seed=None, augment=None, verbose: int = 1, shuffle: bool = True,
-        drop_last: bool = False, divergence="default", resume_from=None, distributed=False) -> History:
+        drop_last: bool = False, divergence="default", resume_from=None, distributed=False,
+        validation_split: float = 0.0, class_weight=None, sample_weight=None, initial_epoch: int = 0) -> History:
     """Train ``model`` to lower ``loss(model(X), y)`` with ``optimizer``; return the :class:`History`.
 
     ``train_data`` and ``val_data`` are ``(X, y)`` pairs, ``nnlab.data.ArrayDataset``
@@ -60,8 +62,26 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     Multi-task learning: a model returning {task: output} (``nn.MultiHead``), data
     ``(X, {task: y})`` and a dict of losses or a ``MultiTaskLoss`` (task weights);
     the history then has ``loss_<task>`` and ``<metric>_<task>`` (see :mod:`nnlab.train.multitask`).
+
+    Keras's options, with Keras's meaning: ``validation_split`` (in [0, 1)) holds
+    out the *last* fraction of ``train_data``, before shuffling, as the validation
+    data (instead of ``val_data``; see :func:`~nnlab.train.fit_data.split_validation`).
+    ``class_weight`` ({class index: weight}; classes left out weigh 1) or
+    ``sample_weight`` (one weight >= 0 per row of ``train_data``) weighs each
+    training sample's loss term, the batch's loss being Σ wᵢ·lᵢ / batch size as in
+    Keras 3 (why, and how per-sample values are taken: :mod:`nnlab.train.sample_weights`);
+    validation is not weighted.  ``initial_epoch=k`` resumes the numbering of an
+    earlier run: epochs k+1 .. ``epochs`` are trained (``epochs`` is the last
+    epoch's number, as in Keras) and logged with those numbers.
     """
     check_int("epochs", epochs, minimum=1, owner="fit")
+    check_int("initial_epoch", initial_epoch, minimum=0, owner="fit")
+    if initial_epoch > epochs:
+        raise ConfigError(f"fit: initial_epoch={initial_epoch} is after epochs={epochs}; epochs is the number of "
+                          f"the last epoch (as in Keras), so fit trains epochs - initial_epoch epochs")
+    validation_split = check_float("validation_split", validation_split, 0.0, 1.0, high_open=True, owner="fit")
+    if validation_split and val_data is not None:
+        raise ConfigError(f"fit: give val_data or validation_split={validation_split!r}, not both")
     if batch_size is not None:  # None: one batch of all the samples (batch gradient descent), as in DataLoader
         check_int("batch_size", batch_size, minimum=1, owner="fit")
     check_choice("verbose", verbose, (0, 1, 2), owner="fit")
@@ -74,11 +94,15 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
 
     loss = loss_by_name(loss)
     # dict targets and losses: per-task datasets, losses and metrics (loss_<task>, accuracy_<task>, ...)
-    loss, metrics, (train_data, val_data) = multitask.prepare(model, loss, metrics, [train_data, val_data],
-                                                              model_dtype(model))
     dtype = model_dtype(model)
+    loss, metrics, (train_data, val_data) = multitask.prepare(model, loss, metrics, [train_data, val_data], dtype)
     train_set = prepare_dataset(model, train_data, dtype, "train_data", loss)
     val_set = None if val_data is None else prepare_dataset(model, val_data, dtype, "val_data", loss)
+    weights = sample_weights.weighting(model, loss, train_set, class_weight, sample_weight, distributed)
+    if validation_split:
+        train_set, val_set = split_validation(train_set, validation_split)
+    if weights is not None:  # else the dataset and the loss stay as they are: no work per batch
+        train_set = weights.dataset(train_set)
     loss = with_activity_penalties(loss, model)  # activity penalties count in the loss fit minimizes and reports
     rng = None if seed is None else np.random.default_rng(seed)
     parallel = None
@@ -103,6 +127,7 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
     if parallel is not None:  # reduced logs first; on ranks other than 0 no file writers
         loss, optimizer, callbacks, verbose = parallel.wrap(model, loss, optimizer, callbacks, verbose)
         meters = parallel.training_meters(meters)  # a metric that is no sum sees the whole global batch
+    train_loss = loss if weights is None else with_activity_penalties(weights.loss, model)  # validation: unweighted
     savers = [cb for cb in callbacks if isinstance(cb, TrainingState)]
     callbacks = [cb for cb in callbacks if not isinstance(cb, TrainingState)]
     if verbose and not any(isinstance(cb, ProgressBar) for cb in callbacks):
@@ -121,13 +146,13 @@ def fit(model, loss, optimizer, train_data, val_data=None, epochs: int = 10, bat
 
     try:
         cbs.on_train_begin()
-        start = 0 if resume_from is None else load_state(resume_from, loop, optimizer)
-        if start and cbs.stop_training:  # the saved run had stopped (early stopping, divergence): it is over
+        start = initial_epoch if resume_from is None else _resumed_epoch(resume_from, loop, optimizer, initial_epoch)
+        if resume_from is not None and cbs.stop_training:  # the saved run had stopped (early stopping, ...): over
             history.stop_reason, start = _stop_reason(cbs, start - 1), epochs
         for epoch in range(start, epochs):
             cbs.on_epoch_begin(epoch)
             model.train()
-            logs = _train_epoch(model, loss, optimizer, loader, meters, cbs, epoch)
+            logs = _train_epoch(model, train_loss, optimizer, loader, meters, cbs, epoch)
             if parallel is not None:  # now: a Metric given as an instance is also validation's, which resets it
                 parallel.reduce_logs(logs)
             if val_set is not None:
@@ -304,6 +329,15 @@ def _bad_loss(value) -> str:
         return f"the loss function must return an nnlab Tensor, got {type(value).__name__}"
     return (f"the loss function must return a single value (a 0-d Tensor, e.g. reduction='mean'), "
             f"got shape {value.shape}")
+
+
+def _resumed_epoch(path, loop, optimizer, initial_epoch) -> int:
+    """The epoch after the one saved in ``path``; it must not come before ``initial_epoch``."""
+    start = load_state(path, loop, optimizer)
+    if start < initial_epoch:
+        raise ConfigError(f"fit: resume_from {str(path)!r} holds the state after epoch {start}, before "
+                          f"initial_epoch={initial_epoch}: resume a state of this run")
+    return start
 
 
 def _stop_reason(cbs, epoch) -> str:
