@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _leafgrad
 from . import _constants
+from . import _versions
 from ._leafgrad import Product
 
 
@@ -21,6 +22,7 @@ def run(root, grad: np.ndarray, retain_graph: bool) -> None:
     """Send ``grad`` (d root / d root) back through the graph that made ``root``."""
     grads = {id(root): grad}
     owned = set()  # ids of arrays already stored in some leaf's .grad
+    written = _versions.clock[0]  # 0 until the first in-place write: then each node is checked (_versions.py)
     for node in reverse_topological_order(root):
         g = grads.pop(id(node), None)
         if g is None:
@@ -29,6 +31,8 @@ def run(root, grad: np.ndarray, retain_graph: bool) -> None:
         if backward is None:
             _leafgrad.accumulate(node, g, owned)  # g may be a Product, computed into .grad
             continue
+        if written:
+            _versions.check(node)
         parent_grads = backward(g.value() if type(g) is Product else g)
         for parent, pg in zip(node._parents, parent_grads):
             if pg is None or not parent.requires_grad:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _backprop
+from . import _backprop, _versions
 
 DEFAULT_DTYPE = np.float32
 
@@ -106,9 +106,9 @@ class Tensor:
     or parameters) keep ``grad``; intermediate results pass theirs on.
     """
 
-    # _used: set when a recorded op took the tensor as a parent (ops/inplace.py refuses some in-place
-    # ops on such a tensor, whose consumers would otherwise backpropagate through the new value).
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_used", "__weakref__")
+    # _used: a recorded op took the tensor (ops/inplace.py refuses some in-place ops then); _made, _written:
+    # _versions.py's stamps (backward refuses a node whose input was written in place after it).
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_used", "_made", "_written", "__weakref__")
 
     # Make ``ndarray (op) Tensor`` call the Tensor's reflected operator.
     __array_ufunc__ = None
@@ -326,6 +326,8 @@ def make_result(data: np.ndarray, parents: tuple, backward) -> Tensor:
                 out._backward = backward
                 for q in parents:
                     q._used = True
+                if _versions.clock[0]:  # after an in-place write: the node's time, for backward's check
+                    out._made = _versions.clock[0]
                 return out
     out.requires_grad = False
     out._parents = ()
@@ -357,9 +359,7 @@ def as_floating(x) -> Tensor:
     float32 copy (``float_dtype``'s rule for non-floating operands, PyTorch's promotion for float ops),
     where the op would truncate its result to the integer dtype or leave it float64; float data as it is."""
     x = as_tensor(x)
-    if x.data.dtype.kind == "f":
-        return x
-    return as_tensor(x.data.astype(DEFAULT_DTYPE))
+    return x if x.data.dtype.kind == "f" else as_tensor(x.data.astype(DEFAULT_DTYPE))
 
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
@@ -379,10 +379,9 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
 def add_methods(*ops) -> None:
     """Make ops Tensor methods as they are: ``x.prod(axis)`` is ``reduce.prod(x, axis)``.
 
-    A plain function stored on the class binds the tensor as its first argument;
-    the signature and docstring stay the op's own.  Each op module calls this
-    at its end for its own ops (the bottom imports below bind modules, never
-    names, so the methods cannot be collected here while a module is half-loaded).
+    A plain function stored on the class binds the tensor as its first argument; the signature and
+    docstring stay the op's own.  Each op module calls this at its end for its own ops (the bottom
+    imports bind modules, never names, so methods cannot be collected here while one is half-loaded).
     """
     for op in ops:
         setattr(Tensor, op.__name__, op)

@@ -19,6 +19,7 @@ The rules, as torch's:
 
 import numpy as np
 
+from .. import _versions
 from ..tensor import Tensor, add_methods, as_tensor, is_grad_enabled, make_result, no_grad
 from . import elementwise as _ew
 from . import indexing as _indexing
@@ -53,6 +54,7 @@ def _apply(t, other, op, name, derivative_one=False):
     with no_grad():
         out = op(t, other).data
     np.copyto(t.data, out, casting="same_kind")
+    _versions.written(t)  # an op recorded before now would compute its gradient from the new values
     return t
 
 
@@ -125,6 +127,7 @@ def setitem(t, index, value):
         _apply(t, value, op, "__setitem__")
     else:
         t.data[index] = value.data if isinstance(value, Tensor) else value  # views of t see it, as torch
+        _versions.written(t)
 
 
 add_methods(add_, sub_, mul_, div_, clamp_, fill_, zero_, copy_)
