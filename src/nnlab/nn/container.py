@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import ConfigError
 from .activations import ReLU
 from .module import Module, elements
+from .module_torch import epoch as hooks_epoch, has_hooks
 from .linear import Linear
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d
 from .pooling import MaxPool1d, MaxPool2d
@@ -135,10 +136,12 @@ class Sequential(Module):
     def forward(self, x):
         d = self.__dict__
         plan, planned = d["_plan"], d["_planned"]
-        if len(planned) != len(self._modules) or planned != tuple(self._modules.values()):
-            # The layers changed since the plan (appended, replaced, deleted, or written into _modules directly):
-            # comparing the tuples costs well under a microsecond, so no path that changes them can be missed.
-            d["_planned"] = tuple(self._modules.values())
+        if (len(planned) != len(self._modules) or planned != tuple(self._modules.values())
+                or d.get("_hooks_epoch") != hooks_epoch[0]):
+            # The layers changed since the plan (appended, replaced, deleted, or written into _modules directly),
+            # or a forward hook came or went (a fused pair would skip it): comparing the tuples costs well under
+            # a microsecond, so no path that changes them can be missed.
+            d["_planned"], d["_hooks_epoch"] = tuple(self._modules.values()), hooks_epoch[0]
             plan = d["_plan"] = _plan(d["_planned"])
         for layer, after in plan:
             if after is None:
@@ -174,9 +177,10 @@ _WITH_RELU = (Linear, BatchNorm, BatchNorm1d, BatchNorm2d)  # the layers with a 
 
 
 def _pairs(first, second) -> bool:
-    """Whether ``first`` then ``second`` runs as one step of ``Sequential.forward``."""
-    return ((type(first) in _WITH_RELU and type(second) is ReLU)
-            or (type(first) is ReLU and type(second) in _MAX_POOLS and set(second.dilation) == {1}))
+    """Whether ``first`` then ``second`` runs as one step of ``Sequential.forward`` (never a layer with hooks)."""
+    return (((type(first) in _WITH_RELU and type(second) is ReLU)
+             or (type(first) is ReLU and type(second) in _MAX_POOLS and set(second.dilation) == {1}))
+            and not has_hooks(first) and not has_hooks(second))
 
 
 def _plan(layers) -> list:

@@ -19,9 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._checks import check_dtype
 from ..errors import ConfigError
 from ..tensor import Tensor
+from .module_torch import TorchModuleMethods
 from .parameter import Parameter, is_weight
 
 
@@ -49,7 +49,7 @@ def normalize_shape(input_shape) -> tuple:
     return shape
 
 
-class Module:
+class Module(TorchModuleMethods):
     """Base class of layers and models.
 
     Subclasses call ``super().__init__()`` first, then assign parameters,
@@ -155,10 +155,11 @@ class Module:
     def children(self):
         return iter(self._modules.values())
 
-    def named_parameters(self, prefix: str = ""):
-        """(dotted name, Parameter) pairs over this module and its submodules; a shared parameter once."""
+    def named_parameters(self, prefix: str = "", recurse: bool = True):
+        """(dotted name, Parameter) pairs over this module and its submodules (``recurse=False``: its own); a shared
+        parameter once."""
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        for module_name, module in self.named_modules(prefix) if recurse else ((prefix, self),):
             for name, p in module._parameters.items():
                 if id(p) not in seen:
                     seen.add(id(p))
@@ -265,29 +266,6 @@ class Module:
         """``requires_grad_(True)``: let frozen parameters learn again."""
         return self.requires_grad_(True)
 
-    def astype(self, dtype) -> "Module":
-        """Convert floating parameters and buffers to ``dtype`` in place (``double()`` for gradchecks).
-
-        Gradients are dropped.  Shared parameters stay shared (the Parameter
-        objects are kept; only their arrays change), but arrays an optimizer
-        already holds are no longer the model's: convert before building one.
-        """
-        dtype = check_dtype(dtype, owner="astype")
-        for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None
-        for m in self.modules():
-            for name, b in list(m._buffers.items()):
-                if b is not None and b.dtype.kind == "f":
-                    setattr(m, name, b.astype(dtype))
-        return self
-
-    def double(self) -> "Module":
-        return self.astype(np.float64)
-
-    def float(self) -> "Module":
-        return self.astype(np.float32)
-
     # ------------------------------------------------------------ state dicts
     def _state_arrays(self) -> OrderedDict:
         """Name → the live array (parameter data or buffer), in PyTorch's order."""
@@ -304,9 +282,10 @@ class Module:
                     out[_join(module_name, name)] = b
         return out
 
-    def state_dict(self) -> OrderedDict:
-        """An ordered dict of name → NumPy array copy: parameters and buffers, a shared one once."""
-        return OrderedDict((k, v.copy()) for k, v in self._state_arrays().items())
+    def state_dict(self, keep_vars: bool = False) -> OrderedDict:
+        """An ordered dict of name → NumPy array copy: parameters and buffers, a shared one once
+        (``keep_vars=True``: the live arrays themselves, not copies)."""
+        return OrderedDict((k, v if keep_vars else v.copy()) for k, v in self._state_arrays().items())
 
     def load_state_dict(self, state, strict: bool = True) -> LoadResult:
         """Copy ``state`` into the existing arrays, in place (``array[...] = value``).
