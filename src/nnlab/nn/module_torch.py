@@ -94,17 +94,22 @@ class TorchModuleMethods:
         """
         return self._add_hook("_forward_hooks", hook)
 
-    def add_module(self, name: str, module) -> None:
-        """``setattr(self, name, module)`` with PyTorch's checks on ``name``; ``None`` registers no module."""
+    def _register(self, owner: str, name, value, kind, registry: dict) -> None:
+        """``setattr(self, name, value)`` after PyTorch's checks on ``name`` and ``value``; None registers nothing."""
         if not isinstance(name, str) or not name or "." in name:
-            raise ConfigError(f"add_module: a module name is a non-empty string without '.', got {name!r}")
-        if module is not None and not isinstance(module, TorchModuleMethods):
-            raise ConfigError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
-        if name not in self._modules and hasattr(self, name):
-            raise ConfigError(f"add_module: {type(self).__name__} already has an attribute {name!r}")
-        if module is None:
-            return
-        setattr(self, name, module)
+            raise ConfigError(f"{owner}: a name is a non-empty string without '.', got {name!r}")
+        if value is not None and not isinstance(value, kind):
+            raise ConfigError(f"{owner}: {name!r} must be a {kind.__name__}, got {type(value).__name__}")
+        if name not in registry and hasattr(self, name):
+            raise ConfigError(f"{owner}: {type(self).__name__} already has an attribute {name!r}")
+        if value is not None:
+            setattr(self, name, value)
+
+    def add_module(self, name: str, module) -> None:
+        """``setattr(self, name, module)`` with PyTorch's checks on ``name``."""
+        from .module import Module
+
+        self._register("add_module", name, module, Module, self._modules)
 
     register_module = add_module
 
@@ -112,14 +117,7 @@ class TorchModuleMethods:
         """``setattr(self, name, param)`` for a Parameter, with PyTorch's checks on ``name``."""
         from .parameter import Parameter
 
-        if not isinstance(name, str) or not name or "." in name:
-            raise ConfigError(f"register_parameter: a name is a non-empty string without '.', got {name!r}")
-        if param is not None and not isinstance(param, Parameter):
-            raise ConfigError(f"register_parameter: {name!r} must be a Parameter, got {type(param).__name__}")
-        if name not in self._parameters and hasattr(self, name):
-            raise ConfigError(f"register_parameter: {type(self).__name__} already has an attribute {name!r}")
-        if param is not None:
-            setattr(self, name, param)
+        self._register("register_parameter", name, param, Parameter, self._parameters)
 
     def get_parameter(self, target: str):
         """The Parameter at a dotted ``target`` ("0.weight")."""
