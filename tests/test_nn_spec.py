@@ -39,6 +39,7 @@ MODELS = {
     "PReLU": lambda: nn.PReLU(0.1, num_parameters=4),
     "ELU": lambda: nn.ELU(0.5),
     "Softmax": lambda: nn.Softmax(axis=-1, temperature=2.0),
+    "LogSoftmax": lambda: nn.LogSoftmax(dim=1, beta=0.5),
     "Identity": nn.Identity,
     "Softmax-beta": lambda: nn.Softmax(axis=0, beta=3.0),
     "GELU-tanh": lambda: nn.GELU(approximate="tanh"),

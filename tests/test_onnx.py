@@ -104,6 +104,7 @@ CASES = [
     ("Softmax", lambda: _mlp(nn.ReLU(), width=6).append(nn.Softmax()), 5),
     ("Softmax-temperature", lambda: _mlp(nn.ReLU()).append(nn.Softmax(temperature=2.5)), 5),
     ("Softmax-beta", lambda: _mlp(nn.ReLU()).append(nn.Softmax(beta=3.0)), 5),
+    ("LogSoftmax", lambda: _mlp(nn.ReLU()).append(nn.LogSoftmax(dim=1, temperature=2.0)), 5),
     ("GELU", lambda: _mlp(nn.GELU()), 5),
     ("GELU-tanh", lambda: _mlp(nn.GELU(approximate="tanh")), 5),
     ("SiLU", lambda: _mlp(nn.SiLU()), 5),

@@ -162,6 +162,7 @@ OPS += [
        params={"weight": WEIGHTS, "reduction": REDUCTIONS}),
     Op("huber", losses.huber_loss, _tf("huber_loss"), SAME, (_apart, "real"), TT,
        params={"delta": [1.0, 0.5, 2.5], "reduction": REDUCTIONS}),
+    Op("l1", losses.l1_loss, _tf("l1_loss"), SAME, (_apart, "real"), TT, params={"reduction": REDUCTIONS}),
     Op("smooth_l1", losses.smooth_l1_loss, _tf("smooth_l1_loss"), SAME, (_apart, "real"), TT,
        params={"beta": [1.0, 0.5, 0.0, 2.0], "reduction": REDUCTIONS}),
     Op("kl_div", losses.kl_div, _torch_kl, SAME, ("logprobs", "soft"), TT, params={"reduction": KL_REDUCTIONS}),

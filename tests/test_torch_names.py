@@ -103,3 +103,35 @@ def test_sync_batchnorm_keeps_the_1d_2d_class():
         model[1](np.ones((4, 3), np.float32))
     assert [type(m).__name__ for m in revert_sync_batchnorm(model)] == ["BatchNorm1d", "BatchNorm2d", "BatchNorm"]
     assert nnlab.nn.to_spec(convert_sync_batchnorm(model))["layers"][0]["type"] == "BatchNorm1d"
+
+
+def test_softmax_modules_take_dim_and_match_torch():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((3, 4, 5)).astype(np.float32)
+    for ours, theirs in [(nnlab.nn.Softmax(dim=1), torch.nn.Softmax(dim=1)),
+                         (nnlab.nn.LogSoftmax(dim=-1), torch.nn.LogSoftmax(dim=-1)),
+                         (nnlab.nn.LogSoftmax(1), torch.nn.LogSoftmax(1))]:
+        xt = nnlab.tensor(x, requires_grad=True)
+        xr = torch.tensor(x, requires_grad=True)
+        w = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
+        (ours(xt) * nnlab.tensor(w)).sum().backward()
+        (theirs(xr) * torch.tensor(w)).sum().backward()
+        np.testing.assert_allclose(ours(x).data, theirs(torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(xt.grad, xr.grad.numpy(), rtol=1e-4, atol=1e-5)
+    assert repr(nnlab.nn.LogSoftmax(dim=1)) == "LogSoftmax(axis=1)"
+    with pytest.raises(ConfigError, match="not both"):
+        nnlab.nn.Softmax(0, dim=1)
+
+
+def test_l1_loss_class_in_nn_and_losses():
+    torch = pytest.importorskip("torch")
+    assert nnlab.nn.L1Loss is nnlab.losses.L1Loss is nnlab.losses.get("l1").__class__
+    p = nnlab.tensor([[1.0, -2.0], [0.5, 0.0]], requires_grad=True)
+    t = np.array([[0.0, 0.0], [1.0, 0.0]], np.float32)
+    loss = nnlab.nn.L1Loss()(p, t)
+    loss.backward()
+    tp = torch.tensor(p.data, requires_grad=True)
+    ref = torch.nn.L1Loss()(tp, torch.tensor(t))
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item())
+    np.testing.assert_allclose(p.grad, tp.grad.numpy())

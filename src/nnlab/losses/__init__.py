@@ -23,10 +23,13 @@ from .binary import BCELoss, BCEWithLogitsLoss, binary_cross_entropy, binary_cro
 from .classification import CrossEntropyLoss, NLLLoss, cross_entropy, nll_loss, one_hot
 from .divergence import KLDivLoss, kl_div
 from .penalties import l1_penalty, l2_penalty
-from .regression import EuclideanLoss, HuberLoss, MSELoss, SmoothL1Loss, euclidean_loss, huber_loss, mse_loss, smooth_l1_loss
+from .regression import (
+    EuclideanLoss, HuberLoss, L1Loss, MSELoss, SmoothL1Loss, euclidean_loss, huber_loss, l1_loss, mse_loss, smooth_l1_loss,
+)
 
 __all__ = [
     "mse_loss",
+    "l1_loss",
     "euclidean_loss",
     "huber_loss",
     "smooth_l1_loss",
@@ -40,6 +43,7 @@ __all__ = [
     "l2_penalty",
     "Loss",
     "MSELoss",
+    "L1Loss",
     "EuclideanLoss",
     "HuberLoss",
     "SmoothL1Loss",

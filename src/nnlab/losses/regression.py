@@ -44,6 +44,17 @@ def mse_loss(pred, target, reduction="mean"):
     return _elementwise_node(pred, target, diff * diff, diff * diff.dtype.type(2), reduction)
 
 
+def l1_loss(pred, target, reduction="mean"):
+    """Mean absolute error mean(|pred − target|), equal to ``torch.nn.L1Loss``; gradient sign(pred − target) (0 at 0).
+
+    >>> import nnlab
+    >>> l1_loss(nnlab.tensor([1.0, 3.0]), [0.0, 1.0]).item()
+    1.5
+    """
+    pred, target, diff = _difference(pred, target, reduction, "l1_loss")
+    return _elementwise_node(pred, target, np.abs(diff), np.sign(diff), reduction)
+
+
 def euclidean_loss(pred, target, reduction="mean"):
     """The seeds' Euclidean cost ½‖pred − target‖², summed over outputs, averaged over the batch.
 
@@ -115,6 +126,11 @@ def smooth_l1_loss(pred, target, reduction="mean", beta=1.0):
 @register("mse", mse_loss)
 class MSELoss(Loss):
     """Mean squared error, as ``torch.nn.MSELoss``."""
+
+
+@register("l1", l1_loss)
+class L1Loss(Loss):
+    """Mean absolute error, as ``torch.nn.L1Loss``."""
 
 
 @register("euclidean", euclidean_loss)

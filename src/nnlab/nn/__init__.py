@@ -1,7 +1,7 @@
 """Neural-network building blocks: Module, Parameter, layers, containers, activations, initializers, specs, losses."""
 
 from . import functional, init
-from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activations import ELU, PReLU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import Residual, Sequential
 from .conv import Conv1d, Conv2d
 from .embedding import Embedding
@@ -19,7 +19,8 @@ from .pooling import (
 from .spec import from_spec, layer_types, register, to_spec
 # The loss classes, where torch users look for them (nn.CrossEntropyLoss()): the same classes as nnlab.losses
 from ..losses import (
-    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, EuclideanLoss, HuberLoss, KLDivLoss, MSELoss, NLLLoss, SmoothL1Loss,
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, EuclideanLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+    SmoothL1Loss,
 )
 from .sparsity import ActivityRegularization
 
@@ -46,6 +47,7 @@ __all__ = [
     "PReLU",
     "ELU",
     "Softmax",
+    "LogSoftmax",
     "Identity",
     "GELU",
     "SiLU",
@@ -73,6 +75,7 @@ __all__ = [
     "CrossEntropyLoss",
     "NLLLoss",
     "MSELoss",
+    "L1Loss",
     "EuclideanLoss",
     "HuberLoss",
     "SmoothL1Loss",

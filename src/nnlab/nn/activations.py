@@ -19,7 +19,7 @@ from ..tensor import Tensor, as_tensor, make_result
 from .module import Module, elements
 from .parameter import Parameter
 
-__all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Identity", "prelu"]
+__all__ = ["Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "LogSoftmax", "Identity", "prelu"]
 
 
 class _Elementwise(Module):
@@ -122,15 +122,21 @@ class Softmax(_Elementwise):
     The default is the usual softmax; giving both is an error (see :func:`nnlab.functional.softmax`).
     """
 
-    def __init__(self, axis=-1, temperature=None, *, beta=None):
+    def __init__(self, axis=-1, temperature=None, *, beta=None, dim=None):
         super().__init__()
-        self.axis = check_int("axis", axis, owner="Softmax")
+        if dim is not None:  # PyTorch's name for the axis
+            if axis != -1:
+                raise ConfigError(f"{type(self).__name__}: give axis ({axis!r}) or PyTorch's dim ({dim!r}), not both")
+            axis = dim
+        self.axis = check_int("axis", axis, owner=type(self).__name__)
         F.input_scale(temperature, beta, "Softmax")  # validates both
         self.temperature = None if temperature is None else float(temperature)
         self.beta = None if beta is None else float(beta)
 
+    fn = staticmethod(F.softmax)
+
     def forward(self, x):
-        return F.softmax(x, self.axis, self.temperature, beta=self.beta)
+        return type(self).fn(x, self.axis, self.temperature, beta=self.beta)
 
     def _scales(self) -> bool:
         return self.temperature not in (None, 1.0) or self.beta not in (None, 1.0)
@@ -149,6 +155,12 @@ class Softmax(_Elementwise):
 
     def extra_repr(self):
         return ", ".join(f"{k}={v}" for k, v in self.spec_args().items())
+
+
+class LogSoftmax(Softmax):
+    """log softmax(x / T) along ``axis`` (``dim=``, PyTorch's name), stable for large logits; see :class:`Softmax`."""
+
+    fn = staticmethod(F.log_softmax)
 
 
 def slope_shape(num_parameters: int, shape) -> tuple:

@@ -8,7 +8,7 @@ import inspect
 
 from .. import functional as _functional
 from ..losses import (  # noqa: F401
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div, mse_loss, nll_loss,
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
     one_hot, smooth_l1_loss,
 )
 from ..ops.shape import pad  # noqa: F401

@@ -35,7 +35,7 @@ import inspect
 import math
 
 from ..errors import ConfigError
-from .activations import ELU, PReLU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activations import ELU, PReLU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from . import activations_extra
 from .container import Residual, Sequential
 from .conv import Conv1d, Conv2d
@@ -80,7 +80,7 @@ def register(cls=None, *, name: str | None = None):
 
 for _cls in (
     Linear, Sequential, Residual, Maxout, BatchNorm, BatchNorm1d, BatchNorm2d, Dropout, GaussianNoise, TiedLinear,
-    Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, Identity,
+    Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, LogSoftmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
     Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding,

@@ -113,14 +113,14 @@ def _prelu(m, g, x, value):
     return g.op("PRelu", [x, g.const(alpha, "alpha")])
 
 
-@leaf(nn.Softmax)
+@leaf(nn.Softmax, nn.LogSoftmax)
 def _softmax(m, g, x, value):
     from ..functional import input_scale
 
-    scale = input_scale(m.temperature, m.beta, "Softmax")
+    scale = input_scale(m.temperature, m.beta, type(m).__name__)
     if scale != 1.0:
         x = g.op("Mul", [x, g.scalar(scale, "softmax_scale")], "scaled")
-    return g.op("Softmax", [x], axis=m.axis)
+    return g.op(type(m).__name__, [x], axis=m.axis)  # the ONNX ops share the layers' names
 
 
 @leaf(activations_extra.GELU)
