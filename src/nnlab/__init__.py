@@ -4,6 +4,7 @@ from . import functional, random
 from . import init, losses, nn
 from . import data, datasets
 from . import optim
+from . import autograd
 from . import train
 from . import ensemble, pretrain
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
@@ -26,7 +27,7 @@ from .ops.torch_names import allclose, equal, is_tensor, isclose  # noqa: F401
 from .ops.indexing import gather, scatter_add, take_along_axis
 from .ops.shape import chunk, concatenate, flip, pad, roll, split, stack, tril, triu
 from .random import manual_seed, seed
-from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled, tensor
+from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, tensor
 
 from ._version import __version__
 
@@ -37,6 +38,8 @@ __all__ = [
     "is_grad_enabled",
     "enable_grad",
     "set_grad_enabled",
+    "inference_mode",
+    "autograd",
     "gradcheck",
     "GradcheckResult",
     "functional",

@@ -12,21 +12,48 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _leafgrad
+from . import _hooks, _leafgrad
 from . import _constants
 from . import _versions
 from ._leafgrad import Product
 
 
-def run(root, grad: np.ndarray, retain_graph: bool) -> None:
-    """Send ``grad`` (d root / d root) back through the graph that made ``root``."""
-    grads = {id(root): grad}
+def run(roots, seeds, retain_graph: bool, inputs=None):
+    """Send each seed (d root / d root) back through the graph that made its root.
+
+    Without ``inputs`` (``backward``) the gradients reaching the leaves go into their ``.grad``.  With
+    ``inputs`` (``autograd.grad``) no leaf's ``.grad`` is touched and only the nodes between the
+    roots and the inputs run, as torch: the result maps ``id(input)`` to its gradient (None if
+    unreached).  Hooks and ``retain_grad`` are looked for once a tensor asked for them (``_hooks.py``).
+    """
+    grads = {}
+    for root, seed in zip(roots, seeds):
+        previous = grads.get(id(root))
+        grads[id(root)] = seed if previous is None else previous + seed
     owned = set()  # ids of arrays already stored in some leaf's .grad
     written = _versions.clock[0]  # 0 until the first in-place write: then each node is checked (_versions.py)
-    for node in reverse_topological_order(root):
+    hooked = _hooks.registered[0]  # 0 until the first hook or retain_grad
+    order = reverse_topological_order(*roots)
+    captured = None
+    if inputs is not None:
+        captured = dict.fromkeys(map(id, inputs))
+        needed = _leading_to(order, captured)
+    for node in order:
         g = grads.pop(id(node), None)
         if g is None:
             continue
+        if captured is not None:
+            key = id(node)
+            if key not in needed and key not in captured:
+                continue  # off the path to the inputs: torch runs neither its backward nor its hooks
+            if hooked:
+                g = _hooks.run(node, g, owned)
+            if key in captured:
+                captured[key] = g = _leafgrad.array(g)
+            if key not in needed:
+                continue  # an input with no other input behind it, or a leaf: its .grad stays
+        elif hooked:
+            g = _hooks.run(node, g, owned)
         backward = node._backward
         if backward is None:
             _leafgrad.accumulate(node, g, owned)  # g may be a Product, computed into .grad
@@ -43,6 +70,16 @@ def run(root, grad: np.ndarray, retain_graph: bool) -> None:
         if not retain_graph:
             node._parents = ()
             node._backward = released
+    return captured
+
+
+def _leading_to(order: list, targets: dict) -> set:
+    """Ids of the nodes of ``order`` with one of ``targets`` (ids) among their ancestors: those whose backward must run."""
+    needed = set()
+    for node in reversed(order):  # parents first
+        if any(id(p) in needed or id(p) in targets for p in node._parents):
+            needed.add(id(node))
+    return needed
 
 
 def released(_g):
@@ -53,15 +90,15 @@ def released(_g):
     )
 
 
-def reverse_topological_order(root) -> list:
-    """Nodes that require grad, each before all of its parents (iterative DFS).
+def reverse_topological_order(*roots) -> list:
+    """The nodes behind ``roots`` that require grad, each before all of its parents (iterative DFS).
 
     A leaf (no backward) is placed when first seen, not stacked twice: it still
     comes after every node that uses it, and the other nodes keep their order.
     """
     order = []
     visited = set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
         node, expanded = stack.pop()
         if expanded:

@@ -14,6 +14,8 @@ tensor, not only the ops that saved it for their gradient.
 
 from __future__ import annotations
 
+from ._gradfn import op_name
+
 clock = [0]  # in-place writes so far (a list: the modules that read it keep a reference)
 
 _MESSAGE = ("one of the tensors needed for gradient computation has been modified by an in-place operation "
@@ -32,5 +34,4 @@ def check(node) -> None:
     made = getattr(node, "_made", 0)
     for parent in node._parents:
         if getattr(parent, "_written", 0) > made:
-            name = getattr(node._backward, "__qualname__", "?").split(".<locals>")[0]
-            raise RuntimeError(_MESSAGE.format(shape=tuple(parent.data.shape), op=name))
+            raise RuntimeError(_MESSAGE.format(shape=tuple(parent.data.shape), op=op_name(node._backward)))

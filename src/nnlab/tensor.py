@@ -16,86 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _backprop, _versions
+from . import _backprop, _gradfn, _hooks, _versions
+from ._gradmode import _GradMode, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 
 DEFAULT_DTYPE = np.float32
-
-
-class _GradMode:
-    """Global switch read by every op; ``no_grad`` flips it."""
-
-    enabled = True
-
-
-class _GradSwitch:
-    """Context manager (and decorator) that sets grad mode for its block and restores it after."""
-
-    _mode = False
-
-    def __enter__(self):
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = self._mode
-        return self
-
-    def __exit__(self, *exc):
-        _GradMode.enabled = self._previous
-        return False
-
-    def __call__(self, fn):
-        import functools
-
-        mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with _GradSwitch.__new__(_GradSwitch) as switch:  # a fresh switch: calls may nest or recurse
-                switch._mode = mode
-                _GradMode.enabled = mode
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-
-class no_grad(_GradSwitch):
-    """Context manager (and decorator) inside which no graph is recorded.
-
-    >>> import nnlab
-    >>> w = nnlab.tensor([1.0], requires_grad=True)
-    >>> with nnlab.no_grad():
-    ...     y = w * 2
-    >>> y.requires_grad
-    False
-    """
-
-    _mode = False
-
-
-class enable_grad(_GradSwitch):
-    """Records the graph again inside a ``no_grad`` block (``torch.enable_grad``)."""
-
-    _mode = True
-
-
-class set_grad_enabled(_GradSwitch):
-    """``set_grad_enabled(False)`` is ``no_grad()``, ``set_grad_enabled(True)`` is ``enable_grad()``, as torch;
-    called as a plain function (not in ``with``) it sets the mode from then on, also as torch."""
-
-    def __init__(self, mode: bool):
-        self._mode = bool(mode)
-        self._before_call = _GradMode.enabled
-        _GradMode.enabled = self._mode
-
-    def __enter__(self):
-        self._previous = self._before_call  # __init__ already set the mode; __exit__ restores the old one
-        return self
-
-    def __call__(self, fn):
-        _GradMode.enabled = self._before_call  # as a decorator it changes nothing until fn runs
-        return super().__call__(fn)
-
-
-def is_grad_enabled() -> bool:
-    return _GradMode.enabled
 
 
 class Tensor:
@@ -107,8 +31,10 @@ class Tensor:
     """
 
     # _used: a recorded op took the tensor (ops/inplace.py refuses some in-place ops then); _made, _written:
-    # _versions.py's stamps (backward refuses a node whose input was written in place after it).
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_used", "_made", "_written", "__weakref__")
+    # _versions.py's stamps (backward refuses a node whose input was written in place after it); _hooks,
+    # _retains: register_hook and retain_grad (_hooks.py).  All unset until needed (read with getattr).
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_used", "_made", "_written", "_hooks",
+                 "_retains", "__weakref__")
 
     # Make ``ndarray (op) Tensor`` call the Tensor's reflected operator.
     __array_ufunc__ = None
@@ -185,16 +111,22 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     # ---------------------------------------------------------------- backward
-    def backward(self, gradient=None, retain_graph: bool = False, *, grad=None) -> None:
+    def backward(self, gradient=None, retain_graph: bool = False, create_graph: bool = False, inputs=None, *,
+                 grad=None) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
 
         Without ``gradient`` the tensor must hold a single value (a loss); otherwise
         ``gradient`` (torch's name; ``grad=`` is the older nnlab one) is the upstream
-        gradient, of the tensor's shape.
+        gradient, of the tensor's shape.  ``inputs`` and ``create_graph`` are
+        :func:`nnlab.autograd.backward`'s.
         """
         if gradient is not None and grad is not None:
             raise TypeError("backward: give gradient= or its old name grad=, not both")
         grad = gradient if grad is None else grad
+        if create_graph or inputs is not None:
+            from .autograd import backward  # at call time: the autograd package imports this module
+
+            return backward(self, grad, retain_graph, create_graph, inputs)
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad (no graph was recorded)")
         if grad is None:
@@ -209,7 +141,25 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"gradient shape {grad.shape} does not match tensor shape {self.shape}")
 
-        _backprop.run(self, grad, retain_graph)
+        _backprop.run((self,), (grad,), retain_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with the gradient reaching this tensor in every backward; a value it returns
+        replaces that gradient (torch's rule).  Returns a handle whose ``remove()`` takes the hook off."""
+        return _hooks.register_hook(self, hook)
+
+    def retain_grad(self) -> None:
+        """Make this non-leaf keep its gradient in ``.grad`` (accumulated, as a leaf's); a leaf: nothing to do."""
+        _hooks.retain_grad(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return _hooks.retains_grad(self)
+
+    @property
+    def grad_fn(self):
+        """None for a leaf, else the op that made the tensor (``grad_fn.name()``, e.g. ``"MulBackward"``)."""
+        return _gradfn.grad_fn(self)
 
     # ------------------------------------------------------------- operators
     def __add__(self, other):
