@@ -44,15 +44,13 @@ def run(roots, seeds, retain_graph: bool, inputs=None):
             continue
         if captured is not None:
             key = id(node)
-            if key not in needed and key not in captured:
-                continue  # off the path to the inputs: torch runs neither its backward nor its hooks
-            if hooked:
-                g = _hooks.run(node, g, owned)
-            if key in captured:
+            if key not in needed:  # a leaf, an input with no other input behind it, or off the path to the inputs
+                if key in captured:  # torch runs an input's hooks, then takes its gradient; neither its backward
+                    captured[key] = _leafgrad.array(_hooks.run(node, g, owned) if hooked else g)
+                continue
+            if key in captured:  # an input whose backward runs on: torch takes its gradient before its hooks
                 captured[key] = g = _leafgrad.array(g)
-            if key not in needed:
-                continue  # an input with no other input behind it, or a leaf: its .grad stays
-        elif hooked:
+        if hooked:
             g = _hooks.run(node, g, owned)
         backward = node._backward
         if backward is None:

@@ -88,10 +88,8 @@ class inference_mode(_GradSwitch):
     """``torch.inference_mode``: in nnlab the same as ``no_grad`` (no graph is recorded), as a context manager
     or decorator (``@inference_mode()``, or bare ``@inference_mode`` as torch allows).  Torch's extra guarantee
     (a tensor made inside can never join a graph) has no nnlab counterpart: such a tensor is an ordinary
-    tensor that does not require grad.  ``inference_mode(False)`` leaves grad mode alone, as torch.
+    tensor that does not require grad.  ``inference_mode(False)`` records the graph, as torch's does.
     """
-
-    _mode = False
 
     def __new__(cls, mode=True):
         if callable(mode):  # bare ``@inference_mode``
@@ -101,13 +99,4 @@ class inference_mode(_GradSwitch):
     def __init__(self, mode: bool = True):
         if not isinstance(mode, bool):
             raise TypeError(f"inference_mode: mode must be True or False, got {mode!r}")
-        self._off = not mode
-
-    def __enter__(self):
-        return self if self._off else super().__enter__()
-
-    def __exit__(self, *exc):
-        return False if self._off else super().__exit__(*exc)
-
-    def __call__(self, fn):
-        return fn if self._off else super().__call__(fn)
+        self._mode = not mode

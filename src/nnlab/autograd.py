@@ -47,7 +47,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     outputs = _tensors(outputs, "outputs")
     inputs = _tensors(inputs, "inputs")
     if not inputs:
-        raise RuntimeError("grad requires non-empty inputs.")
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     seeds = _seeds(outputs, grad_outputs)
     for t in inputs:
         if not t.requires_grad:
