@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .. import losses, nn, optim
+from .. import nn, optim
 from .._checks import check_bool, check_choice, check_dtype, check_float, check_int
 from ..errors import ConfigError
 from ..optim import schedules
@@ -23,6 +23,7 @@ from ..train import callbacks as cb
 from ..train import fit as train_fit
 from ..train import predict as train_predict
 from ._stopping import MLPEpochRule
+from ._weights import PenalizedClassLoss, PenalizedLoss, training_weights
 
 # scikit-learn's activation names first, then nnlab's own (the class names in lower case).
 ACTIVATIONS = {"identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
@@ -209,22 +210,21 @@ class NNBase(BaseEstimator):
         return [cb.LearningRateScheduler(fn)]
 
     def _loss(self):
-        """The data loss plus MLP's penalty α/(2·n_batch)·Σ‖W‖² over the weights (not the biases)."""
-        base, model, alpha = self._data_loss(), self.model_, float(self.alpha)
-        if alpha == 0:
-            return base
+        """The data loss plus MLP's penalty α/(2·n_batch)·Σ‖W‖² over the weights (not the biases).
 
-        def penalized(output, target):
-            return base(output, target) + losses.l2_penalty(model, alpha / len(target))
-
-        return penalized
+        An nnlab Loss object, so that ``fit`` can also compute it per sample for ``sample_weight``.
+        """
+        cls = PenalizedClassLoss if is_classifier(self) else PenalizedLoss
+        return cls(self._data_loss(), self.model_, self.alpha)
 
     # ------------------------------------------------------------- fitting
-    def _fit(self, X, y, incremental: bool):
+    def _fit(self, X, y, incremental: bool, sample_weight=None):
         self._check_settings()
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, y = self._validate_xy(X, y, reset=first)
-        y = self._encode_targets(y, first)
+        classes = self._target_classes(y, first)[1] if is_classifier(self) else None
+        weights = training_weights(self, X, y, sample_weight, classes)  # checked before anything is changed
+        y = self._encode_targets(y, first, weights)
         if first:
             self._rng = check_random_state(self.random_state)
             generator = np.random.default_rng(self._rng.randint(2**31 - 1))
@@ -252,12 +252,20 @@ class NNBase(BaseEstimator):
             # MLPClassifier's rule: stratify only when its n_outputs_ is 1, i.e. binary labels (one binarized
             # column); a multiclass split is not stratified, so a class rarer than the split is no error.
             stratify = y if self._stratify and len(self.classes_) <= 2 else None
-            X, X_val, y, y_val = train_test_split(X, y, random_state=self._rng, test_size=self.validation_fraction,
-                                                  stratify=stratify)
+            arrays = (X, y) if weights is None else (X, y, weights)
+            parts = train_test_split(*arrays, random_state=self._rng, test_size=self.validation_fraction,
+                                     stratify=stratify)
+            X, X_val, y, y_val = parts[:4]
             if len(X_val) < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
                                  "your dataset.")
-            validation = (X_val, y_val)
+            # MLP's rule: the validation score is weighted by the held-out rows' weights
+            validation = (X_val, y_val, None if weights is None else parts[5])
+            if weights is not None:
+                if not parts[4].sum() > 0:
+                    raise ValueError("The sample weights of the training part of early_stopping's split are all "
+                                     "zero; give more rows weight > 0 or a smaller 'validation_fraction'")
+                weights = parts[4] * (len(parts[4]) / parts[4].sum())  # mean 1 again over the rows that train
         n = len(X)
         if self.batch_size == "auto":
             batch_size = min(200, n)
@@ -270,7 +278,7 @@ class NNBase(BaseEstimator):
         history = train_fit(self.model_, self._loss(), self._optimizer, (X, y), epochs=1 if incremental else
                             self.max_iter, batch_size=batch_size, metrics=(), callbacks=[rule,
                             *schedule], seed=int(self._rng.randint(2**31 - 1)),
-                            verbose=2 if self.verbose else 0, shuffle=self.shuffle)
+                            verbose=2 if self.verbose else 0, shuffle=self.shuffle, sample_weight=weights)
         if validation is not None:
             if rule.best_state is not None:
                 self.model_.load_state_dict(rule.best_state)

@@ -3,7 +3,7 @@
 MLPClassifier/MLPRegressor do four things after every epoch; :class:`MLPEpochRule`
 does the same four, in the same order, inside :func:`nnlab.train.fit`:
 
-1. record the epoch's mean training loss (penalty included) in ``loss_curve_``;
+1. record the epoch's mean training loss (penalty included) in ``loss_curve_`` and ``loss_``;
 2. count epochs without improvement: with ``early_stopping``, a validation score
    (accuracy, R²) below ``best_validation_score_ + tol``; otherwise a training loss
    above ``best_loss_ - tol``;
@@ -21,7 +21,7 @@ from ..train.callbacks import Callback
 class MLPEpochRule(Callback):
     """Apply scikit-learn MLP's per-epoch rule to ``estimator``'s fitted attributes (see the module docstring).
 
-    ``validation`` is ``(X_val, y_val)`` for early stopping, or None.  With early
+    ``validation`` is ``(X_val, y_val, sample_weight_val or None)`` for early stopping, or None.  With early
     stopping the weights of the best-scoring epoch are kept in ``best_state``.
     """
 
@@ -36,6 +36,7 @@ class MLPEpochRule(Callback):
         est = self.estimator
         loss = float(logs["loss"])
         est.loss_curve_.append(loss)
+        est.loss_ = loss
         est.n_iter_ += 1
         est.t_ += self.n_samples
         if self.validation is not None:

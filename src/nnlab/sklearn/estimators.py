@@ -11,6 +11,7 @@ from sklearn.utils.validation import column_or_1d
 from .. import losses
 from .._checks import check_float
 from ..train import predict as train_predict
+from ..errors import ConfigError
 from ._base import NNBase
 
 
@@ -29,7 +30,17 @@ class NNClassifier(ClassifierMixin, NNBase):
     ``verbose``, ``warm_start``, ``momentum``, ``nesterovs_momentum``,
     ``early_stopping``, ``validation_fraction``, ``beta_1``, ``beta_2``, ``epsilon``,
     ``n_iter_no_change``.  ``solver="lbfgs"`` is not offered (nnlab's full-batch
-    method is ``"line_search"``), nor are ``max_fun`` and ``sample_weight``.
+    method is ``"line_search"``), nor is ``max_fun``.
+
+    ``fit(X, y, sample_weight=w)`` and ``partial_fit(..., sample_weight=w)`` weigh
+    each sample's loss term; ``class_weight`` (default None: every class weighs 1;
+    ``"balanced"``: n_samples / (n_classes · count of the class); or
+    ``{label: weight}``, labels left out weigh 1) does so by class, as in
+    scikit-learn's other classifiers, multiplied with ``sample_weight`` when both are
+    given.  The weights are rescaled to mean 1, so only their ratios matter; in a
+    full batch the data term is MLP's Σwᵢlᵢ/Σwᵢ (the rule in full:
+    :mod:`nnlab.sklearn._weights`).  With ``early_stopping`` the held-out rows'
+    weights weigh the validation score, as in MLP.
 
     nnlab's own: ``batch_norm`` (BatchNorm after each hidden Linear),
     ``dropout_keep`` (the retain probability of Dropout after each hidden layer),
@@ -47,7 +58,8 @@ class NNClassifier(ClassifierMixin, NNBase):
     loss is softmax cross-entropy; ``predict_proba`` is the softmax.  After ``fit``:
     ``classes_``, ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame),
     ``model_`` (the trained nnlab Module), ``loss_curve_``, ``best_loss_``,
-    ``validation_scores_``, ``best_validation_score_``, ``n_iter_``, ``t_``.
+    ``loss_`` (the last epoch's), ``validation_scores_``, ``best_validation_score_``,
+    ``n_iter_``, ``t_``.
 
     Pickling (and ``joblib.dump``) stores every nnlab Module (``model_``, and
     ``module`` when it is one) as the bytes of an nnlab model file -- architecture
@@ -74,7 +86,7 @@ class NNClassifier(ClassifierMixin, NNBase):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-8, n_iter_no_change=10, batch_norm=False, dropout_keep=1.0, label_smoothing=0.0,
                  weight_init="mlp", solver_kwargs=None, schedule=None, schedule_kwargs=None, module=None,
-                 dtype="float32"):
+                 dtype="float32", class_weight=None):
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
@@ -85,15 +97,21 @@ class NNClassifier(ClassifierMixin, NNBase):
             weight_init=weight_init, solver_kwargs=solver_kwargs, schedule=schedule,
             schedule_kwargs=schedule_kwargs, module=module, dtype=dtype)
         self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
 
     def _check_settings(self) -> None:
         super()._check_settings()
         # checked with the others, before a network is built: the loss's own check came at the first batch,
         # after model_ was set, and left an untrained estimator that predicted without NotFittedError
         check_float("label_smoothing", self.label_smoothing, low=0.0, high=1.0, owner=type(self).__name__)
+        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+            raise ConfigError(f"{type(self).__name__}: class_weight must be None, 'balanced' or a dict "
+                              f"{{label: weight}}, got {self.class_weight!r}")
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train on ``X`` (n_samples, n_features) and class labels ``y`` for up to ``max_iter`` epochs.
+
+        ``sample_weight``: one weight >= 0 per row (see the class docstring), or None.
 
         With ``warm_start``, a refit continues from the fitted network and must see the same classes
         (scikit-learn's rule: the output layer is one unit per class).
@@ -104,13 +122,19 @@ class NNClassifier(ClassifierMixin, NNBase):
             if not np.array_equal(classes, self.classes_):
                 raise ValueError("warm_start can only be used where `y` has the same classes as in the previous "
                                  f"call to fit. Previously got {self.classes_}, `y` has {classes}")
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X, y``; the first call needs ``classes``, every label that will ever appear.
+
+        ``classes`` stays third as in SGDClassifier; pass ``sample_weight`` by name
+        (MLPClassifier has it third).
 
         ``classes`` on a later call must be the same labels (scikit-learn's rule).
         """
+        if self.class_weight == "balanced":  # SGDClassifier's rule: one batch's class counts are not the data's
+            raise ValueError("class_weight='balanced' is not supported for partial_fit: the class frequencies of "
+                             "one batch are not those of the data; give class_weight as a dict {label: weight}")
         # The first call is the one that builds the network (_fit's rule), so a first call that failed leaves
         # the next one first as well; its classes live for this call only, so a later fit() takes y's.
         if not hasattr(self, "model_"):
@@ -121,21 +145,28 @@ class NNClassifier(ClassifierMixin, NNBase):
             raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
                              f"{self.classes_!r}")
         try:
-            return self._fit(X, y, incremental=True)
+            return self._fit(X, y, incremental=True, sample_weight=sample_weight)
         finally:
             self.__dict__.pop("_partial_classes", None)
 
-    def _encode_targets(self, y, first):
+    def _target_classes(self, y, first):
+        """The classes ``y`` is encoded to: y's own on a first fit (or partial_fit's ``classes``), else ``classes_``."""
         check_classification_targets(y)
         y = column_or_1d(y)
         seen = getattr(self, "_partial_classes", None)
+        return y, (self.classes_ if not first else np.unique(y) if seen is None else seen)
+
+    def _encode_targets(self, y, first, weights=None):
+        y, classes = self._target_classes(y, first)
+        seen = getattr(self, "_partial_classes", None)
         if first:
-            classes = np.unique(y) if seen is None else seen
             if len(classes) < 2:
                 raise ValueError(f"{type(self).__name__} needs samples of at least two classes; y holds one class "
                                  f"only ({classes[0]!r})")
-        else:
-            classes = self.classes_
+            weighted = classes if weights is None or seen is not None else np.unique(y[weights > 0])
+            if len(weighted) < 2:
+                raise ValueError(f"{type(self).__name__} needs samples of at least two classes with weight > 0; "
+                                 f"sample_weight leaves one class only ({weighted[0]!r})")
         unknown = np.setdiff1d(y, classes)
         if len(unknown):
             raise ValueError(f"y holds labels {unknown[:5].tolist()} not in classes_ {classes.tolist()}")
@@ -149,13 +180,14 @@ class NNClassifier(ClassifierMixin, NNBase):
     def _data_loss(self):
         smoothing = float(self.label_smoothing)
 
-        def cross_entropy(output, target):
-            return losses.cross_entropy(output, target, label_smoothing=smoothing)
+        def cross_entropy(output, target, reduction):
+            return losses.cross_entropy(output, target, label_smoothing=smoothing, reduction=reduction)
 
         return cross_entropy
 
-    def _validation_score(self, X_val, y_val) -> float:
-        return float(np.mean(np.argmax(train_predict(self.model_, X_val), axis=1) == y_val))
+    def _validation_score(self, X_val, y_val, sample_weight=None) -> float:
+        correct = np.argmax(train_predict(self.model_, X_val), axis=1) == y_val
+        return float(np.average(correct, weights=sample_weight))
 
     def predict(self, X):
         """The most probable class of each row of ``X``."""
@@ -181,8 +213,8 @@ class NNClassifier(ClassifierMixin, NNBase):
 class NNRegressor(RegressorMixin, NNBase):
     """A neural-network regressor with MLPRegressor's parameters, trained by :func:`nnlab.train.fit`.
 
-    The parameters, fitted attributes and pickling are those of :class:`NNClassifier`
-    (without ``label_smoothing``); a ``module`` maps rows of features to one output
+    The parameters, fitted attributes, ``sample_weight`` and pickling are those of
+    :class:`NNClassifier` (without ``label_smoothing`` and ``class_weight``); a ``module`` maps rows of features to one output
     per target.  The loss is MLPRegressor's squared error ½·mean((ŷ − y)²) over every
     target; ``y`` may hold one target per row or several (n_samples, n_targets), and
     the score of early stopping is R².  Predictions are float64.
@@ -197,15 +229,18 @@ class NNRegressor(RegressorMixin, NNBase):
     _stratify = False
     _y_checks = {"multi_output": True, "y_numeric": True}
 
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and targets ``y`` for up to ``max_iter`` epochs."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on ``X`` (n_samples, n_features) and targets ``y`` for up to ``max_iter`` epochs.
 
-    def partial_fit(self, X, y):
+        ``sample_weight``: one weight >= 0 per row (rescaled to mean 1, see :class:`NNClassifier`), or None.
+        """
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X, y`` (continuing from the current weights once fitted)."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
-    def _encode_targets(self, y, first):
+    def _encode_targets(self, y, first, weights=None):
         y = np.asarray(y, dtype=self._dtype)
         y = y.reshape(len(y), -1)
         if not first and y.shape[1] != self.n_outputs_:
@@ -218,13 +253,13 @@ class NNRegressor(RegressorMixin, NNBase):
         return self.n_outputs_
 
     def _data_loss(self):
-        def half_squared_error(output, target):
-            return losses.mse_loss(output, target) * 0.5
+        def half_squared_error(output, target, reduction):
+            return losses.mse_loss(output, target, reduction=reduction) * 0.5
 
         return half_squared_error
 
-    def _validation_score(self, X_val, y_val) -> float:
-        return float(r2_score(y_val, train_predict(self.model_, X_val)))
+    def _validation_score(self, X_val, y_val, sample_weight=None) -> float:
+        return float(r2_score(y_val, train_predict(self.model_, X_val), sample_weight=sample_weight))
 
     def predict(self, X):
         """The predicted targets: shape (n_samples,) for one target, else (n_samples, n_targets)."""
