@@ -23,7 +23,7 @@ from ..train import callbacks as cb
 from ..train import fit as train_fit
 from ..train import predict as train_predict
 from ._stopping import MLPEpochRule
-from ._weights import PenalizedClassLoss, PenalizedLoss, training_weights
+from ._weights import PenalizedClassLoss, PenalizedLoss, rescaled, training_weights
 
 # scikit-learn's activation names first, then nnlab's own (the class names in lower case).
 ACTIVATIONS = {"identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
@@ -209,13 +209,14 @@ class NNBase(BaseEstimator):
             fn = schedules.get(fn, self.learning_rate_init, **kwargs)
         return [cb.LearningRateScheduler(fn)]
 
-    def _loss(self):
+    def _loss(self, penalty_scale: float = 1.0):
         """The data loss plus MLP's penalty α/(2·n_batch)·Σ‖W‖² over the weights (not the biases).
 
-        An nnlab Loss object, so that ``fit`` can also compute it per sample for ``sample_weight``.
+        An nnlab Loss object, so that ``fit`` can also compute it per sample for
+        ``sample_weight`` (``penalty_scale``: see :mod:`nnlab.sklearn._weights`).
         """
         cls = PenalizedClassLoss if is_classifier(self) else PenalizedLoss
-        return cls(self._data_loss(), self.model_, self.alpha)
+        return cls(self._data_loss(), self.model_, self.alpha, penalty_scale)
 
     # ------------------------------------------------------------- fitting
     def _fit(self, X, y, incremental: bool, sample_weight=None):
@@ -261,11 +262,7 @@ class NNBase(BaseEstimator):
                                  "your dataset.")
             # MLP's rule: the validation score is weighted by the held-out rows' weights
             validation = (X_val, y_val, None if weights is None else parts[5])
-            if weights is not None:
-                if not parts[4].sum() > 0:
-                    raise ValueError("The sample weights of the training part of early_stopping's split are all "
-                                     "zero; give more rows weight > 0 or a smaller 'validation_fraction'")
-                weights = parts[4] * (len(parts[4]) / parts[4].sum())  # mean 1 again over the rows that train
+            weights = None if weights is None else parts[4]
         n = len(X)
         if self.batch_size == "auto":
             batch_size = min(200, n)
@@ -273,9 +270,10 @@ class NNBase(BaseEstimator):
             if self.batch_size > n:
                 warnings.warn("Got `batch_size` larger than the sample size. It is going to be clipped")
             batch_size = min(self.batch_size, n)
+        weights, penalty_scale = rescaled(weights, type(self).__name__)
         rule = MLPEpochRule(self, n, validation)
         self.n_iter_ = 0
-        history = train_fit(self.model_, self._loss(), self._optimizer, (X, y), epochs=1 if incremental else
+        history = train_fit(self.model_, self._loss(penalty_scale), self._optimizer, (X, y), epochs=1 if incremental else
                             self.max_iter, batch_size=batch_size, metrics=(), callbacks=[rule,
                             *schedule], seed=int(self._rng.randint(2**31 - 1)),
                             verbose=2 if self.verbose else 0, shuffle=self.shuffle, sample_weight=weights)

@@ -1,20 +1,20 @@
 """``sample_weight`` and ``class_weight`` for the estimators, trained through :func:`nnlab.train.fit`'s ``sample_weight``.
 
-The rule, and why.  :func:`nnlab.train.fit` weighs a batch of n samples as
-Keras 3 does, L = Σᵢ wᵢ·lᵢ / n (see :mod:`nnlab.train.sample_weights`).  The
-estimators first rescale the weights to mean 1 over the training rows
-(w ← w·n/Σw), so that
+The rule, and why.  scikit-learn's MLP minimizes, per batch,
+Σwᵢlᵢ / Σwᵢ + α/(2·Σwᵢ)·Σ‖W‖²: integer weights are repeated rows (weight 2 = the
+row twice, weight 0 = the row left out).  :func:`nnlab.train.fit` weighs a
+batch of n samples as Keras 3 does, L = Σᵢ wᵢ·lᵢ / n (see
+:mod:`nnlab.train.sample_weights`).  The estimators rescale the weights to mean
+1 over the training rows (w ← w·n/Σw) and give each row the penalty
+α/(2·n_batch)·Σ‖W‖² times n/Σw (Σw of the weights as given), so that
 
-- the weights' scale does not matter: ``w`` and ``10*w`` give the same fit, as
-  for scikit-learn's MLP, whose data term is Σwᵢlᵢ / Σwᵢ;
-- in one full batch the data term *is* MLP's Σwᵢlᵢ / Σwᵢ, and weights of 1 are
-  exactly the unweighted run;
-- a minibatch steps by its mean weight (a batch of heavy samples steps further).
-
-The L2 penalty α/(2·n_batch)·Σ‖W‖² is shared equally by a batch's rows, so a
-batch carries it times its mean (rescaled) weight: 1 on average over an epoch and
-exactly 1 in a full batch.  scikit-learn's MLP divides the penalty by Σw instead
-(a weight scale changes its regularization); nnlab keeps α's meaning fixed.
+- in one full batch the loss *is* MLP's, and so that of the repeated rows (the
+  check ``check_sample_weight_equivalence_on_dense_data``);
+- weights of 1 are exactly the unweighted run;
+- the data term does not depend on the weights' scale (``w`` and ``10*w`` differ
+  only in the penalty, which is then 10 times weaker: ten times the data, as in MLP);
+- a minibatch steps by its mean weight (a batch of heavy samples steps further),
+  where MLP divides by each batch's own Σw; over an epoch the two agree on average.
 
 ``class_weight`` becomes per-sample weights, multiplied with ``sample_weight``
 when both are given, as in scikit-learn's classifiers: ``"balanced"`` is
@@ -34,16 +34,18 @@ from .. import losses
 from ..losses.base import Loss
 
 
-def _penalized(output, target, reduction="mean", base=None, model=None, alpha=0.0):
-    """``base``'s loss plus α/(2·n)·Σ‖W‖²; per sample (``reduction="none"``) each row carries 1/n of the penalty."""
+def _penalized(output, target, reduction="mean", base=None, model=None, alpha=0.0, penalty_scale=1.0):
+    """``base``'s loss plus α/(2·n)·Σ‖W‖²; per sample (``reduction="none"``) each row carries that times ``penalty_scale``.
+
+    ``fit`` averages the rows' values times their weights, so a batch carries the
+    penalty times ``penalty_scale`` times its mean weight (see the module docstring).
+    """
     value = base(output, target, reduction)
     if reduction == "none" and value.ndim > 1:  # squared error of several targets: the mean over them, per row
         value = value.mean(axis=tuple(range(1, value.ndim)))
     if alpha:
-        # l2_penalty is α/2·Σ‖W‖²; divided by the batch size it is MLP's term, which per row is 1/n of that again
-        n = len(target)
-        penalty = losses.l2_penalty(model, alpha / n)
-        value = value + (penalty * (1.0 / n) if reduction == "none" else penalty)
+        penalty = losses.l2_penalty(model, alpha / len(target))  # α/2·Σ‖W‖² over the batch size: MLP's term
+        value = value + (penalty * penalty_scale if reduction == "none" else penalty)
     return value
 
 
@@ -57,9 +59,9 @@ class PenalizedLoss(Loss):
 
     _fn = staticmethod(_penalized)
 
-    def __init__(self, base, model, alpha: float):
+    def __init__(self, base, model, alpha: float, penalty_scale: float = 1.0):
         super().__init__("mean")
-        self._settings = {"base": base, "model": model, "alpha": float(alpha)}
+        self._settings = {"base": base, "model": model, "alpha": float(alpha), "penalty_scale": float(penalty_scale)}
 
 
 class PenalizedClassLoss(PenalizedLoss):
@@ -69,7 +71,7 @@ class PenalizedClassLoss(PenalizedLoss):
 
 
 def training_weights(estimator, X, y_labels, sample_weight, classes=None) -> np.ndarray | None:
-    """The per-sample weights ``fit`` trains with (mean 1), or None when neither weight is given.
+    """The per-sample weights as given (float64, before :func:`rescaled`), or None when neither weight is given.
 
     ``y_labels`` are the labels as given and ``classes`` the labels they will be
     encoded to (a classifier's; ``class_weight``'s keys are labels, as in
@@ -86,11 +88,22 @@ def training_weights(estimator, X, y_labels, sample_weight, classes=None) -> np.
     elif class_weight is not None:
         w = w * _class_table(type(estimator).__name__, class_weight, classes)[
             np.searchsorted(classes, y_labels).clip(max=len(classes) - 1)]  # an unknown label: _encode_targets refuses it
-    total = w.sum()
-    if not total > 0:
+    if not w.sum() > 0:
         raise ValueError(f"{type(estimator).__name__}: sample weights must contain at least one non-zero number "
                          "(every weight is zero)")
-    return w * (len(w) / total)
+    return w
+
+
+def rescaled(weights: np.ndarray | None, owner: str):
+    """``(weights · n/Σw, n/Σw)``: the weights ``fit`` trains with (mean 1) and the penalty's scale; (None, 1.0) unweighted."""
+    if weights is None:
+        return None, 1.0
+    total = weights.sum()
+    if not total > 0:  # the training part of early stopping's split
+        raise ValueError(f"{owner}: the sample weights of the rows left for training are all zero; give more rows "
+                         "weight > 0 or a smaller 'validation_fraction'")
+    scale = len(weights) / total
+    return weights * scale, scale
 
 
 def _class_table(owner: str, class_weight: dict, classes: np.ndarray) -> np.ndarray:

@@ -166,7 +166,7 @@ class NNClassifier(ClassifierMixin, NNBase):
             weighted = classes if weights is None or seen is not None else np.unique(y[weights > 0])
             if len(weighted) < 2:
                 raise ValueError(f"{type(self).__name__} needs samples of at least two classes with weight > 0; "
-                                 f"sample_weight leaves one class only ({weighted[0]!r})")
+                                 f"sample_weight leaves one class only ({weighted.tolist()[0]!r})")
         unknown = np.setdiff1d(y, classes)
         if len(unknown):
             raise ValueError(f"y holds labels {unknown[:5].tolist()} not in classes_ {classes.tolist()}")
