@@ -184,3 +184,38 @@ def test_regressor_weights_average_over_several_targets():
     weighted = small(NNRegressor, **kw).fit(X, y, sample_weight=w)
     repeated = small(NNRegressor, **kw).fit(X.repeat(w, axis=0), y.repeat(w, axis=0))
     np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [NNClassifier, NNRegressor])
+def test_coefs_and_intercepts_have_mlps_layout_and_give_the_predictions(cls, data):
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    X, y = data
+    est = small(cls, hidden_layer_sizes=(8, 4)).fit(X, y)
+    mlp = (MLPClassifier if cls is NNClassifier else MLPRegressor)(hidden_layer_sizes=(8, 4), max_iter=5).fit(X, y)
+    assert [c.shape for c in est.coefs_] == [c.shape for c in mlp.coefs_]
+    assert [b.shape for b in est.intercepts_] == [b.shape for b in mlp.intercepts_]
+    assert est.n_layers_ == mlp.n_layers_ == 4
+    assert est.out_activation_ == mlp.out_activation_  # softmax (3 classes), identity
+    a = X
+    for W, b in zip(est.coefs_[:-1], est.intercepts_[:-1]):
+        a = np.maximum(a @ W + b, 0)
+    out = a @ est.coefs_[-1] + est.intercepts_[-1]
+    if cls is NNClassifier:
+        out = np.exp(out - out.max(1, keepdims=True))
+        np.testing.assert_allclose(est.predict_proba(X), out / out.sum(1, keepdims=True), rtol=1e-4, atol=1e-6)
+    else:
+        np.testing.assert_allclose(est.predict(X), out.ravel(), rtol=1e-4, atol=1e-5)
+    est.coefs_[0][:] = 0  # a copy: the fitted network is unchanged
+    assert np.abs(est.coefs_[0]).sum() > 0
+
+
+def test_mlp_attributes_need_a_fitted_built_in_mlp(data):
+    from nnlab import nn
+
+    X, y = data
+    assert not hasattr(NNClassifier(), "coefs_")  # NotFittedError is an AttributeError
+    est = NNClassifier(module=nn.Sequential(nn.Linear(5, 3)), max_iter=2).fit(X, y)
+    with pytest.raises(AttributeError, match="with module= read the trained network from model_"):
+        est.coefs_
+    assert est.out_activation_ == "softmax"

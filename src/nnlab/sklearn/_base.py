@@ -297,6 +297,36 @@ class NNBase(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=_model_dtype(self.model_))
         return train_predict(self.model_, X).astype(np.float64, copy=False)
 
+    # ------------------------------------------------------------- MLP's attributes, read from model_
+    def _linears(self) -> list:
+        """The fitted MLP's Linear layers in order (NotFittedError, an AttributeError, before fit)."""
+        check_is_fitted(self, "model_")
+        if self.module is not None:
+            raise AttributeError(f"{type(self).__name__}: coefs_, intercepts_ and n_layers_ describe the built-in "
+                                 "MLP; with module= read the trained network from model_")
+        return [layer for layer in self.model_.modules() if isinstance(layer, nn.Linear)]
+
+    @property
+    def coefs_(self) -> list:
+        """MLP's ``coefs_``: each layer's weights, shape (fan_in, fan_out) -- copies; training changes ``model_``."""
+        return [layer.weight.data.copy() for layer in self._linears()]
+
+    @property
+    def intercepts_(self) -> list:
+        """MLP's ``intercepts_``: each layer's biases, shape (fan_out,) -- copies."""
+        return [layer.bias.data.copy() for layer in self._linears()]
+
+    @property
+    def n_layers_(self) -> int:
+        """MLP's ``n_layers_``: the input layer, the hidden layers and the output layer."""
+        return len(self._linears()) + 1
+
+    @property
+    def out_activation_(self) -> str:
+        """MLP's ``out_activation_``: ``"softmax"`` for a classifier (binary too: one logit per class), else ``"identity"``."""
+        check_is_fitted(self, "model_")
+        return "softmax" if is_classifier(self) else "identity"
+
     # ------------------------------------------------------------- pickling
     def __getstate__(self):
         """Fitted attributes as they are, but each nnlab Module as the bytes of an nnlab model file.

@@ -59,7 +59,11 @@ class NNClassifier(ClassifierMixin, NNBase):
     ``classes_``, ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame),
     ``model_`` (the trained nnlab Module), ``loss_curve_``, ``best_loss_``,
     ``loss_`` (the last epoch's), ``validation_scores_``, ``best_validation_score_``,
-    ``n_iter_``, ``t_``.
+    ``n_iter_``, ``t_``; and, read from ``model_`` for the built-in MLP (not with
+    ``module=``), MLP's ``coefs_``, ``intercepts_`` (copies of the Linear layers'
+    weights and biases; BatchNorm layers are not in them), ``n_layers_`` and
+    ``out_activation_`` (``"softmax"``, for two classes too: MLPClassifier's binary
+    output is one ``"logistic"`` unit, nnlab's two softmax logits).
 
     Pickling (and ``joblib.dump``) stores every nnlab Module (``model_``, and
     ``module`` when it is one) as the bytes of an nnlab model file -- architecture
