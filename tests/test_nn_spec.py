@@ -29,6 +29,12 @@ MODELS = {
     "Maxout": lambda: nn.Maxout(4, 3, pieces=3, weight_init=nnlab.init.normal(0.2)),
     "BatchNorm": lambda: nn.BatchNorm(4, momentum=0.3, eps=1e-3),
     "BatchNorm1d": lambda: nn.BatchNorm1d(4, 1e-3, 0.3),
+    "LayerNorm": lambda: nn.LayerNorm(4, eps=1e-3),
+    "LayerNorm-2-axes-f64": lambda: nn.Sequential(
+        nn.Unflatten(1, (2, 2)), nn.LayerNorm((2, 2), bias=False, dtype=np.float64), nn.Flatten()),
+    "GroupNorm": lambda: nn.GroupNorm(2, 4, eps=1e-4),
+    "GroupNorm-conv-no-affine": lambda: nn.Sequential(
+        nn.Unflatten(1, (2, 2)), nn.GroupNorm(1, 2, affine=False), nn.Flatten()),
     "Embedding": lambda: nn.Sequential(nn.Embedding(9, 2, padding_idx=-1, dtype=np.float64), nn.Flatten()),
     "Dropout": lambda: nn.Dropout(keep=0.8),
     "GaussianNoise": lambda: nn.GaussianNoise(0.1),

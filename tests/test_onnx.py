@@ -142,6 +142,13 @@ CASES = [
     ("AdaptiveAvgPool2d", lambda: _conv2d(nn.AdaptiveAvgPool2d((4, 3))), 84),
     ("AdaptiveAvgPool2d-global", lambda: _conv2d(nn.AdaptiveAvgPool2d()), 84),
     ("Flatten-middle", lambda: nn.Sequential(nn.Unflatten(1, (2, 3, 4)), nn.Flatten(2, 3)), 24),
+    ("LayerNorm", lambda: _mlp(nn.LayerNorm(6), nn.ReLU()), 5),
+    ("LayerNorm-2-axes-nobias", lambda: nn.Sequential(
+        nn.Unflatten(1, (4, 6)), nn.LayerNorm((4, 6), bias=False), nn.Flatten()), 24),
+    ("LayerNorm-sequence-no-affine", lambda: _conv1d(nn.LayerNorm(12, elementwise_affine=False)), 24),
+    ("GroupNorm", lambda: _conv2d(nn.GroupNorm(2, 4), nn.ReLU()), 84),
+    ("GroupNorm-conv1d-nobias", lambda: _conv1d(nn.GroupNorm(4, 4, bias=False)), 24),
+    ("GroupNorm-rows-no-affine", lambda: _mlp(nn.GroupNorm(3, 6, affine=False, eps=1e-3)), 5),
     ("Ensemble-soft", lambda: _ensemble("soft"), 5),
     ("Ensemble-hard", lambda: _ensemble("hard"), 5),
     ("Ensemble-mean", lambda: _ensemble("mean"), 5),

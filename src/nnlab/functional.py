@@ -1,7 +1,8 @@
 """Activation functions and softmax family, each a graph node with an analytic backward.
 
 The notes' activations live here; the further ones PyTorch users reach for
-(softplus, GELU, SiLU, …) in :mod:`nnlab.ops.activations`, exported here too.
+(softplus, GELU, SiLU, …) in :mod:`nnlab.ops.activations`, exported here too, as are
+torch's ``layer_norm``, ``group_norm`` and ``normalize`` (:mod:`nnlab.ops.norms`).
 """
 
 import numpy as np
@@ -14,6 +15,7 @@ from .ops.activations import _rectify, _relu_grad
 from .ops.activations import (  # noqa: F401  (re-exported)
     celu, gelu, hardsigmoid, hardswish, hardtanh, mish, relu6, selu, silu, softplus, softsign,
 )
+from .ops.norms import group_norm, layer_norm, normalize  # noqa: F401  (re-exported, torch's F.layer_norm, ...)
 
 
 def sigmoid(x):

@@ -12,7 +12,7 @@ from .module_list import ModuleDict, ModuleList
 from .multihead import MultiHead
 from .parameter import Parameter, is_weight
 from .noise import Dropout, GaussianNoise
-from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
 )
@@ -37,6 +37,8 @@ __all__ = [
     "BatchNorm",
     "BatchNorm1d",
     "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
     "Dropout",
     "GaussianNoise",
     "TiedLinear",

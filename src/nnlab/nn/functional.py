@@ -1,7 +1,8 @@
 """``import nnlab.nn.functional as F``, the spelling of ``import torch.nn.functional as F``.
 
 A re-export, not a copy: the activations of :mod:`nnlab.functional`, the loss functions of
-:mod:`nnlab.losses` (their conventions, README "Conventions that differ"), ``pad`` and ``one_hot``.
+:mod:`nnlab.losses` (their conventions, README "Conventions that differ"), ``pad``, ``one_hot``,
+``layer_norm``, ``group_norm`` and ``normalize``.
 """
 
 import inspect
@@ -13,6 +14,6 @@ from ..losses import (  # noqa: F401
 )
 from ..ops.shape import pad  # noqa: F401
 
-_SOURCES = ("nnlab.functional", "nnlab.ops.activations")
+_SOURCES = ("nnlab.functional", "nnlab.ops.activations", "nnlab.ops.norms")
 globals().update({name: fn for name, fn in vars(_functional).items()
                   if inspect.isfunction(fn) and not name.startswith("_") and fn.__module__ in _SOURCES})

@@ -45,7 +45,7 @@ from .multihead import MultiHead
 from .module_list import ModuleDict, ModuleList
 from .noise import Dropout, GaussianNoise
 from .embedding import Embedding
-from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
 )
@@ -79,7 +79,8 @@ def register(cls=None, *, name: str | None = None):
 
 
 for _cls in (
-    Linear, Sequential, Residual, Maxout, BatchNorm, BatchNorm1d, BatchNorm2d, Dropout, GaussianNoise, TiedLinear,
+    Linear, Sequential, Residual, Maxout, BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, Dropout,
+    GaussianNoise, TiedLinear,
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, LogSoftmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,

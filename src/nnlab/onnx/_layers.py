@@ -187,6 +187,32 @@ def _batch_norm(m, g, x, value):
     return g.op("BatchNormalization", inputs, "batch_norm", epsilon=m.eps)
 
 
+@leaf(nn.LayerNorm)
+def _layer_norm(m, g, x, value):
+    # LayerNormalization normalizes axes [axis, rank): the trailing normalized_shape; its Scale is required
+    shape = m.normalized_shape
+    scale = m.weight.data if m.weight is not None else np.ones(shape)
+    inputs = [x, g.const(scale, "ln_weight")] + ([g.const(m.bias.data, "ln_bias")] if m.bias is not None else [])
+    return g.op("LayerNormalization", inputs, "layer_norm", axis=-len(shape), epsilon=m.eps)
+
+
+@leaf(nn.GroupNorm)
+def _group_norm(m, g, x, value):
+    # GroupNormalization needs opset 18: (N, G, rest) normalized per (sample, group) by InstanceNormalization
+    # with unit scale and zero shift, back to the input's shape, then the per-channel weight and bias.
+    groups = m.num_groups
+    grouped = g.op("Reshape", [x, g.ints([0, groups, -1])], "groups")
+    unit = [g.const(np.ones(groups), "gn_ones"), g.const(np.zeros(groups), "gn_zeros")]
+    y = g.op("InstanceNormalization", [grouped] + unit, "group_norm", epsilon=m.eps)
+    y = g.op("Reshape", [y, g.ints([0] + list(value.shape[1:]))], "ungrouped")
+    per_channel = (m.num_channels,) + (1,) * (value.ndim - 2)  # broadcast from the trailing axes onto axis 1
+    if m.weight is not None:
+        y = g.op("Mul", [y, g.const(m.weight.data.reshape(per_channel), "gn_weight")], "gn_scaled")
+    if m.bias is not None:
+        y = g.op("Add", [y, g.const(m.bias.data.reshape(per_channel), "gn_bias")], "gn_shifted")
+    return y
+
+
 # ---------------------------------------------------------- convolution, pooling
 def _window(m, pads=None):
     pads = m._pads if pads is None else pads
