@@ -1,4 +1,8 @@
-"""LayerNorm, GroupNorm and functional layer_norm / group_norm / normalize against torch: forward, backward, errors."""
+"""LayerNorm, GroupNorm and functional layer_norm / group_norm / normalize against torch: forward, backward, errors.
+
+The layers' comparisons run twice: ``NNLAB_JIT=0`` (the NumPy reference) and ``1`` (the numba kernels of
+``ops/_norm_fast.py`` at every size; the reference again where numba is not installed).
+"""
 
 import json
 
@@ -6,10 +10,11 @@ import numpy as np
 import pytest
 
 import nnlab
-from nnlab import nn
+from nnlab import _jit, nn
 from nnlab.errors import ConfigError
 from nnlab.nn import functional as F
 from nnlab.nn.spec import row_output_shape
+from nnlab.ops import _norm_fast
 
 torch = pytest.importorskip("torch")
 
@@ -21,6 +26,10 @@ TORCH_DTYPE = {np.float32: torch.float32, np.float64: torch.float64}
 LAYER_CASES = [((8, 5), (5,)), ((4, 7, 6), (6,)), ((4, 7, 6), (7, 6)), ((2, 3, 4, 5), (5,)), ((2, 3, 4, 5), (4, 5))]
 # (input shape, num_groups): rows (N, C), sequences (N, C, L), images; one group, one channel a group
 GROUP_CASES = [((8, 6), 3), ((4, 6, 7), 2), ((2, 4, 5, 3), 2), ((2, 4, 5, 3), 1), ((3, 4, 2, 3), 4)]
+
+
+JIT = pytest.mark.parametrize("jit", ["0", "1"])
+NUMBA = pytest.mark.skipif(not _jit.available(_jit.OPS_KERNELS), reason="numba is not installed")
 
 
 def _randomize(layer, rng):
@@ -60,24 +69,30 @@ def _compare(layer, torch_layer, shape, dtype, seed=0):
         np.testing.assert_allclose(p.grad, getattr(torch_layer, name).grad.numpy(), **TOL[dtype])
 
 
+@JIT
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, normalized", LAYER_CASES)
-def test_layer_norm_matches_torch(shape, normalized, dtype):
+def test_layer_norm_matches_torch(shape, normalized, dtype, jit, monkeypatch):
+    monkeypatch.setenv(_jit.JIT_ENV, jit)
     layer = _randomize(nn.LayerNorm(normalized, eps=1e-4, dtype=dtype), np.random.default_rng(1))
     twin = _torch_twin(layer, torch.nn.LayerNorm(normalized, eps=1e-4), dtype)
     _compare(layer, twin, shape, dtype)
 
 
+@JIT
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, groups", GROUP_CASES)
-def test_group_norm_matches_torch(shape, groups, dtype):
+def test_group_norm_matches_torch(shape, groups, dtype, jit, monkeypatch):
+    monkeypatch.setenv(_jit.JIT_ENV, jit)
     layer = _randomize(nn.GroupNorm(groups, shape[1], eps=1e-3, dtype=dtype), np.random.default_rng(2))
     twin = _torch_twin(layer, torch.nn.GroupNorm(groups, shape[1], eps=1e-3), dtype)
     _compare(layer, twin, shape, dtype)
 
 
+@JIT
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_without_affine_and_without_bias(dtype):
+def test_without_affine_and_without_bias(dtype, jit, monkeypatch):
+    monkeypatch.setenv(_jit.JIT_ENV, jit)
     for layer, twin, shape in [
         (nn.LayerNorm((3, 4), elementwise_affine=False, dtype=dtype),
          torch.nn.LayerNorm((3, 4), elementwise_affine=False), (5, 3, 4)),
@@ -88,6 +103,49 @@ def test_without_affine_and_without_bias(dtype):
         _randomize(layer, np.random.default_rng(3))
         _compare(layer, _torch_twin(layer, twin, dtype), shape, dtype)
         assert layer.bias is None and (layer.weight is None) == (twin.weight is None)
+
+
+def _run(jit, monkeypatch, make, shape, dtype, x_grad=True):
+    """Output and gradients of one forward and backward of the layer ``make(dtype)`` under ``NNLAB_JIT=jit``."""
+    monkeypatch.setenv(_jit.JIT_ENV, jit)
+    rng = np.random.default_rng(12)
+    layer = _randomize(make(dtype), rng)
+    x = nnlab.tensor(rng.normal(1.0, 3.0, shape), requires_grad=x_grad, dtype=dtype)
+    y = layer(x)
+    y.backward(rng.normal(size=shape).astype(dtype))
+    return [y.data, x.grad] + [p.grad for p in layer.parameters()]
+
+
+@NUMBA
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("x_grad", [True, False])
+@pytest.mark.parametrize("make, shape", [
+    (lambda d: nn.LayerNorm((6, 5), dtype=d), (4, 3, 6, 5)), (lambda d: nn.LayerNorm(7, bias=False, dtype=d), (5, 7)),
+    (lambda d: nn.GroupNorm(3, 6, dtype=d), (4, 6, 5)), (lambda d: nn.GroupNorm(2, 4, bias=False, dtype=d), (3, 4, 2, 3)),
+])
+def test_kernels_agree_with_the_numpy_passes(make, shape, dtype, x_grad, monkeypatch):
+    reference = _run("0", monkeypatch, make, shape, dtype, x_grad)
+    kernel = _run("1", monkeypatch, make, shape, dtype, x_grad)
+    assert _norm_fast.kernels(np.zeros((2, 3), dtype)) is not None  # the kernels ran
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(reference, kernel, strict=True):
+        if a is None:
+            assert b is None
+            continue
+        assert a.dtype == b.dtype == dtype and a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol * max(1.0, float(np.abs(a).max())))
+
+
+@NUMBA
+def test_kernel_gradients_pass_gradcheck(monkeypatch):
+    monkeypatch.setenv(_jit.JIT_ENV, "1")
+    rng = np.random.default_rng(13)
+    x = nnlab.tensor(rng.normal(size=(3, 4, 5)), requires_grad=True, dtype=F64)
+    w = nnlab.tensor(rng.normal(size=4), requires_grad=True, dtype=F64)
+    b = nnlab.tensor(rng.normal(size=4), requires_grad=True, dtype=F64)
+    assert nnlab.gradcheck(lambda x, w, b: F.group_norm(x, 2, w, b), [x, w, b])
+    w5 = nnlab.tensor(rng.normal(size=5), requires_grad=True, dtype=F64)
+    assert nnlab.gradcheck(lambda x, w: F.layer_norm(x, 5, w), [x, w5])
 
 
 def test_parameters_are_torch_named_and_initialized():

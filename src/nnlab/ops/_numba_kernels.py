@@ -12,6 +12,11 @@
   order), so results agree with the reference to rounding, and are the same bits
   from run to run and machine to machine (each column is summed in one fixed
   order, whatever the vector width).
+- ``norm_rows_forward`` / ``norm_rows_backward``: LayerNorm and GroupNorm over the rows
+  of a C-contiguous (R, K) array, the formulas of ``norms._normalized`` in three passes
+  over each row forward (sum, centred sum of squares, output) and two backward, with
+  x̂ recomputed from x, μ and s instead of kept.  A row's sums are added in float64 in
+  order (at least as accurate as the reference's BLAS sums; results agree to rounding).
 """
 
 import numba
@@ -101,3 +106,51 @@ def relu_backward(g, Y, zero, out):
     for i in range(g.size):
         gi = g[i]
         out[i] = gi if Y[i] > 0 else gi * zero
+
+
+@_jit
+def norm_rows_forward(X, W, B, eps, out, mu, inv):
+    """Row statistics μ, s = 1/√(σ² + ε) and y = (x − μ)·s·w + b; row r takes ``W``/``B`` row r mod P."""
+    R, K = X.shape
+    P = W.shape[0]
+    for r in range(R):
+        total = 0.0  # float64 accumulators, the row's values in order
+        for k in range(K):
+            total += X[r, k]
+        m = total / K
+        squares = 0.0
+        for k in range(K):
+            d = X[r, k] - m
+            squares += d * d
+        mu[r] = m
+        inv[r] = 1.0 / np.sqrt(squares / K + eps)
+        p = r % P
+        mr, ir = mu[r], inv[r]
+        for k in range(K):
+            out[r, k] = (X[r, k] - mr) * ir * W[p, k] + B[p, k]
+
+
+@_jit
+def norm_rows_backward(G, X, mu, inv, W, gX, gW, gB, rx):
+    """gW, gB (P, K) += Σ g·x̂, Σ g over the rows of each parameter row; dx = s·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)) when ``rx``."""
+    R, K = G.shape
+    P = W.shape[0]
+    for r in range(R):
+        p = r % P
+        mr, ir = mu[r], inv[r]
+        sum_gh = 0.0
+        dot = 0.0
+        for k in range(K):
+            h = (X[r, k] - mr) * ir
+            g = G[r, k]
+            gh = g * W[p, k]
+            sum_gh += gh
+            dot += gh * h
+            gW[p, k] += g * h
+            gB[p, k] += g
+        if rx:
+            m1 = sum_gh / K
+            m2 = dot / K
+            for k in range(K):
+                h = (X[r, k] - mr) * ir
+                gX[r, k] = (G[r, k] * W[p, k] - m1 - h * m2) * ir
