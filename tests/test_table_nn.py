@@ -1,4 +1,5 @@
-"""The op table, network family: the fused ops (linear, maxout, batch_norm), prelu, and every layer as a row
+"""The op table, network family: the fused ops (linear, maxout, batch_norm, layer_norm, group_norm), normalize,
+prelu, and every layer as a row
 (its parameters are inputs after x), dropout and Gaussian noise with a frozen generator.
 
 Rows in the format of tests/optable.py (its docstring says how to add one).  The layer rows'
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 import nnlab
 from nnlab import nn
 from nnlab.ops.fused import batch_norm, linear, linear_t, maxout
+from nnlab.ops.norms import group_norm, layer_norm, normalize
 from nnlab.nn.activations import prelu
 from optable import Mode, Op, away, fixed, layer, table_tests
 
@@ -88,6 +90,18 @@ FUSED = [
        params={"eps": [1e-5, 1e-2]}),
     Op("batch_norm(eval)", lambda x, g, b: batch_norm(x, g, b, training=False, **RUNNING),
        lambda T, x, g, b: _torch_batch_norm(T, x, g, b, training=False, **RUNNING), Mode([(s, {}) for s in NORM_FIXED])),
+    Op("layer_norm", lambda x, w, b, eps: layer_norm(x, w.shape, w, b, eps),
+       lambda T, x, w, b, eps: _F(T).layer_norm(x, w.shape, w, b, eps),
+       fixed(([(4, 5), (5,), (5,)], {}), ([(2, 3, 4), (4,), (4,)], {}), ([(2, 3, 4), (3, 4), (3, 4)], {}),
+             ([(2, 3, 2, 2), (2, 2), (2, 2)], {})), params={"eps": [1e-5, 1e-2]}),
+    Op("layer_norm(no affine)", lambda x: layer_norm(x, x.shape[-1]), lambda T, x: _F(T).layer_norm(x, x.shape[-1:]),
+       fixed(([(4, 5)], {}), ([(2, 3, 4)], {}))),
+    Op("group_norm", lambda x, w, b: group_norm(x, 2, w, b), lambda T, x, w, b: _F(T).group_norm(x, 2, w, b),
+       fixed(([(4, 6), (6,), (6,)], {}), ([(2, 4, 3), (4,), (4,)], {}), ([(2, 4, 2, 3), (4,), (4,)], {}))),
+    Op("group_norm(no affine)", lambda x: group_norm(x, 3), lambda T, x: _F(T).group_norm(x, 3),
+       fixed(([(2, 6, 4)], {}),)),
+    Op("normalize", lambda x, p: normalize(x, p=p), lambda T, x, p: _F(T).normalize(x, p=p),
+       fixed(([(4, 3)], {}), ([(2, 3, 4)], {})), ("kink0",), params={"p": [2.0, 1.0, 3.0]}),
     # α on axis 1 as torch's: (N, C), (N, C, L), (N, C, H, W) with W == C (α on the last axis would also fit)
     Op("prelu", prelu, lambda T, x, a: _F(T).prelu(x, a), fixed(
         ([(4, 3), (1,)], {}), ([(4, 3), (3,)], {}), ([(1, 2), (2,)], {}), ([(2, 3, 5), (3,)], {}),
@@ -143,6 +157,13 @@ LAYERS = [
        lambda T, x, g, b: _torch_batch_norm(T, x, g, b, training=False, **RUNNING), batch(3, (8, 3), (1, 3), lead=False)),
     Op("BatchNorm(N, C, L)", layer(_bn),  # channels first, as BatchNorm1d
        lambda T, x, g, b: _F(T).batch_norm(x, None, None, g, b, training=True), fixed(([(2, 3, 4)], {}))),
+    Op("LayerNorm", layer(lambda dt: nn.LayerNorm(4, dtype=dt)), lambda T, x, w, b: _F(T).layer_norm(x, (4,), w, b),
+       batch(4, (5, 4), (2, 3, 4)), sides=(0,)),
+    Op("LayerNorm(2 axes, no bias)", layer(lambda dt: nn.LayerNorm((3, 4), bias=False, dtype=dt)),
+       lambda T, x, w: _F(T).layer_norm(x, (3, 4), w), fixed(([(2, 3, 4)], {}), ([(2, 2, 3, 4)], {}))),
+    # groups of 3 channels: a group of 2 values has x̂ = ±1 whatever x, its input gradient float32 cancellation only
+    Op("GroupNorm", layer(lambda dt: nn.GroupNorm(2, 6, dtype=dt)), lambda T, x, w, b: _F(T).group_norm(x, 2, w, b),
+       channels(6, (3, 6), (2, 6, 5), (2, 6, 2, 3)), sides=(0,)),
     Op("TiedAutoencoder", layer(_tied),
        lambda T, x, W, b1, b2: _F(T).linear(T.tanh(_F(T).linear(x, W.T, b1)), W, b2), batch(5, (4, 5))),
     Op("PReLU", layer(lambda dt: nn.PReLU(dtype=dt)), lambda T, x, a: _F(T).prelu(x, a), X43, KINK),
