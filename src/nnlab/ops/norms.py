@@ -7,7 +7,8 @@ x̂ = (x − μ)·s with s = 1/√(σ² + ε), then y = x̂·w + b with w, b bro
 the row's values (layer norm: elementwise over normalized_shape; group norm: one
 value per channel).  Backward, with ĝ = g·w and K values a row:
 dx = s·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), dw = Σ g·x̂ and db = Σ g over all but the
-parameters' axes.  Only x̂ (and s, one value a row) is kept for the backward.
+parameters' axes.  The NumPy passes keep x̂ (and s, one value a row) for the backward;
+the kernels keep μ and s and recompute x̂ from x.
 
 With numba (``nnlab[fast]``), C-contiguous rows of at least ``_jit.MIN_ELEMENTS``
 values (or any size with ``NNLAB_JIT=1``) run the same formulas as two kernels
@@ -42,10 +43,10 @@ def _param_sums(A, view):
 def _param_rows(a, K, view, fill, dtype):
     """A parameter as the kernels' (P, K) rows (see ``_norm_fast.py``); ``fill`` (1 or 0) for an absent one."""
     if len(view) == 2:  # layer norm: one row
-        return np.ascontiguousarray(a.reshape(1, K)) if a is not None else np.full((1, K), fill, dtype)
+        return np.ascontiguousarray(a.reshape(1, K), dtype) if a is not None else np.full((1, K), fill, dtype)
     n, c, s = view
     groups = c * s // K
-    per_channel = a if a is not None else np.full(c, fill, dtype)
+    per_channel = a.astype(dtype, copy=False) if a is not None else np.full(c, fill, dtype)
     return np.repeat(per_channel.reshape(groups, c // groups), s, axis=1)  # each channel's value over its positions
 
 
