@@ -17,7 +17,8 @@ from .preprocessing import (
 )
 from .readers import load_mnist_folder, read_csv, read_idx, read_npz
 from .split import train_test_split, train_val_test_split
-from .subsets import Subset, TensorDataset, random_split
+from .samplers import RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler
+from .subsets import ConcatDataset, Dataset, Subset, TensorDataset, random_split
 from .validation import as_features, check_finite, check_labels
 
 __all__ = [
@@ -25,7 +26,14 @@ __all__ = [
     "PerSampleDataset",
     "as_dataset",
     "DataLoader",
+    "Dataset",
+    "ConcatDataset",
     "TensorDataset",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
     "Subset",
     "random_split",
     "train_test_split",

@@ -1,4 +1,5 @@
-"""PyTorch's dataset helpers under their own names: ``TensorDataset``, ``Subset`` and ``random_split``.
+"""PyTorch's dataset helpers under their own names: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``
+and ``random_split``.
 
 A PyTorch user's ``random_split(ds, [0.8, 0.2], generator=g)`` becomes
 ``random_split(ds, [0.8, 0.2], rng=seed)``: nnlab draws from a seeded NumPy
@@ -18,6 +19,51 @@ import numpy as np
 from ..errors import DataError
 from ..random import get_rng
 from .dataset import ArrayDataset, as_dataset
+
+
+class Dataset:
+    """The base class of a user's own dataset, as PyTorch's: define ``__len__`` and ``__getitem__(i) -> (x, y)``.
+
+    ``fit``, ``evaluate`` and :class:`~nnlab.data.DataLoader` read it sample by sample
+    (or a batch at a time, if ``__getitem__`` also takes an index array); ``a + b``
+    is their :class:`ConcatDataset`.
+    """
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) -> (x, y)")
+
+    def __add__(self, other) -> "ConcatDataset":
+        return ConcatDataset([self, other])
+
+
+class ConcatDataset(Dataset):
+    """Several datasets one after another: sample i of the whole is sample i − offset of its part.
+
+    >>> both = ConcatDataset([(np.zeros((2, 1)), np.array([0, 1])), (np.ones((1, 1)), np.array([2]))])
+    >>> len(both), int(both[2][1])
+    (3, 2)
+    """
+
+    def __init__(self, datasets):
+        self.datasets = [as_dataset(d) for d in datasets]
+        if not self.datasets:
+            raise DataError("ConcatDataset: give at least one dataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index):
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"ConcatDataset indices are integers, got {type(index).__name__}")
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset index {index} is out of range for {n} samples")
+        index = int(index) % n
+        part = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        start = self.cumulative_sizes[part - 1] if part else 0
+        X, y = self.datasets[part][np.array([index - start])]
+        return X[0] if y is None else (X[0], y[0])
 
 
 class TensorDataset(ArrayDataset):
