@@ -11,6 +11,7 @@ from .module import Module
 from .module_list import ModuleDict, ModuleList
 from .multihead import MultiHead
 from .parameter import Parameter, is_weight
+from .recurrent import GRU, LSTM, RNN
 from .noise import Dropout, GaussianNoise
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (
@@ -65,6 +66,9 @@ __all__ = [
     "ActivityRegularization",
     "Conv1d",
     "Embedding",
+    "RNN",
+    "LSTM",
+    "GRU",
     "Conv2d",
     "MaxPool1d",
     "MaxPool2d",

@@ -45,6 +45,7 @@ from .multihead import MultiHead
 from .module_list import ModuleDict, ModuleList
 from .noise import Dropout, GaussianNoise
 from .embedding import Embedding
+from .recurrent import GRU, LSTM, RNN
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
@@ -84,7 +85,7 @@ for _cls in (
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, LogSoftmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-    Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding,
+    Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding, RNN, LSTM, GRU,
 ):  # fmt: skip
     register(_cls)
 
@@ -269,10 +270,10 @@ def input_features(model: Module) -> int | None:
     """Features per row the model's first affine layer (or Unflatten, or an Ensemble) takes.
 
     None when a convolution comes first (it takes ``(N, C, ...)`` arrays of any
-    size, not rows), or an Embedding (rows of indices of any length), or no layer states a width.
+    size, not rows), an Embedding (rows of indices of any length) or a recurrent layer (sequences), or no layer states a width.
     """
     for module in model.modules():
-        if hasattr(module, "in_channels") or isinstance(module, Embedding):
+        if hasattr(module, "in_channels") or isinstance(module, (Embedding, RNN, LSTM, GRU)):
             return None
         if getattr(module, "in_features", None) is not None:
             return int(module.in_features)
