@@ -38,11 +38,24 @@ def _close(a, b, dtype):
     ((6, 8, 9, 4), 1, True, True, True),
 ])
 def test_outputs_and_every_gradient_match_torch(kind, dtype, sizes, num_layers, batch_first, bias, with_h0):
+    _compare(kind, dtype, sizes, num_layers, batch_first, bias, with_h0)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("num_layers, batch_first, with_h0", [(1, False, False), (2, True, True)])
+def test_bidirectional_matches_torch(kind, dtype, num_layers, batch_first, with_h0):
+    _compare(kind, dtype, (3, 4, 6, 2), num_layers, batch_first, True, with_h0, bidirectional=True)
+
+
+def _compare(kind, dtype, sizes, num_layers, batch_first, bias, with_h0, bidirectional=False):
     n_in, hidden, T, N = sizes
-    ours, theirs = _pair(kind, dtype, n_in, hidden, num_layers=num_layers, batch_first=batch_first, bias=bias)
+    ours, theirs = _pair(kind, dtype, n_in, hidden, num_layers=num_layers, batch_first=batch_first, bias=bias,
+                         bidirectional=bidirectional)
     rng = np.random.default_rng(sum(sizes))
     x = rng.normal(size=(N, T, n_in) if batch_first else (T, N, n_in)).astype(dtype)
-    states = [rng.normal(size=(num_layers, N, hidden)).astype(dtype) for _ in range(2 if kind == "lstm" else 1)]
+    rows = num_layers * (2 if bidirectional else 1)
+    states = [rng.normal(size=(rows, N, hidden)).astype(dtype) for _ in range(2 if kind == "lstm" else 1)]
     xo, xt = nnlab.tensor(x, dtype=dtype, requires_grad=True), torch.tensor(x, requires_grad=True)
     so = [nnlab.tensor(s, dtype=dtype, requires_grad=True) for s in states]
     st = [torch.tensor(s, requires_grad=True) for s in states]
@@ -71,26 +84,28 @@ def test_outputs_and_every_gradient_match_torch(kind, dtype, sizes, num_layers, 
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_unbatched_input_matches_torch(kind):
-    ours, theirs = _pair(kind, np.float64, 3, 4, num_layers=2)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_unbatched_input_matches_torch(kind, bidirectional):
+    ours, theirs = _pair(kind, np.float64, 3, 4, num_layers=2, bidirectional=bidirectional)
     x = np.random.default_rng(0).normal(size=(5, 3))
     out_o, hn_o = ours(nnlab.tensor(x, dtype=np.float64))
     out_t, hn_t = theirs(torch.tensor(x))
     _close(out_o, out_t, np.float64)
     for a, b in zip(hn_o if kind == "lstm" else (hn_o,), hn_t if kind == "lstm" else (hn_t,)):
-        assert a.shape == (2, 4)
+        assert a.shape == (4 if bidirectional else 2, 4)
         _close(a, b, np.float64)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("num_layers", [1, 2])
-def test_gradcheck(kind, num_layers):
+@pytest.mark.parametrize("num_layers, bidirectional", [(1, False), (2, False), (2, True)])
+def test_gradcheck(kind, num_layers, bidirectional):
     cls, _, extra = KINDS[kind]
-    layer = cls(2, 3, num_layers=num_layers, rng=1, dtype=np.float64, **extra)
+    layer = cls(2, 3, num_layers=num_layers, bidirectional=bidirectional, rng=1, dtype=np.float64, **extra)
     rng = np.random.default_rng(2)
+    rows = num_layers * (2 if bidirectional else 1)
     x = nnlab.tensor(rng.normal(size=(4, 2, 2)), dtype=np.float64, requires_grad=True)
-    h0 = nnlab.tensor(rng.normal(size=(num_layers, 2, 3)), dtype=np.float64, requires_grad=True)
-    c0 = nnlab.tensor(rng.normal(size=(num_layers, 2, 3)), dtype=np.float64, requires_grad=True)
+    h0 = nnlab.tensor(rng.normal(size=(rows, 2, 3)), dtype=np.float64, requires_grad=True)
+    c0 = nnlab.tensor(rng.normal(size=(rows, 2, 3)), dtype=np.float64, requires_grad=True)
     params = [p for _, p in layer.named_parameters()]
 
     def loss(x, h0, c0, *weights):  # gradcheck perturbs the layer's own Parameters in place
@@ -127,7 +142,8 @@ def test_init_is_uniform_within_one_over_sqrt_hidden_and_seeded():
 
 def test_repr_is_torchs():
     for args, kw in [((10, 20), {}), ((3, 4), {"num_layers": 2, "dropout": 0.5}), ((3, 4), {"bias": False,
-                     "batch_first": True})]:
+                     "batch_first": True}),
+                     ((3, 4), {"bidirectional": True})]:
         for ours, theirs in [(nn.RNN, torch.nn.RNN), (nn.LSTM, torch.nn.LSTM), (nn.GRU, torch.nn.GRU)]:
             assert repr(ours(*args, **kw)) == repr(theirs(*args, **kw))
 
@@ -165,7 +181,7 @@ def test_dropout_between_layers_only_in_training():
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_spec_save_load_flops(tmp_path, kind):
     cls, _, extra = KINDS[kind]
-    layer = cls(3, 5, num_layers=2, batch_first=True, dropout=0.25, bias=False, rng=0, **extra)
+    layer = cls(3, 5, num_layers=2, batch_first=True, dropout=0.25, bias=False, bidirectional=True, rng=0, **extra)
     spec = nn.to_spec(layer)
     assert spec["args"]["batch_first"] is True and spec["args"]["dropout"] == 0.25
     assert nn.from_spec(spec).state_dict().keys() == layer.state_dict().keys()
@@ -177,7 +193,8 @@ def test_spec_save_load_flops(tmp_path, kind):
     np.testing.assert_array_equal(loaded(x)[0].data, layer(x)[0].data)
     G = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}[kind]
     count, shape = layer._count_flops((2, 4, 3))
-    assert shape == (2, 4, 5) and count == 8 * 2 * G * 5 * ((3 + 5) + (5 + 5))
+    assert shape == (2, 4, 10) and count == 2 * 8 * 2 * G * 5 * ((3 + 5) + (10 + 5))
+    assert type(layer).state_shapes(spec["args"]) == {n: p.shape for n, p in layer.named_parameters()}
 
 
 class LastStep(nn.Module):

@@ -13,7 +13,9 @@ needs (the last step's output, say) for the layers after it.
 
 ``dropout=`` is PyTorch's argument, a probability of *dropping* (``nn.Dropout(rate=...)``'s
 meaning, not the notes' retain probability ``keep=``): in training mode the outputs of every layer
-but the last go through dropout at that rate.  ``bidirectional=True`` is not implemented yet.
+but the last go through dropout at that rate.  ``bidirectional=True``: each layer also runs a second
+set of weights (``..._reverse``) over the reversed sequence, the two outputs concatenated on the
+feature axis (forward first) and the states ordered layer by layer, forward then reverse.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .. import random as _random
 from .._checks import check_bool, check_dtype, check_float, check_int
 from ..errors import ConfigError
 from ..ops.recurrent import GATES, recurrent_layer
-from ..ops.shape import reshape, stack, swapaxes
+from ..ops.shape import concatenate, flip, reshape, stack, swapaxes
 from ..tensor import as_tensor
 from ._layer_tools import as_input
 from .module import Module, elements
@@ -37,22 +39,25 @@ __all__ = ["RNN", "LSTM", "GRU"]
 
 
 def _sizes(owner: str, args: dict) -> tuple:
-    """(input_size, hidden_size, num_layers, bias) of the spec arguments ``args``, checked."""
+    """(input_size, hidden_size, num_layers, bias, directions) of the spec arguments ``args``, checked."""
     return (check_int("input_size", args.get("input_size"), 1, owner=owner),
             check_int("hidden_size", args.get("hidden_size"), 1, owner=owner),
             check_int("num_layers", args.get("num_layers", 1), 1, owner=owner),
-            check_bool("bias", args.get("bias", True), owner=owner))
+            check_bool("bias", args.get("bias", True), owner=owner),
+            2 if check_bool("bidirectional", args.get("bidirectional", False), owner=owner) else 1)
 
 
 def _shapes(owner: str, gates: int, args: dict) -> dict:
-    n_in, H, layers, bias = _sizes(owner, args)
+    """PyTorch's parameters in its order: per layer, per direction (``_reverse``), W_ih, W_hh, b_ih, b_hh."""
+    n_in, H, layers, bias, directions = _sizes(owner, args)
     shapes = {}
     for k in range(layers):
-        shapes[f"weight_ih_l{k}"] = (gates * H, n_in if k == 0 else H)
-        shapes[f"weight_hh_l{k}"] = (gates * H, H)
-        if bias:
-            shapes[f"bias_ih_l{k}"] = (gates * H,)
-            shapes[f"bias_hh_l{k}"] = (gates * H,)
+        for suffix in ("", "_reverse")[:directions]:
+            shapes[f"weight_ih_l{k}{suffix}"] = (gates * H, n_in if k == 0 else directions * H)
+            shapes[f"weight_hh_l{k}{suffix}"] = (gates * H, H)
+            if bias:
+                shapes[f"bias_ih_l{k}{suffix}"] = (gates * H,)
+                shapes[f"bias_hh_l{k}{suffix}"] = (gates * H,)
     return shapes
 
 
@@ -65,14 +70,12 @@ class _RNNBase(Module):
                  bidirectional=False, rng=None, dtype=np.float32):
         super().__init__()
         name = type(self).__name__
-        args = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers, "bias": bias}
-        self.input_size, self.hidden_size, self.num_layers, self.bias = _sizes(name, args)
+        args = {"input_size": input_size, "hidden_size": hidden_size, "num_layers": num_layers, "bias": bias,
+                "bidirectional": bidirectional}
+        self.input_size, self.hidden_size, self.num_layers, self.bias, directions = _sizes(name, args)
+        self.bidirectional = directions == 2
         self.batch_first = check_bool("batch_first", batch_first, owner=name)
         self.dropout = check_float("dropout", dropout, 0.0, 1.0, high_open=True, owner=name)
-        if check_bool("bidirectional", bidirectional, owner=name):
-            raise ConfigError(f"{name}: bidirectional=True is not implemented in nnlab; "
-                              "use bidirectional=False (run a second layer on the flipped sequence yourself)")
-        self.bidirectional = False
         dtype = check_dtype(dtype, owner=name)
         gen = _random.get_rng(rng)
         bound = 1.0 / math.sqrt(self.hidden_size)  # PyTorch's reset_parameters: every weight and bias U(±1/√H)
@@ -81,11 +84,14 @@ class _RNNBase(Module):
         # dropout between layers: Dropout's masks, kept outside _modules (PyTorch's layer has no child module)
         self.__dict__["_dropout"] = Dropout(rate=self.dropout, rng=None if rng is None else gen) if self.dropout else None
 
-    def _layer(self, k):
-        params = [getattr(self, f"weight_ih_l{k}"), getattr(self, f"weight_hh_l{k}")]
-        if self.bias:
-            params += [getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}")]
-        return params
+    def _layer(self, k, suffix):
+        names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ())
+        return [getattr(self, f"{name}_l{k}{suffix}") for name in names]
+
+    @property
+    def _states(self) -> int:
+        """Rows of h_0 and h_n: one per layer and direction."""
+        return self.num_layers * (2 if self.bidirectional else 1)
 
     def _check_input(self, shape):
         name, shape = type(self).__name__, tuple(shape)
@@ -99,15 +105,15 @@ class _RNNBase(Module):
         """An initial state as (num_layers, N, H) in the weights' dtype: zeros when None, checked otherwise."""
         W = self.weight_ih_l0
         N = x3.data.shape[1]
-        expected = (self.num_layers, N, self.hidden_size) if batched else (self.num_layers, self.hidden_size)
+        expected = (self._states, N, self.hidden_size) if batched else (self._states, self.hidden_size)
         if state is None:
-            return as_tensor(np.zeros((self.num_layers, N, self.hidden_size), W.data.dtype))
+            return as_tensor(np.zeros((self._states, N, self.hidden_size), W.data.dtype))
         state = as_input(state, W)
         if tuple(state.data.shape) != expected:
             raise ConfigError(f"{type(self).__name__}: expected {what} of shape {expected}, got {state.data.shape}")
         if state.data.dtype != W.data.dtype:
             state = state.astype(W.data.dtype)
-        return state if batched else reshape(state, (self.num_layers, 1, self.hidden_size))
+        return state if batched else reshape(state, (self._states, 1, self.hidden_size))
 
     def forward(self, x, hx=None):
         x = as_input(x, self.weight_ih_l0)
@@ -132,16 +138,23 @@ class _RNNBase(Module):
             if k and self._dropout is not None:
                 self._dropout.training = self.training
                 out = self._dropout(out)
-            node = recurrent_layer(self.mode, out, h0[k], *self._layer(k), c0=c0[k] if lstm else None)
-            out = node[:T] if lstm else node
-            hs.append(node[T - 1])
-            if lstm:
-                cs.append(node[T])
+            outs = []
+            for d, suffix in enumerate(("", "_reverse") if self.bidirectional else ("",)):
+                j = len(hs)  # the state's row: layer k, direction d
+                # the reverse direction reads the sequence backwards: its step t is the input's step T − 1 − t
+                seq = flip(out, 0) if d else out
+                node = recurrent_layer(self.mode, seq, h0[j], *self._layer(k, suffix), c0=c0[j] if lstm else None)
+                states = node[:T] if lstm else node
+                outs.append(flip(states, 0) if d else states)
+                hs.append(node[T - 1])
+                if lstm:
+                    cs.append(node[T])
+            out = concatenate(outs, -1) if len(outs) > 1 else outs[0]
         h_n, c_n = stack(hs), (stack(cs) if lstm else None)
         if not batched:
-            out = reshape(out, (T, self.hidden_size))
-            h_n = reshape(h_n, (self.num_layers, self.hidden_size))
-            c_n = reshape(c_n, (self.num_layers, self.hidden_size)) if lstm else None
+            out = reshape(out, (T, out.shape[-1]))
+            h_n = reshape(h_n, (self._states, self.hidden_size))
+            c_n = reshape(c_n, (self._states, self.hidden_size)) if lstm else None
         elif self.batch_first:
             out = swapaxes(out, 0, 1)
         return (out, (h_n, c_n)) if lstm else (out, h_n)
@@ -150,21 +163,22 @@ class _RNNBase(Module):
         """The products and bias additions (2·G·H·(in + H) + 2·G·H a step and row); the gates' nonlinearities are not counted."""
         self._check_input(shape)
         steps = elements(shape[:-1])
-        G, H = GATES[self.mode], self.hidden_size
+        G, H, D = GATES[self.mode], self.hidden_size, 2 if self.bidirectional else 1
         flops = 0
         for k in range(self.num_layers):
-            n_in = self.input_size if k == 0 else H
-            flops += steps * (2 * G * H * (n_in + H) + (2 * G * H if self.bias else 0))
-        return flops, tuple(shape[:-1]) + (H,)
+            n_in = self.input_size if k == 0 else D * H
+            flops += D * steps * (2 * G * H * (n_in + H) + (2 * G * H if self.bias else 0))
+        return flops, tuple(shape[:-1]) + (D * H,)
 
     def spec_args(self) -> dict:
         return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
-                "bias": self.bias, "batch_first": self.batch_first, "dropout": self.dropout,
+                "bias": self.bias, "batch_first": self.batch_first, "dropout": self.dropout, "bidirectional": self.bidirectional,
                 "dtype": self.weight_ih_l0.data.dtype.name}
 
     def extra_repr(self):  # PyTorch's RNNBase.extra_repr
         s = f"{self.input_size}, {self.hidden_size}"
-        for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0)):
+        for key, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                             ("bidirectional", False)):
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)}"
         return s
