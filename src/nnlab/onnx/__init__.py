@@ -13,7 +13,8 @@ package's helpers and checked with ``onnx.checker``, at opset :data:`OPSET`:
   ``preprocessing`` (the steps included), ``nnlab_version``.
 
 Every layer type of :func:`supported_layer_types` converts; any other module
-is refused with a :class:`~nnlab.errors.ConfigError` naming it.  One known
+is refused with a :class:`~nnlab.errors.ConfigError` naming it (RNN, LSTM and GRU with the reason:
+``_layers.NOT_EXPORTABLE``).  One known
 difference: a category the OneHotEncoder did not see in ``fit`` gives an
 all-zero block in the graph, where nnlab's ``transform`` raises.
 Needs ``pip install 'nnlab[onnx]'`` (onnx, and onnxruntime to run the file).
@@ -146,11 +147,14 @@ def _shape(value) -> list:
 
 
 def _check_layers(model) -> None:
-    from ._layers import CONTAINERS, LEAVES
+    from ._layers import CONTAINERS, LEAVES, NOT_EXPORTABLE
 
     for where, module in model.named_modules():
         if type(module) not in LEAVES and type(module) not in CONTAINERS:
             at = f" at {where!r}" if where else ""
+            if type(module) in NOT_EXPORTABLE:
+                raise ConfigError(f"nnlab.onnx.export: {type(module).__name__}{at} cannot be exported: "
+                                  f"{NOT_EXPORTABLE[type(module)]}")
             raise ConfigError(f"nnlab.onnx.export: no ONNX conversion for {type(module).__name__}{at}; "
                               f"supported layer types: {', '.join(supported_layer_types())}")
 
