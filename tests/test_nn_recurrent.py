@@ -153,6 +153,8 @@ def test_repr_is_torchs():
 def test_errors():
     with pytest.raises(ConfigError, match=r"input_size: expected 3, got input of shape \(5, 2, 4\)"):
         nn.RNN(3, 4)(np.zeros((5, 2, 4)))
+    with pytest.raises(ConfigError, match=r"at least one step, got input of shape \(2, 0, 3\)"):
+        nn.LSTM(3, 4, batch_first=True)(np.zeros((2, 0, 3)))
     with pytest.raises(ConfigError, match="2-D"):
         nn.GRU(3, 4)(np.zeros((5, 2, 1, 3)))
     with pytest.raises(ConfigError, match=r"hx of shape \(1, 2, 4\), got \(1, 3, 4\)"):

@@ -82,7 +82,8 @@ class _RNNBase(Module):
         for pname, shape in _shapes(name, GATES[self.mode], args).items():
             setattr(self, pname, Parameter(gen.uniform(-bound, bound, shape).astype(dtype), dtype=dtype))
         # dropout between layers: Dropout's masks, kept outside _modules (PyTorch's layer has no child module)
-        self.__dict__["_dropout"] = Dropout(rate=self.dropout, rng=None if rng is None else gen) if self.dropout else None
+        drop = Dropout(rate=self.dropout, rng=None if rng is None else gen) if self.dropout else None
+        self.__dict__["_dropout"] = drop
 
     def _layer(self, k, suffix):
         names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if self.bias else ())
@@ -97,6 +98,8 @@ class _RNNBase(Module):
         name, shape = type(self).__name__, tuple(shape)
         if len(shape) not in (2, 3):
             raise ConfigError(f"{name}: expected a 2-D (L, H_in) or 3-D input, got input of shape {shape}")
+        if shape[1 if self.batch_first and len(shape) == 3 else 0] == 0:  # no step: no state to return
+            raise ConfigError(f"{name}: the sequence needs at least one step, got input of shape {shape}")
         if shape[-1] != self.input_size:
             raise ConfigError(f"{name}: input.size(-1) must be equal to input_size: expected {self.input_size}, "
                               f"got input of shape {shape}")
@@ -160,7 +163,8 @@ class _RNNBase(Module):
         return (out, (h_n, c_n)) if lstm else (out, h_n)
 
     def _count_flops(self, shape):
-        """The products and bias additions (2·G·H·(in + H) + 2·G·H a step and row); the gates' nonlinearities are not counted."""
+        """The products and bias additions, 2·G·H·(in + H) + 2·G·H per step, row and direction
+        (the gates' nonlinearities are not counted)."""
         self._check_input(shape)
         steps = elements(shape[:-1])
         G, H, D = GATES[self.mode], self.hidden_size, 2 if self.bidirectional else 1
@@ -172,7 +176,8 @@ class _RNNBase(Module):
 
     def spec_args(self) -> dict:
         return {"input_size": self.input_size, "hidden_size": self.hidden_size, "num_layers": self.num_layers,
-                "bias": self.bias, "batch_first": self.batch_first, "dropout": self.dropout, "bidirectional": self.bidirectional,
+                "bias": self.bias, "batch_first": self.batch_first, "dropout": self.dropout,
+                "bidirectional": self.bidirectional,
                 "dtype": self.weight_ih_l0.data.dtype.name}
 
     def extra_repr(self):  # PyTorch's RNNBase.extra_repr
@@ -221,6 +226,7 @@ class LSTM(_RNNBase):
 
 
 class GRU(_RNNBase):
-    """Gated recurrent unit: r, z gates and n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)); h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}."""
+    """Gated recurrent unit: gates r, z and n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn));
+    h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}."""
 
     mode = "gru"

@@ -270,7 +270,8 @@ def input_features(model: Module) -> int | None:
     """Features per row the model's first affine layer (or Unflatten, or an Ensemble) takes.
 
     None when a convolution comes first (it takes ``(N, C, ...)`` arrays of any
-    size, not rows), an Embedding (rows of indices of any length) or a recurrent layer (sequences), or no layer states a width.
+    size, not rows), an Embedding (rows of indices of any length) or a recurrent layer (sequences),
+    or no layer states a width.
     """
     for module in model.modules():
         if hasattr(module, "in_channels") or isinstance(module, (Embedding, RNN, LSTM, GRU)):
