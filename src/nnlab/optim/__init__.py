@@ -10,6 +10,8 @@ an alias of :func:`nnlab.train.lr_search`, resolved on first use.
 """
 
 from . import lr_scheduler, schedules
+from .adadelta import Adadelta
+from .adam_variants import Adamax, NAdam, RAdam
 from .adaptive import Adagrad, Adam, AdamW, RMSProp
 from .clip import clip_grad_norm, clip_grad_value
 from .line_search import LineSearch
@@ -24,6 +26,10 @@ __all__ = [
     "RMSProp",
     "Adam",
     "AdamW",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+    "Adadelta",
     "LineSearch",
     "get",
     "names",

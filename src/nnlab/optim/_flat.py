@@ -154,6 +154,11 @@ class FlatParams(Pieces):
         """A second one, allocated on first use (weight decay, line search)."""
         return self._scratch.scratch2
 
+    @property
+    def scratch3(self) -> np.ndarray:
+        """A third one, allocated on first use (NAdam, Adadelta)."""
+        return self._scratch.scratch3
+
     def snapshot(self, indices) -> list:
         """Copies of the value and state of the given parameters (to undo an update on them)."""
         saved = []

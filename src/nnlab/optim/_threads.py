@@ -152,11 +152,11 @@ def _run(update, lanes) -> None:
 
 
 class Scratch:
-    """Two scratch buffers of one size, each allocated on first use."""
+    """Three scratch buffers of one size, each allocated on first use (most rules use one, weight decay the second)."""
 
     def __init__(self, size: int, dtype):
         self.size, self.dtype = size, dtype
-        self._first = self._second = None
+        self._first = self._second = self._third = None
 
     @property
     def scratch(self) -> np.ndarray:
@@ -170,12 +170,18 @@ class Scratch:
             self._second = np.empty(self.size, dtype=self.dtype)
         return self._second
 
+    @property
+    def scratch3(self) -> np.ndarray:
+        if self._third is None:
+            self._third = np.empty(self.size, dtype=self.dtype)
+        return self._third
+
 
 class Part:
     """A contiguous piece ``sl`` of a group's flat buffers: what an update rule works on.
 
-    ``data``, ``grad`` and ``state`` are views of the flat buffers; ``scratch``
-    and ``scratch2`` are as long, taken from ``offset`` in a scratch source (the
+    ``data``, ``grad`` and ``state`` are views of the flat buffers; ``scratch``,
+    ``scratch2`` and ``scratch3`` are as long, taken from ``offset`` in a scratch source (the
     group's own, or a piece-sized one per thread).
     """
 
@@ -194,6 +200,10 @@ class Part:
     @property
     def scratch2(self) -> np.ndarray:
         return self._source.scratch2[self._offset : self._offset + self.data.size]
+
+    @property
+    def scratch3(self) -> np.ndarray:  # NAdam and Adadelta: two temporaries besides a decayed gradient in scratch2
+        return self._source.scratch3[self._offset : self._offset + self.data.size]
 
 
 class Pieces:

@@ -1,4 +1,4 @@
-"""Adaptive learning rates: Adagrad, RMSProp, Adam, AdamW (the seeds' update rules).
+"""Adaptive learning rates: Adagrad, RMSProp, Adam, AdamW (the seeds' update rules; Adam's AMSGrad option).
 
 Shaped like PyTorch's ``optim/adam.py``: each class does the bookkeeping
 (hyper-parameters, their checks, the step's scalars), and one function per rule
@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .._checks import check_bool
 from ..errors import ConfigError
 from . import _fused
 from .optimizer import Optimizer
@@ -50,28 +51,42 @@ def rmsprop(w, grad, V, s, beta, eps_V, lr_V) -> None:
     _step_by_root(w, grad, V, s, eps_V, lr_V)
 
 
-def adam(w, grad, M, V, s, beta1, beta2, eps_r, step) -> None:
+def moments(M, V, grad, s, beta1, beta2) -> None:
+    """The rescaled moments in place (5 passes): M ← β₁·M + ∇;  V ← β₂·V + ∇² (Adam and its variants)."""
+    np.multiply(M, beta1, out=M)
+    np.add(M, grad, out=M)  # M_t = β₁M + ∇
+    np.multiply(V, beta2, out=V)
+    np.multiply(grad, grad, out=s)
+    np.add(V, s, out=V)  # V_t = β₂V + ∇²
+
+
+def root_plus(s, V, eps_r) -> None:
+    """s ← √V + ε_r (2 passes): the denominator of Adam and its variants."""
+    np.sqrt(V, out=s)
+    np.add(s, eps_r, out=s)
+
+
+def adam(w, grad, M, V, s, beta1, beta2, eps_r, step, V_max=None) -> None:
     """Adam on the rescaled moments M = m/(1 − β₁), V = v/(1 − β₂), in place (10 NumPy passes).
 
     M ← β₁·M + ∇;  V ← β₂·V + ∇²;  w ← w − step·M/(√V + ε_r), with
     r = √((1 − β₂)/(1 − β₂ᵗ)), ε_r = ε/r and step = η(1 − β₁)/((1 − β₁ᵗ)·r):
     the seeds' w − η·m̂/(√v̂ + ε) with every scalar folded (see :class:`Adam`).
     ``eps_r`` and ``step`` are scalars, or arrays sliced like ``w`` when the
-    parameters of a group have different step counts.
+    parameters of a group have different step counts.  AMSGrad (``V_max`` given):
+    V_max ← max(V_max, V) and the step divides by √V_max + ε_r instead (11 passes).
     """
-    np.multiply(M, beta1, out=M)
-    np.add(M, grad, out=M)  # M_t = β₁M + ∇
-    np.multiply(V, beta2, out=V)
-    np.multiply(grad, grad, out=s)
-    np.add(V, s, out=V)  # V_t = β₂V + ∇²
-    np.sqrt(V, out=s)
-    np.add(s, eps_r, out=s)
+    moments(M, V, grad, s, beta1, beta2)
+    if V_max is not None:
+        np.maximum(V_max, V, out=V_max)
+        V = V_max
+    root_plus(s, V, eps_r)
     np.divide(M, s, out=s)
     np.multiply(s, step, out=s)
     np.subtract(w, s, out=w)
 
 
-def _betas(group: dict) -> tuple:
+def betas_of(group: dict) -> tuple:
     """A group's (β₁, β₂), or the ConfigError of anything else (a scalar, None): read through here wherever
     it is read, as a user may set ``group["betas"]`` between steps (the values are checked as any β)."""
     betas = group["betas"]
@@ -80,7 +95,7 @@ def _betas(group: dict) -> tuple:
     return betas[0], betas[1]
 
 
-def _scalars(flat, *values):
+def scalars(flat, *values):
     """The step's scalars in the buffers' dtype, as NumPy 2 casts a Python float (what a kernel needs)."""
     return tuple(flat.dtype.type(x) for x in values)
 
@@ -113,8 +128,8 @@ class Adagrad(Optimizer):
         eps, lr = float(group["eps"]), float(group["lr"])
         fused = _fused.kernel("adagrad", flat.data.size, flat.dtype)
         if fused is not None:
-            scalars = _scalars(flat, eps, lr)
-            return lambda part, grad: fused(part.data, grad, part.state["sum_sq"], *scalars)
+            scalars_t = scalars(flat, eps, lr)
+            return lambda part, grad: fused(part.data, grad, part.state["sum_sq"], *scalars_t)
         return lambda part, grad: adagrad(part.data, grad, part.state["sum_sq"], part.scratch, eps, lr)
 
 
@@ -152,8 +167,8 @@ class RMSProp(Optimizer):
         lr = float(group["lr"]) / math.sqrt(1.0 - beta)
         fused = _fused.kernel("rmsprop", flat.data.size, flat.dtype)
         if fused is not None:
-            scalars = _scalars(flat, beta, eps, lr)
-            return lambda part, grad: fused(part.data, grad, part.state["sq_grad_sum"], *scalars)
+            scalars_t = scalars(flat, beta, eps, lr)
+            return lambda part, grad: fused(part.data, grad, part.state["sq_grad_sum"], *scalars_t)
         return lambda part, grad: rmsprop(part.data, grad, part.state["sq_grad_sum"], part.scratch, beta, eps, lr)
 
 
@@ -182,6 +197,13 @@ class Adam(Optimizer):
     When ``betas`` change between steps, M and V are rescaled once so that m and
     v carry over, as in PyTorch (``Optimizer.scaled_states``).
 
+    ``amsgrad=True`` (PyTorch's AMSGrad): the state ``max_sq_grad_sum`` keeps
+    V_max = max over the steps of V (PyTorch's ``max_exp_avg_sq`` is its
+    v = (1 − β₂)·V_max), and the step divides by √V_max + ε/r, with the NumPy
+    reference (11 passes; no compiled loop).  It is one setting for the whole
+    optimizer: a parameter group cannot change it, as the buffer is allocated
+    when the optimizer is built.
+
     >>> import nnlab
     >>> w = nnlab.tensor([1.0, 1.0], requires_grad=True)
     >>> opt = Adam([w], lr=0.1)
@@ -192,25 +214,32 @@ class Adam(Optimizer):
     """
 
     state_names = ("grad_sum", "sq_grad_sum")
-    scaled_states = {"grad_sum": lambda group: _betas(group)[0], "sq_grad_sum": lambda group: _betas(group)[1]}
+    scaled_states = {"grad_sum": lambda group: betas_of(group)[0], "sq_grad_sum": lambda group: betas_of(group)[1]}
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 amsgrad: bool = False):
         pair = tuple(betas) if isinstance(betas, (tuple, list, np.ndarray)) else betas  # anything else: _validate says what
-        super().__init__(params, dict(lr=lr, betas=pair, eps=eps, weight_decay=weight_decay))
+        if check_bool("amsgrad", amsgrad, owner=type(self).__name__):  # V_max is scaled as V (1/(1 − β₂))
+            self.state_names = (*type(self).state_names, "max_sq_grad_sum")
+            self.scaled_states = {**type(self).scaled_states, "max_sq_grad_sum": type(self).scaled_states["sq_grad_sum"]}
+        super().__init__(params, dict(lr=lr, betas=pair, eps=eps, weight_decay=weight_decay, amsgrad=bool(amsgrad)))
 
     def _validate(self, group):
         super()._validate(group)
-        betas = _betas(group)
+        betas = betas_of(group)
         self._check("betas[0]", betas[0], high=1.0, high_open=True)
         self._check("betas[1]", betas[1], high=1.0, high_open=True)
         self._check("eps", group["eps"])
+        if check_bool("amsgrad", group["amsgrad"], owner=type(self).__name__) != self.defaults["amsgrad"]:
+            raise ConfigError(f"{type(self).__name__}: amsgrad={group['amsgrad']!r} in a parameter group, the optimizer "
+                              f"was built with amsgrad={self.defaults['amsgrad']}; amsgrad is one setting for all groups")
 
     def _rule(self, group, flat):
-        beta1, beta2 = (float(b) for b in _betas(group))
+        beta1, beta2 = (float(b) for b in betas_of(group))
         lr, eps = float(group["lr"]), float(group["eps"])
+        V_max = "max_sq_grad_sum" if group["amsgrad"] else None
         t = flat.t
-        scalar = isinstance(t, int)
-        if scalar:
+        if isinstance(t, int):
             r = math.sqrt((1.0 - beta2) / (1.0 - beta2**t))
             eps_r, step = eps / r, lr * (1.0 - beta1) / ((1.0 - beta1**t) * r)
         else:  # some parameters were skipped on some steps: per-element counts, sliced per part
@@ -219,13 +248,14 @@ class Adam(Optimizer):
             eps_all = (eps / r).astype(flat.dtype)
             step_all = (lr * (1.0 - beta1) / ((1.0 - beta1**t) * r)).astype(flat.dtype)
             return lambda part, grad: adam(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"],
-                                           part.scratch, beta1, beta2, eps_all[part.sl], step_all[part.sl])
-        fused = _fused.kernel("adam", flat.data.size, flat.dtype)
+                                           part.scratch, beta1, beta2, eps_all[part.sl], step_all[part.sl],
+                                           part.state.get(V_max))
+        fused = None if V_max else _fused.kernel("adam", flat.data.size, flat.dtype)
         if fused is not None:
-            scalars = _scalars(flat, beta1, beta2, eps_r, step)
-            return lambda part, grad: fused(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"], *scalars)
+            scalars_t = scalars(flat, beta1, beta2, eps_r, step)
+            return lambda part, grad: fused(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"], *scalars_t)
         return lambda part, grad: adam(part.data, grad, part.state["grad_sum"], part.state["sq_grad_sum"],
-                                       part.scratch, beta1, beta2, eps_r, step)
+                                       part.scratch, beta1, beta2, eps_r, step, part.state.get(V_max))
 
 
 class AdamW(Adam):
@@ -237,5 +267,6 @@ class AdamW(Adam):
 
     decoupled_weight_decay = True
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01,
+                 amsgrad: bool = False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)

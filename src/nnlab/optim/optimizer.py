@@ -292,11 +292,12 @@ class Optimizer:
 
         L2, the seeds' rule (the default): ∇ + α·w, computed in the part's second
         scratch buffer so ``.grad`` stays the user's.  Decoupled (AdamW,
-        ``decoupled_weight_decay = True``): the weights shrink first,
+        ``decoupled_weight_decay = True``, or the group's ``"decoupled_weight_decay"``
+        of NAdam and RAdam): the weights shrink first,
         w ← w·(1 − η·α), and the rule sees ∇ itself.
         """
         alpha = float(group["weight_decay"])
-        if self.decoupled_weight_decay:
+        if group.get("decoupled_weight_decay", self.decoupled_weight_decay):  # a group setting of NAdam and RAdam
             shrink = 1.0 - float(group["lr"]) * alpha
             if shrink != 1.0:
                 np.multiply(part.data, shrink, out=part.data)

@@ -12,6 +12,8 @@ import inspect
 from .._checks import check_choice
 from ..errors import ConfigError
 from ..nn.parameter import is_weight
+from .adadelta import Adadelta
+from .adam_variants import Adamax, NAdam, RAdam
 from .adaptive import Adagrad, Adam, AdamW, RMSProp
 from .line_search import LineSearch
 from .optimizer import Optimizer
@@ -23,6 +25,10 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "rmsprop": RMSProp,
     "adam": Adam,
     "adamw": AdamW,
+    "adamax": Adamax,
+    "nadam": NAdam,
+    "radam": RAdam,
+    "adadelta": Adadelta,
     "line_search": LineSearch,
 }
 
@@ -31,9 +37,9 @@ def names(with_setting: str | None = None) -> tuple:
     """The optimizer names :func:`get` accepts; with ``with_setting``, those that take that setting.
 
     >>> names()
-    ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'line_search')
+    ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adamax', 'nadam', 'radam', 'adadelta', 'line_search')
     >>> names(with_setting="lr")  # LineSearch chooses its own
-    ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw')
+    ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adamax', 'nadam', 'radam', 'adadelta')
     """
     return tuple(name for name in OPTIMIZERS if with_setting is None or with_setting in settings(name))
 
