@@ -4,7 +4,7 @@ import numpy as np
 
 import nnlab
 from nnlab.functional import tanh
-from nnlab.optim import SGD, Adagrad, Adam, AdamW, RMSProp
+from nnlab.optim import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSProp
 
 SHAPES = [(4, 6), (6,), (6, 2), (2,)]
 
@@ -47,6 +47,11 @@ FACTORIES = {
     "rmsprop": lambda p: RMSProp(p, lr=0.01, weight_decay=1e-2),
     "adam": lambda p: Adam(p, lr=0.01),
     "adamw": lambda p: AdamW(p, lr=0.01, weight_decay=0.1),
+    "adam_amsgrad": lambda p: Adam(p, lr=0.01, weight_decay=0.01, amsgrad=True),
+    "adamax": lambda p: Adamax(p, lr=0.01, weight_decay=0.01),
+    "nadam": lambda p: NAdam(p, lr=0.01, decoupled_weight_decay=True, weight_decay=0.1),
+    "radam": lambda p: RAdam(p, lr=0.01, betas=(0.9, 0.9), weight_decay=0.01),
+    "adadelta": lambda p: Adadelta(p, rho=0.8, weight_decay=0.01),
     "adam_groups": lambda p: Adam([{"params": p[::2], "lr": 0.02}, {"params": p[1::2], "weight_decay": 0.1}],
                                   lr=0.01),
 }

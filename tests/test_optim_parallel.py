@@ -6,7 +6,7 @@ import pytest
 import nnlab
 import nnlab.optim._threads as optim_threads
 from nnlab.errors import ConfigError
-from nnlab.optim import SGD, Adagrad, Adam, AdamW, RMSProp
+from nnlab.optim import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, NAdam, RAdam, RMSProp
 
 SHAPES = [(40, 30), (30,), (30, 7), (7,), (5, 3)]  # 1,482 elements: the last one the loss never reaches
 
@@ -19,6 +19,11 @@ FACTORIES = {
     "adam": lambda p: Adam(p, lr=0.01),
     "adam_l2": lambda p: Adam(p, lr=0.01, weight_decay=0.1),
     "adamw": lambda p: AdamW(p, lr=0.01, weight_decay=0.1),
+    "adam_amsgrad_l2": lambda p: Adam(p, lr=0.01, weight_decay=0.1, amsgrad=True),
+    "adamax_l2": lambda p: Adamax(p, lr=0.01, weight_decay=0.1),
+    "nadam_l2": lambda p: NAdam(p, lr=0.01, weight_decay=0.1),  # three scratch buffers per piece
+    "radam_l2": lambda p: RAdam(p, lr=0.01, betas=(0.9, 0.9), weight_decay=0.1),
+    "adadelta_l2": lambda p: Adadelta(p, weight_decay=0.1),
 }
 
 
