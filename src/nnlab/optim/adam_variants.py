@@ -15,7 +15,7 @@ import numpy as np
 
 from .._checks import check_bool
 from . import _fused
-from .adaptive import Adam, adam, betas_of, moments, root_plus, scalars
+from .adaptive import Adam, adam, betas_of, betas_pair, check_betas_eps, moments, root_plus, scalars
 from .optimizer import Optimizer
 
 
@@ -39,16 +39,11 @@ class _AdamFamily(Optimizer):
     scaled_states = Adam.scaled_states
 
     def __init__(self, params, defaults: dict):
-        betas = defaults["betas"]
-        defaults["betas"] = tuple(betas) if isinstance(betas, (tuple, list, np.ndarray)) else betas
-        super().__init__(params, defaults)
+        super().__init__(params, {**defaults, "betas": betas_pair(defaults["betas"])})
 
     def _validate(self, group):
         super()._validate(group)
-        betas = betas_of(group)
-        self._check("betas[0]", betas[0], high=1.0, high_open=True)
-        self._check("betas[1]", betas[1], high=1.0, high_open=True)
-        self._check("eps", group["eps"])
+        check_betas_eps(self, group)
         if "decoupled_weight_decay" in group:
             check_bool("decoupled_weight_decay", group["decoupled_weight_decay"], owner=type(self).__name__)
 

@@ -95,6 +95,19 @@ def betas_of(group: dict) -> tuple:
     return betas[0], betas[1]
 
 
+def betas_pair(betas):
+    """``betas`` as a tuple when it is a sequence (a JSON list, an array); anything else is left for the checks."""
+    return tuple(betas) if isinstance(betas, (tuple, list, np.ndarray)) else betas
+
+
+def check_betas_eps(opt, group: dict) -> None:
+    """The checks of Adam and its variants' ``betas`` (each in [0, 1)) and ``eps`` (>= 0)."""
+    betas = betas_of(group)
+    opt._check("betas[0]", betas[0], high=1.0, high_open=True)
+    opt._check("betas[1]", betas[1], high=1.0, high_open=True)
+    opt._check("eps", group["eps"])
+
+
 def scalars(flat, *values):
     """The step's scalars in the buffers' dtype, as NumPy 2 casts a Python float (what a kernel needs)."""
     return tuple(flat.dtype.type(x) for x in values)
@@ -218,18 +231,15 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
                  amsgrad: bool = False):
-        pair = tuple(betas) if isinstance(betas, (tuple, list, np.ndarray)) else betas  # anything else: _validate says what
         if check_bool("amsgrad", amsgrad, owner=type(self).__name__):  # V_max is scaled as V (1/(1 − β₂))
             self.state_names = (*type(self).state_names, "max_sq_grad_sum")
             self.scaled_states = {**type(self).scaled_states, "max_sq_grad_sum": type(self).scaled_states["sq_grad_sum"]}
-        super().__init__(params, dict(lr=lr, betas=pair, eps=eps, weight_decay=weight_decay, amsgrad=bool(amsgrad)))
+        super().__init__(params, dict(lr=lr, betas=betas_pair(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=bool(amsgrad)))
 
     def _validate(self, group):
         super()._validate(group)
-        betas = betas_of(group)
-        self._check("betas[0]", betas[0], high=1.0, high_open=True)
-        self._check("betas[1]", betas[1], high=1.0, high_open=True)
-        self._check("eps", group["eps"])
+        check_betas_eps(self, group)
         if check_bool("amsgrad", group["amsgrad"], owner=type(self).__name__) != self.defaults["amsgrad"]:
             raise ConfigError(f"{type(self).__name__}: amsgrad={group['amsgrad']!r} in a parameter group, the optimizer "
                               f"was built with amsgrad={self.defaults['amsgrad']}; amsgrad is one setting for all groups")
