@@ -72,6 +72,14 @@ MODELS = {
     "Conv2d-pooling": lambda: nn.Sequential(
         nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 3, 2, padding="same", bias=False, dtype=np.float64),
         nn.MaxPool2d(2, stride=1, padding=1), nn.AvgPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten()),
+    "ConvTranspose1d-extras": lambda: nn.Sequential(
+        nn.Unflatten(1, (2, 2)), nn.ConvTranspose1d(2, 4, 3, stride=2, padding=1, output_padding=1, groups=2),
+        nn.Dropout1d(rate=0.5), nn.ZeroPad1d((1, 2)), nn.ConstantPad1d(1, 0.5), nn.AdaptiveMaxPool1d(3),
+        nn.Upsample(scale_factor=2), nn.Flatten()),
+    "ConvTranspose2d-extras-f64": lambda: nn.Sequential(
+        nn.Unflatten(1, (1, 2, 2)), nn.ConvTranspose2d(1, 2, (2, 3), dilation=(1, 2), bias=False, dtype=np.float64),
+        nn.Dropout2d(keep=0.9), nn.ZeroPad2d((1, 0, 0, 1)), nn.ConstantPad2d((1, 1, 0, 0), -1.0),
+        nn.AdaptiveMaxPool2d((2, 1)), nn.Upsample(size=(3, 4)), nn.Flatten()),
     "Conv2d-BatchNorm2d": lambda: nn.Sequential(
         nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 3, 2, padding="same"), nn.BatchNorm2d(3, momentum=0.2), nn.Flatten()),
 }
@@ -147,7 +155,7 @@ def test_inline_arguments_are_accepted():
 @pytest.mark.parametrize(
     "spec, match",
     [
-        ({"type": "Conv3d"}, "unknown layer type 'Conv3d'; choose one of .*BatchNorm, BatchNorm1d, BatchNorm2d, CELU, Conv1d, Conv2d, Dropout, ELU"),
+        ({"type": "Conv3d"}, "unknown layer type 'Conv3d'; choose one of .*BatchNorm, BatchNorm1d, BatchNorm2d, CELU, ConstantPad1d, ConstantPad2d, Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d, Dropout, Dropout1d, Dropout2d, ELU"),
         ({"args": {}}, "unknown layer type None"),
         ([1, 2], "a layer spec is a dict"),
         ({"type": "Linear", "args": {"in_features": 3}}, "Linear needs argument\\(s\\) 'out_features'"),

@@ -16,6 +16,7 @@ from .ops.activations import (  # noqa: F401  (re-exported)
     celu, gelu, hardsigmoid, hardswish, hardtanh, mish, relu6, selu, silu, softplus, softsign,
 )
 from .ops.norms import group_norm, layer_norm, normalize  # noqa: F401  (re-exported, torch's F.layer_norm, ...)
+from .ops.resize import interpolate  # noqa: F401  (re-exported, torch's F.interpolate)
 
 
 def sigmoid(x):

@@ -4,6 +4,7 @@ from . import functional, init
 from .activations import ELU, PReLU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import Residual, Sequential
 from .conv import Conv1d, Conv2d
+from .conv_transpose import ConvTranspose1d, ConvTranspose2d
 from .embedding import Embedding
 from .linear import Linear, Maxout, TiedLinear
 from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
@@ -12,11 +13,14 @@ from .module_list import ModuleDict, ModuleList
 from .multihead import MultiHead
 from .parameter import Parameter, is_weight
 from .recurrent import GRU, LSTM, RNN
-from .noise import Dropout, GaussianNoise
+from .noise import Dropout, Dropout1d, Dropout2d, GaussianNoise
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (
-    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Flatten,
+    MaxPool1d, MaxPool2d, Unflatten,
 )
+from .padding import ConstantPad1d, ConstantPad2d, ZeroPad1d, ZeroPad2d
+from .upsampling import Upsample
 from .spec import from_spec, layer_types, register, to_spec
 # The loss classes, where torch users look for them (nn.CrossEntropyLoss()): the same classes as nnlab.losses
 from ..losses import (
@@ -78,6 +82,17 @@ __all__ = [
     "AdaptiveAvgPool2d",
     "Flatten",
     "Unflatten",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "Dropout1d",
+    "Dropout2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "Upsample",
     "CrossEntropyLoss",
     "NLLLoss",
     "MSELoss",

@@ -2,7 +2,7 @@
 
 A re-export, not a copy: the activations of :mod:`nnlab.functional`, the loss functions of
 :mod:`nnlab.losses` (their conventions, README "Conventions that differ"), ``pad``, ``one_hot``,
-``layer_norm``, ``group_norm`` and ``normalize``.
+``layer_norm``, ``group_norm``, ``normalize`` and ``interpolate``.
 """
 
 import inspect
@@ -14,6 +14,6 @@ from ..losses import (  # noqa: F401
 )
 from ..ops.shape import pad  # noqa: F401
 
-_SOURCES = ("nnlab.functional", "nnlab.ops.activations", "nnlab.ops.norms")
+_SOURCES = ("nnlab.functional", "nnlab.ops.activations", "nnlab.ops.norms", "nnlab.ops.resize")
 globals().update({name: fn for name, fn in vars(_functional).items()
                   if inspect.isfunction(fn) and not name.startswith("_") and fn.__module__ in _SOURCES})

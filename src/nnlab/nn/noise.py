@@ -18,7 +18,7 @@ from ..tensor import make_result
 from ._layer_tools import as_input
 from .module import Module, elements
 
-__all__ = ["Dropout", "GaussianNoise"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "GaussianNoise"]
 
 
 class _Random(Module):
@@ -65,22 +65,23 @@ class Dropout(_Random):
     """
 
     def __init__(self, *args, keep=None, rate=None, rng=None):
+        name = type(self).__name__
         if args:  # Dropout(0.2): torch.nn.Dropout(0.2) drops 20 %, the notes' p = 0.2 keeps 20 %; make it explicit
             raise ConfigError(
-                f"Dropout takes its probability by keyword, got the positional value {args[0]!r}: "
+                f"{name} takes its probability by keyword, got the positional value {args[0]!r}: "
                 "keep= is the retain probability (the notes' p: 0.8 keeps 80 %), rate= the drop "
-                "probability (torch.nn.Dropout(p=0.2) is Dropout(rate=0.2))"
+                f"probability (torch.nn.{name}(p=0.2) is {name}(rate=0.2))"
             )
         super().__init__(rng)
         if (keep is None) == (rate is None):
             raise ConfigError(
-                "Dropout takes exactly one of keep= (retain probability, the seeds' p) "
+                f"{name} takes exactly one of keep= (retain probability, the seeds' p) "
                 f"or rate= (drop probability); got keep={keep!r}, rate={rate!r}"
             )
         if keep is not None:
-            self.keep = check_float("keep", keep, 0.0, 1.0, low_open=True, owner="Dropout")
+            self.keep = check_float("keep", keep, 0.0, 1.0, low_open=True, owner=name)
         else:
-            self.keep = 1.0 - check_float("rate", rate, 0.0, 1.0, high_open=True, owner="Dropout")
+            self.keep = 1.0 - check_float("rate", rate, 0.0, 1.0, high_open=True, owner=name)
 
     @property
     def rate(self) -> float:
@@ -91,10 +92,14 @@ class Dropout(_Random):
         if not self.training or self.keep == 1.0:
             return x
         X = x.data
-        kept = _random.draw_for_batch(partial(_random.bernoulli, self.generator, self.keep), X.shape, "Dropout")
+        kept = _random.draw_for_batch(partial(_random.bernoulli, self.generator, self.keep), self._mask_shape(X.shape),
+                                      type(self).__name__)
         # One array of 0 and 1/keep in X's dtype serves both passes: forward and backward are one multiply each.
         scale = np.multiply(kept, X.dtype.type(1.0 / self.keep))
         return make_result(X * scale, (x,), lambda g: (g * scale,))
+
+    def _mask_shape(self, shape) -> tuple:
+        return shape  # one draw per unit
 
     def _count_flops(self, shape):
         return (elements(shape) if self.training and self.keep < 1.0 else 0), shape
@@ -104,6 +109,40 @@ class Dropout(_Random):
 
     def extra_repr(self):
         return f"keep={self.keep}"
+
+
+class _ChannelDropout(Dropout):
+    """Dropout of whole channels: one draw per (sample, channel) of (N, C, *spatial), broadcast over the positions.
+
+    PyTorch's Dropout1d/Dropout2d (spatial dropout): neighbouring positions of a feature map are correlated,
+    so dropping single units barely regularizes a convolution; a kept channel is scaled by 1/keep.
+    """
+
+    dims = 0
+
+    def _mask_shape(self, shape) -> tuple:
+        if len(shape) != self.dims + 2:
+            axes = "(N, C, L)" if self.dims == 1 else "(N, C, H, W)"
+            raise ConfigError(f"{type(self).__name__} expects input {axes}, got shape {tuple(shape)}")
+        return tuple(shape[:2]) + (1,) * self.dims
+
+
+class Dropout1d(_ChannelDropout):
+    """Channel dropout of (N, C, L): ``Dropout1d(rate=0.2)`` is ``torch.nn.Dropout1d(p=0.2)``; see :class:`Dropout`.
+
+    >>> import nnlab
+    >>> y = Dropout1d(keep=0.5, rng=0)(nnlab.tensor(np.ones((2, 8, 5)))).numpy()
+    >>> bool((y.min(axis=2) == y.max(axis=2)).all()), sorted(set(y.ravel().tolist()))
+    (True, [0.0, 2.0])
+    """
+
+    dims = 1
+
+
+class Dropout2d(_ChannelDropout):
+    """Channel dropout of (N, C, H, W), PyTorch's Dropout2d with the probability by keyword; see :class:`Dropout`."""
+
+    dims = 2
 
 
 class GaussianNoise(_Random):

@@ -11,12 +11,13 @@ import numpy as np
 from .._checks import check_bool, check_int
 from ..errors import ConfigError
 from ..ops._windows import output_shape, resolve_padding, spatial_tuple
-from ..ops.pool import adaptive_avg_pool, avg_pool, check_divisor, max_pool
+from ..ops.pool import adaptive_avg_pool, adaptive_max_pool, avg_pool, check_divisor, max_pool
 from ..ops.shape import reshape
 from ..tensor import Tensor, as_tensor
 from .module import Module, elements
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "Flatten", "Unflatten"]
+__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+           "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Flatten", "Unflatten"]
 
 
 def _input(x) -> Tensor:
@@ -152,6 +153,7 @@ class AvgPool2d(_Avg):
 
 class _Adaptive(Module):
     dims = 0
+    _op = staticmethod(adaptive_avg_pool)
 
     def __init__(self, output_size=1):
         super().__init__()
@@ -160,7 +162,7 @@ class _Adaptive(Module):
     def forward(self, x):
         x = _input(x)
         _check_rank(self, x.data.shape)
-        return adaptive_avg_pool(x, self.output_size)
+        return self._op(x, self.output_size)
 
     def _count_flops(self, shape):
         _check_rank(self, shape)
@@ -189,6 +191,28 @@ class AdaptiveAvgPool2d(_Adaptive):
     """
 
     dims = 2
+
+
+class AdaptiveMaxPool1d(_Adaptive):
+    """Maximum of (N, C, L) over ``output_size`` bins (PyTorch's bins); 1 (the default) is global max pooling.
+
+    The gradient of a bin goes to its first maximal element, as PyTorch's CPU kernel (no ``return_indices``).
+    """
+
+    dims = 1
+    _op = staticmethod(adaptive_max_pool)
+
+
+class AdaptiveMaxPool2d(_Adaptive):
+    """Maximum of (N, C, H, W) over ``output_size`` bins per axis; 1 (the default) is global max pooling.
+
+    >>> import numpy as np
+    >>> AdaptiveMaxPool2d((2, 3))(np.ones((2, 3, 5, 7), dtype=np.float32)).shape
+    (2, 3, 2, 3)
+    """
+
+    dims = 2
+    _op = staticmethod(adaptive_max_pool)
 
 
 class _Reshape(Module):

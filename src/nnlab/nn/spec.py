@@ -88,6 +88,10 @@ for _cls in (
     Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding, RNN, LSTM, GRU,
 ):  # fmt: skip
     register(_cls)
+from . import conv_transpose, noise, padding, pooling, upsampling  # noqa: E402  (the convolution family's extras)
+for _cls in (*(getattr(m, n) for m in (conv_transpose, padding, upsampling) for n in m.__all__), noise.Dropout1d,
+             noise.Dropout2d, pooling.AdaptiveMaxPool1d, pooling.AdaptiveMaxPool2d):
+    register(_cls)
 
 
 def layer_types() -> list[str]:

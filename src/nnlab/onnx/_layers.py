@@ -338,3 +338,4 @@ if MultiHead is not None:
             outs[task], values[task] = emit(head, x, value)
         return outs, values
 
+from . import _layers_conv_extra  # noqa: E402,F401  (registers its converters into LEAVES)

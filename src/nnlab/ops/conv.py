@@ -44,6 +44,44 @@ def _groups_gemm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.matmul(A.transpose(1, 0, 2), B).transpose(1, 0, 2)
 
 
+def columns(Xp: np.ndarray, kernel, stride, dilation, out_sp, G: int) -> np.ndarray:
+    """The im2col copy of a padded channels-last array: (N·positions, G, kernel·Cg), each group's columns side by side."""
+    d, Cg = len(kernel), Xp.shape[-1] // G
+    win = windows(Xp, kernel, stride, dilation, out_sp)  # (N, *out, *kernel, C)
+    if G > 1:  # (N, *out, *kernel, G, Cg) → (N, *out, G, *kernel, Cg)
+        win = np.moveaxis(win.reshape(win.shape[:-1] + (G, Cg)), -2, 1 + d)
+    return win.reshape(Xp.shape[0] * int(np.prod(out_sp)), G, int(np.prod(kernel)) * Cg)
+
+
+def filter_matrix(Wd: np.ndarray, G: int) -> np.ndarray:
+    """Filters (C_out, Cg, *kernel) as (G, kernel·Cg, C_out/G), rows in the columns' (kernel offset, channel) order."""
+    n_out, Cg, kernel = Wd.shape[0] // G, Wd.shape[1], tuple(Wd.shape[2:])
+    return np.moveaxis(Wd.reshape((G, n_out, Cg) + kernel), (1, 2), (-1, -2)).reshape(G, -1, n_out)
+
+
+def filter_grad(cols: np.ndarray, g3: np.ndarray, shape: tuple) -> np.ndarray:
+    """The filters' gradient (``shape``) from the columns and the output gradient (M, G, C_out/G): colsᵀ·g."""
+    G, n_out = g3.shape[1:]
+    if G == 1:
+        gWm = _blas.matmul(cols[:, 0].T, g3[:, 0])[None]
+    else:
+        gWm = np.matmul(cols.transpose(1, 2, 0), g3.transpose(1, 0, 2))  # (G, kernel·Cg, n_out)
+    kernel = tuple(shape[2:])
+    return np.moveaxis(gWm.reshape((G,) + kernel + (shape[1], n_out)), (-1, -2), (1, 2)).reshape(shape)
+
+
+def col2im(g3: np.ndarray, Wm: np.ndarray, padded_shape: tuple, kernel, stride, dilation, out_sp) -> np.ndarray:
+    """g·Wᵀ scattered back onto a zero channels-last array of ``padded_shape``: each kernel offset's slab added."""
+    G, Cg = Wm.shape[0], padded_shape[-1] // Wm.shape[0]
+    N = padded_shape[0]
+    dcols = _groups_gemm(g3, Wm.transpose(0, 2, 1)).reshape((N,) + tuple(out_sp) + (G,) + tuple(kernel) + (Cg,))
+    dXp = np.zeros(tuple(padded_shape[:-1]) + (G, Cg), dtype=g3.dtype)
+    lead = (slice(None),) * (2 + len(kernel))  # N, *out, G
+    for offset, index in offsets(kernel, stride, dilation, out_sp):
+        dXp[index] += dcols[lead + offset]
+    return dXp.reshape(padded_shape)
+
+
 def conv(x, W, b=None, stride=1, padding=0, dilation=1, groups=1):
     """N-dimensional convolution of x (N, C, *S) with filters W (C_out, C/groups, *kernel) and bias b (C_out,).
 
@@ -77,15 +115,11 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, groups=1):
     n_out = C_out // G
     N, spatial = X.shape[0], X.shape[2:]
     out_sp = output_shape(spatial, kernel, stride, dilation, pads, owner)
-    M, taps = N * int(np.prod(out_sp)), int(np.prod(kernel))
+    M = N * int(np.prod(out_sp))
 
     Xp = pad(channels_last(X), pads)
-    win = windows(Xp, kernel, stride, dilation, out_sp)  # (N, *out, *kernel, C)
-    if G > 1:  # (N, *out, *kernel, G, Cg) → (N, *out, G, *kernel, Cg): each group's columns side by side
-        win = np.moveaxis(win.reshape(win.shape[:-1] + (G, Cg)), -2, 1 + d)
-    cols = win.reshape(M, G, taps * Cg)  # the im2col copy
-    # Filters as (G, kernel·Cg, n_out), rows in the columns' (kernel offset, channel) order.
-    Wm = np.moveaxis(Wd.reshape((G, n_out, Cg) + kernel), (1, 2), (-1, -2)).reshape(G, taps * Cg, n_out)
+    cols = columns(Xp, kernel, stride, dilation, out_sp, G)
+    Wm = filter_matrix(Wd, G)
     out = _groups_gemm(cols, Wm).reshape(M, C_out)
     if b is not None:
         out += b.data
@@ -98,18 +132,9 @@ def conv(x, W, b=None, stride=1, padding=0, dilation=1, groups=1):
         gb = _column_sums(g2) if rb else None
         gW = gX = None
         if rw:
-            if G == 1:
-                gWm = _blas.matmul(cols[:, 0].T, g2)[None]
-            else:
-                gWm = np.matmul(cols.transpose(1, 2, 0), g3.transpose(1, 0, 2))  # (G, kernel·Cg, n_out)
-            gW = np.moveaxis(gWm.reshape((G,) + kernel + (Cg, n_out)), (-1, -2), (1, 2)).reshape(Wd.shape)
+            gW = filter_grad(cols, g3, Wd.shape)
         if rx:
-            dcols = _groups_gemm(g3, Wm.transpose(0, 2, 1)).reshape((N,) + out_sp + (G,) + kernel + (Cg,))
-            dXp = np.zeros(Xp.shape[:-1] + (G, Cg), dtype=X.dtype)
-            lead = (slice(None),) * (2 + d)  # N, *out, G
-            for offset, index in offsets(kernel, stride, dilation, out_sp):
-                dXp[index] += dcols[lead + offset]
-            dXp = dXp.reshape(Xp.shape)
+            dXp = col2im(g3, Wm, Xp.shape, kernel, stride, dilation, out_sp)
             gX = channels_first(dXp[interior(spatial, pads)])
         return (gX, gW) if b is None else (gX, gW, gb)
 

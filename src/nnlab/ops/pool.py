@@ -26,6 +26,7 @@ kernels run for undilated max pooling, ceil mode included.
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -216,11 +217,15 @@ def _avg_scale(X, kernel, stride, pads, cover, out_sp, include_pad, divisor_over
     return (1.0 / divisor).astype(X.dtype)[None, ..., None]
 
 
+def bin_edges(size: int, out: int) -> list:
+    """PyTorch's adaptive bins along one axis: bin i spans [⌊i·S/O⌋, ⌈(i+1)·S/O⌉)."""
+    return [((i * size) // out, -((-(i + 1) * size) // out)) for i in range(out)]
+
+
 def _bins(size: int, out: int, dtype) -> np.ndarray:
-    """The (out, size) averaging matrix of adaptive pooling: bin i spans [⌊i·S/O⌋, ⌈(i+1)·S/O⌉), as PyTorch."""
+    """The (out, size) averaging matrix of adaptive pooling over :func:`bin_edges`' bins."""
     A = np.zeros((out, size), dtype=dtype)
-    for i in range(out):  # over output bins (a handful), building a constant matrix
-        lo, hi = (i * size) // out, -((-(i + 1) * size) // out)
+    for i, (lo, hi) in enumerate(bin_edges(size, out)):  # over output bins (a handful), building a constant matrix
         A[i, lo:hi] = 1.0 / (hi - lo)
     return A
 
@@ -259,3 +264,45 @@ def adaptive_avg_pool(x, output_size):
         return Z
 
     return make_result(along(X, False), (x,), lambda g: (along(g, True),))
+
+
+def adaptive_max_pool(x, output_size):
+    """Maximum over ``output_size`` bins per spatial axis (PyTorch's bins); the gradient goes to each bin's winner.
+
+    The winner is the bin's first maximal element in row-major order (a NaN wins,
+    as NumPy's argmax finds it), as PyTorch's CPU kernel.  The forward loops over
+    the output bins (a handful per axis), each step vectorized over samples and
+    channels; the backward is one scatter-add of the winners' flat indices.
+
+    >>> import nnlab
+    >>> adaptive_max_pool(nnlab.tensor([[[1.0, 3.0, 2.0, 6.0, 0.0]]]), 2).data.tolist()
+    [[[3.0, 6.0]]]
+    """
+    x = as_tensor(x)
+    X = x.data
+    d = X.ndim - 2
+    if d < 1:
+        raise ConfigError(f"adaptive_max_pool expects input of shape (N, C, *spatial), got shape {X.shape}")
+    sizes = spatial_tuple("output_size", output_size, d, 1, "adaptive_max_pool")
+    spatial = X.shape[2:]
+    if any(s < 1 for s in spatial):
+        raise ConfigError(f"adaptive_max_pool: input of shape {X.shape} has an empty spatial axis")
+    lead = X.shape[:2]
+    out = np.empty(lead + sizes, dtype=X.dtype)
+    winner = np.empty(lead + sizes, dtype=np.int64)  # flat index into the spatial axes
+    grid = np.arange(int(np.prod(spatial))).reshape(spatial)
+    edges = [bin_edges(s, o) for s, o in zip(spatial, sizes)]
+    for position in itertools.product(*(range(o) for o in sizes)):
+        region = tuple(slice(*edges[k][i]) for k, i in enumerate(position))
+        block = X[(Ellipsis,) + region].reshape(lead + (-1,))
+        best = np.argmax(block, axis=-1)
+        out[(Ellipsis,) + position] = np.take_along_axis(block, best[..., None], -1)[..., 0]
+        winner[(Ellipsis,) + position] = grid[region].ravel()[best]
+
+    def backward(g):
+        rows = int(np.prod(lead))
+        flat = (winner.reshape(rows, -1) + np.arange(rows)[:, None] * grid.size).ravel()
+        gx = np.bincount(flat, weights=g.reshape(-1), minlength=rows * grid.size)
+        return (gx.astype(X.dtype, copy=False).reshape(X.shape),)
+
+    return make_result(out, (x,), backward)
