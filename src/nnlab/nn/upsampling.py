@@ -19,10 +19,10 @@ class Upsample(Module):
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None, recompute_scale_factor=None):
         super().__init__()
-        # checked now, against a stand-in spatial shape of the arguments' own length, so a bad layer fails at build
+        # checked now, for the rank the arguments give, so a bad layer fails when built (sizes: at each call)
         probe = size if size is not None else scale_factor
         rank = len(probe) if isinstance(probe, (tuple, list)) else 1
-        resize_plan((1,) * rank, size, scale_factor, mode, align_corners, recompute_scale_factor, "Upsample")
+        resize_plan(rank, size, scale_factor, mode, align_corners, recompute_scale_factor, "Upsample")
         self.size = tuple(size) if isinstance(size, (tuple, list)) else size
         self.scale_factor = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else scale_factor
         self.mode, self.align_corners, self.recompute_scale_factor = mode, align_corners, recompute_scale_factor

@@ -23,7 +23,12 @@ MODES = ("nearest",)
 
 
 def resize_plan(spatial, size, scale_factor, mode, align_corners, recompute_scale_factor, owner) -> tuple:
-    """The output sizes and the scales PyTorch's kernel uses (None per axis: S/O), checked as torch checks them."""
+    """The output sizes and the scales PyTorch's kernel uses (None per axis: S/O), checked as torch checks them.
+
+    ``spatial`` an int (a rank): only the arguments are checked (a layer at construction), None returned.
+    """
+    rank_only = isinstance(spatial, int)
+    spatial = (1,) * spatial if rank_only else tuple(spatial)
     if mode not in MODES:
         raise ConfigError(f"{owner}: mode must be one of {', '.join(map(repr, MODES))} (nnlab has no other "
                           f"interpolation yet), got {mode!r}")
@@ -46,12 +51,14 @@ def resize_plan(spatial, size, scale_factor, mode, align_corners, recompute_scal
                                     and math.isfinite(f) and f > 0 for f in factors):
         raise ConfigError(f"{owner}: scale_factor must be a positive number or a tuple of {d} (one per spatial "
                           f"axis of an input with spatial shape {tuple(spatial)}), got {scale_factor!r}")
+    recompute = recompute_scale_factor is not None and check_bool(
+        "recompute_scale_factor", recompute_scale_factor, owner=owner)
+    if rank_only:
+        return None
     sizes = tuple(int(math.floor(s * float(f))) for s, f in zip(spatial, factors))
     if min(sizes) < 1:
         raise ConfigError(f"{owner}: scale_factor {scale_factor!r} gives an empty output for spatial shape "
                           f"{tuple(spatial)}")
-    recompute = recompute_scale_factor is not None and check_bool(
-        "recompute_scale_factor", recompute_scale_factor, owner=owner)
     return sizes, ((None,) * d if recompute else tuple(float(f) for f in factors))
 
 
