@@ -344,3 +344,11 @@ def test_export_leaves_the_training_mode_alone(tmp_path):
     model = _mlp(nn.Dropout(keep=0.5))
     export(model, tmp_path / "m.onnx")
     assert model.training
+
+
+def test_adaptive_max_pool_with_unequal_bins_is_refused(tmp_path):
+    # 12 positions into 5 bins: PyTorch's bins of 3 and 4 positions overlap, which no ONNX pooling op computes
+    with pytest.raises(ConfigError, match=r"AdaptiveMaxPool1d\(output_size=\(5,\)\) on spatial shape \(12,\) has bins "
+                                          "of unequal sizes"):
+        export(_conv1d(nn.AdaptiveMaxPool1d(5)), tmp_path / "m.onnx", input_shape=(24,))
+    assert not list(tmp_path.iterdir())
