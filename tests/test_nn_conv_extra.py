@@ -197,12 +197,30 @@ def test_upsample_and_interpolate_match_torch(kwargs, shape, dtype):
     assert nnlab.nn.functional.interpolate is nnlab.functional.interpolate
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kwargs, shape", [
+    (dict(scale_factor=2, mode="linear"), (2, 3, 5)), (dict(size=4, mode="linear"), (2, 2, 9)),
+    (dict(scale_factor=1.7, mode="linear", align_corners=True), (1, 2, 7)),
+    (dict(size=1, mode="linear", align_corners=True), (1, 2, 3)),
+    (dict(scale_factor=(0.6, 2.5), mode="bilinear"), (2, 1, 7, 3)), (dict(size=(3, 8), mode="bilinear"), (1, 2, 7, 5)),
+    (dict(scale_factor=2, mode="bilinear", align_corners=True), (2, 2, 3, 4)),
+    (dict(scale_factor=1.3, mode="bilinear", recompute_scale_factor=True), (1, 2, 6, 7)),
+])
+def test_linear_modes_match_torch(kwargs, shape, dtype):
+    x = np.random.default_rng(10).standard_normal(shape)
+    _compare(nn.Upsample(**kwargs), torch.nn.Upsample(**kwargs), x, dtype)
+    z = nnlab.tensor(x, dtype=np.float64, requires_grad=True)
+    assert nnlab.gradcheck(lambda t: nnlab.functional.interpolate(t, **kwargs), [z])
+
+
 def test_upsample_gradcheck_and_errors():
     x = nnlab.tensor(np.random.default_rng(9).standard_normal((2, 2, 5, 4)), dtype=np.float64, requires_grad=True)
     assert nnlab.gradcheck(nn.Upsample(size=(7, 3)), [x])
     assert nnlab.gradcheck(nn.Upsample(scale_factor=(0.5, 2)), [x])
-    with pytest.raises(ConfigError, match="mode must be one of 'nearest'"):
-        nn.Upsample(scale_factor=2, mode="bilinear")
+    with pytest.raises(ConfigError, match="mode must be one of 'nearest', 'linear', 'bilinear'"):
+        nn.Upsample(scale_factor=2, mode="bicubic")
+    with pytest.raises(ConfigError, match="mode='bilinear' takes input with 2 spatial axes"):
+        nn.Upsample(scale_factor=2, mode="bilinear")(np.zeros((1, 1, 4)))
     with pytest.raises(ConfigError, match="exactly one of size and scale_factor"):
         nn.Upsample()
     with pytest.raises(ConfigError, match="align_corners"):

@@ -79,7 +79,7 @@ MODELS = {
     "ConvTranspose2d-extras-f64": lambda: nn.Sequential(
         nn.Unflatten(1, (1, 2, 2)), nn.ConvTranspose2d(1, 2, (2, 3), dilation=(1, 2), bias=False, dtype=np.float64),
         nn.Dropout2d(keep=0.9), nn.ZeroPad2d((1, 0, 0, 1)), nn.ConstantPad2d((1, 1, 0, 0), -1.0),
-        nn.AdaptiveMaxPool2d((2, 1)), nn.Upsample(size=(3, 4)), nn.Flatten()),
+        nn.AdaptiveMaxPool2d((2, 1)), nn.Upsample(size=(3, 4), mode="bilinear", align_corners=True), nn.Flatten()),
     "Conv2d-BatchNorm2d": lambda: nn.Sequential(
         nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 3, 2, padding="same"), nn.BatchNorm2d(3, momentum=0.2), nn.Flatten()),
 }

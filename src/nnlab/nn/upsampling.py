@@ -1,4 +1,4 @@
-"""Upsample: ``torch.nn.Upsample`` over :func:`nnlab.ops.resize.interpolate` (mode "nearest")."""
+"""Upsample: ``torch.nn.Upsample`` over :func:`nnlab.ops.resize.interpolate` (modes "nearest", "linear", "bilinear")."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ __all__ = ["Upsample"]
 
 
 class Upsample(Module):
-    """Resize (N, C, *spatial) to ``size`` or by ``scale_factor``, PyTorch's arguments; mode "nearest" only.
+    """Resize (N, C, *spatial) to ``size`` or by ``scale_factor``, PyTorch's arguments and modes but the cubic,
+    trilinear and area ones (see :func:`nnlab.ops.resize.interpolate`).
 
     >>> import numpy as np
     >>> Upsample(scale_factor=2)(np.zeros((1, 3, 4, 5), dtype=np.float32)).shape
@@ -42,8 +43,8 @@ class Upsample(Module):
     def spec_args(self) -> dict:
         listed = lambda v: list(v) if isinstance(v, tuple) else v  # noqa: E731  (JSON has lists)
         return {"size": listed(self.size), "scale_factor": listed(self.scale_factor), "mode": self.mode,
-                "recompute_scale_factor": self.recompute_scale_factor}
+                "align_corners": self.align_corners, "recompute_scale_factor": self.recompute_scale_factor}
 
     def extra_repr(self):
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
-        return f"{what}, mode={self.mode!r}"
+        return f"{what}, mode={self.mode!r}" + ("" if self.align_corners is None else f", align_corners={self.align_corners}")

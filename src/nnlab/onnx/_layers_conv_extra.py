@@ -1,5 +1,5 @@
 """Converters for the convolution family's extra layers: transposed convolution, adaptive max pooling,
-constant padding, nearest-neighbour upsampling and channel dropout (registered into :mod:`._layers`' table)."""
+constant padding, upsampling and channel dropout (registered into :mod:`._layers`' table)."""
 
 from __future__ import annotations
 
@@ -47,13 +47,16 @@ def _constant_pad(m, g, x, value):
 
 @leaf(nn.Upsample)
 def _upsample(m, g, x, value):
-    # nearest, "asymmetric" coordinates and floor rounding: output j reads input ⌊j / scale⌋, PyTorch's rule
     sizes, scales = m.plan(value.shape)
+    if m.mode == "nearest":  # "asymmetric" coordinates and floor rounding: output j reads input ⌊j / scale⌋
+        how = dict(mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    else:  # PyTorch's source coordinates: (j + ½)/scale − ½ (clamped at the edges), or j·(S − 1)/(O − 1)
+        how = dict(mode="linear", coordinate_transformation_mode="align_corners" if m.align_corners
+                   else "pytorch_half_pixel")
     if scales[0] is not None:  # PyTorch reads with 1/scale_factor itself, so the graph gets the factors
         factors = g.const(np.asarray([1.0, 1.0] + list(scales), dtype=np.float32), "scales", dtype=np.float32)
         inputs = [x, "", factors]
     else:  # the sizes, with the (dynamic) batch and channel sizes taken from the input
         lead = g.op("Shape", [x], "lead_shape", start=0, end=2)
         inputs = [x, "", "", g.op("Concat", [lead, g.ints(list(sizes), "sizes")], "out_shape", axis=0)]
-    return g.op("Resize", inputs, "upsample", mode="nearest", coordinate_transformation_mode="asymmetric",
-                nearest_mode="floor")
+    return g.op("Resize", inputs, "upsample", **how)

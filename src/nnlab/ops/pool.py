@@ -257,13 +257,19 @@ def adaptive_avg_pool(x, output_size):
 
         return make_result(out, (x,), backward)
     mats = [_bins(s, o, X.dtype) for s, o in zip(spatial, sizes)]
+    return separable(x, mats)
+
+
+def separable(x, mats: list):
+    """x (N, C, *S) times a fixed (out, S_k) matrix along each spatial axis k; the backward uses the transposes."""
+    axes = range(2, 2 + len(mats))
 
     def along(Z, transpose):
         for axis, A in zip(axes, mats):
             Z = np.moveaxis(np.moveaxis(Z, axis, -1) @ (A if transpose else A.T), -1, axis)
         return Z
 
-    return make_result(along(X, False), (x,), lambda g: (along(g, True),))
+    return make_result(along(x.data, False), (x,), lambda g: (along(g, True),))
 
 
 def adaptive_max_pool(x, output_size):
