@@ -13,7 +13,7 @@ import nnlab
 from nnlab import _jit, nn
 from nnlab.errors import ConfigError
 from nnlab.nn import functional as F
-from nnlab.nn.spec import row_output_shape
+from nnlab.nn.shapes import row_output_shape
 from nnlab.ops import _norm_fast
 
 torch = pytest.importorskip("torch")

@@ -250,7 +250,7 @@ def _classes(classes, where):
 
 def _chained(model) -> tuple | None:
     """The model's output shape for one row, refusing a model whose layer sizes do not chain."""
-    from .nn.spec import row_output_shape
+    from .nn.shapes import row_output_shape
 
     try:
         return row_output_shape(model)
@@ -260,7 +260,7 @@ def _chained(model) -> tuple | None:
 
 def _fits_model(preprocessing, model) -> None:
     """Refuse preprocessing whose steps do not chain, or whose output width is not the model's input width."""
-    from .nn.spec import input_features
+    from .nn.shapes import input_features
 
     steps = list(getattr(preprocessing, "steps", [preprocessing]))
     for a, b in zip(steps, steps[1:]):

@@ -16,7 +16,7 @@ from .. import nn
 from .. import seed as set_seed
 from ..data import read_csv, read_npz
 from ..errors import ConfigError, DataError, ModelFileError
-from ..nn.spec import input_features
+from ..nn.shapes import input_features
 from ..train import Checkpoint, DivergenceGuard, MetricsLogger, TensorBoard, TrainingState, evaluate, fit, predict
 from .build import build_loss, build_model, build_optimizer, prepare_data, training_data
 from .callbacks import build_regularization_scheduler, training_callbacks

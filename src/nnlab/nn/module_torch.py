@@ -172,7 +172,7 @@ class TorchModuleMethods:
         ``input_shape`` (per example, e.g. ``(784,)`` or ``(1, 28, 28)``) is needed when
         the model does not state its input width (a convolution or Embedding first).
         """
-        from .spec import input_features
+        from .shapes import input_features
 
         if input_shape is None:
             width = input_features(self)

@@ -43,16 +43,17 @@ from .linear import Linear, Maxout, TiedLinear
 from .module import Module, _join
 from .multihead import MultiHead
 from .module_list import ModuleDict, ModuleList
-from .noise import Dropout, GaussianNoise
+from .noise import Dropout, Dropout1d, Dropout2d, GaussianNoise
 from .embedding import Embedding
 from .recurrent import GRU, LSTM, RNN
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (
-    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Flatten, MaxPool1d, MaxPool2d, Unflatten,
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Flatten,
+    MaxPool1d, MaxPool2d, Unflatten,
 )
+from . import conv_transpose, padding, upsampling
 
-__all__ = ["to_spec", "from_spec", "register", "layer_types", "check_state_shapes", "state_size", "input_features",
-           "row_output_shape"]
+__all__ = ["to_spec", "from_spec", "register", "layer_types", "check_state_shapes", "state_size"]
 
 _REGISTRY: dict[str, type] = {}
 
@@ -86,11 +87,9 @@ for _cls in (
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
     Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding, RNN, LSTM, GRU,
+    Dropout1d, Dropout2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
+    *(getattr(m, n) for m in (conv_transpose, padding, upsampling) for n in m.__all__),
 ):  # fmt: skip
-    register(_cls)
-from . import conv_transpose, noise, padding, pooling, upsampling  # noqa: E402  (the convolution family's extras)
-for _cls in (*(getattr(m, n) for m in (conv_transpose, padding, upsampling) for n in m.__all__), noise.Dropout1d,
-             noise.Dropout2d, pooling.AdaptiveMaxPool1d, pooling.AdaptiveMaxPool2d):
     register(_cls)
 
 
@@ -268,47 +267,6 @@ def _expected_states(spec):
                 raise ConfigError(f"{label}: {exc}") from None
             for name, shape in expected.items():
                 yield label, kind, name, _join(where, name), tuple(shape)
-
-
-def input_features(model: Module) -> int | None:
-    """Features per row the model's first affine layer (or Unflatten, or an Ensemble) takes.
-
-    None when a convolution comes first (it takes ``(N, C, ...)`` arrays of any
-    size, not rows), an Embedding (rows of indices of any length) or a recurrent layer (sequences),
-    or no layer states a width.
-    """
-    for module in model.modules():
-        if hasattr(module, "in_channels") or isinstance(module, (Embedding, RNN, LSTM, GRU)):
-            return None
-        if getattr(module, "in_features", None) is not None:
-            return int(module.in_features)
-    return None
-
-
-def row_output_shape(model: Module) -> tuple | None:
-    """The output shape of one row through ``model``, from each layer's shape rule (nothing is computed).
-
-    Every layer checks the shape the one before gives it (a Linear its
-    ``in_features``, a Conv2d its channels, a Residual that it keeps the shape),
-    so a model whose layer sizes do not chain raises :class:`nnlab.ConfigError`
-    naming the layer and the sizes.  None when :func:`input_features` cannot
-    tell the input, or a layer has no shape rule (a registered custom layer
-    without ``_count_flops``): its output shape is then unknown, not an error.
-
-    >>> row_output_shape(Sequential(Linear(4, 3), ReLU(), Linear(3, 2)))
-    (1, 2)
-    >>> row_output_shape(Sequential(Linear(4, 3), ReLU(), Linear(5, 2)))
-    Traceback (most recent call last):
-    ...
-    nnlab.errors.ConfigError: layer '2': Linear expects 5 features on the last axis, got input shape (1, 3)
-    """
-    width = input_features(model)
-    if width is None:
-        return None
-    try:
-        return tuple(model._flops((1, width), "", []))
-    except NotImplementedError:  # save and load ask this of every model: a custom layer must still save
-        return None
 
 
 def _label(where: str) -> str:

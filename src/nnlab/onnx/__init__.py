@@ -49,7 +49,7 @@ OPSET = 17  # ONNX opset of the exported graphs (onnxruntime runs 17 since 1.13)
 def supported_layer_types() -> list[str]:
     """The registered layer type names (``nnlab.nn.layer_types()``) that :func:`export` converts."""
     from ..nn.spec import _REGISTRY
-    from ._layers import CONTAINERS, LEAVES
+    from ._converters import CONTAINERS, LEAVES
 
     return sorted(name for name, cls in _REGISTRY.items() if cls in LEAVES or cls in CONTAINERS)
 
@@ -147,7 +147,7 @@ def _shape(value) -> list:
 
 
 def _check_layers(model) -> None:
-    from ._layers import CONTAINERS, LEAVES, NOT_EXPORTABLE
+    from ._converters import CONTAINERS, LEAVES, NOT_EXPORTABLE
 
     for where, module in model.named_modules():
         if type(module) not in LEAVES and type(module) not in CONTAINERS:
@@ -162,7 +162,7 @@ def _check_layers(model) -> None:
 def _emit(module, g, x: str, value: np.ndarray):
     """ONNX nodes for ``module`` on tensor ``x``; returns the output name and the nnlab output for ``value``."""
     from ..tensor import Tensor, no_grad
-    from ._layers import CONTAINERS, LEAVES
+    from ._converters import CONTAINERS, LEAVES
 
     kind = type(module)
     if kind in CONTAINERS:
@@ -191,7 +191,7 @@ def _input_shape(model, pre, example_input, input_shape) -> tuple:
         return tuple(int(s) for s in shape)
     if pre is not None and pre.n_features is not None:
         return (int(pre.n_features),)
-    from ..nn.spec import input_features
+    from ..nn.shapes import input_features
 
     width = input_features(model)
     if width is not None:

@@ -337,5 +337,3 @@ if MultiHead is not None:
         for task, head in m._modules.items():
             outs[task], values[task] = emit(head, x, value)
         return outs, values
-
-from . import _layers_conv_extra  # noqa: E402,F401  (registers its converters into LEAVES)

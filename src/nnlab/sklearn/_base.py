@@ -165,7 +165,7 @@ class NNBase(BaseEstimator):
 
     def _check_outputs(self, model, n_outputs: int) -> None:
         """Refuse a ``module`` whose output width is not y's: the fit loop would read it as something else."""
-        from ..nn.spec import row_output_shape
+        from ..nn.shapes import row_output_shape
 
         try:
             shape = row_output_shape(model)

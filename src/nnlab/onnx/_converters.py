@@ -1,0 +1,4 @@
+"""The converter tables with every converter module loaded: each module fills them as it is imported."""
+
+from . import _layers_conv_extra  # noqa: F401  (registers the convolution family's extra layers)
+from ._layers import CONTAINERS, LEAVES, NOT_EXPORTABLE  # noqa: F401
