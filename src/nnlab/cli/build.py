@@ -265,13 +265,7 @@ def build_loss(cfg: RunConfig, num_classes: int, model=None, scheduler=None):
     name = cfg.loss.name
     fn = losses.get(name, **{key: getattr(cfg.loss, key) for key, (_, used_by) in cfg.loss.ONLY_FOR.items()
                              if name in used_by})
-    if name == "cross_entropy":
-        base = fn
-    else:
-
-        def base(out, y):
-            return fn(out, one_hot(y, num_classes))
-
+    base = fn if name == "cross_entropy" else _OnLabels(fn, num_classes)
     penalty = weight_penalty(cfg, model, scheduler)
     if penalty is None:
         return base
@@ -280,6 +274,21 @@ def build_loss(cfg: RunConfig, num_classes: int, model=None, scheduler=None):
         return base(out, y) + penalty()
 
     return penalized
+
+
+class _OnLabels(losses.Loss):
+    """A loss of one-hot targets called with the class labels, still an nnlab Loss: fit recomputes it per
+    sample (reduction='none') to weigh each sample by train.class_weight, which a plain function would not allow."""
+
+    class_targets = True
+
+    def __init__(self, loss: losses.Loss, num_classes: int):
+        self.reduction = loss.reduction
+        self._settings = {"loss": loss, "num_classes": num_classes}
+
+    @staticmethod
+    def _fn(output, target, reduction, loss, num_classes):
+        return type(loss)._fn(output, one_hot(target, num_classes), reduction=reduction, **loss._settings)
 
 
 def weight_penalty(cfg: RunConfig, model, scheduler=None):

@@ -20,6 +20,7 @@ from ..nn.shapes import input_features
 from ..train import Checkpoint, DivergenceGuard, MetricsLogger, TensorBoard, TrainingState, evaluate, fit, predict
 from .build import build_loss, build_model, build_optimizer, prepare_data, training_data
 from .callbacks import build_regularization_scheduler, training_callbacks
+from .class_weights import fit_class_weight
 from . import resume as resuming
 from . import techniques
 from .config import RunConfig, load_config, parse_config
@@ -67,6 +68,9 @@ def train(args) -> int:
         cfg = parse_config(resuming.run_config_of(args.run), source=f"config.json of {args.run!r}")
     else:
         cfg = config_with_overrides(args)
+    if distributed and cfg.train.class_weight is not None:
+        raise ConfigError("train.class_weight is not supported under mpiexec (fit weighs samples in one process "
+                          "only): train in one process, or remove train.class_weight")
     if distributed and cfg.ensemble.method != "none":
         raise ConfigError("[ensemble] trains independent members: run it with --scheduler (Dask), not under mpiexec")
     if resume and getattr(args, "overwrite", False):
@@ -152,7 +156,7 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
         history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
                       batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed,
                       augment=augment, verbose=0 if quiet else 1, divergence=None, resume_from=resume_from,
-                      distributed=distributed)
+                      distributed=distributed, class_weight=fit_class_weight(cfg, splits))
         revert_sync_batchnorm(model)  # train.sync_batchnorm is a way of training: the model file names BatchNorm
         if not ranks.is_root():  # the other ranks' work ends with the training
             return 1 if nan_guard.stop_training or guard.stop_training else 0

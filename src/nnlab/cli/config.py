@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from .. import optim
 from ..errors import ConfigError
 from ..optim import schedules
+from . import class_weights
 from .config_base import _SECTION_NAMES, Bool, Float, Fraction, Int, _Section
 from .config_techniques import EnsembleConfig, PretrainConfig, TaskConfig
 
@@ -236,6 +237,14 @@ class TrainConfig(_Section):
     tensorboard: Bool = Field(False, description="write TensorBoard event files to <run>/tensorboard/")
     sync_batchnorm: Bool = Field(False, description="under mpiexec, BatchNorm normalizes with the global batch's "
                                  "statistics (SyncBatchNorm) instead of each rank's own; needs BatchNorm layers")
+    class_weight: Optional[Literal["balanced"] | list[float] | dict[str, float]] = Field(
+        None, description="each training sample's loss weighted by its class: 'balanced' (n / (classes x count), "
+        "on the training split), one weight per class, or a table {label = weight} (see cli/class_weights.py)")
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weight(cls, value):
+        return class_weights.check_value(value)
 
     @model_validator(mode="after")
     def _writer_installed(self):
@@ -281,6 +290,7 @@ class RunConfig(_Section):
         d = self.data
         if d.source == "csv" and not d.target and not self.tasks:
             raise ValueError("data.target (the label column name) is required when data.source = 'csv'")
+        class_weights.check_config(self)
         if self.tasks:
             from .multitask import check_config
 

@@ -28,6 +28,9 @@ def lr_search_command(args) -> int:
     if cfg.pretrain.method != "none" or cfg.ensemble.method != "none":
         raise ConfigError("lr-search trains one network from its initial weights, without [pretrain] or [ensemble]: "
                           "remove those sections to search (the trials would not be the run the config describes)")
+    if cfg.train.class_weight is not None:  # nnlab.train.lr_search trains without class weights
+        raise ConfigError("lr-search trains without class weights, and this config sets train.class_weight: the "
+                          "trials would not be the run the config describes; remove it to search")
     if "lr" not in optim.settings(cfg.optimizer.name):
         raise ConfigError(f"lr-search searches a learning rate, and optimizer.name = {cfg.optimizer.name!r} takes none "
                           "(it picks its own steps)")

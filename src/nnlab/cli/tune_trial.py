@@ -34,6 +34,7 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
     from ..train import fit
     from .build import build_loss, build_model, build_optimizer, training_data
     from .callbacks import build_regularization_scheduler, training_callbacks
+    from .class_weights import fit_class_weight
     from .config import parse_config
     from .multitask import build_multihead, build_task_loss
 
@@ -50,10 +51,12 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
         model = build_multihead(cfg, data.train[0].shape[1], data.classes)
         loss, metrics = build_task_loss(cfg, model, scheduler), data.metrics
         train_data, augment, val_data = data.train, None, data.val
+        class_weight = None  # refused with [tasks] by the config's check
     else:
         splits = _splits(cfg)
         model = build_model(cfg, splits.num_features, splits.num_classes, rows=len(splits.train[1]))
         loss, metrics = build_loss(cfg, splits.num_classes, model, scheduler), METRICS
+        class_weight = fit_class_weight(cfg, splits)
         train_data, augment = training_data(cfg, splits)
         val_data = splits.prepared(splits.val) if splits.val else None
     optimizer = build_optimizer(cfg, model)
@@ -64,7 +67,7 @@ def train_trial(raw: dict, values: dict, trial, metric: str):
         warnings.simplefilter("ignore", RuntimeWarning)
         history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
                       batch_size=cfg.train.batch_size, metrics=metrics, callbacks=callbacks, seed=cfg.seed,
-                      augment=augment, verbose=0)
+                      augment=augment, verbose=0, class_weight=class_weight)
     if pruning.pruned:
         return None, len(history.epoch) - 1
     value = float(history[metric][-1])
