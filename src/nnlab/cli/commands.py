@@ -92,6 +92,7 @@ def train(args) -> int:
     reg_scheduler = build_regularization_scheduler(cfg)
     loss = build_loss(cfg, splits.num_classes, model, reg_scheduler)
     plain_loss = build_loss(cfg, splits.num_classes)
+    class_weight = fit_class_weight(cfg, splits)  # checked against the data before a run folder exists
     resume_from = ranks.on_root(resuming.resume_point, Path(cfg.runs_dir) / cfg.name, cfg) if resume else None
     run_dir = ranks.on_root(run_folder, cfg.runs_dir, cfg.name, overwrite=getattr(args, "overwrite", False),
                             resume=resume)
@@ -106,13 +107,13 @@ def train(args) -> int:
     state = TrainingState(run_dir / resuming.STATE_FILE)
     try:
         return _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, resume_from, distributed,
-                          quiet, reg_scheduler)
+                          quiet, reg_scheduler, class_weight)
     except KeyboardInterrupt:  # Ctrl-C: the last complete epoch's state stays, and the message says how to go on
         return resuming.interrupted(run_dir, cfg.train.checkpoint)
 
 
 def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, resume_from, distributed, quiet,
-               reg_scheduler=None) -> int:
+               reg_scheduler=None, class_weight=None) -> int:
     """Train the single network of ``cfg`` (continuing from ``resume_from``), then write the model and report."""
     from ..distributed import cli as ranks, revert_sync_batchnorm
 
@@ -156,7 +157,7 @@ def _train_run(cfg, splits, model, loss, plain_loss, run_dir, metadata, state, r
         history = fit(model, loss, optimizer, train_data, val_data, epochs=cfg.train.epochs,
                       batch_size=cfg.train.batch_size, callbacks=callbacks, seed=cfg.seed,
                       augment=augment, verbose=0 if quiet else 1, divergence=None, resume_from=resume_from,
-                      distributed=distributed, class_weight=fit_class_weight(cfg, splits))
+                      distributed=distributed, class_weight=class_weight)
         revert_sync_batchnorm(model)  # train.sync_batchnorm is a way of training: the model file names BatchNorm
         if not ranks.is_root():  # the other ranks' work ends with the training
             return 1 if nan_guard.stop_training or guard.stop_training else 0
