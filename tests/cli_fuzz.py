@@ -97,6 +97,7 @@ def sections(world: Path):
         "early_stopping": _or_garbage(st.integers(1, 2)),
         "checkpoint": _or_garbage(st.sampled_from(["best", "last", "none"])),
         "log_format": _or_garbage(st.sampled_from(["csv", "jsonl"])),
+        "class_weight": _or_garbage(st.sampled_from(["balanced", [1.0, 2.0], {"0": 3.0}, {"x": 1.0}, [1, 1, 1]])),
     }
     other = {
         "loss": {"name": _or_garbage(st.sampled_from(["cross_entropy", "mse", "euclidean"])),
