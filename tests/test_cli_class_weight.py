@@ -164,3 +164,28 @@ def test_a_class_weighted_run_killed_and_resumed_is_bitwise_identical(tmp_path):
     _config(run_dir, "[1, 2, 3]", extra, epochs=20)
     code, _, err = _nnlab(run_dir, "train", "c.toml", "--quiet", "--resume")
     assert code == 2 and "train.class_weight" in err and "differ" in err, err
+
+
+def test_balanced_refuses_a_class_missing_from_the_training_split():
+    from types import SimpleNamespace
+
+    from nnlab.cli.class_weights import fit_class_weight
+    from nnlab.cli.config import parse_config
+    from nnlab.errors import ConfigError
+
+    cfg = parse_config({"train": {"class_weight": "balanced"}})
+    splits = SimpleNamespace(classes=["cat", "dog", "eel"], train=(None, np.array([0, 0, 1, 0])))
+    with pytest.raises(ConfigError, match="class 'eel' has no sample in the training split"):
+        fit_class_weight(cfg, splits)
+
+
+def test_under_mpiexec_class_weight_is_refused_naming_the_key(tmp_path, monkeypatch, capsys):
+    from nnlab.cli import main
+    from nnlab.distributed import cli as ranks
+
+    _config(tmp_path, '"balanced"')
+    monkeypatch.setattr(ranks, "start", lambda args: True)  # as one rank of `mpiexec -n 2 nnlab train`
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "c.toml", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "train.class_weight is not supported under mpiexec" in err and not (tmp_path / "runs").exists()
