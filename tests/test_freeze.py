@@ -6,7 +6,7 @@ import pytest
 import nnlab
 from nnlab import nn
 from nnlab.errors import ConfigError
-from nnlab.optim import SGD, Adagrad, Adam, AdamW, LineSearch, RMSProp
+from nnlab.optim import SGD, Adadelta, Adagrad, Adam, Adamax, AdamW, LineSearch, NAdam, RAdam, RMSProp
 
 OPTIMIZERS = {
     "sgd": lambda p: SGD(p, lr=0.1, weight_decay=0.1),
@@ -16,6 +16,11 @@ OPTIMIZERS = {
     "adam": lambda p: Adam(p, lr=0.01, weight_decay=0.1),
     "adamw": lambda p: AdamW(p, lr=0.01, weight_decay=0.1),
     "line_search": lambda p: LineSearch(p, weight_decay=0.1),
+    "amsgrad": lambda p: Adam(p, lr=0.01, weight_decay=0.1, amsgrad=True),
+    "adamax": lambda p: Adamax(p, lr=0.01, weight_decay=0.1),
+    "nadam": lambda p: NAdam(p, lr=0.01, weight_decay=0.1),
+    "radam": lambda p: RAdam(p, lr=0.01, weight_decay=0.1),
+    "adadelta": lambda p: Adadelta(p, weight_decay=0.1),
 }
 X = np.random.default_rng(0).standard_normal((16, 3)).astype(np.float32)
 
