@@ -13,10 +13,11 @@ import math
 import numpy as np
 
 from .. import random as _random
-from .._checks import check_bool, check_dtype, check_int
+from .._checks import check_bool, check_choice, check_dtype, check_int
 from ..errors import ConfigError
 from ..ops._windows import output_shape, resolve_padding, spatial_tuple
 from ..ops.conv import conv
+from ..ops.shape import pad
 from ..tensor import Tensor, as_tensor
 from . import init as _init
 from ._layer_tools import init_config, make_parameter
@@ -26,15 +27,21 @@ from .parameter import Parameter
 __all__ = ["Conv1d", "Conv2d"]
 
 
+_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate"}  # PyTorch's name: nnlab.pad's
+
+
 class _ConvNd(Module):
     """Shared by Conv1d and Conv2d: arguments, filters, forward, FLOPs, spec."""
 
     dims = 0
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, weight_init="lecun_normal", bias_init="zeros", rng=None, dtype=np.float32):
+                 bias=True, weight_init="lecun_normal", bias_init="zeros", rng=None, dtype=np.float32, *,
+                 padding_mode="zeros"):
         super().__init__()
         name, d = type(self).__name__, self.dims
+        # PyTorch's modes but "circular": reflect and replicate pad the input first (nnlab.pad), then convolve
+        self.padding_mode = check_choice("padding_mode", padding_mode, tuple(_PAD_MODES), owner=name)
         self.in_channels = check_int("in_channels", in_channels, 1, owner=name)
         self.out_channels = check_int("out_channels", out_channels, 1, owner=name)
         self.groups = check_int("groups", groups, 1, owner=name)
@@ -65,6 +72,9 @@ class _ConvNd(Module):
         if not isinstance(x, Tensor):
             x = as_tensor(x, like=self.weight)
         self._check_input(x.data.shape)
+        if self.padding_mode != "zeros" and any(lo or hi for lo, hi in self._pads):
+            x = pad(x, [p for pair in reversed(self._pads) for p in pair], mode=_PAD_MODES[self.padding_mode])
+            return conv(x, self.weight, self.bias, self.stride, (0,) * self.dims, self.dilation, self.groups)
         return conv(x, self.weight, self.bias, self.stride, self._pads_argument(), self.dilation, self.groups)
 
     def _pads_argument(self):
@@ -100,6 +110,7 @@ class _ConvNd(Module):
             "weight_init": init_config(type(self).__name__, "weight_init", self.weight_init),
             "bias_init": init_config(type(self).__name__, "bias_init", self.bias_init),
             "dtype": self.weight.data.dtype.name,
+            **({"padding_mode": self.padding_mode} if self.padding_mode != "zeros" else {}),
         }
 
     @classmethod
@@ -131,6 +142,8 @@ class _ConvNd(Module):
             parts.append(f"groups={self.groups}")
         if self.bias is None:
             parts.append("bias=False")
+        if self.padding_mode != "zeros":
+            parts.append(f"padding_mode={self.padding_mode!r}")
         return ", ".join(parts)
 
 

@@ -226,10 +226,16 @@ def _window(m, pads=None):
 
 @leaf(nn.Conv1d, nn.Conv2d)
 def _conv(m, g, x, value):
+    pads = m._pads
+    if m.padding_mode != "zeros" and any(lo or hi for lo, hi in pads):  # the input padded first, as nnlab does
+        onnx_pads = [0, 0] + [lo for lo, _ in pads] + [0, 0] + [hi for _, hi in pads]
+        mode = "edge" if m.padding_mode == "replicate" else m.padding_mode
+        x = g.op("Pad", [x, g.ints(onnx_pads, "conv_pads")], "conv_padded", mode=mode)
+        pads = [(0, 0)] * len(pads)
     inputs = [x, g.const(m.weight.data, "conv_weight")]
     if m.bias is not None:
         inputs.append(g.const(m.bias.data, "conv_bias"))
-    return g.op("Conv", inputs, "conv", dilations=list(m.dilation), group=m.groups, **_window(m))
+    return g.op("Conv", inputs, "conv", dilations=list(m.dilation), group=m.groups, **_window(m, pads))
 
 
 @leaf(nn.MaxPool1d, nn.MaxPool2d)
