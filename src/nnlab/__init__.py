@@ -2,10 +2,11 @@
 
 from . import functional, random
 from . import init, losses, nn
-from . import data
+from . import data, datasets
 from . import optim
 from . import autograd
 from . import train
+from . import ensemble, pretrain
 from .errors import ConfigError, DataError, ModelFileError, NnlabError
 from .gradcheck import GradcheckResult, gradcheck
 from .io import load, save
@@ -92,15 +93,3 @@ __all__ = [
     "DataError",
     "ModelFileError",
 ]
-
-
-_LAZY = ("datasets", "ensemble", "pretrain")  # loaded on first use: about 9 ms of `import nnlab` otherwise
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
