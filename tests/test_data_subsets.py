@@ -45,6 +45,15 @@ def test_subset_reads_through_its_indices_without_copying_the_dataset():
     assert np.shares_memory(ds.X, part.dataset.X)
 
 
+def test_generator_is_pytorchs_name_for_rng():
+    """torch.utils.data.random_split(ds, lengths, generator=g): the keyword a PyTorch script passes."""
+    by_rng = random_split(data(23), [10, 8, 5], rng=3)
+    by_generator = random_split(data(23), [10, 8, 5], generator=3)
+    assert all(np.array_equal(a.indices, b.indices) for a, b in zip(by_rng, by_generator))
+    with pytest.raises(DataError, match="give rng or PyTorch's generator"):
+        random_split(data(23), [10, 8, 5], rng=3, generator=3)
+
+
 def test_fit_trains_and_validates_on_random_split_parts():
     X = np.random.default_rng(0).standard_normal((40, 3)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64)

@@ -119,8 +119,10 @@ class Subset:
         return f"Subset({self.dataset!r}, {len(self)} samples)"
 
 
-def random_split(dataset, lengths, rng=None) -> list[Subset]:
+def random_split(dataset, lengths, rng=None, *, generator=None) -> list[Subset]:
     """Split ``dataset`` at random into parts of ``lengths``: counts summing to its size, or fractions summing to 1.
+
+    ``generator`` is ``rng`` under PyTorch's name (a seed or NumPy generator), as in ``DataLoader``.
 
     Fractions follow PyTorch's rule: each part gets ``floor(fraction · n)`` samples and
     the samples left over go one each to the first parts, in order.
@@ -129,6 +131,9 @@ def random_split(dataset, lengths, rng=None) -> list[Subset]:
     >>> [len(p) for p in parts]
     [8, 2]
     """
+    if rng is not None and generator is not None:
+        raise DataError("random_split: give rng or PyTorch's generator (the same thing), not both")
+    rng = generator if rng is None else rng
     data = as_dataset(dataset)
     n = len(data)
     counts = _counts(lengths, n)
