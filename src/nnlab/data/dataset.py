@@ -75,6 +75,13 @@ def dataset_rows(dataset, lo: int, hi: int):
     return _Rows(dataset, lo, hi)
 
 
+def rng_or_generator(owner: str, rng, generator):
+    """``rng``, or PyTorch's name for it, ``generator``: a seed or NumPy generator, not both."""
+    if rng is not None and generator is not None:
+        raise DataError(f"{owner}: give rng or PyTorch's generator (the same thing), not both")
+    return generator if rng is None else rng
+
+
 def as_dataset(data, dtype=None):
     """The dataset that a loader, ``fit`` or ``evaluate`` reads, from any of the forms they accept.
 

@@ -8,7 +8,7 @@ from .._checks import check_int
 from ..errors import ConfigError, DataError
 from ..random import get_rng
 from .augmentation import Compose
-from .dataset import ArrayDataset, as_dataset
+from .dataset import ArrayDataset, as_dataset, rng_or_generator
 from .dataset import _is_custom_dataset  # noqa: F401  (train/loop.py reads it until it uses data.as_dataset)
 
 
@@ -53,9 +53,7 @@ class DataLoader:
         if self.drop_last and self.batch_size > self.num_samples:
             raise DataError(f"drop_last with batch_size {self.batch_size} leaves no batch: the dataset has only "
                             f"{self.num_samples} samples")
-        if rng is not None and generator is not None:
-            raise DataError("DataLoader: give rng or PyTorch's generator (the same thing), not both")
-        rng = generator if rng is None else rng
+        rng = rng_or_generator("DataLoader", rng, generator)
         self._rng = None if rng is None else get_rng(rng)
         self.augment = _compose(augment)
         if collate_fn is not None and not callable(collate_fn):

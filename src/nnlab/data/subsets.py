@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..random import get_rng
-from .dataset import ArrayDataset, as_dataset
+from .dataset import ArrayDataset, as_dataset, rng_or_generator
 
 
 class Dataset:
@@ -131,9 +131,7 @@ def random_split(dataset, lengths, rng=None, *, generator=None) -> list[Subset]:
     >>> [len(p) for p in parts]
     [8, 2]
     """
-    if rng is not None and generator is not None:
-        raise DataError("random_split: give rng or PyTorch's generator (the same thing), not both")
-    rng = generator if rng is None else rng
+    rng = rng_or_generator("random_split", rng, generator)
     data = as_dataset(dataset)
     n = len(data)
     counts = _counts(lengths, n)
