@@ -35,6 +35,25 @@ def _indices(x, n: int) -> np.ndarray:
     return idx
 
 
+def lookup(x, weight: Tensor, padding_idx=None):
+    """``weight[x]`` as a node: the rows of the (n, d) table ``weight`` at the indices ``x``.
+
+    The backward scatter-adds each position's gradient into its row; row ``padding_idx``
+    (in [0, n), or None) gets none.  Embedding's forward and ``nn.functional.embedding``.
+    """
+    idx = _indices(x, weight.data.shape[0])
+    W = weight.data
+
+    def backward(g):
+        grad = np.zeros_like(W)
+        np.add.at(grad, idx.ravel(), g.reshape(-1, W.shape[1]))  # a row used k times adds k gradients
+        if padding_idx is not None:
+            grad[padding_idx] = 0
+        return (grad,)
+
+    return make_result(W[idx], (weight,), backward)
+
+
 class Embedding(Module):
     """``weight`` of shape (num_embeddings, embedding_dim); input indices of any shape S give S + (embedding_dim,).
 
@@ -75,17 +94,7 @@ class Embedding(Module):
         return layer
 
     def forward(self, x):
-        idx = _indices(x, self.num_embeddings)
-        W, padding = self.weight.data, self.padding_idx
-
-        def backward(g):
-            grad = np.zeros_like(W)
-            np.add.at(grad, idx.ravel(), g.reshape(-1, W.shape[1]))  # a row used k times adds k gradients
-            if padding is not None:
-                grad[padding] = 0
-            return (grad,)
-
-        return make_result(W[idx], (self.weight,), backward)
+        return lookup(x, self.weight, self.padding_idx)
 
     def _count_flops(self, shape):
         return 0, tuple(shape) + (self.embedding_dim,)  # a lookup: no arithmetic

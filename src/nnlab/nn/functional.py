@@ -2,7 +2,9 @@
 
 A re-export, not a copy: the activations of :mod:`nnlab.functional`, the loss functions of
 :mod:`nnlab.losses` (their conventions, README "Conventions that differ"), ``pad``, ``one_hot``,
-``layer_norm``, ``group_norm``, ``normalize`` and ``interpolate``.
+``layer_norm``, ``group_norm``, ``normalize`` and ``interpolate``; and the layers' functional
+forms of :mod:`nnlab.nn.functional_forms` (``linear``, ``conv2d``, ``max_pool2d``, ``batch_norm``,
+``dropout``, …; ``linear`` takes torch's (out, in) weight, ``dropout``'s ``p`` drops).
 """
 
 import inspect
@@ -13,6 +15,11 @@ from ..losses import (  # noqa: F401
     one_hot, smooth_l1_loss,
 )
 from ..ops.shape import pad  # noqa: F401
+from .functional_forms import (  # noqa: F401
+    adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+    batch_norm, conv1d, conv2d, cosine_similarity, dropout, embedding, linear, max_pool1d, max_pool2d,
+    pairwise_distance,
+)
 
 _SOURCES = ("nnlab.functional", "nnlab.ops.activations", "nnlab.ops.norms", "nnlab.ops.resize")
 globals().update({name: fn for name, fn in vars(_functional).items()

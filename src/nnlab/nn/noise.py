@@ -38,6 +38,18 @@ class _Random(Module):
         self._generator = None if rng is None else _random.get_rng(rng)
 
 
+def inverted_dropout(x, keep: float, generator, mask_shape, owner: str):
+    """``x`` with each unit (each cell of ``mask_shape``, broadcast over x) kept with probability ``keep``
+    in (0, 1] and scaled by 1/keep; the mask drawn from ``generator`` by :func:`nnlab.random.bernoulli`
+    for the global batch (:func:`nnlab.random.draw_for_batch`).  Dropout's forward and ``nn.functional.dropout``.
+    """
+    X = x.data
+    kept = _random.draw_for_batch(partial(_random.bernoulli, generator, keep), mask_shape, owner)
+    # One array of 0 and 1/keep in X's dtype serves both passes: forward and backward are one multiply each.
+    scale = np.multiply(kept, X.dtype.type(1.0 / keep))
+    return make_result(X * scale, (x,), lambda g: (g * scale,))
+
+
 class Dropout(_Random):
     """Dropout with the meaning fixed by keyword: ``Dropout(keep=0.8)`` or ``Dropout(rate=0.2)``.
 
@@ -91,12 +103,7 @@ class Dropout(_Random):
         x = as_input(x, None)
         if not self.training or self.keep == 1.0:
             return x
-        X = x.data
-        kept = _random.draw_for_batch(partial(_random.bernoulli, self.generator, self.keep), self._mask_shape(X.shape),
-                                      type(self).__name__)
-        # One array of 0 and 1/keep in X's dtype serves both passes: forward and backward are one multiply each.
-        scale = np.multiply(kept, X.dtype.type(1.0 / self.keep))
-        return make_result(X * scale, (x,), lambda g: (g * scale,))
+        return inverted_dropout(x, self.keep, self.generator, self._mask_shape(x.data.shape), type(self).__name__)
 
     def _mask_shape(self, shape) -> tuple:
         return shape  # one draw per unit

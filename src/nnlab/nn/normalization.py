@@ -19,6 +19,17 @@ from .parameter import Parameter
 __all__ = ["BatchNorm", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
 
 
+def over_channels(x: Tensor, normalize):
+    """``normalize`` (an op over the last axis) applied to axis 1 of (N, C, *spatial).
+
+    Channels last (a view; for a conv's output, already contiguous memory), normalize, and back:
+    BatchNorm's forward and ``nn.functional.batch_norm``.
+    """
+    axes = (0,) + tuple(range(2, x.data.ndim)) + (1,)
+    back = (0, x.data.ndim - 1) + tuple(range(1, x.data.ndim - 1))
+    return transpose(normalize(transpose(x, axes)), back)
+
+
 class BatchNorm(Module):
     """Batch normalization, fused forward/backward: per feature of (N, C), per channel of (N, C, *spatial).
 
@@ -50,10 +61,7 @@ class BatchNorm(Module):
         if x.data.ndim <= 2:
             return self._normalize(features_input(x, self.gamma, "BatchNorm", self.num_features))
         self._check_channels(x.data.shape)
-        # Channels last (a view; for a conv's output, already contiguous memory), normalize, and back.
-        axes = (0,) + tuple(range(2, x.data.ndim)) + (1,)
-        back = (0, x.data.ndim - 1) + tuple(range(1, x.data.ndim - 1))
-        return transpose(self._normalize(transpose(x, axes)), back)
+        return over_channels(x, self._normalize)
 
     def forward_relu(self, x):
         """``relu(self(x))``, as one node for a (N, C) batch: what ``Sequential`` runs for a BatchNorm followed by a ReLU."""
