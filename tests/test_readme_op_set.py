@@ -84,3 +84,12 @@ def test_the_cli_names_it_states():
     assert all(f'`"{name}"`' in section.split("The CLI's `loss.name` takes", 1)[1] for name in cli_losses)
     acts = {n for n in ACTIVATIONS} | {"softmax", "log_softmax"}
     assert acts - {"prelu", "maxout"} == {n for n in _ops_in_code() if hasattr(functional, n)} - {"logsumexp"}
+
+
+def test_every_functional_form_is_listed():
+    from nnlab.nn import functional_forms
+
+    listed = set(re.findall(r"`F\.([a-z_0-9]+)`", _section()))
+    missing = sorted(set(functional_forms.__all__) - listed)
+    assert not missing, f"README 'Op set' does not list the functional forms {missing} (as `F.name`)"
+    assert all(hasattr(nnlab.nn.functional, name) for name in listed), "README lists an F.name nnlab.nn.functional lacks"
