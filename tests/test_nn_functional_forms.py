@@ -95,7 +95,7 @@ def test_gradcheck_float64(case):
 def test_batch_norm_updates_the_running_statistics_as_torch(spatial, dtype):
     x, w, b = _arrays([(6, 3) + spatial, (3,), (3,)], dtype, seed=3)
     mean, var = np.full(3, 0.5, dtype), np.full(3, 2.0, dtype)
-    ours_mean, ours_var = nnlab.tensor(mean.copy(), dtype=dtype), mean.copy() * 0 + var  # a Tensor and an array
+    ours_mean, ours_var = nnlab.tensor(mean.copy(), dtype=dtype), var.copy()  # a Tensor and an array
     t_mean, t_var = torch.tensor(mean), torch.tensor(var)
     out = F.batch_norm(nnlab.tensor(x, dtype=dtype), ours_mean, ours_var, nnlab.tensor(w, dtype=dtype),
                        nnlab.tensor(b, dtype=dtype), training=True, momentum=0.3)
