@@ -268,18 +268,8 @@ def test_a_sequential_with_a_named_layer_or_a_slice_saves_and_loads(tmp_path):
 
 
 # ------------------------------------------------- custom modules in model files
-class _Registered(nn.Module):
+class _Registered(_Net):
     """A module of one's own that holds a ModuleList and a ModuleDict, described in specs by its children."""
-
-    def __init__(self, layers, blocks):
-        super().__init__()
-        self.layers = layers
-        self.blocks = blocks
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return self.blocks["dec"](self.blocks["enc"](x))
 
     def spec_args(self):
         return {}
