@@ -230,6 +230,15 @@ def _bins(size: int, out: int, dtype) -> np.ndarray:
     return A
 
 
+def _adaptive_input(x, output_size, owner: str):
+    """(x as a Tensor of shape (N, C, *spatial), the output size per spatial axis) for an adaptive pool."""
+    x = as_tensor(x)
+    d = x.data.ndim - 2
+    if d < 1:
+        raise ConfigError(f"{owner} expects input of shape (N, C, *spatial), got shape {x.data.shape}")
+    return x, spatial_tuple("output_size", output_size, d, 1, owner)
+
+
 def adaptive_avg_pool(x, output_size):
     """Average over ``output_size`` bins per spatial axis (1 = global average pooling).
 
@@ -240,14 +249,10 @@ def adaptive_avg_pool(x, output_size):
     >>> adaptive_avg_pool(nnlab.tensor([[[1.0, 3.0, 2.0, 6.0]]]), 1).data.tolist()
     [[[3.0]]]
     """
-    x = as_tensor(x)
+    x, sizes = _adaptive_input(x, output_size, "adaptive_avg_pool")
     X = x.data
-    d = X.ndim - 2
-    if d < 1:
-        raise ConfigError(f"adaptive_avg_pool expects input of shape (N, C, *spatial), got shape {X.shape}")
-    sizes = spatial_tuple("output_size", output_size, d, 1, "adaptive_avg_pool")
     spatial = X.shape[2:]
-    axes = tuple(range(2, 2 + d))
+    axes = tuple(range(2, X.ndim))
     if all(o == 1 for o in sizes):
         scale = X.dtype.type(1.0 / np.prod(spatial))
         out = X.sum(axis=axes, keepdims=True) * scale
@@ -284,12 +289,8 @@ def adaptive_max_pool(x, output_size):
     >>> adaptive_max_pool(nnlab.tensor([[[1.0, 3.0, 2.0, 6.0, 0.0]]]), 2).data.tolist()
     [[[3.0, 6.0]]]
     """
-    x = as_tensor(x)
+    x, sizes = _adaptive_input(x, output_size, "adaptive_max_pool")
     X = x.data
-    d = X.ndim - 2
-    if d < 1:
-        raise ConfigError(f"adaptive_max_pool expects input of shape (N, C, *spatial), got shape {X.shape}")
-    sizes = spatial_tuple("output_size", output_size, d, 1, "adaptive_max_pool")
     spatial = X.shape[2:]
     if any(s < 1 for s in spatial):
         raise ConfigError(f"adaptive_max_pool: input of shape {X.shape} has an empty spatial axis")
