@@ -12,6 +12,7 @@ import numpy as np
 from .. import random as _random
 from .._checks import check_bool, check_dtype, check_int
 from ..errors import ConfigError
+from ..ops.indexing import whole_numbers
 from ..tensor import Tensor, make_result
 from ._layer_tools import init_config, make_parameter
 from .module import Module
@@ -23,9 +24,9 @@ def _indices(x, n: int) -> np.ndarray:
     """``x`` as int64 indices in [0, n); whole-number floats too, since nnlab's datasets hold float32 features."""
     idx = x.data if isinstance(x, Tensor) else np.asarray(x)
     if idx.dtype.kind == "f":
-        if not np.isfinite(idx).all() or (idx != np.round(idx)).any():
-            bad = idx[~np.isfinite(idx) | (idx != np.round(idx))].ravel()[0]
-            raise ConfigError(f"Embedding: indices must be whole numbers, got {bad.item()!r}")
+        idx, bad = whole_numbers(idx)
+        if bad is not None:
+            raise ConfigError(f"Embedding: indices must be whole numbers, got {bad!r}")
     elif idx.dtype.kind not in "iub":
         raise ConfigError(f"Embedding: indices must be integers, got dtype {idx.dtype}")
     idx = idx.astype(np.int64, copy=False)

@@ -21,16 +21,27 @@ from ..tensor import Tensor, add_methods, make_result
 from ._broadcast import unbroadcast
 
 
+def whole_numbers(arr: np.ndarray):
+    """(an int64 copy of the float array ``arr``, its first value that is not a whole number or None).
+
+    nnlab tensors are float32 by default, so a float tensor of whole numbers may index (here) or
+    look up embeddings (``nn.Embedding``).
+    """
+    with np.errstate(invalid="ignore"):  # NaN and inf cast to some integer: they differ from it and are reported
+        whole = arr.astype(np.int64)
+    if np.array_equal(whole, arr):
+        return whole, None
+    return whole, arr[whole != arr].ravel()[0].item()
+
+
 def _as_index(part):
     """One part of an index with nnlab tensors replaced by integer or boolean arrays."""
     if isinstance(part, Tensor):
         arr = part.data
         if arr.dtype.kind == "f":
-            whole = arr.astype(np.int64)
-            if not np.array_equal(whole, arr):
-                bad = arr[whole != arr].ravel()[0].item()
+            arr, bad = whole_numbers(arr)
+            if bad is not None:
                 raise IndexError(f"a floating tensor used as an index must hold whole numbers, got {bad!r}")
-            arr = whole
         return arr
     if isinstance(part, list) and any(isinstance(p, (Tensor, list)) for p in part):
         return [_as_index(p) for p in part]
