@@ -89,20 +89,8 @@ def decode(path, kind: tuple[str, str] | None = None) -> tuple[dict, dict]:
     path = os.fspath(path)
     with _open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
-        start = f.read(8)
-        if len(start) < 8:
-            raise ModelFileError(f"{path!r} is not an nnlab model file (too short: {len(start)} bytes)")
-        length = int.from_bytes(start, "little")
-        if length > size - 8:
-            raise ModelFileError(_not_a_model(path, start, (
-                f"is truncated or not an nnlab model file (its header length field says {length} bytes, "
-                f"the file has {size - 8} after it)")))
-        if length > MAX_HEADER_BYTES:
-            raise ModelFileError(_not_a_model(path, start, (
-                f"is not an nnlab model file (its header length field says {length} bytes, "
-                f"beyond the {MAX_HEADER_BYTES // 2**20} MiB limit)")))
-        head = f.read(length)
-        header = _parse_header(path, head, start)
+        head, header = _read_header(path, f, size)
+        length = len(head)
         metadata, layout, data_size = _check_layout(path, header, size - 8 - length, kind)
         data = f.read(data_size + 1)
     if len(data) != data_size:
@@ -115,6 +103,36 @@ def decode(path, kind: tuple[str, str] | None = None) -> tuple[dict, dict]:
     tensors = {name: np.frombuffer(data, dtype=DTYPES[dtype], count=math.prod(shape), offset=begin)
                .reshape(shape).copy() for name, (dtype, shape, begin) in layout.items()}
     return metadata, tensors
+
+
+def format_of(path) -> object:
+    """The ``format`` entry of the file at ``path`` (which kind of nnlab file it is), read from its header alone.
+
+    For a reader that takes more than one kind (``nnlab.load``); :func:`decode` then checks the whole file.
+    """
+    path = os.fspath(path)
+    with _open_regular(path) as f:
+        _, header = _read_header(path, f, os.fstat(f.fileno()).st_size)
+    metadata = header.get("__metadata__")
+    return metadata.get("format") if isinstance(metadata, dict) else None
+
+
+def _read_header(path: str, f, size: int) -> tuple[bytes, dict]:
+    """(raw header bytes, parsed header) of the open file ``f``, its length checked before it is read."""
+    start = f.read(8)
+    if len(start) < 8:
+        raise ModelFileError(f"{path!r} is not an nnlab model file (too short: {len(start)} bytes)")
+    length = int.from_bytes(start, "little")
+    if length > size - 8:
+        raise ModelFileError(_not_a_model(path, start, (
+            f"is truncated or not an nnlab model file (its header length field says {length} bytes, "
+            f"the file has {size - 8} after it)")))
+    if length > MAX_HEADER_BYTES:
+        raise ModelFileError(_not_a_model(path, start, (
+            f"is not an nnlab model file (its header length field says {length} bytes, "
+            f"beyond the {MAX_HEADER_BYTES // 2**20} MiB limit)")))
+    head = f.read(length)
+    return head, _parse_header(path, head, start)
 
 
 class _open_regular:
@@ -215,7 +233,11 @@ def _check_layout(path: str, header: dict, data_size: int, kind):
 
         kind = (FORMAT, FORMAT_VERSION)
     if metadata.get("format") != kind[0]:
+        from .state_file import FORMAT as STATE_DICT, WHAT_IT_IS
+
         what = "an nnlab model" if kind[0] == "nnlab-model" else f"an {kind[0]} file"
+        if metadata.get("format") == STATE_DICT:  # the likeliest mix-up: say what the file is and how to use it
+            raise ModelFileError(f"{path!r} is not {what}: it is {WHAT_IT_IS}")
         raise ModelFileError(f"{path!r} is a safetensors file but not {what} (no {kind[0]} format tag)")
     if metadata.get("format_version") != kind[1]:
         raise ModelFileError(f"{path!r} has format version {metadata.get('format_version')!r}; this nnlab "

@@ -26,7 +26,7 @@ import datetime
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -190,10 +190,16 @@ def save(model, path, preprocessing=None, metadata: dict | None = None, classes=
     and ``classes`` the label of each output unit, in order (ints or strings);
     by default the model's own ``preprocessing`` and ``classes`` attributes, if
     it has them.  ``metadata`` is any JSON-able dict (for example the run's
-    config).  The write is atomic (:func:`atomic_path`).
+    config).  The write is atomic (:func:`atomic_path`).  ``model`` may instead be a
+    state dict (a mapping of names to arrays, as ``model.state_dict()`` gives): that
+    writes a state-dict file (:mod:`nnlab.state_file`), PyTorch's ``torch.save`` idiom.
     """
     from ._version import __version__
     from .nn import to_spec
+    from .state_file import save_state_dict
+
+    if isinstance(model, Mapping):
+        return save_state_dict(model, path, preprocessing=preprocessing, metadata=metadata, classes=classes)
 
     spec = to_spec(model)
     outputs = _chained(model)
@@ -323,15 +329,26 @@ def _floating_where_the_model_is(where: str, model, weights: dict) -> None:
 
 
 def read_metadata(path) -> dict:
-    """The file's entries (format, versions, creation date, architecture, classes, config) without building the model."""
-    return _read(path)[0]
+    """The file's entries (format, versions, creation date, architecture, classes, config) without building the model
+    (for a state-dict file: its own entries, ``keys`` in order)."""
+    from . import state_file
+
+    return state_file.read_entries(path) if state_file.holds_state_dict(path) else _read(path)[0]
 
 
 def load(path):
+    """What :func:`save` wrote to ``path``: the model (:func:`load_model`), or from a state-dict file an
+    OrderedDict of name -> NumPy array in the saved order, for ``model.load_state_dict``."""
+    from . import state_file
+
+    return state_file.load_state_dict(path) if state_file.holds_state_dict(path) else load_model(path)
+
+
+def load_model(path):
     """Rebuild the model saved at ``path``, with ``model.preprocessing``, ``model.classes`` and ``model.metadata``.
 
     Raises :class:`~nnlab.errors.ModelFileError` for a missing, truncated,
-    corrupted or edited file, or one that is not an nnlab model.
+    corrupted or edited file, or one that is not an nnlab model (a state-dict file included).
     """
     from .data.preprocessing import merge_state, preprocessor_from_state
     from .nn import from_spec

@@ -266,7 +266,7 @@ def _features(model, X) -> np.ndarray:
 
 
 def evaluate_command(args) -> int:
-    model = model_io.load(_model_path(args.model))
+    model = model_io.load_model(_model_path(args.model))
     stored = _run_config(model)
     cfg = stored or RunConfig()
     if isinstance(model, nn.MultiHead):
@@ -321,7 +321,7 @@ def _matrix_text(matrix: np.ndarray) -> str:
 
 def predict_command(args) -> int:
     source = _model_path(args.model)
-    model = model_io.load(source)
+    model = model_io.load_model(source)
     out_path = output_path(args.input, args.output, source)
     read_rows(args.input)  # a header line, no blank lines: one prediction per input row, in order
     X, _ = read_csv(args.input, target=None, categorical=_text_categories(model))
@@ -363,7 +363,7 @@ def _probabilities(model, outputs: np.ndarray) -> np.ndarray:
 
 def info(args) -> int:
     path = _model_path(args.model)
-    model = model_io.load(path)
+    model = model_io.load_model(path)
     meta = model_io.read_metadata(path)
     features = input_features(model)
     print(f"model file: {path}")

@@ -42,7 +42,7 @@ def command(args) -> int:
         import onnx  # noqa: F401  (only to report a missing package as a user error)
     except ImportError:
         raise ConfigError("nnlab export --format onnx needs the onnx package: pip install 'nnlab[onnx]'") from None
-    model = model_io.load(source)
+    model = model_io.load_model(source)
     proto = nnlab_onnx.export(model, output, input_shape=shape, include_preprocessing=not args.no_preprocessing)
     dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
     print(f"wrote {output} (ONNX opset {nnlab_onnx.OPSET}, input {tuple(dims)}, "

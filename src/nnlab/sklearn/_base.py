@@ -47,14 +47,14 @@ def model_to_bytes(model) -> bytes:
 
 
 def model_from_bytes(payload: bytes):
-    """The model that :func:`model_to_bytes` wrote, checked and rebuilt by :func:`nnlab.load`."""
-    from ..io import load
+    """The model that :func:`model_to_bytes` wrote, checked and rebuilt by :func:`nnlab.io.load_model`."""
+    from ..io import load_model
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.nnlab")
         with open(path, "wb") as f:
             f.write(payload)
-        return load(path)
+        return load_model(path)
 
 
 class NNBase(BaseEstimator):
