@@ -64,7 +64,7 @@ def encode(tensors: dict, metadata: dict) -> bytes:
     """The file bytes for ``tensors`` (name -> array) and ``metadata`` (name -> str); adds the checksum."""
     header, chunks, offset = {}, [], 0
     for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
+        arr = np.asarray(tensors[name], order="C")  # not ascontiguousarray, which makes a 0-d array 1-d
         dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
         if dtype not in _DTYPE_NAMES:
             raise ModelFileError(f"tensor {name!r} has dtype {arr.dtype}, which a model file cannot store")
