@@ -203,7 +203,7 @@ def save(model, path, preprocessing=None, metadata: dict | None = None, classes=
 
     spec = to_spec(model)
     outputs = _chained(model)
-    tensors = {_WEIGHT_PREFIX + k: np.ascontiguousarray(v) for k, v in model.state_dict().items()}
+    tensors = {_WEIGHT_PREFIX + k: v for k, v in model.state_dict().items()}  # encode makes each C-contiguous
     if preprocessing is None:
         preprocessing = getattr(model, "preprocessing", None)
     if classes is None:
