@@ -161,6 +161,11 @@ class OptimizerConfig(_Section):
     betas: tuple[Fraction, Fraction] = (0.9, 0.999)
     eps: Float = Field(1e-8, gt=0)
     weight_decay: Float = Field(0.0, ge=0, description="the notes' L2 rule: gradient + αw (weights only)")
+    # the optimizers' own defaults (torch 2.13's): a config that leaves them out builds what the class builds
+    rho: Fraction = Field(0.9, description="Adadelta's decay ρ of both running averages")
+    momentum_decay: Float = Field(0.004, ge=0, description="NAdam's ψ of the momentum schedule μ_t")
+    amsgrad: Bool = Field(False, description="adam/adamw: divide by the running maximum of v (Reddi et al.)")
+    decoupled_weight_decay: Bool = Field(False, description="nadam/radam: AdamW's decoupled weight decay")
     candidates: list[Annotated[Float, Field(gt=0)]] = Field(
         default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0], min_length=1,
         description="line_search: the learning rates tried at every step (the lowest loss wins)",
@@ -168,7 +173,9 @@ class OptimizerConfig(_Section):
 
     # each setting is used by the optimizers whose constructor takes it
     ONLY_FOR: ClassVar[dict] = {
-        key: ("name", optim.names(with_setting=key)) for key in ("lr", "momentum", "beta", "betas", "eps", "candidates")
+        key: ("name", optim.names(with_setting=key))
+        for key in ("lr", "momentum", "beta", "betas", "eps", "candidates", "rho", "momentum_decay", "amsgrad",
+                    "decoupled_weight_decay")
     }
 
     @model_validator(mode="after")
