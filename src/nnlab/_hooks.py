@@ -75,18 +75,30 @@ def run(node, g, owned: set):
     """The gradient ``g`` of ``node`` after its hooks; a retained non-leaf stores it in ``.grad``."""
     hooks = getattr(node, "_hooks", None)
     if hooks:
-        from .tensor import Tensor, as_tensor  # at call time: tensor.py imports this module
+        from .tensor import as_tensor  # at call time: tensor.py imports this module
 
         g = _leafgrad.array(g)
         for hook in list(hooks.values()):  # a hook may remove itself
             out = hook(as_tensor(g))
-            if out is None:
-                continue
-            new = np.asarray(out.data if isinstance(out, Tensor) else out)
-            if new.shape != g.shape:
-                raise RuntimeError(f"hook {getattr(hook, '__name__', repr(hook))!r} has changed the size of value")
-            g = new if new.dtype == node.data.dtype else new.astype(node.data.dtype)
+            if out is not None:
+                g = replacement(hook, out, g.shape, node.data.dtype)
     if getattr(node, "_retains", False):
         g = _leafgrad.array(g)  # computed once: the node's backward reads the same array
         _leafgrad.accumulate(node, g, owned)
     return g
+
+
+def replacement(hook, out, shape: tuple, dtype) -> np.ndarray:
+    """The array a hook's returned gradient ``out`` stands for: refused unless of ``shape``, cast to ``dtype``
+    (torch's rule and words; module backward hooks use it too)."""
+    from .tensor import Tensor  # at call time: tensor.py imports this module
+
+    new = np.asarray(out.data if isinstance(out, Tensor) else out)
+    if new.shape != shape:
+        raise RuntimeError(f"hook {hook_name(hook)!r} has changed the size of value: "
+                           f"it returned shape {new.shape} for a gradient of shape {shape}")
+    return new if new.dtype == dtype else new.astype(dtype)
+
+
+def hook_name(hook) -> str:
+    return getattr(hook, "__name__", repr(hook))

@@ -139,7 +139,7 @@ class Sequential(Module):
         if (len(planned) != len(self._modules) or planned != tuple(self._modules.values())
                 or d.get("_hooks_epoch") != hooks_epoch[0]):
             # The layers changed since the plan (appended, replaced, deleted, or written into _modules directly),
-            # or a forward hook came or went (a fused pair would skip it): comparing the tuples costs well under
+            # or a hook came or went (a fused pair would skip it): comparing the tuples costs well under
             # a microsecond, so no path that changes them can be missed.
             d["_planned"], d["_hooks_epoch"] = tuple(self._modules.values()), hooks_epoch[0]
             plan = d["_plan"] = _plan(d["_planned"])

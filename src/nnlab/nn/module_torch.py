@@ -1,4 +1,4 @@
-"""PyTorch's Module methods beyond nnlab's own: forward hooks, registration by name, dtype and device moves, summary.
+"""PyTorch's Module methods beyond nnlab's own: hooks, registration by name, dtype and device moves, summary.
 
 :class:`TorchModuleMethods` is a base of :class:`~nnlab.nn.Module`.  Forward hooks
 keep nnlab's fast call: a module's ``__call__`` is its ``forward`` (no extra frame),
@@ -6,7 +6,8 @@ and only once a hook is registered on an instance of a class does that class cal
 through :func:`_hooked_call`, which runs the instance's hooks, if any, around the
 original call.  ``Sequential`` runs some layer pairs as one fused step; a layer
 with hooks is never fused (the step would skip them): :data:`epoch` changes with
-every hook added or removed, and ``Sequential`` plans again when it does.
+every hook added or removed, and ``Sequential`` plans again when it does.  Backward hooks ride on the
+same hooked call, which passes the inputs and outputs through ``module_backward_hooks.py``'s copies.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import itertools
 import numpy as np
 
 from .._checks import check_dtype
+from .._gradmode import _GradMode
 from ..errors import ConfigError
+from .module_backward_hooks import BackwardHookCall
 
 epoch = [0]  # bumped when a hook is added or removed anywhere: Sequential's fused steps are planned again
 _ids = itertools.count()
@@ -50,17 +53,24 @@ def _hooked_call(self, *args, **kwargs):
         result = hook(self, args)
         if result is not None:  # PyTorch's rule: a returned value replaces the inputs
             args = result if isinstance(result, tuple) else (result,)
+    backward = None
+    if (d.get("_backward_hooks") or d.get("_backward_pre_hooks")) and _GradMode.enabled:
+        backward = BackwardHookCall(self)
+        args = backward.wrap_inputs(args)
     out = type(self)._unhooked_call(self, *args, **kwargs)
     for hook in list(post.values()) if post else ():
         result = hook(self, args, out)
         if result is not None:
             out = result
-    return out
+    return out if backward is None else backward.wrap_outputs(out)
+
+
+_KINDS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
 
 
 def has_hooks(module) -> bool:
     d = module.__dict__
-    return bool(d.get("_forward_pre_hooks") or d.get("_forward_hooks"))
+    return any(d.get(kind) for kind in _KINDS)
 
 
 class TorchModuleMethods:
@@ -93,6 +103,16 @@ class TorchModuleMethods:
         The notes' "visualize the units": record each layer's activations on a batch.
         """
         return self._add_hook("_forward_hooks", hook)
+
+    def register_full_backward_pre_hook(self, hook) -> RemovableHandle:
+        """``hook(module, grad_output)`` when the gradients of the outputs are ready, before the module's backward;
+        a returned tuple (one entry per output) replaces ``grad_output``."""
+        return self._add_hook("_backward_pre_hooks", hook)
+
+    def register_full_backward_hook(self, hook) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` once the gradients of the inputs are computed; a returned tuple
+        (one entry per positional input) replaces the gradients sent on to the inputs (``module_backward_hooks.py``)."""
+        return self._add_hook("_backward_hooks", hook)
 
     def _register(self, owner: str, name, value, kind, registry: dict) -> None:
         """``setattr(self, name, value)`` after PyTorch's checks on ``name`` and ``value``; None registers nothing."""
