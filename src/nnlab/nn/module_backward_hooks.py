@@ -78,12 +78,7 @@ class BackwardHookCall:
         self.input_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
         if not self.input_positions:
             return args
-        copies = backward_hook_function([args[i] for i in self.input_positions], self.input_positions,
-                                        self._run_full_hooks)
-        args = list(args)
-        for i, copy in zip(self.input_positions, copies):
-            args[i] = copy
-        return tuple(args)
+        return tuple(_through_copies(args, self.input_positions, self._run_full_hooks))
 
     def wrap_outputs(self, out):
         outputs = out if isinstance(out, tuple) else (out,)
@@ -93,10 +88,7 @@ class BackwardHookCall:
         self.n_outputs = len(outputs)
         self.output_likes = {i: (o.shape, o.dtype) for i, o in enumerate(outputs) if isinstance(o, Tensor)}
         self.output_positions = positions
-        copies = backward_hook_function([outputs[i] for i in positions], positions, self._run_pre_hooks)
-        outputs = list(outputs)
-        for i, copy in zip(positions, copies):
-            outputs[i] = copy
+        outputs = _through_copies(outputs, positions, self._run_pre_hooks)
         return tuple(outputs) if isinstance(out, tuple) else outputs[0]
 
     def _registered(self, kind: str) -> list:
@@ -134,6 +126,14 @@ class BackwardHookCall:
             if result is not None:
                 grad_input = _replaced(hook, result, likes, len(grad_input), "Backward hook", "grad_input")
         return tuple(_array(grad_input[i]) for i in self.input_positions)
+
+
+def _through_copies(items, positions: list, gather) -> list:
+    """``items`` with those at ``positions`` replaced by their copies under one joint node (gathered by ``gather``)."""
+    items = list(items)
+    for i, copy in zip(positions, backward_hook_function([items[i] for i in positions], positions, gather)):
+        items[i] = copy
+    return items
 
 
 def _replaced(hook, result, likes: dict, expected: int, who: str, what: str) -> tuple:
