@@ -183,6 +183,13 @@ def test_relu_backward_kernel_leaves_every_gradient_unchanged(layer, monkeypatch
     from nnlab import nn
     from nnlab import functional as F
 
+    if layer == "batch_norm_relu":
+        # BatchNorm's reference in both runs: its own kernels agree with it only to rounding (their column sums
+        # run in another order than the BLAS product's, which differs between machines' BLAS builds)
+        from nnlab.ops import _bn_fast
+
+        monkeypatch.setattr(_bn_fast, "kernels", lambda X2, G, B: None)
+
     def grads(jit):
         monkeypatch.setenv(_jit.JIT_ENV, jit)
         nnlab.seed(0)
