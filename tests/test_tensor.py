@@ -68,12 +68,12 @@ def test_detach_shares_data_and_cuts_the_graph():
     [("__gt__", [False, False, True]), ("__lt__", [True, False, False]), ("__ge__", [False, True, True]),
      ("__le__", [True, True, False]), ("__eq__", [False, True, False]), ("__ne__", [True, False, True])],
 )
-def test_comparisons_return_boolean_arrays_without_gradient(op, expected):
+def test_comparisons_return_boolean_tensors_without_gradient(op, expected):
     x = f64([1.0, 2.0, 3.0])
     for other in (2.0, f64([2.0, 2.0, 2.0], requires_grad=False)):
         result = getattr(x, op)(other)
-        assert isinstance(result, np.ndarray) and result.dtype == bool
-        assert result.tolist() == expected
+        assert isinstance(result, nnlab.Tensor) and result.dtype == bool and not result.requires_grad
+        assert result.is_leaf and result.tolist() == expected
 
 
 def test_numpy_operands_on_the_left_defer_to_the_tensor():

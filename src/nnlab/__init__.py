@@ -23,7 +23,7 @@ from .ops.reduce import argmax, argmin, mean, sum  # noqa: F401
 from .ops.shape import concatenate as cat, flatten, permute, reshape, squeeze, swapaxes as transpose, unsqueeze  # noqa: F401
 from .ops.torch_names import bmm, clamp, dot, matmul, max, min, mm  # noqa: F401
 from .functional import relu, sigmoid, softmax, tanh  # noqa: F401
-from .ops.torch_names import allclose, equal, is_tensor, isclose  # noqa: F401
+from .ops.torch_names import allclose, eq, equal, ge, gt, is_tensor, isclose, le, lt, ne  # noqa: F401
 from .ops.indexing import gather, scatter_add, take_along_axis
 from .ops.shape import chunk, concatenate, flip, pad, roll, split, stack, tril, triu
 from .random import manual_seed, seed

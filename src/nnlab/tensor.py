@@ -204,25 +204,49 @@ class Tensor:
     def __getitem__(self, index):
         return _indexing.getitem(self, index)
 
-    # Comparisons give plain boolean arrays: they have no gradient.
+    # Comparisons give boolean tensors outside the graph (no gradient, as torch), so ``(a == b).float().mean()``
+    # and ``x[x > 0]`` read as in torch; NumPy code still takes them through ``__array__``.
     def __gt__(self, other):
-        return self.data > _raw(other)
+        return _no_grad_op(np.greater, self, other)
 
     def __lt__(self, other):
-        return self.data < _raw(other)
+        return _no_grad_op(np.less, self, other)
 
     def __ge__(self, other):
-        return self.data >= _raw(other)
+        return _no_grad_op(np.greater_equal, self, other)
 
     def __le__(self, other):
-        return self.data <= _raw(other)
+        return _no_grad_op(np.less_equal, self, other)
 
     def __eq__(self, other):
-        return self.data == _raw(other)
+        return _no_grad_op(np.equal, self, other)
 
     def __ne__(self, other):
-        return self.data != _raw(other)
+        return _no_grad_op(np.not_equal, self, other)
 
+    # Masks combine as in torch: logical on bool tensors, bitwise on integer ones (NumPy refuses floats).
+    def __invert__(self):
+        return _no_grad_op(np.invert, self)
+
+    def __and__(self, other):
+        return _no_grad_op(np.bitwise_and, self, other)
+
+    def __rand__(self, other):
+        return _no_grad_op(np.bitwise_and, other, self)
+
+    def __or__(self, other):
+        return _no_grad_op(np.bitwise_or, self, other)
+
+    def __ror__(self, other):
+        return _no_grad_op(np.bitwise_or, other, self)
+
+    def __xor__(self, other):
+        return _no_grad_op(np.bitwise_xor, self, other)
+
+    def __rxor__(self, other):
+        return _no_grad_op(np.bitwise_xor, other, self)
+
+    # Identity, as torch: comparisons do not give a bool, so a tensor cannot hash by value.
     __hash__ = object.__hash__
 
     # ---------------------------------------------------------------- methods
@@ -260,6 +284,11 @@ class Tensor:
 
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+def _no_grad_op(ufunc, *operands) -> Tensor:
+    """A comparison or logical op: NumPy's result as a tensor that records no graph node (nothing to differentiate)."""
+    return make_result(np.asarray(ufunc(*(_raw(x) for x in operands))), (), None)
 
 
 def make_result(data: np.ndarray, parents: tuple, backward) -> Tensor:

@@ -304,6 +304,31 @@ def remainder(a, other):
     return _ew.sub(a, _ew.mul(other, floor_divide(a, other)))
 
 
+# torch.eq(a, b) and x.eq(b) are the operators (either side may be a number or an array): bool tensors, no gradient.
+def eq(a, other):
+    return Tensor.__eq__(a, other)
+
+
+def ne(a, other):
+    return Tensor.__ne__(a, other)
+
+
+def gt(a, other):
+    return Tensor.__gt__(a, other)
+
+
+def lt(a, other):
+    return Tensor.__lt__(a, other)
+
+
+def ge(a, other):
+    return Tensor.__ge__(a, other)
+
+
+def le(a, other):
+    return Tensor.__le__(a, other)
+
+
 def is_tensor(x):
     """Whether ``x`` is an nnlab Tensor."""
     return isinstance(x, Tensor)
@@ -330,7 +355,7 @@ def equal(a, b):
 
 add_methods(max, min, amax, amin, dim, numel, tolist, view, view_as, reshape_as, expand_as, clone, contiguous,
             float, double, half, long, int, bool, to, cpu, requires_grad_, masked_fill, clamp, pow, add, sub, mul,
-            div, neg, square, isclose, allclose, equal, reciprocal, matmul, sigmoid, tanh, relu, softmax, log_softmax, logsumexp)
+            div, neg, square, eq, ne, gt, lt, ge, le, isclose, allclose, equal, reciprocal, matmul, sigmoid, tanh, relu, softmax, log_softmax, logsumexp)
 Tensor.__floordiv__ = floor_divide
 Tensor.__rfloordiv__ = lambda self, other: floor_divide(other, self)
 Tensor.__mod__ = remainder
