@@ -142,3 +142,22 @@ def test_hash_stays_identity():
     a, b = nnlab.tensor([1.0]), nnlab.tensor([1.0])
     assert hash(a) == object.__hash__(a) and nnlab.Tensor.__hash__ is object.__hash__
     assert len({a, b}) == 2 and {a: 1}[a] == 1
+
+
+@pytest.mark.parametrize("func", [np.all, np.any, np.sum, np.mean, np.max, np.min, np.prod, np.std, np.argmax])
+def test_numpy_functions_read_a_tensors_data(func):
+    data = np.array([[1.0, -2.0, 3.0], [0.5, 4.0, -1.0]], np.float32)
+    t = nnlab.tensor(data, requires_grad=True)
+    for given, plain in ((t, data), (t > 0, data > 0)):
+        got = func(given, axis=0)
+        assert isinstance(got, np.ndarray) and not isinstance(got, nnlab.Tensor)
+        np.testing.assert_array_equal(got, func(plain, axis=0))
+        assert got.dtype == func(plain, axis=0).dtype
+    np.testing.assert_array_equal(np.concatenate([t, t]), np.concatenate([data, data]))
+
+
+def test_a_numpy_function_cannot_write_into_a_tensor():
+    t = nnlab.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match="cannot write into an nnlab Tensor"):
+        np.sum(nnlab.tensor([[1.0, 2.0]]), axis=0, out=t)
+    np.testing.assert_array_equal(t.data, [1.0, 2.0])

@@ -83,6 +83,15 @@ class Tensor:
         data = self.data if dtype is None else self.data.astype(dtype, copy=False)
         return data.copy() if copy and data is self.data else data
 
+    def __array_function__(self, func, types, args, kwargs):
+        # np.all(t > 0), np.sum(t), np.mean(t): NumPy functions read a tensor's data, as np.asarray(tensor)
+        # does, and give arrays without gradient.  Without this NumPy called the tensor's own method with
+        # NumPy's out= and dtype= keywords, which nnlab's reductions do not take (a TypeError).
+        if kwargs.get("out") is not None:
+            raise TypeError(f"numpy.{func.__name__}(..., out=) cannot write into an nnlab Tensor: pass an ndarray, "
+                            "or use the tensor's in-place methods (copy_, add_, ...)")
+        return func(*_plain_arrays(args), **_plain_arrays(kwargs))
+
     def item(self):
         return self.data.item()
 
@@ -353,6 +362,17 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     dtype('float64')
     """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _plain_arrays(value):
+    """``value`` (NumPy function arguments) with each Tensor, also inside lists, tuples and dicts, as its data."""
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, list | tuple):
+        return type(value)(_plain_arrays(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain_arrays(v) for k, v in value.items()}
+    return value
 
 
 def add_methods(*ops) -> None:
