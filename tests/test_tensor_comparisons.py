@@ -161,3 +161,8 @@ def test_a_numpy_function_cannot_write_into_a_tensor():
     with pytest.raises(TypeError, match="cannot write into an nnlab Tensor"):
         np.sum(nnlab.tensor([[1.0, 2.0]]), axis=0, out=t)
     np.testing.assert_array_equal(t.data, [1.0, 2.0])
+
+
+def test_numpy_functions_take_a_named_tuple_of_tensors():
+    t = nnlab.tensor([[1.0, 2.0], [3.0, 0.0]])
+    np.testing.assert_array_equal(np.stack(t.max(0)), [[3.0, 2.0], [1.0, 0.0]])  # (values, indices)

@@ -368,8 +368,10 @@ def _plain_arrays(value):
     """``value`` (NumPy function arguments) with each Tensor, also inside lists, tuples and dicts, as its data."""
     if isinstance(value, Tensor):
         return value.data
-    if isinstance(value, list | tuple):
-        return type(value)(_plain_arrays(v) for v in value)
+    if isinstance(value, list):
+        return [_plain_arrays(v) for v in value]
+    if isinstance(value, tuple):  # a plain tuple: a named one (x.max(0)'s values, indices) takes no iterable
+        return tuple(_plain_arrays(v) for v in value)
     if isinstance(value, dict):
         return {k: _plain_arrays(v) for k, v in value.items()}
     return value
