@@ -8,13 +8,16 @@ package's helpers and checked with ``onnx.checker``, at opset :data:`OPSET`:
   ops), else the model's own input; the batch axis N is dynamic;
 - output ``"output"`` (a multi-task model: ``"output_<task>"`` per task): what :func:`nnlab.train.predict` returns (eval mode:
   BatchNorm uses its running statistics, Dropout and noise are the identity);
-  for a classifier, the logits (``softmax`` gives the probabilities);
+  for a classifier, the logits (``softmax`` gives the probabilities); a model that ends with an
+  RNN, LSTM or GRU gives PyTorch's tuple as ``"output"``, ``"h_n"`` (and ``"c_n"``), from zero
+  initial states; the graph's free first axis is then the time axis (named ``sequence``) unless
+  the layer is ``batch_first``, and the other axes are fixed by the input shape;
 - metadata (``metadata_props``): ``classes`` (the label of each output unit, JSON),
   ``preprocessing`` (the steps included), ``nnlab_version``.
 
 Every layer type of :func:`supported_layer_types` converts; any other module
-is refused with a :class:`~nnlab.errors.ConfigError` naming it (RNN, LSTM and GRU with the reason:
-``_layers.NOT_EXPORTABLE``).  One known
+is refused with a :class:`~nnlab.errors.ConfigError` naming it (a recurrent layer anywhere but
+at the model's end, too).  One known
 difference: a category the OneHotEncoder did not see in ``fit`` gives an
 all-zero block in the graph, where nnlab's ``transform`` raises.
 Needs ``pip install 'nnlab[onnx]'`` (onnx, and onnxruntime to run the file).
@@ -74,10 +77,12 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
     from .. import nn
     from ..io import atomic_write
     from ._graph import Graph
+    from ._layers_recurrent import check_placement
 
     if not isinstance(model, nn.Module):
         raise ConfigError(f"nnlab.onnx.export takes an nnlab.nn.Module, got {type(model).__name__}")
     _check_layers(model)
+    check_placement(model)
     pre = (preprocessing if preprocessing is not None else getattr(model, "preprocessing", None)) \
         if include_preprocessing else None
     classes = classes if classes is not None else getattr(model, "classes", None)
@@ -105,11 +110,7 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
                           f"without the batch axis; traced as a batch of 2): {exc}") from None
     finally:
         model.train(was_training)
-    # Fixed output names (and a node even for an identity model): "output", or "output_<task>" per task.
-    if isinstance(out, dict):
-        outputs = {g.op("Identity", [name], f"output_{task}"): _shape(value[task]) for task, name in out.items()}
-    else:
-        outputs = {g.op("Identity", [out], "output"): _shape(value)}
+    outputs = _outputs(g, out, value)
     steps = _describe(pre)
     metadata = {"nnlab_version": _version(), "preprocessing": json.dumps(steps),
                 "input": "raw feature rows" if steps else "model input"}
@@ -117,7 +118,7 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
         # an array (scikit-learn's classes_) is a list of labels too, not the text of its repr
         labels = classes.tolist() if isinstance(classes, np.ndarray) else classes
         metadata["classes"] = json.dumps(labels, default=lambda v: v.item() if isinstance(v, np.generic) else str(v))
-    proto = g.model("input", ["batch", *shape], outputs, OPSET, f"nnlab model {type(model).__name__}", metadata)
+    proto = g.model("input", [g.first_axis, *shape], outputs, OPSET, f"nnlab model {type(model).__name__}", metadata)
     try:
         onnx.checker.check_model(proto, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
@@ -141,9 +142,25 @@ def _graph_dtype(model, dtype) -> np.dtype:
     return np.dtype(str(dtype))
 
 
-def _shape(value) -> list:
-    """An output's shape for the graph: the traced batch of 2 becomes the dynamic axis (a Flatten over it, free)."""
-    return ["batch" if value.shape[0] == 2 else None, *value.shape[1:]]
+def _outputs(g, out, value) -> dict:
+    """Fixed output names (and a node even for an identity model), {name: shape}: "output", "output_<task>" per
+    task, or a recurrent layer's tuple as "output", "h_n" (and "c_n")."""
+    if isinstance(out, dict):
+        return {g.op("Identity", [name], f"output_{task}"): _shape(g, name, value[task]) for task, name in out.items()}
+    if isinstance(out, tuple):  # (output, h_n) or (output, (h_n, c_n))
+        (y, states), (y_value, state_values) = out, value
+        states, state_values = (states, state_values) if isinstance(states, tuple) else ((states,), (state_values,))
+        pairs = [("output", y, y_value)] + list(zip(("h_n", "c_n"), states, state_values))
+        return {g.op("Identity", [name], label): _shape(g, name, v) for label, name, v in pairs}
+    return {g.op("Identity", [out], "output"): _shape(g, out, value)}
+
+
+def _shape(g, name, value) -> list:
+    """An output's shape for the graph: as its converter declared it, else the traced batch of 2 becomes the
+    dynamic axis (a Flatten over it, free)."""
+    if name in g.shapes:
+        return g.shapes[name]
+    return [g.first_axis if value.shape[0] == 2 else None, *value.shape[1:]]
 
 
 def _check_layers(model) -> None:
@@ -172,7 +189,14 @@ def _emit(module, g, x: str, value: np.ndarray):
     else:
         out = LEAVES[kind](module, g, x, value)
     with no_grad():
-        return out, np.asarray(module(Tensor(value)).data)
+        return out, _arrays(module(Tensor(value)))
+
+
+def _arrays(result):
+    """A module's result as ndarrays: a Tensor's data, a recurrent layer's tuple of them."""
+    if isinstance(result, tuple):
+        return tuple(_arrays(r) for r in result)
+    return np.asarray(result.data)
 
 
 def _input_shape(model, pre, example_input, input_shape) -> tuple:

@@ -22,6 +22,10 @@ class Graph:
         self._names: dict[str, int] = {}
         self._arrays: dict[int, str] = {}  # id(ndarray) -> initializer name: a tied weight is stored once
         self._keep: list = []  # the arrays behind _arrays' ids stay alive while the graph is built
+        # the name of the input's dynamic first axis; a recurrent layer that reads it as time renames it
+        self.first_axis = "batch"
+        # declared shapes of outputs whose free axis is not their first (a recurrent layer's h_n): {name: dims}
+        self.shapes: dict[str, list] = {}
 
     def name(self, hint: str) -> str:
         """A fresh tensor or node name starting with ``hint``."""
@@ -58,9 +62,13 @@ class Graph:
 
     def op(self, op_type: str, inputs, hint: str | None = None, **attrs) -> str:
         """Add one node with a single output; returns the output's name."""
-        out = self.name(hint or op_type.lower())
-        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=self.name(f"{out}_node"), **attrs))
-        return out
+        return self.node(op_type, inputs, [hint or op_type.lower()], **attrs)[0]
+
+    def node(self, op_type: str, inputs, hints, **attrs) -> list[str]:
+        """Add one node with an output per name in ``hints`` (RNN's Y and Y_h); returns the outputs' names."""
+        outs = [self.name(hint) for hint in hints]
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.name(f"{outs[0]}_node"), **attrs))
+        return outs
 
     def model(self, input_name: str, input_shape, outputs: dict, opset: int, doc: str,
               metadata: dict) -> onnx.ModelProto:

@@ -24,10 +24,8 @@ from ..ops.pool import _bins
 
 LEAVES: dict = {}
 CONTAINERS: dict = {}
-_RECURRENT = ("it returns PyTorch's tuple (output, h_n), which no exportable container passes on, while an exported "
-              "graph has one output, what nnlab.train.predict returns for rows with the batch axis first")
-#: registered layer types with no conversion, and why: export names the layer and the reason
-NOT_EXPORTABLE: dict = {nn.RNN: _RECURRENT, nn.LSTM: _RECURRENT, nn.GRU: _RECURRENT}
+#: registered layer types with no conversion, and why: export names the layer and the reason (none today)
+NOT_EXPORTABLE: dict = {}
 
 
 def leaf(*classes):
