@@ -192,21 +192,10 @@ def _case_types():
 def test_every_registered_layer_type_is_supported_and_tested():
     # ModuleList and ModuleDict have no forward, so nothing to convert: the module holding them is a user's own
     # registered class, which export refuses by name (test_nn_containers.py)
-    # RNN, LSTM and GRU are not exportable (they return a tuple: NOT_EXPORTABLE's reason), refused by name below
     registered = set(nn.layer_types()) - {"ModuleList", "ModuleDict"} - {c.__name__ for c in NOT_EXPORTABLE}
-    assert {c.__name__ for c in NOT_EXPORTABLE} == {"RNN", "LSTM", "GRU"}
     assert set(supported_layer_types()) == registered
-    assert registered <= _case_types()
-
-
-@pytest.mark.parametrize("layer", [nn.RNN(3, 4), nn.LSTM(3, 4), nn.GRU(3, 4, batch_first=True)])
-def test_recurrent_layers_are_refused_by_name(tmp_path, layer):
-    name = type(layer).__name__
-    with pytest.raises(ConfigError, match=rf"{name} cannot be exported: it returns PyTorch's tuple"):
-        export(layer, tmp_path / "rnn.onnx", input_shape=(5, 3))
-    with pytest.raises(ConfigError, match=rf"{name} at '0' cannot be exported"):
-        export(nn.Sequential(layer), tmp_path / "rnn.onnx", input_shape=(5, 3))
-    assert not (tmp_path / "rnn.onnx").exists()
+    # RNN, LSTM and GRU return a tuple, not predict's one array: tests/test_onnx_recurrent.py checks them
+    assert registered - {"RNN", "LSTM", "GRU"} <= _case_types()
 
 
 @pytest.mark.parametrize("name, factory, width", CASES, ids=[c[0] for c in CASES])

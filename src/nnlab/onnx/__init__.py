@@ -69,7 +69,7 @@ def export(model, path, example_input=None, *, input_shape=None, include_preproc
     raw rows.  ``classes`` (default: ``model.classes``) go into the metadata.
     ``dtype``: the graph's float type, ``"float32"`` or ``"float64"`` (default: the
     model's).  onnxruntime's CPU kernels of many operators (Elu, Gelu, Softplus,
-    Conv, …) exist in float32 only, so a float64 model meant for onnxruntime is
+    Conv, LSTM, …) exist in float32 only, so a float64 model meant for onnxruntime is
     best exported with ``dtype="float32"`` (its weights are rounded to float32).
     """
     import onnx
