@@ -13,6 +13,7 @@ from .module_list import ModuleDict, ModuleList
 from .multihead import MultiHead
 from .parameter import Parameter, is_weight
 from .recurrent import GRU, LSTM, RNN
+from .recurrent_readout import FinalState, LastStep
 from .noise import Dropout, Dropout1d, Dropout2d, GaussianNoise
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (
@@ -73,6 +74,8 @@ __all__ = [
     "RNN",
     "LSTM",
     "GRU",
+    "LastStep",
+    "FinalState",
     "Conv2d",
     "MaxPool1d",
     "MaxPool2d",

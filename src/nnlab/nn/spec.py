@@ -46,6 +46,7 @@ from .module_list import ModuleDict, ModuleList
 from .noise import Dropout, Dropout1d, Dropout2d, GaussianNoise
 from .embedding import Embedding
 from .recurrent import GRU, LSTM, RNN
+from .recurrent_readout import FinalState, LastStep
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Flatten,
@@ -86,7 +87,7 @@ for _cls in (
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, LogSoftmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
-    Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding, RNN, LSTM, GRU,
+    Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding, RNN, LSTM, GRU, LastStep, FinalState,
     Dropout1d, Dropout2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
     *(getattr(m, n) for m in (conv_transpose, padding, upsampling) for n in m.__all__),
 ):  # fmt: skip

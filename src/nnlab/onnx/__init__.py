@@ -11,13 +11,14 @@ package's helpers and checked with ``onnx.checker``, at opset :data:`OPSET`:
   for a classifier, the logits (``softmax`` gives the probabilities); a model that ends with an
   RNN, LSTM or GRU gives PyTorch's tuple as ``"output"``, ``"h_n"`` (and ``"c_n"``), from zero
   initial states; the graph's free first axis is then the time axis (named ``sequence``) unless
-  the layer is ``batch_first``, and the other axes are fixed by the input shape;
+  the layer is ``batch_first``, and the other axes are fixed by the input shape (a LastStep or
+  FinalState right after the layer makes its tuple one tensor, so layers may follow);
 - metadata (``metadata_props``): ``classes`` (the label of each output unit, JSON),
   ``preprocessing`` (the steps included), ``nnlab_version``.
 
 Every layer type of :func:`supported_layer_types` converts; any other module
 is refused with a :class:`~nnlab.errors.ConfigError` naming it (a recurrent layer anywhere but
-at the model's end, too).  One known
+at the model's end or right before a LastStep or FinalState, too).  One known
 difference: a category the OneHotEncoder did not see in ``fit`` gives an
 all-zero block in the graph, where nnlab's ``transform`` raises.
 Needs ``pip install 'nnlab[onnx]'`` (onnx, and onnxruntime to run the file).
@@ -178,7 +179,7 @@ def _check_layers(model) -> None:
 
 def _emit(module, g, x: str, value: np.ndarray):
     """ONNX nodes for ``module`` on tensor ``x``; returns the output name and the nnlab output for ``value``."""
-    from ..tensor import Tensor, no_grad
+    from ..tensor import no_grad
     from ._converters import CONTAINERS, LEAVES
 
     kind = type(module)
@@ -189,7 +190,14 @@ def _emit(module, g, x: str, value: np.ndarray):
     else:
         out = LEAVES[kind](module, g, x, value)
     with no_grad():
-        return out, _arrays(module(Tensor(value)))
+        return out, _arrays(module(_tensors(value)))
+
+
+def _tensors(value):
+    """A traced value as a module's input: a recurrent layer's tuple stays a tuple (of Tensors)."""
+    from ..tensor import Tensor
+
+    return tuple(_tensors(v) for v in value) if isinstance(value, tuple) else Tensor(value)
 
 
 def _arrays(result):

@@ -10,7 +10,9 @@ so a ``batch_first`` layer's input and output are transposed instead.  The initi
 zeros (the graph has one input), and dropout between layers is the identity (eval mode).
 
 The layer returns PyTorch's tuple, which becomes the graph's outputs ``output``, ``h_n``
-(and ``c_n``); only a model that ends with the layer passes the tuple on (:func:`check_placement`).
+(and ``c_n``), or the input of a LastStep or FinalState right after it, which picks one tensor:
+a Gather of the last step of the output sequence, or of the last layer's rows of h_n (both directions
+concatenated, forward first).  Any other layer after a recurrent one is refused (:func:`check_placement`).
 """
 
 from __future__ import annotations
@@ -26,22 +28,40 @@ RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
 _GATES = {"rnn_tanh": (0,), "rnn_relu": (0,), "lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}
 
 
+READOUTS = (nn.LastStep, nn.FinalState)  # the layers that take the tuple and give one tensor
+
+
 def check_placement(model) -> None:
-    """Refuse a recurrent layer whose tuple would reach another layer: it must be the model or end it."""
+    """Refuse a recurrent layer whose tuple would reach a layer other than LastStep or FinalState: it must be
+    the model, end it, or be directly followed by one of those inside a Sequential; and a FinalState must
+    directly follow a recurrent layer (nothing else gives it the tuple)."""
     ends, m = set(), model
     while True:  # the model, its last layer if it is a Sequential, that one's last layer, ...
         ends.add(id(m))
         if type(m) is not nn.Sequential or not len(m):
             break
         m = list(m)[-1]
+    read, fed = set(), set()  # recurrent layers followed by a readout; FinalStates that follow a recurrent layer
+    for module in model.modules():
+        if type(module) is nn.Sequential:
+            layers = list(module)
+            for first, second in zip(layers, layers[1:]):
+                if isinstance(first, RECURRENT) and type(second) in READOUTS:
+                    read.add(id(first))
+                    fed.add(id(second))
     for where, module in model.named_modules():
-        if isinstance(module, RECURRENT) and id(module) not in ends:
+        if isinstance(module, RECURRENT) and id(module) not in ends | read:
             kind = type(module).__name__
             result = "(output, (h_n, c_n))" if kind == "LSTM" else "(output, h_n)"
             raise ConfigError(f"nnlab.onnx.export: {kind} at {where!r} cannot be exported there: it returns "
                               f"PyTorch's tuple {result}, which becomes the graph's outputs only when the model "
                               f"ends with the layer (a layer after it, or a container around it, would get the "
-                              f"tuple); export the model up to and including the {kind}")
+                              f"tuple); put nn.LastStep or nn.FinalState right after it in the Sequential, or "
+                              f"export the model up to and including the {kind}")
+        if type(module) is nn.FinalState and id(module) not in fed:
+            raise ConfigError(f"nnlab.onnx.export: FinalState at {where!r} cannot be exported there: it reads a "
+                              f"recurrent layer's tuple, so it must come right after an RNN, LSTM or GRU in a "
+                              f"Sequential")
 
 
 def _gate_blocks(array, order, H):
@@ -99,3 +119,34 @@ def _recurrent(m, g, x, value):
     dims = [D * m.num_layers] + ([] if not batched else [g.first_axis if m.batch_first else value.shape[1]]) + [H]
     g.shapes.update({s: dims for s in hc})
     return (seq, tuple(hc)) if lstm else (seq, hc[0])
+
+
+@leaf(nn.LastStep)
+def _last_step(m, g, x, value):
+    seq, seq_value = (x[0], value[0]) if isinstance(x, tuple) else (x, value)
+    time = 1 if m.batch_first and seq_value.ndim == 3 else 0
+    # Graph.const stores a 0-d index as (1,), so the Gather keeps the time axis, of length 1, for Squeeze
+    step = g.op("Gather", [seq, g.ints([-1], "last")], "last_step", axis=time)
+    out = g.op("Squeeze", [step, g.ints([time], "axes")], "last_step")
+    # a batch_first sequence keeps the graph's free batch axis first; a time-major one loses its free time axis
+    dims = [g.first_axis if time else size for size in seq_value.shape]
+    del dims[time]
+    g.shapes[out] = dims
+    return out
+
+
+@leaf(nn.FinalState)
+def _final_state(m, g, x, value):
+    if not isinstance(x, tuple):
+        raise ConfigError("nnlab.onnx.export: FinalState reads a recurrent layer's tuple (output, h_n); put it "
+                          "right after an RNN, LSTM or GRU")
+    (_, h_n), (out_value, h_value) = x, value
+    if isinstance(h_n, tuple):  # LSTM: (h_n, c_n)
+        h_n, h_value = h_n[0], h_value[0]
+    D = out_value.shape[-1] // h_value.shape[-1]
+    # the last layer's rows (1, N, H) each, forward then reverse, side by side: (1, N, D·H), then (N, D·H)
+    rows = [g.op("Gather", [h_n, g.ints([row], "state_row")], "final_state", axis=0) for row in range(-D, 0)]
+    both = g.op("Concat", rows, "final_states", axis=-1) if D > 1 else rows[0]
+    out = g.op("Squeeze", [both, g.ints([0], "axes")], "final_state")
+    g.shapes[out] = g.shapes[h_n][1:-1] + [D * h_value.shape[-1]]
+    return out
