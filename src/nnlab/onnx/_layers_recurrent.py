@@ -129,7 +129,7 @@ def _last_step(m, g, x, value):
     step = g.op("Gather", [seq, g.ints([-1], "last")], "last_step", axis=time)
     out = g.op("Squeeze", [step, g.ints([time], "axes")], "last_step")
     # a batch_first sequence keeps the graph's free batch axis first; a time-major one loses its free time axis
-    dims = [g.first_axis if time else size for size in seq_value.shape]
+    dims = [g.first_axis if time and i == 0 else size for i, size in enumerate(seq_value.shape)]
     del dims[time]
     g.shapes[out] = dims
     return out
