@@ -7,9 +7,9 @@ nnlab's seeded generators).  Each layer's whole sequence is one node of the grap
 (:func:`nnlab.ops.recurrent.recurrent_layer`).
 
 ``forward(x, h0=None)`` returns a tuple, as PyTorch's: ``(output, h_n)`` for RNN and GRU,
-``(output, (h_n, c_n))`` for LSTM, so unpack it (``out, h = rnn(x)``).  ``Sequential`` passes one
-tensor between layers, so a recurrent layer belongs in a Module of your own that picks what it
-needs (the last step's output, say) for the layers after it.
+``(output, (h_n, c_n))`` for LSTM, so unpack it (``out, h = rnn(x)``).  In a ``Sequential``, put
+:class:`~nnlab.nn.LastStep` or :class:`~nnlab.nn.FinalState` right after the layer: they pick one
+tensor of the tuple for the layers after it (``nn/recurrent_readout.py``).
 
 ``dropout=`` is PyTorch's argument, a probability of *dropping* (``nn.Dropout(rate=...)``'s
 meaning, not the notes' retain probability ``keep=``): in training mode the outputs of every layer
