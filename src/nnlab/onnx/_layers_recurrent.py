@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import nn
 from ..errors import ConfigError
+from ..nn.recurrent_readout import final_states
 from ._layers import leaf
 
 RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
@@ -140,10 +141,9 @@ def _final_state(m, g, x, value):
     if not isinstance(x, tuple):
         raise ConfigError("nnlab.onnx.export: FinalState reads a recurrent layer's tuple (output, h_n); put it "
                           "right after an RNN, LSTM or GRU")
-    (_, h_n), (out_value, h_value) = x, value
-    if isinstance(h_n, tuple):  # LSTM: (h_n, c_n)
-        h_n, h_value = h_n[0], h_value[0]
-    D = out_value.shape[-1] // h_value.shape[-1]
+    _, h_n = x
+    h_n = h_n[0] if isinstance(h_n, tuple) else h_n  # LSTM: (h_n, c_n)
+    _, h_value, D = final_states(value)  # nnlab's rule for the directions, on the traced arrays
     # the last layer's rows (1, N, H) each, forward then reverse, side by side: (1, N, D·H), then (N, D·H)
     rows = [g.op("Gather", [h_n, g.ints([row], "state_row")], "final_state", axis=0) for row in range(-D, 0)]
     both = g.op("Concat", rows, "final_states", axis=-1) if D > 1 else rows[0]
