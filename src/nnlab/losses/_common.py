@@ -49,6 +49,13 @@ def reduce(per: np.ndarray, reduction: str, denominator, dtype):
     return np.asarray(total / dtype.type(denominator), dtype=dtype), one / dtype.type(denominator)
 
 
+def reduce_tensor(per: Tensor, reduction: str) -> Tensor:
+    """The reduction of a loss built from tensor ops (``per``: its unreduced values); the ops carry the gradient."""
+    if reduction == "none":
+        return per
+    return per.sum() if reduction == "sum" else per.mean()
+
+
 def upstream(g, factor):
     """The upstream gradient to multiply elementwise derivatives by."""
     return g if factor is None else g * factor
@@ -56,6 +63,15 @@ def upstream(g, factor):
 
 def target_array(target) -> np.ndarray:
     return np.asarray(target.data if isinstance(target, Tensor) else target)
+
+
+def element_weights(weight, X: np.ndarray, where) -> np.ndarray:
+    """``weight`` in ``X``'s dtype broadcast to ``X``'s shape (torch's rescaling weight), or a DataError naming both shapes."""
+    w = target_array(weight).astype(X.dtype, copy=False)
+    try:
+        return np.broadcast_to(w, X.shape)
+    except ValueError:
+        raise DataError(f"{where}: weight of shape {w.shape} does not broadcast to the input's shape {X.shape}") from None
 
 
 def class_targets(target, lead_shape, classes, where, ignore_index=None):

@@ -38,6 +38,21 @@ class Loss:
         return f"{type(self).__name__}({args})"
 
 
+class MultiInputLoss(Loss):
+    """A loss of more inputs than (output, target) -- two scores and a label, a triplet, a mean with its variance.
+
+    Called with all of its inputs, as its function (``TripletMarginLoss()(anchor, positive, negative)``).
+    Not in the registry: :func:`get` and ``fit`` take losses of (output, target), so ``config`` has no name.
+    """
+
+    def __call__(self, *inputs):
+        return type(self)._fn(*inputs, reduction=self.reduction, **self._settings)
+
+    @property
+    def config(self) -> dict:
+        return {"reduction": self.reduction, **self._settings}
+
+
 def register(name: str, fn):
     """Class decorator: the class computes ``fn`` and is known to :func:`get` as ``name`` and by its class name."""
 
@@ -63,7 +78,7 @@ def registered(loss):
     ('MSELoss', ({'delta': 0.5}, 'mean'))
     """
     if isinstance(loss, Loss):
-        return type(loss), dict(loss._settings), loss.reduction
+        return None if isinstance(loss, MultiInputLoss) else (type(loss), dict(loss._settings), loss.reduction)
     for cls in _REGISTRY.values():
         if cls._fn is loss:
             return cls, {}, "mean"

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..tensor import make_result
-from ._common import check_reduction, prediction, reduce, same_shape, target_array, upstream
+from ._common import check_reduction, element_weights, prediction, reduce, same_shape, target_array, upstream
 from .base import Loss, register
 
 _LOG_FLOOR = -100.0  # PyTorch clamps each log at −100, so p = 0 or 1 gives a finite loss
@@ -63,7 +63,7 @@ def binary_cross_entropy(probs, target, reduction="mean", *, weight=None):
         raise DataError("binary_cross_entropy: the input must hold probabilities in [0, 1] "
                         "(for logits use binary_cross_entropy_with_logits)")
     dt = P.dtype.type
-    w = None if weight is None else _element_weights(weight, P)
+    w = None if weight is None else element_weights(weight, P, "binary_cross_entropy")
     with np.errstate(divide="ignore"):
         log_p, log_q = np.maximum(np.log(P), dt(_LOG_FLOOR)), np.maximum(np.log1p(-P), dt(_LOG_FLOOR))
     per = -(T * log_p + (1 - T) * log_q)
@@ -78,16 +78,6 @@ def binary_cross_entropy(probs, target, reduction="mean", *, weight=None):
         return (dP, (log_q - log_p) * up if rt else None)
 
     return make_result(out, (probs, target), backward)
-
-
-def _element_weights(weight, P):
-    """``weight`` broadcast to the input's shape (as torch.nn.BCELoss), or a DataError naming both shapes."""
-    w = target_array(weight).astype(P.dtype, copy=False)
-    try:
-        return np.broadcast_to(w, P.shape)
-    except ValueError:
-        raise DataError(f"binary_cross_entropy: weight of shape {w.shape} does not broadcast to the input's "
-                        f"shape {P.shape}") from None
 
 
 @register("bce_with_logits", binary_cross_entropy_with_logits)

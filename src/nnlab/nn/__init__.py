@@ -5,6 +5,7 @@ from .activations import ELU, PReLU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigm
 from .container import Residual, Sequential
 from .conv import Conv1d, Conv2d
 from .conv_transpose import ConvTranspose1d, ConvTranspose2d
+from .distance import CosineSimilarity, PairwiseDistance
 from .embedding import Embedding
 from .linear import Linear, Maxout, TiedLinear
 from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
@@ -27,6 +28,10 @@ from .spec import from_spec, layer_types, register, to_spec
 from ..losses import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, EuclideanLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
     SmoothL1Loss,
+)
+from ..losses import (
+    CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss,
+    MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss,
 )
 from .sparsity import ActivityRegularization
 
@@ -106,6 +111,17 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "KLDivLoss",
+    "HingeEmbeddingLoss",
+    "SoftMarginLoss",
+    "MultiMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "PoissonNLLLoss",
+    "GaussianNLLLoss",
+    "MarginRankingLoss",
+    "CosineEmbeddingLoss",
+    "TripletMarginLoss",
+    "CosineSimilarity",
+    "PairwiseDistance",
     "init",
     "to_spec",
     "from_spec",
