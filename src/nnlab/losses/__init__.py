@@ -22,7 +22,7 @@ The losses of more inputs (ranking pairs, triplets, the Gaussian's variance) are
 :class:`MultiInputLoss` class forms, called with all their inputs and not registered.
 """
 
-from .base import Loss, MultiInputLoss, get, names
+from .base import Loss, MultiInputLoss, get, names  # noqa: F401  (MultiInputLoss: the base of user losses of more inputs)
 from .binary import BCELoss, BCEWithLogitsLoss, binary_cross_entropy, binary_cross_entropy_with_logits
 from .classification import CrossEntropyLoss, NLLLoss, cross_entropy, nll_loss, one_hot
 from .divergence import KLDivLoss, kl_div

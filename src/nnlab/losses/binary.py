@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..tensor import make_result
-from ._common import check_reduction, element_weights, prediction, reduce, same_shape, target_array, upstream
+from ._common import check_reduction, element_weights, prediction, reduce, same_shape, upstream
 from .base import Loss, register
 
 _LOG_FLOOR = -100.0  # PyTorch clamps each log at −100, so p = 0 or 1 gives a finite loss
