@@ -63,7 +63,7 @@ def soft_margin_loss(input, target, *, reduction="mean"):
 
     >>> import nnlab
     >>> round(soft_margin_loss(nnlab.tensor([0.0, 2.0]), [1, -1]).item(), 4)
-    1.4036
+    1.41
     """
     input, y = _labels(input, target, reduction, "soft_margin_loss")
     X = input.data
@@ -127,7 +127,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, *, reduction="mean")
 
     >>> import nnlab
     >>> round(multilabel_soft_margin_loss(nnlab.tensor([[0.0, 2.0]]), [[1, 0]]).item(), 4)
-    1.4036
+    1.41
     """
     where = "multilabel_soft_margin_loss"
     check_reduction(reduction, where)

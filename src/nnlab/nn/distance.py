@@ -16,8 +16,8 @@ class CosineSimilarity(Module):
     """``CosineSimilarity(dim=1, eps=1e-8)(x1, x2)``: the cosine of x1 and x2 along ``dim``, each norm at least ``eps``.
 
     >>> import nnlab
-    >>> CosineSimilarity()(nnlab.tensor([[1.0, 0.0]]), nnlab.tensor([[1.0, 1.0]])).numpy().round(4).tolist()
-    [0.7071]
+    >>> round(CosineSimilarity()(nnlab.tensor([[1.0, 0.0]]), nnlab.tensor([[1.0, 1.0]])).item(), 4)
+    0.7071
     """
 
     def __init__(self, dim=1, eps=1e-8):
