@@ -22,7 +22,8 @@ The losses of more inputs (ranking pairs, triplets, the Gaussian's variance) are
 :class:`MultiInputLoss` class forms, called with all their inputs and not registered.
 """
 
-from .base import Loss, MultiInputLoss, get, names  # noqa: F401  (MultiInputLoss: the base of user losses of more inputs)
+# MultiInputLoss: importable as the base of a loss of more inputs, not in __all__ (it is no loss itself)
+from .base import Loss, MultiInputLoss, get, names  # noqa: F401
 from .binary import BCELoss, BCEWithLogitsLoss, binary_cross_entropy, binary_cross_entropy_with_logits
 from .classification import CrossEntropyLoss, NLLLoss, cross_entropy, nll_loss, one_hot
 from .divergence import KLDivLoss, kl_div
