@@ -166,6 +166,12 @@ class OptimizerConfig(_Section):
     momentum_decay: Float = Field(0.004, ge=0, description="NAdam's ψ of the momentum schedule μ_t")
     amsgrad: Bool = Field(False, description="adam/adamw: divide by the running maximum of v (Reddi et al.)")
     decoupled_weight_decay: Bool = Field(False, description="nadam/radam: AdamW's decoupled weight decay")
+    etas: tuple[Float, Float] = Field((0.5, 1.2), description="rprop: (η₋, η₊), the step sizes' shrink and growth")
+    step_sizes: tuple[Float, Float] = Field((1e-6, 50.0), description="rprop: the smallest and largest step size")
+    maximize: Bool = Field(False, description="rprop/asgd: climb the loss instead of descending it")
+    lambd: Float = Field(1e-4, ge=0, description="asgd: the decay λ of the rate η_t = lr/(1 + λ·lr·t)^alpha")
+    alpha: Float = Field(0.75, ge=0, description="asgd: the power of the rate's decay")
+    t0: Float = Field(1e6, ge=0, description="asgd: the step from which the weights are averaged")
     candidates: list[Annotated[Float, Field(gt=0)]] = Field(
         default_factory=lambda: [1e-4, 1e-3, 1e-2, 1e-1, 1.0], min_length=1,
         description="line_search: the learning rates tried at every step (the lowest loss wins)",
@@ -175,8 +181,15 @@ class OptimizerConfig(_Section):
     ONLY_FOR: ClassVar[dict] = {
         key: ("name", optim.names(with_setting=key))
         for key in ("lr", "momentum", "beta", "betas", "eps", "candidates", "rho", "momentum_decay", "amsgrad",
-                    "decoupled_weight_decay")
+                    "decoupled_weight_decay", "etas", "step_sizes", "maximize", "lambd", "alpha", "t0")
     }
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _built_by_name(cls, name):
+        if isinstance(name, str) and name in optim.registry.NOT_BY_NAME:  # say why, not only the names allowed
+            raise ValueError(optim.registry.NOT_BY_NAME[name])
+        return name
 
     @model_validator(mode="after")
     def _check(self):

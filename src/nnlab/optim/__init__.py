@@ -13,10 +13,14 @@ from . import lr_scheduler, schedules
 from .adadelta import Adadelta
 from .adam_variants import Adamax, NAdam, RAdam
 from .adaptive import Adagrad, Adam, AdamW, RMSProp
+from .asgd import ASGD
 from .clip import clip_grad_norm, clip_grad_value
+from .lbfgs import LBFGS
 from .line_search import LineSearch
 from .optimizer import Optimizer
 from .registry import get, names, settings, weight_decay_groups
+from .rmsprop_torch import RMSprop
+from .rprop import Rprop
 from .sgd import SGD
 
 __all__ = [
@@ -30,6 +34,10 @@ __all__ = [
     "NAdam",
     "RAdam",
     "Adadelta",
+    "RMSprop",
+    "Rprop",
+    "ASGD",
+    "LBFGS",
     "LineSearch",
     "get",
     "names",

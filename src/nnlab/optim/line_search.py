@@ -11,13 +11,14 @@ from ..tensor import Tensor, no_grad
 from .optimizer import Optimizer
 
 
-def _loss_value(loss) -> float:
+def loss_value(loss, owner: str = "LineSearch") -> float:
+    """A closure's loss (a one-value Tensor or number) as a float; an NnlabError naming ``owner`` otherwise."""
     if isinstance(loss, Tensor):
         loss = loss.data
     try:
         return float(np.asarray(loss).reshape(()))
     except (TypeError, ValueError):
-        raise NnlabError(f"the LineSearch closure must return a single loss value, got {type(loss).__name__}") from None
+        raise NnlabError(f"the {owner} closure must return a single loss value, got {type(loss).__name__}") from None
 
 
 class LineSearch(Optimizer):
@@ -105,7 +106,7 @@ class LineSearch(Optimizer):
             for k, lr in enumerate(self.candidates):
                 move(lr)
                 with no_grad():
-                    loss = _loss_value(closure())
+                    loss = loss_value(closure())
                 losses.append(loss)
                 if not math.isnan(loss) and (best is None or loss < losses[best]):
                     best = k

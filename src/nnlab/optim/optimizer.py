@@ -294,7 +294,8 @@ class Optimizer:
         scratch buffer so ``.grad`` stays the user's.  Decoupled (AdamW,
         ``decoupled_weight_decay = True``, or the group's ``"decoupled_weight_decay"``
         of NAdam and RAdam): the weights shrink first,
-        w ← w·(1 − η·α), and the rule sees ∇ itself.
+        w ← w·(1 − η·α), and the rule sees ∇ itself.  A group's ``"maximize"``
+        (RMSprop, Rprop, ASGD, as PyTorch's) negates ∇ first: −∇ + α·w.
         """
         alpha = float(group["weight_decay"])
         if group.get("decoupled_weight_decay", self.decoupled_weight_decay):  # a group setting of NAdam and RAdam
@@ -302,11 +303,12 @@ class Optimizer:
             if shrink != 1.0:
                 np.multiply(part.data, shrink, out=part.data)
             return part.grad
+        maximize = group.get("maximize", False)
         if not alpha:
-            return part.grad
+            return np.negative(part.grad, out=part.scratch2) if maximize else part.grad
         out = part.scratch2
         np.multiply(part.data, alpha, out=out)
-        np.add(out, part.grad, out=out)
+        (np.subtract if maximize else np.add)(out, part.grad, out=out)
         return out
 
     def _blocks(self, group: dict) -> bool:

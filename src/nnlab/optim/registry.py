@@ -15,8 +15,10 @@ from ..nn.parameter import is_weight
 from .adadelta import Adadelta
 from .adam_variants import Adamax, NAdam, RAdam
 from .adaptive import Adagrad, Adam, AdamW, RMSProp
+from .asgd import ASGD
 from .line_search import LineSearch
 from .optimizer import Optimizer
+from .rprop import Rprop
 from .sgd import SGD
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
@@ -30,6 +32,15 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "radam": RAdam,
     "adadelta": Adadelta,
     "line_search": LineSearch,
+    "rprop": Rprop,
+    "asgd": ASGD,
+}
+
+#: optimizers of nnlab.optim that a name does not build, and why (the error for that name)
+NOT_BY_NAME = {
+    "lbfgs": "nnlab.optim.LBFGS is not built by name: it takes one parameter group and no weight decay, while a "
+             "config builds two (the weights with optimizer.weight_decay, the other parameters without); build "
+             "LBFGS(model.parameters()) yourself and pass it to nnlab.fit, which drives its closure",
 }
 
 
@@ -37,14 +48,16 @@ def names(with_setting: str | None = None) -> tuple:
     """The optimizer names :func:`get` accepts; with ``with_setting``, those that take that setting.
 
     >>> names()
-    ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adamax', 'nadam', 'radam', 'adadelta', 'line_search')
+    ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adamax', 'nadam', 'radam', 'adadelta', 'line_search', 'rprop', 'asgd')
     >>> names(with_setting="lr")  # LineSearch chooses its own
-    ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adamax', 'nadam', 'radam', 'adadelta')
+    ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adamax', 'nadam', 'radam', 'adadelta', 'rprop', 'asgd')
     """
     return tuple(name for name in OPTIMIZERS if with_setting is None or with_setting in settings(name))
 
 
 def _class(name: str) -> type[Optimizer]:
+    if isinstance(name, str) and name in NOT_BY_NAME:
+        raise ConfigError(f"optimizer {name!r}: {NOT_BY_NAME[name]}")
     return OPTIMIZERS[check_choice("optimizer", name, OPTIMIZERS)]
 
 
