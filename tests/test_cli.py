@@ -238,7 +238,7 @@ def test_feature_count_mismatch(tmp_path, capsys, table):
         ("[train]\nbatch_size = 0\n", "train.batch_size"),
         ("[train]\nbatch_size = -4\n", "train.batch_size"),
         ("[train]\nepochs = 0\n", "train.epochs"),
-        ('[optimizer]\nname = "adma"\n', "'sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adamax', 'nadam', 'radam', 'adadelta' or 'line_search'"),
+        ('[optimizer]\nname = "adma"\n', "'sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'adamax', 'nadam', 'radam', 'adadelta', 'line_search', 'rprop' or 'asgd'"),
         ('[model]\nactivation = "swish"\n', "model.activation"),
         ('[model]\nweight_init = "glorot"\n', "unknown initializer 'glorot'; choose one of"),
         ("[model\nhidden = [3]\n", "not valid TOML"),

@@ -120,7 +120,7 @@ def test_views_of_a_users_own_array_count_as_one_block_only_when_they_tile_it():
 # ---------------------------------------------------------------- registries
 def test_optim_get_builds_every_registered_optimizer_by_name():
     assert optim.names() == ("sgd", "adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam", "adadelta",
-                             "line_search")
+                             "line_search", "rprop", "asgd")
     for name in optim.names():
         w = nnlab.tensor([1.0, 2.0], requires_grad=True)
         opt = optim.get(name, [w], weight_decay=0.0)

@@ -108,7 +108,8 @@ class NNBase(BaseEstimator):
         self._hidden = [int(s) for s in sizes]
         check_choice("activation", self.activation, ACTIVATIONS, owner=owner)
         if self.solver == "lbfgs":
-            raise ConfigError(f"{owner}: solver='lbfgs' is not an nnlab optimizer; use one of {optim.names()} "
+            raise ConfigError(f"{owner}: solver='lbfgs' is not a solver here (nnlab.optim.LBFGS takes one parameter "
+                              f"group and no weight decay); use one of {optim.names()} "
                               "('line_search' is nnlab's full-batch method)")
         check_choice("solver", self.solver, optim.names(), owner=owner)
         check_float("alpha", self.alpha, low=0.0, owner=owner)
