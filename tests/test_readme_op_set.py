@@ -41,7 +41,8 @@ def _ops_in_code() -> set[str]:
     top = {n for n in nnlab.__all__ if inspect.isfunction(getattr(nnlab, n)) and getattr(nnlab, n).__module__.startswith(
         ("nnlab.ops", "nnlab.creation"))}
     acts = {n for n, f in vars(functional).items() if inspect.isfunction(f) and not n.startswith("_")
-            and f.__module__ in ("nnlab.functional", "nnlab.ops.activations") and n != "input_scale"}
+            and f.__module__ in ("nnlab.functional", "nnlab.ops.activations", "nnlab.ops.activations_more")
+            and n != "input_scale"}
     layers = set(nn.__all__) - NOT_LAYERS
     loss_names = (set(losses.__all__) - {"Loss", "get", "names"}) | {f'"{n}"' for n in losses.names()}
     return tensor | top | acts | layers | loss_names
@@ -82,7 +83,8 @@ def test_the_cli_names_it_states():
     section = _section()
     cli_losses = LossConfig.model_fields["name"].annotation.__args__
     assert all(f'`"{name}"`' in section.split("The CLI's `loss.name` takes", 1)[1] for name in cli_losses)
-    acts = {n for n in ACTIVATIONS} | {"softmax", "log_softmax"}
+    # the softmaxes and glu change the distribution or the width, threshold has no defaults: not CLI names
+    acts = {n for n in ACTIVATIONS} | {"softmax", "log_softmax", "softmin", "glu", "threshold"}
     assert acts - {"prelu", "maxout"} == {n for n in _ops_in_code() if hasattr(functional, n)} - {"logsumexp"}
 
 

@@ -1,7 +1,8 @@
 """Activation functions and softmax family, each a graph node with an analytic backward.
 
 The notes' activations live here; the further ones PyTorch users reach for
-(softplus, GELU, SiLU, …) in :mod:`nnlab.ops.activations`, exported here too, as are
+(softplus, GELU, SiLU, …) in :mod:`nnlab.ops.activations` and the rest of torch's
+(logsigmoid, the shrinks, threshold, glu, rrelu) in :mod:`nnlab.ops.activations_more`, exported here too, as are
 torch's ``layer_norm``, ``group_norm`` and ``normalize`` (:mod:`nnlab.ops.norms`).
 """
 
@@ -14,6 +15,9 @@ from .tensor import as_floating, as_tensor, make_result
 from .ops.activations import _rectify, _relu_grad
 from .ops.activations import (  # noqa: F401  (re-exported)
     celu, gelu, hardsigmoid, hardswish, hardtanh, mish, relu6, selu, silu, softplus, softsign,
+)
+from .ops.activations_more import (  # noqa: F401  (re-exported)
+    glu, hardshrink, logsigmoid, rrelu, softshrink, tanhshrink, threshold,
 )
 from .ops.norms import group_norm, layer_norm, normalize  # noqa: F401  (re-exported, torch's F.layer_norm, ...)
 from .ops.resize import interpolate  # noqa: F401  (re-exported, torch's F.interpolate)
@@ -139,6 +143,20 @@ def softmax(x, axis=-1, temperature=None, *, beta=None, dim=None):
         return (grad,)
 
     return make_result(out, (x,), backward)
+
+
+def softmin(x, axis=-1, temperature=None, *, beta=None, dim=None):
+    """softmax(−x / T) along ``axis`` (``dim=``, PyTorch's name): the smallest entry gets the largest share.
+
+    ``temperature`` and ``beta`` as in :func:`softmax`, which computes it from −x.
+
+    >>> import nnlab
+    >>> [round(p, 4) for p in softmin(nnlab.tensor([0.0, 2.0])).numpy().tolist()]
+    [0.8808, 0.1192]
+    """
+    axis = dim_keywords(None if axis == -1 else axis, False, dim, None, "softmin")[0] if dim is not None else axis
+    input_scale(temperature, beta, "softmin")  # checked here, so that an error names softmin
+    return softmax(-as_floating(x), axis, temperature, beta=beta)
 
 
 def log_softmax(x, axis=-1, temperature=None, *, beta=None, dim=None):

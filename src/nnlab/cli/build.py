@@ -168,7 +168,7 @@ def activation_module(m, width: int) -> nn.Module:
     classes = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
     classes.update({cls.__name__.lower(): cls for cls in (
         nn.GELU, nn.SiLU, nn.Softplus, nn.Softsign, nn.SELU, nn.CELU, nn.ReLU6, nn.Hardtanh, nn.Hardsigmoid,
-        nn.Hardswish, nn.Mish)})
+        nn.Hardswish, nn.Mish, nn.LogSigmoid, nn.Hardshrink, nn.Softshrink, nn.Tanhshrink, nn.RReLU)})
     if m.activation == "prelu":
         cls, args = nn.PReLU, {"num_parameters": width if m.prelu_per_channel else 1, **args}
     else:

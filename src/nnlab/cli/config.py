@@ -58,7 +58,8 @@ class DataConfig(_Section):
 
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "maxout",
-               "gelu", "silu", "softplus", "softsign", "selu", "celu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "mish")
+               "gelu", "silu", "softplus", "softsign", "selu", "celu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "mish",
+               "logsigmoid", "hardshrink", "softshrink", "tanhshrink", "rrelu")
 _NOT_MAXOUT = tuple(a for a in ACTIVATIONS if a != "maxout")
 
 

@@ -9,6 +9,7 @@ from .distance import CosineSimilarity, PairwiseDistance
 from .embedding import Embedding
 from .linear import Linear, Maxout, TiedLinear
 from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh, Mish, ReLU6, SiLU, Softplus, Softsign
+from .activations_extra import GLU, Hardshrink, LogSigmoid, RReLU, Softmin, Softshrink, Tanhshrink, Threshold
 from .module import Module
 from .module_list import ModuleDict, ModuleList
 from .multihead import MultiHead
@@ -73,6 +74,14 @@ __all__ = [
     "Hardsigmoid",
     "Hardswish",
     "Mish",
+    "LogSigmoid",
+    "Softmin",
+    "Hardshrink",
+    "Softshrink",
+    "Tanhshrink",
+    "Threshold",
+    "GLU",
+    "RReLU",
     "ActivityRegularization",
     "Conv1d",
     "Embedding",

@@ -8,11 +8,15 @@ Each wraps one function of :mod:`nnlab.ops.activations` (exported by
 from __future__ import annotations
 
 from .. import functional as F
-from .._checks import check_choice, check_float
-from .activations import _Configured
+from .._checks import check_choice, check_float, check_int
+from ..ops.activations_more import RRELU_LOWER, RRELU_UPPER, glu_axis, rrelu_bounds
+from .activations import Softmax, _Configured
+from .module import elements
+from .noise import _Random
 
 __all__ = ["GELU", "SiLU", "Softplus", "Softsign", "SELU", "CELU", "ReLU6", "Hardtanh", "Hardsigmoid",
-           "Hardswish", "Mish"]
+           "Hardswish", "Mish", "LogSigmoid", "Softmin", "Hardshrink", "Softshrink", "Tanhshrink", "Threshold",
+           "GLU", "RReLU"]
 
 
 class GELU(_Configured):
@@ -102,3 +106,102 @@ class Mish(_Configured):
 
     flops_per_element = 6
     fn = staticmethod(F.mish)
+
+
+class LogSigmoid(_Configured):
+    """log σ(x), finite for large |x|."""
+
+    flops_per_element = 4
+    fn = staticmethod(F.logsigmoid)
+
+
+class Softmin(Softmax):
+    """softmax(−x / T) along ``axis`` (``dim=``, PyTorch's name); see :class:`Softmax`."""
+
+    fn = staticmethod(F.softmin)
+
+
+class _Shrink(_Configured):
+    """A shrink with PyTorch's ``lambd`` (λ ≥ 0)."""
+
+    flops_per_element = 3
+    lambd = property(lambda self: self.settings["lambd"])
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.settings = {"lambd": check_float("lambd", lambd, 0.0, owner=type(self).__name__)}
+
+
+class Hardshrink(_Shrink):
+    """x where |x| > λ, 0 elsewhere."""
+
+    fn = staticmethod(F.hardshrink)
+
+
+class Softshrink(_Shrink):
+    """x − λ above λ, x + λ below −λ, 0 between."""
+
+    fn = staticmethod(F.softshrink)
+
+
+class Tanhshrink(_Configured):
+    """x − tanh(x)."""
+
+    flops_per_element = 2
+    fn = staticmethod(F.tanhshrink)
+
+
+class Threshold(_Configured):
+    """x where x > ``threshold``, ``value`` elsewhere (both required, as in PyTorch)."""
+
+    flops_per_element = 2
+    fn = staticmethod(F.threshold)
+    threshold = property(lambda self: self.settings["threshold"])
+    value = property(lambda self: self.settings["value"])
+
+    def __init__(self, threshold, value):
+        super().__init__()
+        self.settings = {"threshold": check_float("threshold", threshold, owner="Threshold"),
+                         "value": check_float("value", value, owner="Threshold")}
+
+
+class GLU(_Configured):
+    """a·σ(b), a and b the halves of the input along ``dim`` (whose size must be even); halves that size."""
+
+    fn = staticmethod(F.glu)
+    dim = property(lambda self: self.settings["dim"])
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.settings = {"dim": check_int("dim", dim, owner="GLU")}
+
+    def _count_flops(self, shape):
+        shape = list(shape)
+        shape[glu_axis(self.dim, shape, "GLU")] //= 2
+        return 5 * elements(shape), tuple(shape)  # sigmoid's 4 and the product, per output element
+
+
+class RReLU(_Random):
+    """x for x > 0, a·x otherwise: a ~ U(lower, upper) per element in training, (lower + upper)/2 in eval.
+
+    The slopes come from ``rng`` (an int seed, a Generator, or None for nnlab's global
+    generator, which ``nnlab.seed`` resets), as Dropout's masks do: the same seed gives
+    the same slopes.
+    """
+
+    def __init__(self, lower=RRELU_LOWER, upper=RRELU_UPPER, *, rng=None):
+        super().__init__(rng)
+        self.lower, self.upper = rrelu_bounds(lower, upper, "RReLU")
+
+    def forward(self, x):
+        return F.rrelu(x, self.lower, self.upper, self.training, rng=self.generator)
+
+    def _count_flops(self, shape):
+        # compare and multiply; in training also the scale and shift of each drawn slope
+        return (4 if self.training else 2) * elements(shape), shape
+
+    def spec_args(self):
+        return {"lower": self.lower, "upper": self.upper}
+
+    def extra_repr(self):
+        return f"lower={self.lower!r}, upper={self.upper!r}"

@@ -22,9 +22,10 @@ from ..ops.shape import pad  # noqa: F401
 from .functional_forms import (  # noqa: F401
     adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
     batch_norm, conv1d, conv2d, cosine_similarity, dropout, embedding, linear, max_pool1d, max_pool2d,
-    pairwise_distance,
+    pairwise_distance, prelu,
 )
 
-_SOURCES = ("nnlab.functional", "nnlab.ops.activations", "nnlab.ops.norms", "nnlab.ops.resize")
+_SOURCES = ("nnlab.functional", "nnlab.ops.activations", "nnlab.ops.activations_more", "nnlab.ops.norms",
+            "nnlab.ops.resize")
 globals().update({name: fn for name, fn in vars(_functional).items()
                   if inspect.isfunction(fn) and not name.startswith("_") and fn.__module__ in _SOURCES})

@@ -24,13 +24,14 @@ from ..ops.reduce import norm
 from ..ops.reduce import sum as _sum
 from ..tensor import Tensor, as_tensor
 from ._layer_tools import as_input, check_features
+from .activations import prelu as _prelu
 from .embedding import lookup
 from .noise import inverted_dropout
 from .normalization import over_channels
 
 __all__ = ["linear", "conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
            "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-           "embedding", "batch_norm", "dropout", "cosine_similarity", "pairwise_distance"]
+           "embedding", "batch_norm", "dropout", "cosine_similarity", "pairwise_distance", "prelu"]
 
 
 def _refuse(owner: str, **options) -> None:
@@ -193,6 +194,18 @@ def dropout(input, p=0.5, training=True, inplace=False, *, rng=None):
     if p == 1.0:  # everything dropped: zeros, and a zero gradient (torch's result; keep = 0 has no 1/keep)
         return x * 0.0
     return inverted_dropout(x, 1.0 - p, _random.get_rng(rng), x.data.shape, "dropout")
+
+
+def prelu(input, weight):
+    """torch's ``F.prelu``: max(αx, x) with ``weight`` α of one slope, or C (one per channel, axis 1); ``nn.PReLU``'s op."""
+    weight = as_input(weight, None)
+    if weight.data.ndim > 1:
+        raise ConfigError(f"prelu: weight must be 1-D (num_parameters,): one slope or one per channel, "
+                          f"got shape {weight.data.shape}")
+    x = as_input(input, weight)
+    if x.data.dtype != weight.data.dtype:  # refused rather than computed in the wider dtype
+        raise ConfigError(f"prelu: input is {x.data.dtype} but weight is {weight.data.dtype}; give both one dtype")
+    return _prelu(x, weight)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):

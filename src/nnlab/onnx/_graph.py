@@ -70,6 +70,12 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.name(f"{outs[0]}_node"), **attrs))
         return outs
 
+    def split(self, x: str, parts: int, axis: int, hint: str = "split") -> list[str]:
+        """``parts`` equal pieces of ``x`` along ``axis``: one Split node with several outputs (works on a dynamic axis)."""
+        outs = [self.name(f"{hint}_{k}") for k in range(parts)]
+        self.nodes.append(helper.make_node("Split", [x], outs, name=self.name(f"{hint}_node"), axis=axis))
+        return outs
+
     def model(self, input_name: str, input_shape, outputs: dict, opset: int, doc: str,
               metadata: dict) -> onnx.ModelProto:
         """The finished model: one float input, the float ``outputs`` ({name: shape}); None or a str marks a free axis."""

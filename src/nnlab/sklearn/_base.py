@@ -29,7 +29,8 @@ from ._weights import PenalizedClassLoss, PenalizedLoss, rescaled, training_weig
 ACTIVATIONS = {"identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 ACTIVATIONS.update({cls.__name__.lower(): cls for cls in (
     nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Softsign, nn.SELU, nn.CELU, nn.ReLU6,
-    nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Mish)})
+    nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Mish, nn.LogSigmoid, nn.Hardshrink, nn.Softshrink, nn.Tanhshrink,
+    nn.RReLU)})
 ACTIVATIONS["leaky_relu"] = ACTIVATIONS.pop("leakyrelu")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 _MODEL_FILE = "nnlab-model-file"  # the key under which a pickled estimator keeps a model file's bytes
@@ -157,7 +158,8 @@ class NNBase(BaseEstimator):
             layers.append(self._linear(width, size, rng))
             if self.batch_norm:
                 layers.append(nn.BatchNorm(size, dtype=self._dtype))
-            layers.append(ACTIVATIONS[self.activation]())
+            # RReLU's training slopes come from random_state's generator, as Dropout's masks do
+            layers.append(ACTIVATIONS[self.activation](**({"rng": rng} if self.activation == "rrelu" else {})))
             if self.dropout_keep < 1:
                 layers.append(nn.Dropout(keep=self.dropout_keep, rng=rng))
             width = size
