@@ -129,7 +129,7 @@ class Softmax(_Elementwise):
                 raise ConfigError(f"{type(self).__name__}: give axis ({axis!r}) or PyTorch's dim ({dim!r}), not both")
             axis = dim
         self.axis = check_int("axis", axis, owner=type(self).__name__)
-        F.input_scale(temperature, beta, "Softmax")  # validates both
+        F.input_scale(temperature, beta, type(self).__name__)  # validates both
         self.temperature = None if temperature is None else float(temperature)
         self.beta = None if beta is None else float(beta)
 
