@@ -55,3 +55,10 @@ FACTORIES = {
     "adam_groups": lambda p: Adam([{"params": p[::2], "lr": 0.02}, {"params": p[1::2], "weight_decay": 0.1}],
                                   lr=0.01),
 }
+
+
+def lives_in(view, buf) -> bool:
+    """Whether the contiguous array ``view`` lies inside the 1-D buffer ``buf`` (an optimizer's flat buffer)."""
+    start, size = view.__array_interface__["data"][0], view.nbytes
+    origin = buf.__array_interface__["data"][0]
+    return view.flags.c_contiguous and origin <= start and start + size <= origin + buf.nbytes

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import NnlabError
 from ..nn.parameter import Parameter
+from . import _aligned
 from ._threads import Pieces, Scratch
 
 _get_data = operator.attrgetter("data")
@@ -55,8 +56,8 @@ class FlatParams(Pieces):
         self.dtype = params[0].data.dtype
         self.sizes = [p.data.size for p in params]
         total = sum(self.sizes)
-        self.data = np.empty(total, dtype=self.dtype)
-        self.grad = np.zeros(total, dtype=self.dtype)
+        self.data = _aligned.empty(total, self.dtype)
+        self.grad = _aligned.zeros(total, self.dtype)
         self.slices, self.data_views, self.grad_views = [], [], []
         start = 0
         for p, size in zip(params, self.sizes):
@@ -69,7 +70,7 @@ class FlatParams(Pieces):
             self._bind_data(i)
             if params[i].grad is not None:
                 self._bind_grad(i)
-        self.state = {name: np.zeros(total, dtype=self.dtype) for name in state_names}
+        self.state = {name: _aligned.zeros(total, self.dtype) for name in state_names}
         self.scaled_for: dict = {}  # state name -> the β a scaled state is stored for (Optimizer.scaled_states)
         self.sl = slice(0, total)
         self._scratch = Scratch(total, self.dtype)

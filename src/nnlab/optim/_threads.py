@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ConfigError
+from . import _aligned
 
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
@@ -161,19 +162,19 @@ class Scratch:
     @property
     def scratch(self) -> np.ndarray:
         if self._first is None:
-            self._first = np.empty(self.size, dtype=self.dtype)
+            self._first = _aligned.empty(self.size, self.dtype)
         return self._first
 
     @property
     def scratch2(self) -> np.ndarray:
         if self._second is None:
-            self._second = np.empty(self.size, dtype=self.dtype)
+            self._second = _aligned.empty(self.size, self.dtype)
         return self._second
 
     @property
     def scratch3(self) -> np.ndarray:
         if self._third is None:
-            self._third = np.empty(self.size, dtype=self.dtype)
+            self._third = _aligned.empty(self.size, self.dtype)
         return self._third
 
 

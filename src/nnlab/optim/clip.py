@@ -12,18 +12,27 @@ from ..tensor import Tensor
 from .optimizer import Optimizer, not_parameters
 
 
-def _tiles(base: np.ndarray, grads: list) -> bool:
-    """Whether ``grads`` are contiguous views that cover the 1-D array ``base`` exactly, each element once."""
-    if base.ndim != 1 or not base.flags.c_contiguous or sum(g.nbytes for g in grads) != base.nbytes:
-        return False
+def _tiled_block(base: np.ndarray, grads: list):
+    """The part of the 1-D array ``base`` that ``grads`` tile exactly, each element once, or None.
+
+    A flat gradient buffer is a page-aligned slice of a slightly larger array
+    (``_aligned.py``), so the views tile a contiguous span of their base, not
+    necessarily all of it.
+    """
+    itemsize = base.itemsize
+    if base.ndim != 1 or not base.flags.c_contiguous or any(
+            not g.flags.c_contiguous or g.dtype != base.dtype for g in grads):
+        return None
     origin = base.__array_interface__["data"][0]
-    spans = sorted((g.__array_interface__["data"][0] - origin, g.nbytes) for g in grads if g.flags.c_contiguous)
-    edge = 0
+    spans = sorted((g.__array_interface__["data"][0] - origin, g.nbytes) for g in grads)
+    first = edge = spans[0][0]
     for offset, nbytes in spans:
         if offset != edge:
-            return False
+            return None
         edge += nbytes
-    return len(spans) == len(grads) and edge == base.nbytes
+    if first % itemsize or first < 0 or edge > base.nbytes:
+        return None
+    return base if first == 0 and edge == base.nbytes else base[first // itemsize : edge // itemsize]
 
 
 def _grad_blocks(params) -> list:
@@ -53,9 +62,10 @@ def _grad_blocks(params) -> list:
     for g in grads:
         if g.base is not None:
             by_base.setdefault(id(g.base), (g.base, []))[1].append(g)
-    whole = {key for key, (base, views) in by_base.items() if _tiles(base, views)}
-    blocks = [base for key, (base, _) in by_base.items() if key in whole]  # in first-seen order, as the sums go
-    blocks.extend(g for g in grads if g.base is None or id(g.base) not in whole)
+    tiled = {key: block for key, (base, views) in by_base.items()
+             if (block := _tiled_block(base, views)) is not None}
+    blocks = list(tiled.values())  # in first-seen order, as the sums go
+    blocks.extend(g for g in grads if g.base is None or id(g.base) not in tiled)
     return blocks
 
 
