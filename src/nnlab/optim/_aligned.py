@@ -1,14 +1,17 @@
-"""Page-aligned 1-D buffers for the optimizer's flat arrays.
+"""Cache-line-aligned 1-D buffers, each at its own offset within a page, for the optimizer's flat arrays.
 
 NumPy takes its memory from malloc, which aligns to 16 bytes.  Where a flat
-buffer of several megabytes starts within a cache line and a page then depends
-on what the process allocated before, so two processes running the same
-training loop, or ``fit`` and a hand-written loop, got different offsets and
-epoch times that differed by up to a quarter: the Adam update and the gradient
-GEMMs writing into the buffers were 20-30 % slower at some offsets
-(784 → 2048 → 2048 → 10, batch 32, measured in BENCHMARKS.md, 2026-12-04).
-Starting every flat buffer on a page boundary gives every process the same,
-fast layout, for at most one page of padding per buffer.
+buffer of megabytes then starts within a cache line and a page depends on what
+the process allocated before, so two processes running the same training loop,
+or ``fit`` and a hand-written loop, got different offsets and epoch times: the
+update kernels and the gradient GEMMs that read and write the buffers run slower
+when a buffer starts inside a cache line (a vector load then spans two lines),
+and slower again when the buffers an update streams through together (data,
+gradient, Adam's two moments, scratch) share the same offset within a page
+(loads and stores 4 KiB apart alias in the CPU's store buffer).  So each buffer
+starts on a cache line, at the page offset of its ``slot``: a fixed layout,
+the same in every process (measured with ``python -m benchmarks.buffer_alignment``;
+BENCHMARKS.md, 2026-12-04).
 """
 
 from __future__ import annotations
@@ -16,19 +19,22 @@ from __future__ import annotations
 import numpy as np
 
 PAGE = 4096
+LINE = 64
+STRIDE = 17 * LINE  # odd number of cache lines: slots 0..63 get 64 different page offsets
 
 
-def empty(size: int, dtype) -> np.ndarray:
-    """An uninitialized 1-D array of ``size`` elements whose first element sits on a page boundary."""
+def empty(size: int, dtype, slot: int = 0) -> np.ndarray:
+    """An uninitialized 1-D array of ``size`` elements starting ``slot`` strides past a page boundary."""
     dtype = np.dtype(dtype)
-    pad = -(-PAGE // dtype.itemsize)
-    raw = np.empty(size + pad, dtype=dtype)
-    start = (-raw.ctypes.data % PAGE) // dtype.itemsize  # malloc aligns to 16 bytes, a multiple of every itemsize used
+    offset = (slot * STRIDE) % PAGE
+    raw = np.empty(size + -(-(PAGE + offset) // dtype.itemsize), dtype=dtype)
+    # malloc aligns to 16 bytes, a multiple of every itemsize used, so the division is exact
+    start = ((-raw.ctypes.data % PAGE) + offset) // dtype.itemsize
     return raw[start : start + size]
 
 
-def zeros(size: int, dtype) -> np.ndarray:
-    """A zero-filled page-aligned 1-D array (see :func:`empty`)."""
-    out = empty(size, dtype)
+def zeros(size: int, dtype, slot: int = 0) -> np.ndarray:
+    """A zero-filled :func:`empty` array."""
+    out = empty(size, dtype, slot)
     out.fill(0)
     return out

@@ -56,8 +56,8 @@ class FlatParams(Pieces):
         self.dtype = params[0].data.dtype
         self.sizes = [p.data.size for p in params]
         total = sum(self.sizes)
-        self.data = _aligned.empty(total, self.dtype)
-        self.grad = _aligned.zeros(total, self.dtype)
+        self.data = _aligned.empty(total, self.dtype, slot=0)
+        self.grad = _aligned.zeros(total, self.dtype, slot=1)
         self.slices, self.data_views, self.grad_views = [], [], []
         start = 0
         for p, size in zip(params, self.sizes):
@@ -70,7 +70,7 @@ class FlatParams(Pieces):
             self._bind_data(i)
             if params[i].grad is not None:
                 self._bind_grad(i)
-        self.state = {name: _aligned.zeros(total, self.dtype) for name in state_names}
+        self.state = {name: _aligned.zeros(total, self.dtype, slot=2 + k) for k, name in enumerate(state_names)}
         self.scaled_for: dict = {}  # state name -> the β a scaled state is stored for (Optimizer.scaled_states)
         self.sl = slice(0, total)
         self._scratch = Scratch(total, self.dtype)

@@ -162,19 +162,19 @@ class Scratch:
     @property
     def scratch(self) -> np.ndarray:
         if self._first is None:
-            self._first = _aligned.empty(self.size, self.dtype)
+            self._first = _aligned.empty(self.size, self.dtype, slot=5)
         return self._first
 
     @property
     def scratch2(self) -> np.ndarray:
         if self._second is None:
-            self._second = _aligned.empty(self.size, self.dtype)
+            self._second = _aligned.empty(self.size, self.dtype, slot=6)
         return self._second
 
     @property
     def scratch3(self) -> np.ndarray:
         if self._third is None:
-            self._third = _aligned.empty(self.size, self.dtype)
+            self._third = _aligned.empty(self.size, self.dtype, slot=7)
         return self._third
 
 
