@@ -265,7 +265,7 @@ def build_loss(cfg: RunConfig, num_classes: int, model=None, scheduler=None):
     name = cfg.loss.name
     fn = losses.get(name, **{key: getattr(cfg.loss, key) for key, (_, used_by) in cfg.loss.ONLY_FOR.items()
                              if name in used_by})
-    base = fn if name == "cross_entropy" else _OnLabels(fn, num_classes)
+    base = fn if name in cfg.loss.ON_LABELS else _OnLabels(fn, num_classes)
     penalty = weight_penalty(cfg, model, scheduler)
     if penalty is None:
         return base

@@ -23,7 +23,7 @@ from .callbacks import build_regularization_scheduler, training_callbacks
 from .class_weights import fit_class_weight
 from . import resume as resuming
 from . import techniques
-from .config import RunConfig, load_config, parse_config
+from .config import LossConfig, RunConfig, load_config, parse_config
 from .inputs import read_rows, output_path
 from .runs import CONFIG_FILE, MODEL_FILE, check_one_run, run_folder
 
@@ -350,11 +350,12 @@ def predict_command(args) -> int:
 
 
 def _probabilities(model, outputs: np.ndarray) -> np.ndarray:
-    """The p_ columns: each class's own sigmoid for a model trained with bce_with_logits
-    (PyTorch's BCEWithLogitsLoss reading), the softmax over the outputs otherwise."""
+    """The p_ columns: each class's own sigmoid for a model trained with bce_with_logits or
+    multilabel_soft_margin (how PyTorch's losses read their logits), the softmax over the outputs otherwise
+    (for multi_margin, whose outputs are scores, a ranking rather than calibrated probabilities)."""
     stored = (getattr(model, "metadata", None) or {}).get("config")
     loss = stored.get("loss") if isinstance(stored, dict) else None
-    if isinstance(loss, dict) and loss.get("name") == "bce_with_logits":
+    if isinstance(loss, dict) and loss.get("name") in LossConfig.PER_CLASS_SIGMOID:
         return 0.5 * (1.0 + np.tanh(0.5 * outputs))  # the logistic function, without exp's overflow
     shifted = outputs - outputs.max(axis=1, keepdims=True)
     probs = np.exp(shifted)

@@ -17,6 +17,7 @@ from ..errors import ConfigError
 from ..optim import schedules
 from . import class_weights
 from .config_base import _SECTION_NAMES, Bool, Float, Fraction, Int, _Section
+from .config_loss import LossConfig
 from .config_techniques import EnsembleConfig, PretrainConfig, TaskConfig
 
 _FILE_SOURCES = ("csv", "npz", "mnist")
@@ -138,19 +139,6 @@ class ModelConfig(_Section):
             if not self.layers or any(not isinstance(layer, dict) or "type" not in layer for layer in self.layers):
                 raise ValueError("model.layers must be a non-empty list of tables, each with a 'type' key")
         return self
-
-
-class LossConfig(_Section):
-    """A loss of nnlab.losses by its registry name: cross_entropy on the logits and labels; the others on one-hot labels."""
-
-    name: Literal["cross_entropy", "mse", "euclidean", "huber", "smooth_l1", "bce_with_logits"] = "cross_entropy"
-    label_smoothing: Fraction = 0.0
-    delta: Float = Field(1.0, gt=0, description="huber: |error| where the loss turns from quadratic to linear")
-    beta: Float = Field(1.0, ge=0, description="smooth_l1: the threshold β (0: the L1 loss)")
-
-    # each setting is passed to the loss it belongs to (losses.get(name, **settings))
-    ONLY_FOR: ClassVar[dict] = {"label_smoothing": ("name", ("cross_entropy",)), "delta": ("name", ("huber",)),
-                                "beta": ("name", ("smooth_l1",))}
 
 
 class OptimizerConfig(_Section):
