@@ -24,7 +24,10 @@ from .ops.shape import concatenate as cat, flatten, permute, reshape, squeeze, s
 from .ops.torch_names import bmm, clamp, dot, matmul, max, min, mm  # noqa: F401
 from .functional import relu, sigmoid, softmax, tanh  # noqa: F401
 from .ops.torch_names import allclose, eq, equal, ge, gt, is_tensor, isclose, le, lt, ne  # noqa: F401
-from .ops.indexing import gather, scatter_add, take_along_axis
+from .ops.indexing import gather, repeat_interleave, scatter, scatter_add, take_along_axis
+from .ops.sorting import argsort, kthvalue, median, sort, topk
+from .ops.contraction import diag, diagonal, einsum, outer, trace
+from .ops.differences import cumprod, diff
 from .ops.shape import chunk, concatenate, flip, pad, roll, split, stack, tril, triu
 from .random import manual_seed, seed
 from .tensor import Tensor, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled, tensor
@@ -51,7 +54,21 @@ __all__ = [
     "lerp",
     "gather",
     "scatter_add",
+    "scatter",
     "take_along_axis",
+    "repeat_interleave",
+    "sort",
+    "argsort",
+    "topk",
+    "kthvalue",
+    "median",
+    "einsum",
+    "outer",
+    "trace",
+    "diagonal",
+    "diag",
+    "cumprod",
+    "diff",
     "chunk",
     "split",
     "flip",

@@ -1,4 +1,4 @@
-"""Indexing ops: ``x[index]`` with NumPy's rules, gather, scatter_add, take_along_axis.
+"""Indexing ops: ``x[index]`` with NumPy's rules, gather, scatter, scatter_add, take_along_axis, repeat_interleave.
 
 Index rules (NumPy's, which PyTorch mostly shares).  An index may hold nnlab
 tensors: integer and boolean tensors are used as they are, and a floating
@@ -17,7 +17,7 @@ axes first in both.
 
 import numpy as np
 
-from ..tensor import Tensor, add_methods, make_result
+from ..tensor import Tensor, add_methods, as_tensor, make_result
 from ._broadcast import unbroadcast
 
 
@@ -150,41 +150,144 @@ def gather(a, axis, index):
     return make_result(out, (a,), backward)
 
 
-def scatter_add(a, axis, index, src):
-    """``torch.scatter_add``: a copy of ``a`` with out[index[i][j]][j] += src[i][j] for ``axis=0``.
+def _scatter_operands(a, axis, index, src, owner):
+    """(a, src, the places written, src's part that is written) for scatter and scatter_add, with torch's checks:
+    ``index`` and ``src`` have ``a``'s number of dimensions, ``index`` is no larger than ``src`` anywhere nor than
+    ``a`` off ``axis``, and its values lie in [0, a.shape[axis]).  A number as ``src`` (scatter's ``value``) is
+    written everywhere ``index`` points."""
+    from .elementwise import _pair
+    from .sorting import check_dim
 
-    ``index`` and ``src`` have ``a``'s number of dimensions; ``src`` may be
+    number = not isinstance(src, (Tensor, np.ndarray, list, tuple))
+    a = as_tensor(a)
+    if number and a.data.dtype.kind in "iub":  # an integer tensor keeps its dtype (zeros(n, dtype=int64).scatter_(...))
+        src = as_tensor(np.asarray(src).astype(a.data.dtype))
+    a, src = _pair(a, src)
+    I = _integer_index(index, owner)
+    X, S = a.data, src.data
+    if I.ndim != X.ndim or not (number or S.ndim == X.ndim):
+        raise IndexError(f"{owner}: input, index and src need one number of dimensions, got "
+                         f"{X.shape}, {I.shape}, {S.shape}")
+    ax = check_dim(axis, X.ndim, owner)
+    too_big = [d for d in range(I.ndim) if (not number and I.shape[d] > S.shape[d])
+               or (d != ax and I.shape[d] > X.shape[d])]
+    if too_big:
+        raise IndexError(f"{owner}: index of shape {I.shape} is larger than src {S.shape} or, off dim {ax}, than the "
+                         f"input {X.shape} (dimension {too_big[0]})")
+    outside = (I < 0) | (I >= X.shape[ax]) if X.ndim else (I != 0)
+    if outside.any():
+        raise IndexError(f"{owner}: index {I[outside].ravel()[0]} is out of bounds for dim {axis} with size "
+                         f"{X.shape[ax] if X.ndim else 1} (allowed: 0 to {(X.shape[ax] if X.ndim else 1) - 1})")
+    where = _mesh(I.shape, ax, I) if X.ndim else ()
+    used = () if number else tuple(slice(0, n) for n in I.shape)
+    return a, src, where, used
+
+
+def _scatter(a, axis, index, src, owner, write):
+    a, src, where, used = _scatter_operands(a, axis, index, src, owner)
+    X, S = a.data, src.data
+    out = X.copy()
+    write(out, where, S[used])
+    ra, rs, adds = a.requires_grad, src.requires_grad, write is np.add.at
+
+    def backward(g):
+        ga = gs = None
+        if ra:
+            ga = g if adds else g.copy()
+            if not adds:
+                ga[where] = 0  # the overwritten places pass nothing to the input
+        if rs:  # every place written from src sends its gradient there (torch's rule, repeated indices too)
+            gs = np.zeros(S.shape, dtype=S.dtype)
+            gs[used] = g[where]
+        return ga, gs
+
+    backward.__qualname__ = f"{owner}.<locals>.backward"
+    return make_result(out, (a, src), backward)
+
+
+def _overwrite(out, where, values):
+    out[where] = values
+
+
+def scatter(input, dim, index, src):
+    """``torch.scatter``: a copy of ``input`` with out[index[i][j]][j] = src[i][j] for ``dim=0`` (and so on).
+
+    ``src`` is a tensor (its leading part of ``index``'s shape is used) or a number.  Where ``index``
+    repeats a place, one of the values lands there (torch leaves which one open; here the last).
+    Gradients: the upstream gradient for ``input`` except at the written places, and for ``src``
+    the upstream gradient at the place each element went to (torch's rule, repeated places too).
+
+    >>> import nnlab
+    >>> nnlab.scatter(nnlab.zeros(2, 3), 1, [[2], [0]], nnlab.tensor([[5.0], [7.0]])).tolist()
+    [[0.0, 0.0, 5.0], [7.0, 0.0, 0.0]]
+    """
+    return _scatter(input, dim, index, src, "scatter", _overwrite)
+
+
+def scatter_add(input, dim, index, src):
+    """``torch.scatter_add``: a copy of ``input`` with out[index[i][j]][j] += src[i][j] for ``dim=0``.
+
+    ``index`` and ``src`` have ``input``'s number of dimensions; ``src`` may be
     larger than ``index`` (its leading part is used).  Gradients: the upstream
-    gradient for ``a``, the gathered upstream gradient for ``src``.
+    gradient for ``input``, the gathered upstream gradient for ``src``.
 
     >>> import nnlab
     >>> out = nnlab.scatter_add(nnlab.zeros(3), 0, [0, 2, 0], nnlab.tensor([1.0, 2.0, 3.0]))
     >>> out.numpy().tolist()
     [4.0, 0.0, 2.0]
     """
-    from .elementwise import _pair
+    if not isinstance(src, (Tensor, np.ndarray, list, tuple)):
+        raise TypeError(f"scatter_add: src must be a tensor (of the input's dimensions), got {src!r}")
+    return _scatter(input, dim, index, src, "scatter_add", np.add.at)
 
-    a, src = _pair(a, src)
-    I = _integer_index(index, "scatter_add")
-    X, S = a.data, src.data
-    if not I.ndim == X.ndim == S.ndim:
-        raise IndexError(f"scatter_add: input, index and src need one number of dimensions, got "
-                         f"{X.shape}, {I.shape}, {S.shape}")
-    ax = axis % X.ndim
-    where = _mesh(I.shape, ax, I)
-    used = tuple(slice(0, n) for n in I.shape)
-    out = X.copy()
-    np.add.at(out, where, S[used])
-    ra, rs = a.requires_grad, src.requires_grad
+
+def _repeat_counts(repeats, n):
+    """``repeats`` as one non-negative count per element along the axis (one count serves them all)."""
+    if isinstance(repeats, (bool, np.bool_)):
+        raise TypeError(f"repeat_interleave: repeats must be an integer or a tensor of integers, got {repeats!r}")
+    counts = _as_index(repeats) if isinstance(repeats, Tensor) else np.asarray(repeats)
+    if counts.dtype.kind not in "iu" or counts.ndim > 1:
+        raise TypeError(f"repeat_interleave: repeats must be an integer or a 1-D tensor of integers, got {repeats!r}")
+    if counts.ndim == 1 and counts.size not in (1, n):
+        raise ValueError(f"repeat_interleave: repeats has {counts.size} counts for a dim of size {n} "
+                         f"(give one count, or {n})")
+    if (counts < 0).any():
+        raise ValueError(f"repeat_interleave: repeats must be non-negative, got {counts.min()}")
+    return np.broadcast_to(counts.reshape(-1), (n,))
+
+
+def repeat_interleave(input, repeats, dim=None, *, output_size=None):
+    """``torch.repeat_interleave``: each element repeated ``repeats`` times along ``dim`` (the flattened
+    input when None); ``repeats`` is one count or one per element.  The gradient adds up each element's copies.
+
+    >>> import nnlab
+    >>> nnlab.tensor([[1.0, 2.0]]).repeat_interleave(nnlab.tensor([1, 2]), dim=1).tolist()
+    [[1.0, 2.0, 2.0]]
+    """
+    from .shape import reshape
+    from .sorting import check_dim
+
+    a = as_tensor(input)
+    if dim is None or a.data.ndim == 0:
+        if dim is not None:
+            check_dim(dim, 0, "repeat_interleave")
+        a, ax = reshape(a, (-1,)), 0
+    else:
+        ax = check_dim(dim, a.data.ndim, "repeat_interleave")
+    X = a.data
+    counts = _repeat_counts(repeats, X.shape[ax])
+    if output_size is not None and output_size != counts.sum():
+        raise ValueError(f"repeat_interleave: output_size={output_size!r} but the repeats add up to {counts.sum()}")
+    source = np.repeat(np.arange(X.shape[ax]), counts)
+    shape, dtype = X.shape, X.dtype
 
     def backward(g):
-        gs = None
-        if rs:
-            gs = np.zeros(S.shape, dtype=S.dtype)
-            gs[used] = g[where]
-        return (g if ra else None, gs)
+        moved = np.moveaxis(g, ax, 0)
+        grad = np.zeros((shape[ax],) + moved.shape[1:], dtype=dtype)
+        np.add.at(grad, source, moved)  # each element gets the sum over its copies
+        return (np.moveaxis(grad, 0, ax),)
 
-    return make_result(out, (a, src), backward)
+    return make_result(np.repeat(X, counts, axis=ax), (a,), backward)
 
 
-add_methods(gather, scatter_add, take_along_axis)
+add_methods(gather, scatter, scatter_add, take_along_axis, repeat_interleave)

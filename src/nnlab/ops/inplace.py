@@ -1,5 +1,5 @@
 """In-place ops with torch's names and rules: ``add_``, ``mul_``, ``zero_``, ``fill_``, ``clamp_``, ``copy_``,
-``x += y`` (and ``-=``, ``*=``, ``/=``) and ``x[index] = value``.
+``scatter_``, ``scatter_add_``, ``x += y`` (and ``-=``, ``*=``, ``/=``) and ``x[index] = value``.
 
 Without Python's ``__iadd__`` a tensor's ``w -= lr * w.grad`` under ``no_grad`` rebound ``w`` to a new
 tensor that no longer required grad, and ``t += 1`` on a leaf that requires grad passed silently.
@@ -100,6 +100,16 @@ def copy_(t, src):
     return _apply(t, src, lambda a, s: _ew.add(_ew.mul(a, 0.0), s), "copy_")
 
 
+def scatter_(t, dim, index, src):
+    """t.scatter(dim, index, src) written into t (see :func:`nnlab.scatter`)."""
+    return _apply(t, src, lambda a, s: _indexing.scatter(a, dim, index, s), "scatter_")
+
+
+def scatter_add_(t, dim, index, src):
+    """t.scatter_add(dim, index, src) written into t; like ``add_``, its derivative for t is 1."""
+    return _apply(t, src, lambda a, s: _indexing.scatter_add(a, dim, index, s), "scatter_add_", derivative_one=True)
+
+
 def setitem(t, index, value):
     """``t[index] = value`` (NumPy's index rules, as ``x[index]``); in a graph, the replaced places pass no
     gradient to t's former value and ``value`` receives theirs (summed over broadcast axes)."""
@@ -130,7 +140,7 @@ def setitem(t, index, value):
         _versions.written(t)
 
 
-add_methods(add_, sub_, mul_, div_, clamp_, fill_, zero_, copy_)
+add_methods(add_, sub_, mul_, div_, clamp_, fill_, zero_, copy_, scatter_, scatter_add_)
 Tensor.__iadd__ = add_
 Tensor.__isub__ = sub_
 Tensor.__imul__ = mul_

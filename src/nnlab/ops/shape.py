@@ -79,15 +79,16 @@ def _dim(axis, default, dim, owner):
     return _reduce.dim_keywords(None if axis == default else axis, False, dim, None, owner)[0]
 
 
-def _axis(axis, ndim, owner):
-    """``axis`` in [0, ndim), or an AxisError (an IndexError and a ValueError) naming the valid range.
+def _axis(axis, ndim, owner, name="axis"):
+    """``axis`` in [0, ndim), or an AxisError (an IndexError and a ValueError) naming the valid range
+    (``name`` is the argument the message names: torch's ops call it ``dim``).
 
     A 0-d tensor takes axis 0 or −1, as in PyTorch; out-of-range axes are refused (as PyTorch and NumPy),
     never wrapped around.
     """
     n = max(ndim, 1)
     if not -n <= axis < n:
-        raise np.exceptions.AxisError(f"{owner}: axis {axis} is out of range for a {ndim}-d tensor "
+        raise np.exceptions.AxisError(f"{owner}: {name} {axis} is out of range for a {ndim}-d tensor "
                                       f"(expected one in [{-n}, {n - 1}])")
     return int(axis) % n
 
