@@ -188,7 +188,7 @@ def test_integer_input_sorts_without_gradient():
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda x: nnlab.sort(x, 2), IndexError, r"sort: dim 2 is out of range for a 2-d tensor \(expected one in \[-2, 1\]\)"),
-    (lambda x: nnlab.argsort(x, -3), IndexError, r"sort: dim -3 is out of range"),
+    (lambda x: nnlab.argsort(x, -3), IndexError, r"argsort: dim -3 is out of range"),
     (lambda x: nnlab.sort(x, 0.5), TypeError, r"sort: dim must be an integer, got 0.5"),
     (lambda x: nnlab.sort(x, descending="yes"), ValueError, r"sort: descending must be true or false"),
     (lambda x: nnlab.topk(x, 5), ValueError, r"topk: k must be an integer >= 0 and <= 4, got 5"),

@@ -101,7 +101,11 @@ def argsort(input, dim=-1, descending=False, stable=False):
     >>> nnlab.tensor([[2.0, 1.0, 2.0]]).argsort(dim=1).tolist()
     [[1, 0, 2]]
     """
-    return sort(input, dim, descending, stable).indices
+    check_bool("descending", descending, owner="argsort")
+    check_bool("stable", stable, owner="argsort")
+    X = as_tensor(input).data
+    ax = check_dim(dim, X.ndim, "argsort")
+    return _indices(_order(X.reshape(X.shape or (1,)), ax, descending).reshape(X.shape))  # records no graph
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
