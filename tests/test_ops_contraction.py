@@ -86,8 +86,8 @@ def test_einsum_takes_a_list_keeps_float32_and_skips_constant_operands():
     ("ij->ii", [(3, 3)], r"repeats 'i' in the output"),
     ("ij,jk->ik", [(3, 4), (5, 2)], r"contracts axes of lengths 4 and 5"),
     ("ii->i", [(3, 4)], r"repeats a subscript in operand 0 over axes of lengths 3 and 4"),
-    ("ij->i->j", [(3, 4)], r"at most one '->'"),
-    ("i.j->i", [(3, 4)], r"'\.' outside one '\.\.\.'"),
+    ("ij->i->j", [(3, 4)], r"needs at most one '->'"),
+    ("i.j->i", [(3, 4)], r"uses '\.' outside one '\.\.\.'"),
     ("...i->i", [()], r"gives operand 0 the subscripts '\.\.\.i' but it has 0 dimensions"),
 ])
 def test_einsum_refuses_a_bad_equation_by_name(equation, operands, match):

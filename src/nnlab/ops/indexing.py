@@ -159,9 +159,8 @@ def _scatter_operands(a, axis, index, src, owner):
     from .sorting import check_dim
 
     number = not isinstance(src, (Tensor, np.ndarray, list, tuple))
-    a = as_tensor(a)
-    if number and a.data.dtype.kind in "iub":  # an integer tensor keeps its dtype (zeros(n, dtype=int64).scatter_(...))
-        src = as_tensor(np.asarray(src).astype(a.data.dtype))
+    if number and isinstance(a, Tensor) and a.data.dtype.kind in "iub":  # an integer tensor keeps its dtype (zeros(n, dtype=int64).scatter_(...))
+        src = Tensor(src, dtype=a.data.dtype)  # (as_tensor would make a constant float32)
     a, src = _pair(a, src)
     I = _integer_index(index, owner)
     X, S = a.data, src.data
@@ -183,12 +182,15 @@ def _scatter_operands(a, axis, index, src, owner):
     return a, src, where, used
 
 
-def _scatter(a, axis, index, src, owner, write):
+def _scatter(a, axis, index, src, owner, adds):
     a, src, where, used = _scatter_operands(a, axis, index, src, owner)
     X, S = a.data, src.data
     out = X.copy()
-    write(out, where, S[used])
-    ra, rs, adds = a.requires_grad, src.requires_grad, write is np.add.at
+    if adds:
+        np.add.at(out, where, S[used])  # repeated places add up
+    else:
+        out[where] = S[used]
+    ra, rs = a.requires_grad, src.requires_grad
 
     def backward(g):
         ga = gs = None
@@ -205,10 +207,6 @@ def _scatter(a, axis, index, src, owner, write):
     return make_result(out, (a, src), backward)
 
 
-def _overwrite(out, where, values):
-    out[where] = values
-
-
 def scatter(input, dim, index, src):
     """``torch.scatter``: a copy of ``input`` with out[index[i][j]][j] = src[i][j] for ``dim=0`` (and so on).
 
@@ -221,7 +219,7 @@ def scatter(input, dim, index, src):
     >>> nnlab.scatter(nnlab.zeros(2, 3), 1, [[2], [0]], nnlab.tensor([[5.0], [7.0]])).tolist()
     [[0.0, 0.0, 5.0], [7.0, 0.0, 0.0]]
     """
-    return _scatter(input, dim, index, src, "scatter", _overwrite)
+    return _scatter(input, dim, index, src, "scatter", adds=False)
 
 
 def scatter_add(input, dim, index, src):
@@ -238,7 +236,7 @@ def scatter_add(input, dim, index, src):
     """
     if not isinstance(src, (Tensor, np.ndarray, list, tuple)):
         raise TypeError(f"scatter_add: src must be a tensor (of the input's dimensions), got {src!r}")
-    return _scatter(input, dim, index, src, "scatter_add", np.add.at)
+    return _scatter(input, dim, index, src, "scatter_add", adds=True)
 
 
 def _repeat_counts(repeats, n):
