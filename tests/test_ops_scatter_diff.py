@@ -211,3 +211,10 @@ def test_repeat_interleave_errors_name_the_argument(call, error, match):
 def test_cumprod_diff_errors_name_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call(nnlab.zeros(2, 3))
+
+
+def test_in_place_scatter_gradcheck():
+    x = nnlab.tensor(np.random.default_rng(6).standard_normal((3, 4)), requires_grad=True, dtype=np.float64)
+    s = nnlab.tensor(np.random.default_rng(7).standard_normal((2, 4)), requires_grad=True, dtype=np.float64)
+    assert nnlab.gradcheck(lambda x, s: (x * 1.0).scatter_(0, INDEX, s), [x, s])
+    assert nnlab.gradcheck(lambda x, s: (x * 1.0).scatter_add_(0, INDEX, s), [x, s])
