@@ -3,7 +3,8 @@
 The notes' activations live here; the further ones PyTorch users reach for
 (softplus, GELU, SiLU, …) in :mod:`nnlab.ops.activations` and the rest of torch's
 (logsigmoid, the shrinks, threshold, glu, rrelu) in :mod:`nnlab.ops.activations_more`, exported here too, as are
-torch's ``layer_norm``, ``group_norm`` and ``normalize`` (:mod:`nnlab.ops.norms`).
+torch's ``layer_norm``, ``group_norm`` and ``normalize`` (:mod:`nnlab.ops.norms`), ``instance_norm`` and
+``rms_norm`` (:mod:`nnlab.ops.norms_more`).
 """
 
 import numpy as np
@@ -20,6 +21,7 @@ from .ops.activations_more import (  # noqa: F401  (re-exported)
     glu, hardshrink, logsigmoid, rrelu, softshrink, tanhshrink, threshold,
 )
 from .ops.norms import group_norm, layer_norm, normalize  # noqa: F401  (re-exported, torch's F.layer_norm, ...)
+from .ops.norms_more import instance_norm, rms_norm  # noqa: F401  (re-exported, torch's F.instance_norm, F.rms_norm)
 from .ops.resize import interpolate  # noqa: F401  (re-exported, torch's F.interpolate)
 
 

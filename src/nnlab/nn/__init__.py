@@ -18,6 +18,8 @@ from .recurrent import GRU, LSTM, RNN
 from .recurrent_readout import FinalState, LastStep
 from .noise import Dropout, Dropout1d, Dropout2d, GaussianNoise
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .instance_norm import InstanceNorm1d, InstanceNorm2d
+from .rms_norm import RMSNorm
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Flatten,
     MaxPool1d, MaxPool2d, Unflatten,
@@ -51,6 +53,9 @@ __all__ = [
     "BatchNorm2d",
     "LayerNorm",
     "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "RMSNorm",
     "Dropout",
     "GaussianNoise",
     "TiedLinear",

@@ -2,8 +2,8 @@
 
 A re-export, not a copy: the activations of :mod:`nnlab.functional`, the loss functions of
 :mod:`nnlab.losses` (their conventions, README "Conventions that differ"), ``pad``, ``one_hot``,
-``layer_norm``, ``group_norm``, ``normalize`` and ``interpolate``; and the layers' functional
-forms of :mod:`nnlab.nn.functional_forms` (``linear``, ``conv2d``, ``max_pool2d``, ``batch_norm``,
+``layer_norm``, ``group_norm``, ``instance_norm``, ``rms_norm``, ``normalize`` and ``interpolate``; and the
+layers' functional forms of :mod:`nnlab.nn.functional_forms` (``linear``, ``conv2d``, ``max_pool2d``, ``batch_norm``,
 ``dropout``, …; ``linear`` takes torch's (out, in) weight, ``dropout``'s ``p`` drops).
 """
 
@@ -26,6 +26,6 @@ from .functional_forms import (  # noqa: F401
 )
 
 _SOURCES = ("nnlab.functional", "nnlab.ops.activations", "nnlab.ops.activations_more", "nnlab.ops.norms",
-            "nnlab.ops.resize")
+            "nnlab.ops.norms_more", "nnlab.ops.resize")
 globals().update({name: fn for name, fn in vars(_functional).items()
                   if inspect.isfunction(fn) and not name.startswith("_") and fn.__module__ in _SOURCES})

@@ -48,6 +48,8 @@ from .embedding import Embedding
 from .recurrent import GRU, LSTM, RNN
 from .recurrent_readout import FinalState, LastStep
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .instance_norm import InstanceNorm1d, InstanceNorm2d
+from .rms_norm import RMSNorm
 from .pooling import (
     AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, Flatten,
     MaxPool1d, MaxPool2d, Unflatten,
@@ -83,6 +85,7 @@ def register(cls=None, *, name: str | None = None):
 
 for _cls in (
     Linear, Sequential, Residual, Maxout, BatchNorm, BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, Dropout,
+    InstanceNorm1d, InstanceNorm2d, RMSNorm,
     GaussianNoise, TiedLinear,
     Sigmoid, Tanh, ReLU, LeakyReLU, PReLU, ELU, Softmax, LogSoftmax, Identity,
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
