@@ -35,6 +35,13 @@ MODELS = {
     "GroupNorm": lambda: nn.GroupNorm(2, 4, eps=1e-4),
     "GroupNorm-conv-no-affine": lambda: nn.Sequential(
         nn.Unflatten(1, (2, 2)), nn.GroupNorm(1, 2, affine=False), nn.Flatten()),
+    "InstanceNorm1d-running-stats": lambda: nn.Sequential(
+        nn.Unflatten(1, (2, 2)), nn.InstanceNorm1d(2, affine=True, track_running_stats=True, momentum=0.3), nn.Flatten()),
+    "InstanceNorm2d-f64": lambda: nn.Sequential(
+        nn.Unflatten(1, (1, 2, 2)), nn.InstanceNorm2d(1, 1e-3, affine=True, bias=False, dtype=np.float64), nn.Flatten()),
+    "RMSNorm": lambda: nn.RMSNorm(4, eps=1e-6),
+    "RMSNorm-2-axes-no-affine": lambda: nn.Sequential(
+        nn.Unflatten(1, (2, 2)), nn.RMSNorm((2, 2), elementwise_affine=False), nn.Flatten()),
     "Embedding": lambda: nn.Sequential(nn.Embedding(9, 2, padding_idx=-1, dtype=np.float64), nn.Flatten()),
     "Dropout": lambda: nn.Dropout(keep=0.8),
     "GaussianNoise": lambda: nn.GaussianNoise(0.1),

@@ -52,7 +52,7 @@ def _randomize(model, rng):
     for p in model.parameters():
         p.data[...] = rng.normal(0, 0.5, p.data.shape)
     for m in model.modules():
-        if isinstance(m, nn.BatchNorm):
+        if isinstance(m, nn.BatchNorm) or getattr(m, "track_running_stats", False):  # an InstanceNorm's too
             m.running_mean[...] = rng.normal(0, 1, m.num_features)
             m.running_var[...] = rng.uniform(0.5, 2, m.num_features)
     return model
@@ -158,6 +158,9 @@ CASES = [
     ("GroupNorm", lambda: _conv2d(nn.GroupNorm(2, 4), nn.ReLU()), 84),
     ("GroupNorm-conv1d-nobias", lambda: _conv1d(nn.GroupNorm(4, 4, bias=False)), 24),
     ("GroupNorm-rows-no-affine", lambda: _mlp(nn.GroupNorm(3, 6, affine=False, eps=1e-3)), 5),
+    ("InstanceNorm1d", lambda: _conv1d(nn.InstanceNorm1d(4, affine=True), nn.ReLU()), 24),
+    ("InstanceNorm2d-running-stats", lambda: _conv2d(nn.InstanceNorm2d(4, affine=True, track_running_stats=True)), 84),
+    ("RMSNorm", lambda: _mlp(nn.RMSNorm(6), nn.ReLU()), 5),
     ("ConvTranspose1d", lambda: _conv1d(nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1,
                                                            groups=2, dilation=2, rng=1)), 24),
     ("ConvTranspose2d", lambda: _conv2d(nn.ConvTranspose2d(4, 3, (3, 2), stride=(2, 1), padding=(1, 0), rng=1)), 84),

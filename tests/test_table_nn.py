@@ -1,5 +1,5 @@
-"""The op table, network family: the fused ops (linear, maxout, batch_norm, layer_norm, group_norm), normalize,
-prelu, and every layer as a row
+"""The op table, network family: the fused ops (linear, maxout, batch_norm, layer_norm, group_norm, instance_norm,
+rms_norm), normalize, prelu, and every layer as a row
 (its parameters are inputs after x), dropout and Gaussian noise with a frozen generator.
 
 Rows in the format of tests/optable.py (its docstring says how to add one).  The layer rows'
@@ -14,6 +14,7 @@ import nnlab
 from nnlab import nn
 from nnlab.ops.fused import batch_norm, linear, linear_t, maxout
 from nnlab.ops.norms import group_norm, layer_norm, normalize
+from nnlab.ops.norms_more import instance_norm, rms_norm
 from nnlab.nn.activations import prelu
 from optable import Mode, Op, away, fixed, layer, table_tests
 
@@ -100,6 +101,16 @@ FUSED = [
        fixed(([(4, 6), (6,), (6,)], {}), ([(2, 4, 3), (4,), (4,)], {}), ([(2, 4, 2, 3), (4,), (4,)], {}))),
     Op("group_norm(no affine)", lambda x: group_norm(x, 3), lambda T, x: _F(T).group_norm(x, 3),
        fixed(([(2, 6, 4)], {}),)),
+    Op("instance_norm", lambda x, w, b: instance_norm(x, weight=w, bias=b),
+       lambda T, x, w, b: _F(T).instance_norm(x, weight=w, bias=b),
+       fixed(([(2, 3, 4), (3,), (3,)], {}), ([(2, 3, 2, 3), (3,), (3,)], {}), ([(1, 3, 5), (3,), (3,)], {}))),
+    Op("instance_norm(running stats)", lambda x, w, b: instance_norm(x, *RUNNING.values(), w, b, use_input_stats=False),
+       lambda T, x, w, b: _F(T).instance_norm(x, *(T.as_tensor(a, dtype=x.dtype) for a in RUNNING.values()), w, b,
+                                             use_input_stats=False), fixed(([(2, 3, 4), (3,), (3,)], {}),)),
+    Op("rms_norm", lambda x, w, eps: rms_norm(x, w.shape, w, eps), lambda T, x, w, eps: _F(T).rms_norm(x, w.shape, w, eps),
+       fixed(([(4, 5), (5,)], {}), ([(2, 3, 4), (3, 4)], {}), ([(2, 3, 2, 2), (2, 2)], {})), params={"eps": [None, 1e-2]}),
+    Op("rms_norm(no weight)", lambda x: rms_norm(x, x.shape[-1]), lambda T, x: _F(T).rms_norm(x, x.shape[-1:]),
+       fixed(([(4, 5)], {}), ([(2, 3, 4)], {}))),
     Op("normalize", lambda x, p: normalize(x, p=p), lambda T, x, p: _F(T).normalize(x, p=p),
        fixed(([(4, 3)], {}), ([(2, 3, 4)], {})), ("kink0",), params={"p": [2.0, 1.0, 3.0]}),
     # α on axis 1 as torch's: (N, C), (N, C, L), (N, C, H, W) with W == C (α on the last axis would also fit)

@@ -1,4 +1,5 @@
-"""LayerNorm's and GroupNorm's rows by the numba kernels of ``_numba_kernels.py``, for ``norms._normalized``.
+"""LayerNorm's and GroupNorm's rows by the numba kernels of ``_numba_kernels.py``, for ``norms._normalized``
+(InstanceNorm's batch statistics too: group norm with one channel a group, ``norms_more.instance_norm``).
 
 The rows are (R, K) with K values each; the parameters come as P rows of K
 (row r of the input takes parameter row r mod P): layer norm's weight is one
