@@ -154,8 +154,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     elementwise; ``eps=None``: the machine epsilon of the input's dtype, as torch.
 
     >>> import nnlab
-    >>> rms_norm(nnlab.tensor([[3.0, 4.0]]), 2).numpy().round(4).tolist()
-    [[0.8485, 1.1314]]
+    >>> rms_norm(nnlab.tensor([[2.0, -2.0, 2.0, 2.0]]), 4).numpy().round(3).tolist()
+    [[1.0, -1.0, 1.0, 1.0]]
     """
     shape = as_normalized_shape(normalized_shape, "rms_norm")
     x = as_floating(input)
