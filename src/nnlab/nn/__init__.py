@@ -12,10 +12,12 @@ from .activations_extra import CELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtan
 from .activations_extra import GLU, Hardshrink, LogSigmoid, RReLU, Softmin, Softshrink, Tanhshrink, Threshold
 from .module import Module
 from .module_list import ModuleDict, ModuleList
+from .parameter_containers import ParameterDict, ParameterList
 from .multihead import MultiHead
 from .parameter import Parameter, is_weight
 from .recurrent import GRU, LSTM, RNN
 from .recurrent_readout import FinalState, LastStep
+from .recurrent_cells import GRUCell, LSTMCell, RNNCell
 from .noise import Dropout, Dropout1d, Dropout2d, GaussianNoise
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .instance_norm import InstanceNorm1d, InstanceNorm2d
@@ -45,6 +47,8 @@ __all__ = [
     "Sequential",
     "ModuleList",
     "ModuleDict",
+    "ParameterList",
+    "ParameterDict",
     "Residual",
     "MultiHead",
     "Maxout",
@@ -93,6 +97,9 @@ __all__ = [
     "RNN",
     "LSTM",
     "GRU",
+    "RNNCell",
+    "LSTMCell",
+    "GRUCell",
     "LastStep",
     "FinalState",
     "Conv2d",

@@ -61,6 +61,14 @@ def _shapes(owner: str, gates: int, args: dict) -> dict:
     return shapes
 
 
+def draw_uniform(module: Module, shapes: dict, gen, dtype) -> None:
+    """Give ``module`` a Parameter per entry of ``shapes``, in order, drawn from U(±1/√H) with H its
+    ``hidden_size``: PyTorch's reset_parameters for the recurrent layers and cells, every weight and bias."""
+    bound = 1.0 / math.sqrt(module.hidden_size)
+    for name, shape in shapes.items():
+        setattr(module, name, Parameter(gen.uniform(-bound, bound, shape).astype(dtype), dtype=dtype))
+
+
 class _RNNBase(Module):
     """What the three layers share; ``mode`` is a key of :data:`nnlab.ops.recurrent.GATES`."""
 
@@ -78,9 +86,7 @@ class _RNNBase(Module):
         self.dropout = check_float("dropout", dropout, 0.0, 1.0, high_open=True, owner=name)
         dtype = check_dtype(dtype, owner=name)
         gen = _random.get_rng(rng)
-        bound = 1.0 / math.sqrt(self.hidden_size)  # PyTorch's reset_parameters: every weight and bias U(±1/√H)
-        for pname, shape in _shapes(name, GATES[self.mode], args).items():
-            setattr(self, pname, Parameter(gen.uniform(-bound, bound, shape).astype(dtype), dtype=dtype))
+        draw_uniform(self, _shapes(name, GATES[self.mode], args), gen, dtype)
         # dropout between layers: Dropout's masks, kept outside _modules (PyTorch's layer has no child module)
         drop = Dropout(rate=self.dropout, rng=None if rng is None else gen) if self.dropout else None
         self.__dict__["_dropout"] = drop

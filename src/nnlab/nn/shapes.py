@@ -5,12 +5,13 @@ from __future__ import annotations
 from .embedding import Embedding
 from .module import Module
 from .recurrent import GRU, LSTM, RNN
+from .recurrent_cells import GRUCell, LSTMCell, RNNCell
 
 __all__ = ["input_features", "row_output_shape"]
 
 
 def input_features(model: Module) -> int | None:
-    """Features per row the model's first affine layer (or Unflatten, or an Ensemble) takes.
+    """Features per row the model's first affine layer (or Unflatten, an Ensemble, a recurrent cell) takes.
 
     None when a convolution comes first (it takes ``(N, C, ...)`` arrays of any
     size, not rows), an Embedding (rows of indices of any length) or a recurrent layer (sequences),
@@ -19,6 +20,8 @@ def input_features(model: Module) -> int | None:
     for module in model.modules():
         if hasattr(module, "in_channels") or isinstance(module, (Embedding, RNN, LSTM, GRU)):
             return None
+        if isinstance(module, (RNNCell, LSTMCell, GRUCell)):  # a cell takes rows (N, input_size), one step
+            return module.input_size
         if getattr(module, "in_features", None) is not None:
             return int(module.in_features)
     return None

@@ -47,6 +47,7 @@ from .noise import Dropout, Dropout1d, Dropout2d, GaussianNoise
 from .embedding import Embedding
 from .recurrent import GRU, LSTM, RNN
 from .recurrent_readout import FinalState, LastStep
+from .recurrent_cells import GRUCell, LSTMCell, RNNCell
 from .normalization import BatchNorm, BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .instance_norm import InstanceNorm1d, InstanceNorm2d
 from .rms_norm import RMSNorm
@@ -91,6 +92,7 @@ for _cls in (
     *(getattr(activations_extra, name) for name in activations_extra.__all__),
     Conv1d, Conv2d, MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d, AdaptiveAvgPool2d,
     Flatten, Unflatten, MultiHead, ModuleList, ModuleDict, Embedding, RNN, LSTM, GRU, LastStep, FinalState,
+    RNNCell, LSTMCell, GRUCell,
     Dropout1d, Dropout2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
     *(getattr(m, n) for m in (conv_transpose, padding, upsampling) for n in m.__all__),
 ):  # fmt: skip

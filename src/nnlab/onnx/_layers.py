@@ -24,8 +24,11 @@ from ..ops.pool import _bins
 
 LEAVES: dict = {}
 CONTAINERS: dict = {}
-#: registered layer types with no conversion, and why: export names the layer and the reason (none today)
-NOT_EXPORTABLE: dict = {}
+#: registered layer types with no conversion, and why: export names the layer and the reason
+_ONE_STEP = ("it is one step of a recurrence that the module around it loops over in Python, carrying the state "
+             "itself; a graph of that one step would not be the model. Export nn.RNN, nn.LSTM or nn.GRU over the "
+             "whole sequence instead (the same weights: weight_ih_l0 is the cell's weight_ih)")
+NOT_EXPORTABLE: dict = {nn.RNNCell: _ONE_STEP, nn.LSTMCell: _ONE_STEP, nn.GRUCell: _ONE_STEP}
 
 
 def leaf(*classes):
