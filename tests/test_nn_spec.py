@@ -97,6 +97,8 @@ MODELS = {
         nn.AdaptiveMaxPool2d((2, 1)), nn.Upsample(size=(3, 4), mode="bilinear", align_corners=True), nn.Flatten()),
     "Conv2d-BatchNorm2d": lambda: nn.Sequential(
         nn.Unflatten(1, (1, 2, 2)), nn.Conv2d(1, 3, 2, padding="same"), nn.BatchNorm2d(3, momentum=0.2), nn.Flatten()),
+    "RNNCell-GRUCell-f64": lambda: nn.Sequential(
+        nn.RNNCell(4, 3, nonlinearity="relu", bias=False, dtype=np.float64), nn.GRUCell(3, 4, dtype=np.float64)),
 }
 
 
@@ -107,8 +109,9 @@ def test_every_registered_layer_type_is_covered():
     # MultiHead returns a dict of outputs; its round trip is in tests/test_multitask.py.  ModuleList and
     # ModuleDict have no forward; theirs, inside a registered module, is in tests/test_nn_containers.py.
     # RNN, LSTM and GRU return a tuple (PyTorch's): their round trips are in tests/test_nn_recurrent.py, and
-    # those of LastStep and FinalState, which read the tuple, in tests/test_nn_recurrent_readout.py.
-    recurrent = {"RNN", "LSTM", "GRU", "LastStep", "FinalState"}
+    # those of LastStep and FinalState, which read the tuple, in tests/test_nn_recurrent_readout.py; LSTMCell
+    # returns the pair (h, c): its round trip is in tests/test_nn_recurrent_cells.py.
+    recurrent = {"RNN", "LSTM", "GRU", "LastStep", "FinalState", "LSTMCell"}
     assert covered | {"MultiHead", "ModuleList", "ModuleDict"} | recurrent == set(nn.layer_types())
 
 

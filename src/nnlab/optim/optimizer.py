@@ -38,8 +38,10 @@ from ._state_check import GROUP_EXTRA_KEYS, checked_state_dict
 def not_parameters(params, who: str, also: str = "") -> str | None:
     """What is wrong with ``params`` handed to ``who`` where ``model.parameters()`` belongs (None: an iterable, fine)."""
     from ..nn.module import Module
+    from ..nn.parameter_containers import ParameterList
 
-    if isinstance(params, Module):
+    # a ParameterList is the list of parameters itself (torch.optim takes one); any other module is the model
+    if isinstance(params, Module) and not isinstance(params, ParameterList):
         return f"{who} got the model ({type(params).__name__}) itself; pass model.parameters(){also}"
     if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
         return f"{who} takes an iterable of tensors such as model.parameters(){also}, got {type(params).__name__}"
