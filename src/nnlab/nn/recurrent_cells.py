@@ -130,7 +130,7 @@ class RNNCell(_OneStateCell):
     >>> import nnlab
     >>> cell = RNNCell(3, 5, rng=0)
     >>> h = nnlab.zeros(2, 5)
-    >>> for x in nnlab.zeros(4, 2, 3):  # a loop of one's own over 4 steps
+    >>> for x in nnlab.randn(4, 2, 3, rng=1):  # a loop of one's own over 4 steps of a batch of 2
     ...     h = cell(x, h)
     >>> h.shape
     (2, 5)
