@@ -153,9 +153,9 @@ class _Mixture(nn.Module):
         super().__init__()
         self.n_in, self.experts = n_in, experts
         rng = np.random.default_rng(0)
-        self.weights = nn.ParameterList([rng.normal(size=(n_in,)) for _ in range(experts)])
-        self.scales = nn.ParameterDict({"out": np.ones(1), "gate": np.full(experts, 0.5)})
-        self.blocks = nn.ModuleList([nn.ParameterList([np.zeros(2)])])
+        self.weights = nn.ParameterList([rng.normal(size=(n_in,)).astype(np.float32) for _ in range(experts)])
+        self.scales = nn.ParameterDict({"out": np.ones(1, np.float32), "gate": np.full(experts, 0.5, np.float32)})
+        self.blocks = nn.ModuleList([nn.ParameterList([np.zeros(2, np.float32)])])
 
     def forward(self, x):
         x = x if isinstance(x, nnlab.Tensor) else nnlab.tensor(x)
