@@ -65,7 +65,7 @@ def test_list_wraps_tensors_and_arrays_and_keeps_parameters():
         params["0"] = np.zeros(1)
     with pytest.raises(RuntimeError, match="ParameterList should not be called"):
         params(np.zeros(2))
-    assert repr(nn.ParameterList([np.zeros((3, 2))])) == (
+    assert repr(nn.ParameterList([np.zeros((3, 2), np.float32)])) == (
         "ParameterList(\n  (0): Parameter containing: [float32 of size 3x2]\n)")
 
 
@@ -200,7 +200,7 @@ def test_an_optimizer_over_a_parameter_list_follows_torchs_steps_and_learns():
     opt_o = nnlab.optim.SGD(ours, lr=0.1, momentum=0.9)  # the list itself, as torch takes it
     opt_t = torch.optim.SGD(theirs, lr=0.1, momentum=0.9)
     losses = []
-    for _ in range(60):
+    for _ in range(150):
         opt_o.zero_grad()
         opt_t.zero_grad()
         w, b = ours
