@@ -85,7 +85,8 @@ def test_an_unrolled_loop_matches_torch_and_the_sequence_layer(kind):
     rng = np.random.default_rng(11)
     xs = rng.normal(size=(T, 2, 3))
     h0 = _states(kind, rng, (2, 4), dtype)
-    state_o, state_t = _wrap(kind, [nnlab.tensor(s, dtype=dtype) for s in h0]), _wrap(kind, [torch.tensor(s) for s in h0])
+    state_o = _wrap(kind, [nnlab.tensor(s, dtype=dtype) for s in h0])
+    state_t = _wrap(kind, [torch.tensor(s) for s in h0])
     hs_o, hs_t = [], []
     for x in xs:
         state_o, state_t = ours(nnlab.tensor(x, dtype=dtype), state_o), theirs(torch.tensor(x), state_t)

@@ -31,7 +31,7 @@ __all__ = ["ParameterList", "ParameterDict"]
 
 
 def _parameter(value, owner: str) -> Parameter:
-    """``value`` as the Parameter a container registers: a Parameter itself, a Tensor's or array's values as a new one."""
+    """``value`` as the Parameter a container registers: a Parameter as it is, a Tensor or array copied into one."""
     if isinstance(value, Parameter):
         return value
     if isinstance(value, Tensor | np.ndarray):
