@@ -27,9 +27,10 @@ def empty(size: int, dtype, slot: int = 0) -> np.ndarray:
     """An uninitialized 1-D array of ``size`` elements starting ``slot`` strides past a page boundary."""
     dtype = np.dtype(dtype)
     offset = (slot * STRIDE) % PAGE
-    raw = np.empty(size + -(-(PAGE + offset) // dtype.itemsize), dtype=dtype)
-    # malloc aligns to 16 bytes, a multiple of every itemsize used, so the division is exact
-    start = ((-raw.ctypes.data % PAGE) + offset) // dtype.itemsize
+    raw = np.empty(size + -(-(PAGE + offset) // dtype.itemsize) + 1, dtype=dtype)
+    # malloc aligns to 16 bytes, a multiple of every float itemsize, so the division is exact; rounding up
+    # keeps any other itemsize inside the array, merely less aligned
+    start = -(-((-raw.ctypes.data % PAGE) + offset) // dtype.itemsize)
     return raw[start : start + size]
 
 
