@@ -15,7 +15,7 @@ from .optimizer import Optimizer, not_parameters
 def _tiled_block(base: np.ndarray, grads: list):
     """The part of the 1-D array ``base`` that ``grads`` tile exactly, each element once, or None.
 
-    A flat gradient buffer is a page-aligned slice of a slightly larger array
+    A flat gradient buffer is an aligned slice of a slightly larger array
     (``_aligned.py``), so the views tile a contiguous span of their base, not
     necessarily all of it.
     """
@@ -39,8 +39,8 @@ def _grad_blocks(params) -> list:
     """The gradients of ``params`` as few arrays as possible (parameters whose ``.grad`` is None are left out).
 
     An optimizer hands over its flat gradient buffers (:meth:`Optimizer.grad_buffers`).
-    Tensors whose gradients are exactly the views that tile one array -- an
-    optimizer's flat gradient buffer, once it has synced them -- give that array
+    Tensors whose gradients are views that tile a contiguous span of one array -- an
+    optimizer's flat gradient buffer, once it has synced them -- give that span
     as one block (one NumPy call instead of one per parameter); any other
     gradient is its own block.
     """
