@@ -9,7 +9,8 @@ that depends on what the process allocated before), each training the case's
 plain loop (``benchmarks/fw_nnlab.py``) for ``--epochs`` timed epochs after the
 warm-up, at ``--threads`` threads, the two processes of a pair run one after the
 other.  Prints each process's buffer offsets (address mod 4096) and median
-epoch, and each pair's ratio aligned/malloc; the paired ratios' median last.
+epoch, whether each update chose its helper thread, and each pair's ratio
+aligned/malloc; the paired ratios' median last.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from .harness import ROOT, child_env
 
 
-def _child(case_name: str, malloc: bool, epochs: int) -> dict:
+def _child(case_name: str, malloc: bool, epochs: int, threads: int) -> dict:
     import gc
 
     import numpy as np
@@ -40,7 +41,7 @@ def _child(case_name: str, malloc: bool, epochs: int) -> dict:
     case = {c.name: c for c in CASES}[case_name]
     fw_nnlab.setup()
     X, y = make_data(case, 0)
-    runner = fw_nnlab.build(case, X, y, 0, 0)
+    runner = fw_nnlab.build(case, X, y, 0, threads)
     runner.warmup()
     times = []
     for _ in range(epochs):
@@ -52,13 +53,15 @@ def _child(case_name: str, malloc: bool, epochs: int) -> dict:
 
     flats = [o for o in gc.get_objects() if isinstance(o, FlatParams)]
     offsets = [[buf.__array_interface__["data"][0] % 4096 for buf in (f.data, f.grad, *f.state.values())] for f in flats]
-    return {"times": times, "offsets": offsets}
+    # a group large enough for the update's helper thread picks threaded or not from its first timed updates
+    threaded = [getattr(f, "_threaded", None) for f in flats]
+    return {"times": times, "offsets": offsets, "threaded": threaded}
 
 
 def _run(case: str, malloc: bool, epochs: int, threads: int) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.buffer_alignment", case, "--child", "malloc" if malloc else "aligned",
-         "--epochs", str(epochs)],
+         "--epochs", str(epochs), "--threads", str(threads)],
         env=child_env(threads), cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -77,7 +80,7 @@ def main(argv=None) -> int:
     if args.case not in names:
         p.error(f"unknown case {args.case!r}; choose from {names}")
     if args.child:
-        print(json.dumps(_child(args.case, args.child == "malloc", args.epochs)))
+        print(json.dumps(_child(args.case, args.child == "malloc", args.epochs, args.threads)))
         return 0
     ratios = []
     for pair in range(args.pairs):
@@ -85,7 +88,8 @@ def main(argv=None) -> int:
         for kind in ("aligned", "malloc"):
             result = _run(args.case, kind == "malloc", args.epochs, args.threads)
             medians[kind] = statistics.median(result["times"])
-            print(f"pair {pair + 1} {kind:<8} offsets in page {result['offsets']}  median epoch {medians[kind]:.3f} s"
+            print(f"pair {pair + 1} {kind:<8} offsets in page {result['offsets']}  threaded {result['threaded']}"
+                  f"  median epoch {medians[kind]:.3f} s"
                   f"  ({' '.join(f'{t:.3f}' for t in result['times'])})", flush=True)
         ratios.append(medians["aligned"] / medians["malloc"])
         print(f"pair {pair + 1} aligned/malloc {ratios[-1]:.3f}", flush=True)

@@ -8,6 +8,7 @@ import pytest
 import nnlab
 from nnlab import nn
 from nnlab.errors import ConfigError
+from recurrent_helpers import close, torch_pair
 
 torch = pytest.importorskip("torch")
 
@@ -16,19 +17,7 @@ KINDS = {"rnn_tanh": (nn.RNN, torch.nn.RNN, {}), "rnn_relu": (nn.RNN, torch.nn.R
 
 
 def _pair(kind, dtype, *args, **kw):
-    ours_cls, theirs_cls, extra = KINDS[kind]
-    ours = ours_cls(*args, rng=3, dtype=dtype, **extra, **kw)
-    theirs = theirs_cls(*args, **extra, **kw).to(getattr(torch, np.dtype(dtype).name))
-    with torch.no_grad():
-        for name, p in ours.named_parameters():
-            getattr(theirs, name).copy_(torch.tensor(p.data))
-    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
-    return ours, theirs
-
-
-def _close(a, b, dtype):
-    tol = 1e-5 if dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(np.asarray(a.data if hasattr(a, "data") else a), b.detach().numpy(), rtol=tol, atol=tol)
+    return torch_pair(KINDS, kind, dtype, *args, **kw)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -66,23 +55,23 @@ def _compare(kind, dtype, sizes, num_layers, batch_first, bias, with_h0, bidirec
     out_t, hn_t = theirs(xt, (tuple(st) if lstm else st[0]) if with_h0 else None)
     finals_o, finals_t = (hn_o if lstm else (hn_o,)), (hn_t if lstm else (hn_t,))
     assert out_o.dtype == dtype and out_o.shape == tuple(out_t.shape)
-    _close(out_o, out_t, dtype)
+    close(out_o, out_t, dtype)
     for a, b in zip(finals_o, finals_t):
         assert a.shape == tuple(b.shape)
-        _close(a, b, dtype)
+        close(a, b, dtype)
     # a weighting of every output, so each gradient path (output, h_n, c_n) is exercised
     weights = [rng.normal(size=out_o.shape).astype(dtype)] + [rng.normal(size=f.shape).astype(dtype) for f in finals_o]
     loss_o = sum((t * nnlab.tensor(w, dtype=dtype)).sum() for t, w in zip((out_o, *finals_o), weights))
     loss_t = sum((t * torch.tensor(w)).sum() for t, w in zip((out_t, *finals_t), weights))
     loss_o.backward()
     loss_t.backward()
-    _close(xo.grad, xt.grad, dtype)
+    close(xo.grad, xt.grad, dtype)
     if with_h0:
         for a, b in zip(so, st):
-            _close(a.grad, b.grad, dtype)
+            close(a.grad, b.grad, dtype)
     for name, p in ours.named_parameters():
         assert p.grad.dtype == dtype
-        _close(p.grad, getattr(theirs, name).grad, dtype)
+        close(p.grad, getattr(theirs, name).grad, dtype)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -92,10 +81,10 @@ def test_unbatched_input_matches_torch(kind, bidirectional):
     x = np.random.default_rng(0).normal(size=(5, 3))
     out_o, hn_o = ours(nnlab.tensor(x, dtype=np.float64))
     out_t, hn_t = theirs(torch.tensor(x))
-    _close(out_o, out_t, np.float64)
+    close(out_o, out_t, np.float64)
     for a, b in zip(hn_o if kind == "lstm" else (hn_o,), hn_t if kind == "lstm" else (hn_t,)):
         assert a.shape == (4 if bidirectional else 2, 4)
-        _close(a, b, np.float64)
+        close(a, b, np.float64)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -10,6 +10,7 @@ import nnlab
 from nnlab import nn
 from nnlab.errors import ConfigError
 from nnlab.nn.shapes import row_output_shape
+from recurrent_helpers import close, torch_pair
 
 torch = pytest.importorskip("torch")
 
@@ -20,19 +21,7 @@ LAYERS = {"rnn_tanh": nn.RNN, "rnn_relu": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU
 
 
 def _pair(kind, dtype, *args, **kw):
-    ours_cls, theirs_cls, extra = KINDS[kind]
-    ours = ours_cls(*args, rng=3, dtype=dtype, **extra, **kw)
-    theirs = theirs_cls(*args, **extra, **kw).to(getattr(torch, np.dtype(dtype).name))
-    with torch.no_grad():
-        for name, p in ours.named_parameters():
-            getattr(theirs, name).copy_(torch.tensor(p.data))
-    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
-    return ours, theirs
-
-
-def _close(a, b, dtype):
-    tol = 1e-5 if dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(np.asarray(a.data if hasattr(a, "data") else a), b.detach().numpy(), rtol=tol, atol=tol)
+    return torch_pair(KINDS, kind, dtype, *args, **kw)
 
 
 def _states(kind, rng, shape, dtype):
@@ -64,16 +53,16 @@ def test_outputs_and_every_gradient_match_torch(kind, dtype, batched, with_hx, b
     weights = [rng.normal(size=tuple(t.shape)).astype(dtype) for t in outs_t]
     for a, b in zip(outs_o, outs_t):
         assert a.dtype == dtype and a.shape == tuple(b.shape) == ((4, 5) if batched else (5,))
-        _close(a, b, dtype)
+        close(a, b, dtype)
     # a weighting of each output, so every gradient path (h', and c' for the LSTM) is exercised
     sum((t * nnlab.tensor(w, dtype=dtype)).sum() for t, w in zip(outs_o, weights)).backward()
     sum((t * torch.tensor(w)).sum() for t, w in zip(outs_t, weights)).backward()
-    _close(xo.grad, xt.grad, dtype)
+    close(xo.grad, xt.grad, dtype)
     for a, b in zip(so, st):
-        _close(a.grad, b.grad, dtype)
+        close(a.grad, b.grad, dtype)
     for name, p in ours.named_parameters():
         assert p.grad.dtype == dtype
-        _close(p.grad, getattr(theirs, name).grad, dtype)
+        close(p.grad, getattr(theirs, name).grad, dtype)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -93,11 +82,11 @@ def test_an_unrolled_loop_matches_torch_and_the_sequence_layer(kind):
         hs_o.append(state_o[0] if kind == "lstm" else state_o)
         hs_t.append(state_t[0] if kind == "lstm" else state_t)
     for a, b in zip(hs_o, hs_t):
-        _close(a, b, dtype)
+        close(a, b, dtype)
     (nnlab.stack(hs_o) ** 2).sum().backward()
     (torch.stack(hs_t) ** 2).sum().backward()
     for name, p in ours.named_parameters():
-        _close(p.grad, getattr(theirs, name).grad, dtype)
+        close(p.grad, getattr(theirs, name).grad, dtype)
     layer = LAYERS[kind](3, 4, rng=0, dtype=dtype, **KINDS[kind][2])
     for name, p in ours.named_parameters():
         getattr(layer, name + "_l0").data[...] = p.data

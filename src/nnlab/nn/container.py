@@ -29,16 +29,19 @@ def position(index, n: int, owner: str, items: str) -> int:
     return int(index) % n
 
 
-def check_name(module: Module, name, owner: str) -> None:
-    """Refuse a submodule name that state-dict keys or attribute lookup could not tell apart (PyTorch's rules)."""
+def check_name(module: Module, name, owner: str, held: dict | None = None, noun: str = "submodule name") -> None:
+    """Refuse a name that state-dict keys or attribute lookup could not tell apart (PyTorch's rules).
+
+    ``held``: the entries the name joins (default the submodules; a ParameterDict's parameters).
+    """
     if not isinstance(name, str):
-        raise TypeError(f"{owner}: a submodule name is a string, got {type(name).__name__} {name!r}")
+        raise TypeError(f"{owner}: a {noun} is a string, got {type(name).__name__} {name!r}")
     if not name or "." in name:
-        raise ConfigError(f"{owner}: submodule name {name!r} must be non-empty and contain no '.' "
+        raise ConfigError(f"{owner}: {noun} {name!r} must be non-empty and contain no '.' "
                           "(state-dict keys join names with '.')")
-    if name not in module._modules and hasattr(module, name):
-        raise ConfigError(f"{owner}: submodule name {name!r} is already an attribute of {type(module).__name__}; "
-                          "choose another name")
+    if name not in (module._modules if held is None else held) and hasattr(module, name):
+        raise ConfigError(f"{owner}: {noun} {name!r} is already an attribute of {type(module).__name__}; "
+                          f"choose another {noun.split()[-1]}")
 
 
 def renumber(module: Module, kept: list) -> None:

@@ -21,9 +21,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..tensor import Tensor
-from .container import position
+from .container import check_name, position
 from .module import Module
 from .parameter import Parameter
 
@@ -113,15 +112,9 @@ class ParameterDict(Module):
             self.update(parameters)
 
     def _check_key(self, key) -> None:
-        """Refuse a key that state-dict keys or attribute lookup could not tell apart (PyTorch's rules)."""
         if not isinstance(key, str):
             raise TypeError(f"ParameterDict keys are strings, got {type(key).__name__} {key!r}")
-        if not key or "." in key:
-            raise ConfigError(f"ParameterDict: key {key!r} must be non-empty and contain no '.' "
-                              "(state-dict keys join names with '.')")
-        if key not in self._parameters and hasattr(self, key):  # "keys" or "train" would hide the method
-            raise ConfigError(f"ParameterDict: key {key!r} is already an attribute of ParameterDict; "
-                              "choose another key")
+        check_name(self, key, "ParameterDict", held=self._parameters, noun="key")  # "keys" would hide the method
 
     def __getitem__(self, key: str) -> Parameter:
         if not isinstance(key, str):
